@@ -1,0 +1,93 @@
+// Package catalog owns products: their names and prices. A product's stream
+// is product-<id>; only the catalog decides what goes into it.
+package catalog
+
+import (
+	"strings"
+
+	"orderflow/domain/fault"
+)
+
+var (
+	ErrBlankName = fault.Invalidf("product name must not be blank")
+	ErrBadPrice  = fault.Invalidf("priceCents must be at least 1")
+	ErrBlankID   = fault.Invalidf("product id must not be blank")
+)
+
+// StreamID is the stream that holds a product's events.
+func StreamID(productID string) string { return "product-" + productID }
+
+// ProductDefined is recorded when a product id is first used.
+type ProductDefined struct {
+	ProductID  string `json:"productId"`
+	Name       string `json:"name"`
+	PriceCents int64  `json:"priceCents"`
+}
+
+// ProductRenamed is recorded when an existing product gets a new name.
+type ProductRenamed struct {
+	ProductID string `json:"productId"`
+	Name      string `json:"name"`
+}
+
+// ProductRepriced is recorded when an existing product gets a new price.
+// Orders already placed keep the price they were placed at.
+type ProductRepriced struct {
+	ProductID  string `json:"productId"`
+	PriceCents int64  `json:"priceCents"`
+}
+
+func (ProductDefined) EventType() string  { return "ProductDefined" }
+func (ProductRenamed) EventType() string  { return "ProductRenamed" }
+func (ProductRepriced) EventType() string { return "ProductRepriced" }
+
+// Event is any event of a product stream.
+type Event interface{ EventType() string }
+
+// Product is the state of one product, rebuilt from its events.
+type Product struct {
+	ID         string
+	Name       string
+	PriceCents int64
+}
+
+// Defined reports whether the product exists.
+func (p Product) Defined() bool { return p.ID != "" }
+
+// Evolve applies one event.
+func (p Product) Evolve(e Event) Product {
+	switch e := e.(type) {
+	case ProductDefined:
+		p.ID, p.Name, p.PriceCents = e.ProductID, e.Name, e.PriceCents
+	case ProductRenamed:
+		p.Name = e.Name
+	case ProductRepriced:
+		p.PriceCents = e.PriceCents
+	}
+	return p
+}
+
+// Upsert defines the product, or renames and reprices it: only what changed
+// is recorded, so an identical upsert records nothing.
+func Upsert(p Product, id, name string, priceCents int64) ([]Event, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case strings.TrimSpace(id) == "":
+		return nil, ErrBlankID
+	case name == "":
+		return nil, ErrBlankName
+	case priceCents < 1:
+		return nil, ErrBadPrice
+	}
+	if !p.Defined() {
+		return []Event{ProductDefined{ProductID: id, Name: name, PriceCents: priceCents}}, nil
+	}
+	var out []Event
+	if name != p.Name {
+		out = append(out, ProductRenamed{ProductID: id, Name: name})
+	}
+	if priceCents != p.PriceCents {
+		out = append(out, ProductRepriced{ProductID: id, PriceCents: priceCents})
+	}
+	return out, nil
+}

@@ -1,0 +1,53 @@
+package order
+
+// Check names one of the three independent validations of a placed order.
+type Check string
+
+const (
+	CheckInventory Check = "INVENTORY"
+	CheckFraud     Check = "FRAUD"
+	CheckCustomer  Check = "CUSTOMER"
+)
+
+// AllChecks must all pass for an order to be validated.
+var AllChecks = []Check{CheckInventory, CheckFraud, CheckCustomer}
+
+// CheckResult is what one validation said about an order.
+type CheckResult struct {
+	Check  Check
+	Passed bool
+	Reason string // the failure code when not passed
+}
+
+// Evaluate is the aggregation rule: a PENDING order with any failed check
+// fails with the first failure's reason; one with all checks passed is
+// validated; otherwise it keeps waiting. Results never change an order that
+// is no longer PENDING, so late or repeated results are harmless.
+func Evaluate(o Order, results []CheckResult) []Event {
+	if o.Status != Pending {
+		return nil
+	}
+	passed := make(map[Check]bool, len(AllChecks))
+	for _, r := range results {
+		if !r.Passed {
+			return []Event{OrderFailed{OrderID: o.ID, Reason: r.Reason, Lines: o.Lines}}
+		}
+		passed[r.Check] = true
+	}
+	for _, c := range AllChecks {
+		if !passed[c] {
+			return nil
+		}
+	}
+	return []Event{OrderValidated{OrderID: o.ID}}
+}
+
+// ApplyPayment turns a received payment into OrderPaid once the order is
+// VALIDATED. A payment for a PENDING order is held (nothing recorded) and
+// applied when the order validates; for any other status it records nothing.
+func ApplyPayment(o Order, paymentID string, amountCents int64) []Event {
+	if o.Status != Validated {
+		return nil
+	}
+	return []Event{OrderPaid{OrderID: o.ID, PaymentID: paymentID, AmountCents: amountCents}}
+}

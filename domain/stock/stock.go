@@ -1,0 +1,193 @@
+// Package stock owns inventory: stock on hand per product and the
+// reservations held for orders. A product's stock stream is stock-<productId>.
+// Reserving for an order touches every line's stream at once and is decided
+// all-or-nothing, so the command side appends to all of them in one
+// transaction.
+package stock
+
+import (
+	"fmt"
+
+	"orderflow/domain/fault"
+)
+
+// ReasonInsufficientStock is the failure code of the inventory validation.
+const ReasonInsufficientStock = "INSUFFICIENT_STOCK"
+
+var ErrBadQuantity = fault.Invalidf("quantity must be at least 1")
+
+// StreamID is the stream that holds a product's stock events.
+func StreamID(productID string) string { return "stock-" + productID }
+
+// Event is any event of a stock stream.
+type Event interface{ EventType() string }
+
+// StockAdded puts goods on hand.
+type StockAdded struct {
+	ProductID string `json:"productId"`
+	Quantity  int    `json:"quantity"`
+}
+
+// StockReserved holds goods for an order. The reservations of all an order's
+// lines are recorded in one transaction: seeing one means all were made.
+type StockReserved struct {
+	ProductID string `json:"productId"`
+	OrderID   string `json:"orderId"`
+	Quantity  int    `json:"quantity"`
+}
+
+// StockReservationRejected says an order could not be reserved because this
+// product was short. Nothing was reserved for the order anywhere.
+type StockReservationRejected struct {
+	ProductID string `json:"productId"`
+	OrderID   string `json:"orderId"`
+	Requested int    `json:"requested"`
+	Available int    `json:"available"`
+	Reason    string `json:"reason"`
+}
+
+// StockReleased gives a reservation back (order failed or cancelled).
+type StockReleased struct {
+	ProductID string `json:"productId"`
+	OrderID   string `json:"orderId"`
+	Quantity  int    `json:"quantity"`
+}
+
+// StockCommitted turns a reservation into goods gone (order shipped).
+type StockCommitted struct {
+	ProductID string `json:"productId"`
+	OrderID   string `json:"orderId"`
+	Quantity  int    `json:"quantity"`
+}
+
+func (StockAdded) EventType() string               { return "StockAdded" }
+func (StockReserved) EventType() string            { return "StockReserved" }
+func (StockReservationRejected) EventType() string { return "StockReservationRejected" }
+func (StockReleased) EventType() string            { return "StockReleased" }
+func (StockCommitted) EventType() string           { return "StockCommitted" }
+
+// Stock is one product's inventory.
+type Stock struct {
+	ProductID string
+	OnHand    int
+	Reserved  int
+	// open holds the quantity reserved per order, until released or committed.
+	open map[string]int
+	// decided remembers every order this stream already answered, so a
+	// redelivered request is not reserved twice.
+	decided map[string]bool
+}
+
+// Available is what can still be reserved.
+func (s Stock) Available() int { return s.OnHand - s.Reserved }
+
+// OpenReservation is the quantity held for an order, 0 if none.
+func (s Stock) OpenReservation(orderID string) int { return s.open[orderID] }
+
+// Evolve applies one event. It updates the reservation maps in place: a
+// Stock value is owned by the one fold that rebuilds it, so earlier states
+// are never looked at again.
+func (s Stock) Evolve(e Event) Stock {
+	if s.open == nil {
+		s.open, s.decided = map[string]int{}, map[string]bool{}
+	}
+	switch e := e.(type) {
+	case StockAdded:
+		s.ProductID = e.ProductID
+		s.OnHand += e.Quantity
+	case StockReserved:
+		s.ProductID = e.ProductID
+		s.Reserved += e.Quantity
+		s.open[e.OrderID] = e.Quantity
+		s.decided[e.OrderID] = true
+	case StockReservationRejected:
+		s.ProductID = e.ProductID
+		s.decided[e.OrderID] = true
+	case StockReleased:
+		s.Reserved -= e.Quantity
+		delete(s.open, e.OrderID)
+	case StockCommitted:
+		s.Reserved -= e.Quantity
+		s.OnHand -= e.Quantity
+		delete(s.open, e.OrderID)
+	}
+	return s
+}
+
+// Add puts goods on hand.
+func Add(s Stock, productID string, quantity int) ([]Event, error) {
+	if quantity < 1 {
+		return nil, ErrBadQuantity
+	}
+	return []Event{StockAdded{ProductID: productID, Quantity: quantity}}, nil
+}
+
+// Line is one product and quantity to reserve.
+type Line struct {
+	ProductID string
+	Quantity  int
+}
+
+// Reserve decides an order's reservation over all its lines: every line
+// reserved, or, when any product is short, one rejection on the first short
+// product and nothing reserved. stocks holds the current state of every
+// line's product. An order already answered by any of these streams records
+// nothing. The result maps product id to the events for its stream.
+func Reserve(stocks map[string]Stock, orderID string, lines []Line) map[string][]Event {
+	for _, l := range lines {
+		if stocks[l.ProductID].decided[orderID] {
+			return nil
+		}
+	}
+	for _, l := range lines {
+		s := stocks[l.ProductID]
+		if s.Available() < l.Quantity {
+			return map[string][]Event{l.ProductID: {StockReservationRejected{
+				ProductID: l.ProductID, OrderID: orderID, Requested: l.Quantity,
+				Available: s.Available(), Reason: ReasonInsufficientStock,
+			}}}
+		}
+	}
+	out := make(map[string][]Event, len(lines))
+	for _, l := range lines {
+		out[l.ProductID] = []Event{StockReserved{ProductID: l.ProductID, OrderID: orderID, Quantity: l.Quantity}}
+	}
+	return out
+}
+
+// Release gives back whatever is still held for the order in these streams.
+func Release(stocks map[string]Stock, orderID string) map[string][]Event {
+	return settle(stocks, orderID, func(productID string, q int) Event {
+		return StockReleased{ProductID: productID, OrderID: orderID, Quantity: q}
+	})
+}
+
+// Commit turns what is held for the order into goods gone.
+func Commit(stocks map[string]Stock, orderID string) map[string][]Event {
+	return settle(stocks, orderID, func(productID string, q int) Event {
+		return StockCommitted{ProductID: productID, OrderID: orderID, Quantity: q}
+	})
+}
+
+func settle(stocks map[string]Stock, orderID string, event func(productID string, q int) Event) map[string][]Event {
+	out := map[string][]Event{}
+	for id, s := range stocks {
+		if q := s.open[orderID]; q > 0 {
+			out[id] = []Event{event(id, q)}
+		}
+	}
+	return out
+}
+
+// CheckInvariants verifies 0 ≤ reserved ≤ onHand and that reserved is the
+// sum of the open reservations.
+func (s Stock) CheckInvariants() error {
+	sum := 0
+	for _, q := range s.open {
+		sum += q
+	}
+	if s.Reserved < 0 || s.Reserved > s.OnHand || s.Reserved != sum {
+		return fmt.Errorf("stock %s: onHand %d reserved %d open %d", s.ProductID, s.OnHand, s.Reserved, sum)
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// Durability chooses what an acknowledged write survives.
+type Durability string
+
+const (
+	// DurabilityFull fsyncs the log on every commit: an acknowledged write
+	// survives a process crash and a power loss.
+	DurabilityFull Durability = "full"
+	// DurabilityNormal lets SQLite skip the fsync per commit in WAL mode: an
+	// acknowledged write survives a process crash, but the last commits can
+	// be lost on power loss or an operating system crash.
+	DurabilityNormal Durability = "normal"
+)
+
+// ParseDurability accepts "full" or "normal".
+func ParseDurability(s string) (Durability, error) {
+	switch Durability(s) {
+	case DurabilityFull, DurabilityNormal:
+		return Durability(s), nil
+	}
+	return "", fmt.Errorf("durability %q: want %q or %q", s, DurabilityFull, DurabilityNormal)
+}
+
+// Options configure Open.
+type Options struct {
+	Durability Durability
+	// MaxBatch bounds how many concurrent writes share one transaction (group commit).
+	MaxBatch int
+	// Migrate, when set, runs on the write connection before the writer starts.
+	Migrate func(ctx context.Context, db *sql.DB) error
+}
+
+// DB is one SQLite database file with exactly one writer. All writes go
+// through Write, which queues them to a single goroutine; concurrent writes
+// are committed together in one transaction (group commit), each inside its
+// own savepoint so that one failing write never undoes another.
+type DB struct {
+	read  *sql.DB
+	write *sql.DB
+
+	reqs     chan *writeReq
+	maxBatch int
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	stopped   chan struct{}
+
+	head *headWatch
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+	// after runs once the transaction holding fn committed, inside the writer.
+	after func()
+}
+
+// Open opens (creating if needed) the database at path in WAL mode.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.Durability == "" {
+		opts.Durability = DurabilityFull
+	}
+	if _, err := ParseDurability(string(opts.Durability)); err != nil {
+		return nil, err
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", string(opts.Durability))
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	dsn := "file:" + path + "?" + q.Encode()
+
+	write, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if opts.Migrate != nil {
+		if err := opts.Migrate(ctx, write); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+	}
+	read, err := sql.Open("sqlite3", dsn+"&_query_only=true")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+
+	d := &DB{
+		read:     read,
+		write:    write,
+		reqs:     make(chan *writeReq, 1024),
+		maxBatch: opts.MaxBatch,
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		head:     newHeadWatch(),
+	}
+	var head int64
+	if err := read.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head); err != nil {
+		d.closeConns()
+		return nil, fmt.Errorf("read head position: %w", err)
+	}
+	d.head.advance(head)
+	go d.run()
+	return d, nil
+}
+
+// Reader is the pool of read-only connections. In WAL mode readers never wait
+// for the writer.
+func (d *DB) Reader() *sql.DB { return d.read }
+
+// Write runs fn in the writer's transaction and returns once that transaction
+// committed (nil) or fn's changes were rolled back (an error). fn must not
+// keep tx beyond its return and must be quick: it holds the only writer.
+func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return d.submit(ctx, &writeReq{ctx: ctx, fn: fn})
+}
+
+func (d *DB) submit(ctx context.Context, r *writeReq) error {
+	r.done = make(chan error, 1)
+	select {
+	case <-d.stop:
+		return ErrClosed
+	default:
+	}
+	select {
+	case d.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stop:
+		return ErrClosed
+	}
+	// Once queued the request is always answered, even when ctx ends: the
+	// caller must learn whether its write committed.
+	return <-r.done
+}
+
+// Close stops the writer after the writes already queued and closes the file.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() { close(d.stop) })
+	<-d.stopped
+	return d.closeConns()
+}
+
+func (d *DB) closeConns() error {
+	return errors.Join(d.read.Close(), d.write.Close())
+}
+
+func (d *DB) run() {
+	defer close(d.stopped)
+	for {
+		var first *writeReq
+		select {
+		case first = <-d.reqs:
+		case <-d.stop:
+			// Answer whatever is still queued before going away.
+			for {
+				select {
+				case r := <-d.reqs:
+					d.commit([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	fill:
+		for len(batch) < d.maxBatch {
+			select {
+			case r := <-d.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		d.commit(batch)
+	}
+}
+
+// commit runs a batch of writes in one transaction. Each write gets its own
+// savepoint: a write that fails is rolled back alone and told its error; the
+// others commit together and are told nil only after the commit.
+func (d *DB) commit(batch []*writeReq) {
+	ctx := context.Background()
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range batch {
+			r.done <- fmt.Errorf("begin write transaction: %w", err)
+		}
+		return
+	}
+	results := make([]error, len(batch))
+	ok := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			results[i] = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		if err := r.fn(tx); err != nil {
+			results[i] = err
+			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
+				// The transaction is in an unknown state: give up on all of it.
+				tx.Rollback()
+				for j, r := range batch {
+					if j == i {
+						r.done <- err
+					} else {
+						r.done <- fmt.Errorf("write batch aborted: %w", rbErr)
+					}
+				}
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil && results[i] == nil {
+			results[i] = fmt.Errorf("release savepoint: %w", err)
+		}
+		if results[i] == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		tx.Rollback()
+		for i, r := range batch {
+			r.done <- results[i]
+		}
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		for _, r := range batch {
+			r.done <- fmt.Errorf("commit: %w", err)
+		}
+		return
+	}
+	for i, r := range batch {
+		if results[i] == nil && r.after != nil {
+			r.after()
+		}
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}

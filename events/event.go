@@ -1,0 +1,44 @@
+// Package events owns the event log: the envelope every stored event carries,
+// the registry of payload types, and the SQLite event store with its single
+// writer. It imports nothing else of ours; the domain's payload types reach it
+// through a Registry filled in at wiring time.
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event is one stored fact with its envelope.
+type Event struct {
+	// Position is the event's place in the total order of the store (1, 2, ...).
+	Position int64
+	ID       string
+	StreamID string
+	// StreamVersion is the event's place in its stream (1, 2, ...).
+	StreamVersion int64
+	Type          string
+	SchemaVersion int
+	OccurredAt    time.Time
+	CorrelationID string
+	CausationID   string
+	Data          json.RawMessage
+}
+
+// Metadata travels with a command into the events it produces, so the story
+// of one request can be followed across contexts.
+type Metadata struct {
+	CorrelationID string
+	CausationID   string
+}
+
+// AnyVersion as an expected version skips the concurrency check.
+const AnyVersion int64 = -1
+
+// StreamAppend is the events to add to one stream, guarded by the version the
+// writer last saw. ExpectedVersion 0 means the stream must not exist yet.
+type StreamAppend struct {
+	StreamID        string
+	ExpectedVersion int64
+	Events          []Event // Type, SchemaVersion, Data, OccurredAt and metadata are used; ID is made if empty
+}

@@ -1,0 +1,163 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is the event store: append with expected versions, read one stream,
+// read everything by global position.
+type Store struct {
+	db *DB
+}
+
+// NewStore returns the event store kept in db.
+func NewStore(db *DB) *Store { return &Store{db: db} }
+
+// DB is the database the store lives in.
+func (s *Store) DB() *DB { return s.db }
+
+// Append adds events to one or more streams in one transaction: all of them
+// are stored or none. Each stream's expected version is checked against the
+// stream as it stands inside the writer's transaction, so a concurrent writer
+// that got there first makes this call fail with a *VersionConflictError.
+// It returns the stored events (with positions and versions) once committed.
+func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, error) {
+	if len(appends) == 0 {
+		return nil, nil
+	}
+	seen := make(map[string]bool, len(appends))
+	for _, a := range appends {
+		if a.StreamID == "" {
+			return nil, errors.New("append: empty stream id")
+		}
+		if seen[a.StreamID] {
+			return nil, fmt.Errorf("append: stream %q given twice", a.StreamID)
+		}
+		seen[a.StreamID] = true
+	}
+	var stored []Event
+	req := &writeReq{ctx: ctx}
+	req.fn = func(tx *sql.Tx) error {
+		stored = stored[:0]
+		return appendTx(ctx, tx, appends, &stored)
+	}
+	req.after = func() {
+		if n := len(stored); n > 0 {
+			s.db.head.advance(stored[n-1].Position)
+		}
+	}
+	if err := s.db.submit(ctx, req); err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+func appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend, out *[]Event) error {
+	for _, a := range appends {
+		var current int64
+		err := tx.QueryRowContext(ctx,
+			"SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", a.StreamID).Scan(&current)
+		if err != nil {
+			return fmt.Errorf("read version of %q: %w", a.StreamID, err)
+		}
+		if a.ExpectedVersion != AnyVersion && a.ExpectedVersion != current {
+			return &VersionConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: current}
+		}
+		for _, e := range a.Events {
+			current++
+			e.StreamID = a.StreamID
+			e.StreamVersion = current
+			if e.ID == "" {
+				e.ID = uuid.NewString()
+			}
+			if e.SchemaVersion == 0 {
+				e.SchemaVersion = 1
+			}
+			if e.OccurredAt.IsZero() {
+				e.OccurredAt = time.Now()
+			}
+			e.OccurredAt = e.OccurredAt.UTC()
+			if e.Type == "" {
+				return fmt.Errorf("append to %q: event without type", a.StreamID)
+			}
+			if !json.Valid(e.Data) {
+				return fmt.Errorf("append %s to %q: payload is not valid JSON", e.Type, a.StreamID)
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO events
+				(id, stream_id, stream_version, type, schema_version, occurred_at, correlation_id, causation_id, data)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				e.ID, e.StreamID, e.StreamVersion, e.Type, e.SchemaVersion, e.OccurredAt.UnixNano(),
+				nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data))
+			if err != nil {
+				return fmt.Errorf("insert %s into %q: %w", e.Type, a.StreamID, err)
+			}
+			if e.Position, err = res.LastInsertId(); err != nil {
+				return err
+			}
+			*out = append(*out, e)
+		}
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const selectEvents = `SELECT position, id, stream_id, stream_version, type, schema_version,
+	occurred_at, COALESCE(correlation_id, ''), COALESCE(causation_id, ''), data FROM events `
+
+// ReadStream returns the events of one stream after the given version, in
+// version order. An unknown stream has no events.
+func (s *Store) ReadStream(ctx context.Context, streamID string, afterVersion int64) ([]Event, error) {
+	return s.query(ctx, selectEvents+"WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version",
+		streamID, afterVersion)
+}
+
+// ReadAll returns up to limit events after the given global position, in
+// position order. Tailing readers call it in a loop with the last position
+// they saw; since positions are only allocated by the single writer inside
+// its transaction, no event can later appear behind a position already read.
+func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]Event, error) {
+	return s.query(ctx, selectEvents+"WHERE position > ? ORDER BY position LIMIT ?", afterPosition, limit)
+}
+
+// ReadCorrelated returns every event sharing a correlation id, in position order.
+func (s *Store) ReadCorrelated(ctx context.Context, correlationID string) ([]Event, error) {
+	return s.query(ctx, selectEvents+"WHERE correlation_id = ? ORDER BY position", correlationID)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, error) {
+	rows, err := s.db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		var data string
+		if err := rows.Scan(&e.Position, &e.ID, &e.StreamID, &e.StreamVersion, &e.Type, &e.SchemaVersion,
+			&at, &e.CorrelationID, &e.CausationID, &data); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		e.OccurredAt = time.Unix(0, at).UTC()
+		e.Data = json.RawMessage(data)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
