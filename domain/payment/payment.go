@@ -28,13 +28,14 @@ func (PaymentReceived) EventType() string { return "PaymentReceived" }
 // Payment is the state of an order's payment stream.
 type Payment struct {
 	Received    bool
+	PaymentID   string
 	AmountCents int64
 }
 
 // Evolve applies one event.
 func (p Payment) Evolve(e Event) Payment {
 	if e, ok := e.(PaymentReceived); ok {
-		p.Received, p.AmountCents = true, e.AmountCents
+		p.Received, p.PaymentID, p.AmountCents = true, e.PaymentID, e.AmountCents
 	}
 	return p
 }

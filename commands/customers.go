@@ -1,0 +1,52 @@
+package commands
+
+import (
+	"context"
+
+	"orderflow/domain/customer"
+	"orderflow/events"
+)
+
+// RegisterCustomer registers a customer (a safe retry when identical).
+type RegisterCustomer struct {
+	ID      string // made when empty
+	Name    string
+	Email   string
+	Address string
+}
+
+// RegisterCustomer records CustomerRegistered.
+func (h *Handlers) RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error) {
+	id := newID(cmd.ID)
+	return h.updateCustomer(ctx, id, md, func(c customer.Customer) ([]customer.Event, error) {
+		return customer.Register(c, id, cmd.Name, cmd.Email, cmd.Address)
+	})
+}
+
+// UpdateCustomerAddress records the customer's new address.
+func (h *Handlers) UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error) {
+	return h.updateCustomer(ctx, customerID, md, func(c customer.Customer) ([]customer.Event, error) {
+		return customer.ChangeAddress(c, address)
+	})
+}
+
+func (h *Handlers) updateCustomer(ctx context.Context, id string, md events.Metadata,
+	decide func(customer.Customer) ([]customer.Event, error)) (Result, error) {
+	md = newMetadata(md)
+	var res Result
+	err := retry(ctx, func() error {
+		var c customer.Customer
+		l, err := h.load(ctx, customer.StreamID(id), func(e events.Payload) { c = c.Evolve(e) })
+		if err != nil {
+			return err
+		}
+		evs, err := decide(c)
+		if err != nil {
+			return err
+		}
+		pos, err := h.appendAll(ctx, md, pending{customer.StreamID(id), l.version, payloads(evs)})
+		res = Result{ID: id, Position: positionOr(pos, l.position)}
+		return err
+	})
+	return res, err
+}

@@ -1,0 +1,189 @@
+// Package commands is the write side: one handler per command, each loading
+// the streams it needs, asking the domain to decide, and appending the
+// resulting events with the versions it loaded. It is the only writer of
+// every stream. A version conflict means another writer got there first:
+// the handler loads again and decides again.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"orderflow/domain/catalog"
+	"orderflow/domain/customer"
+	"orderflow/domain/customercheck"
+	"orderflow/domain/fraud"
+	"orderflow/domain/order"
+	"orderflow/domain/payment"
+	"orderflow/domain/stock"
+	"orderflow/events"
+)
+
+// Registry knows every event type of every context.
+func Registry() *events.Registry {
+	return events.NewRegistry(
+		catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{},
+		customer.CustomerRegistered{}, customer.CustomerAddressChanged{},
+		order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
+		order.OrderShipped{}, order.OrderCancelled{},
+		stock.StockAdded{}, stock.StockReserved{}, stock.StockReservationRejected{},
+		stock.StockReleased{}, stock.StockCommitted{},
+		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
+		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
+		payment.PaymentReceived{},
+	)
+}
+
+// Catalog is the orders context's copy of the catalog: the current unit
+// price of each known product. Unknown ids are absent from the result.
+type Catalog interface {
+	Prices(ctx context.Context, productIDs []string) (map[string]int64, error)
+}
+
+// Handlers executes commands against the event store.
+type Handlers struct {
+	store   *events.Store
+	reg     *events.Registry
+	catalog Catalog
+	fraud   fraud.Rule
+	now     func() time.Time
+}
+
+// Config are the business settings the handlers need.
+type Config struct {
+	Fraud fraud.Rule
+	// Now is the clock; time.Now when nil. Domain decisions get time from here.
+	Now func() time.Time
+}
+
+// New returns the command handlers.
+func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config) *Handlers {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handlers{store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, now: cfg.Now}
+}
+
+// Result says where a command left the log: Position is the global position
+// of the last event it wrote, or of the stream's last event when it wrote
+// nothing (a safe retry). Waiting for read models to reach Position gives
+// read-your-writes.
+type Result struct {
+	ID       string
+	Position int64
+}
+
+// maxAttempts bounds how often a command reloads after a version conflict.
+const maxAttempts = 30
+
+// retry runs one load-decide-append attempt until it does not conflict.
+func retry(ctx context.Context, attempt func() error) error {
+	var err error
+	for i := 0; i < maxAttempts; i++ {
+		if err = attempt(); !errors.Is(err, events.ErrVersionConflict) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("gave up after %d conflicting attempts: %w", maxAttempts, err)
+}
+
+// loaded is a stream as a handler read it: the version to expect on append,
+// the position of its last event, and its first event's correlation id.
+type loaded struct {
+	version     int64
+	position    int64
+	correlation string
+}
+
+// load folds a stream's events into apply.
+func (h *Handlers) load(ctx context.Context, streamID string, apply func(events.Payload)) (loaded, error) {
+	evs, err := h.store.ReadStream(ctx, streamID, 0)
+	if err != nil {
+		return loaded{}, err
+	}
+	var l loaded
+	for i, e := range evs {
+		p, err := h.reg.Decode(e)
+		if err != nil {
+			return loaded{}, err
+		}
+		apply(p)
+		if i == 0 {
+			l.correlation = e.CorrelationID
+		}
+		l.version, l.position = e.StreamVersion, e.Position
+	}
+	return l, nil
+}
+
+// pending is what one stream is to receive in an append.
+type pending struct {
+	streamID string
+	expected int64
+	payloads []events.Payload
+}
+
+// appendAll encodes and appends to several streams in one transaction and
+// returns the position of the last event written (0 when nothing was).
+func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...pending) (int64, error) {
+	var appends []events.StreamAppend
+	for _, w := range writes {
+		if len(w.payloads) == 0 {
+			continue
+		}
+		evs, err := h.reg.Encode(md, w.payloads...)
+		if err != nil {
+			return 0, err
+		}
+		now := h.now()
+		for i := range evs {
+			evs[i].OccurredAt = now
+		}
+		appends = append(appends, events.StreamAppend{StreamID: w.streamID, ExpectedVersion: w.expected, Events: evs})
+	}
+	if len(appends) == 0 {
+		return 0, nil
+	}
+	stored, err := h.store.Append(ctx, appends...)
+	if err != nil {
+		return 0, err
+	}
+	return stored[len(stored)-1].Position, nil
+}
+
+func newID(id string) string {
+	if id == "" {
+		return uuid.NewString()
+	}
+	return id
+}
+
+func newMetadata(md events.Metadata) events.Metadata {
+	if md.CorrelationID == "" {
+		md.CorrelationID = uuid.NewString()
+	}
+	return md
+}
+
+// payloads converts a domain package's event slice to payloads.
+func payloads[E events.Payload](evs []E) []events.Payload {
+	out := make([]events.Payload, len(evs))
+	for i, e := range evs {
+		out[i] = e
+	}
+	return out
+}
+
+func positionOr(written, fallback int64) int64 {
+	if written == 0 {
+		return fallback
+	}
+	return written
+}
