@@ -136,8 +136,8 @@ func (e gqlError) code() string {
 }
 
 type gqlResponse struct {
-	Status int
-	Body   []byte
+	Status int             `json:"-"`
+	Body   []byte          `json:"-"`
 	Data   json.RawMessage `json:"data"`
 	Errors []gqlError      `json:"errors"`
 }

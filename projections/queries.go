@@ -1,0 +1,208 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Order is a row of the orders read model.
+type Order struct {
+	ID             string
+	Seq            int64 // position of OrderPlaced: the listing order and the cursor
+	CustomerID     string
+	Status         string
+	Lines          []OrderLine
+	TotalCents     int64
+	FailureReasons []string
+	Version        int64
+	CorrelationID  string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// OrderLine is one line of an order as placed.
+type OrderLine struct {
+	ProductID      string `json:"productId"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unitPriceCents"`
+}
+
+// Product is a row of the products read model.
+type Product struct {
+	ID         string
+	Name       string
+	PriceCents int64
+}
+
+// Stock is a product's inventory.
+type Stock struct {
+	ProductID string
+	OnHand    int
+	Reserved  int
+}
+
+// Available is what can still be reserved.
+func (s Stock) Available() int { return s.OnHand - s.Reserved }
+
+// Customer is a row of the customers read model.
+type Customer struct {
+	ID      string
+	Name    string
+	Email   string
+	Address string
+}
+
+// Views answers queries from the read models.
+type Views struct {
+	db *sql.DB
+}
+
+// NewViews returns the queries over the read connections db.
+func NewViews(db *sql.DB) *Views { return &Views{db: db} }
+
+const selectOrder = `SELECT id, seq, customer_id, status, total_cents, lines, failure_reasons, version,
+	correlation_id, created_at, updated_at FROM orders `
+
+// Order returns one order, nil when there is none.
+func (v *Views) Order(ctx context.Context, id string) (*Order, error) {
+	orders, err := v.orders(ctx, selectOrder+"WHERE id = ?", id)
+	if err != nil || len(orders) == 0 {
+		return nil, err
+	}
+	return &orders[0], nil
+}
+
+// OrderFilter narrows a listing; empty fields match everything.
+type OrderFilter struct {
+	CustomerID string
+	Status     string
+}
+
+// Orders lists orders in placement order, first at most, after the cursor
+// afterSeq (0 for the start). hasNext says whether more follow.
+func (v *Views) Orders(ctx context.Context, f OrderFilter, first int, afterSeq int64) (page []Order, hasNext bool, err error) {
+	where := []string{"seq > ?"}
+	args := []any{afterSeq}
+	if f.CustomerID != "" {
+		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	args = append(args, first+1)
+	page, err = v.orders(ctx, selectOrder+"WHERE "+strings.Join(where, " AND ")+" ORDER BY seq LIMIT ?", args...)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(page) > first {
+		return page[:first], true, nil
+	}
+	return page, false, nil
+}
+
+func (v *Views) orders(ctx context.Context, q string, args ...any) ([]Order, error) {
+	rows, err := v.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query orders: %w", err)
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		var o Order
+		var lines, reasons string
+		var created, updated int64
+		if err := rows.Scan(&o.ID, &o.Seq, &o.CustomerID, &o.Status, &o.TotalCents, &lines, &reasons,
+			&o.Version, &o.CorrelationID, &created, &updated); err != nil {
+			return nil, fmt.Errorf("query orders: %w", err)
+		}
+		if err := json.Unmarshal([]byte(lines), &o.Lines); err != nil {
+			return nil, fmt.Errorf("order %s lines: %w", o.ID, err)
+		}
+		if err := json.Unmarshal([]byte(reasons), &o.FailureReasons); err != nil {
+			return nil, fmt.Errorf("order %s failure reasons: %w", o.ID, err)
+		}
+		o.CreatedAt, o.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// Product returns one product, nil when unknown.
+func (v *Views) Product(ctx context.Context, id string) (*Product, error) {
+	var p Product
+	err := v.db.QueryRowContext(ctx, `SELECT id, name, price_cents FROM products WHERE id = ?`, id).
+		Scan(&p.ID, &p.Name, &p.PriceCents)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query product: %w", err)
+	}
+	return &p, nil
+}
+
+// Prices is the catalog copy placeOrder prices from: the current unit price
+// of each known product among ids.
+func (v *Views) Prices(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := v.db.QueryContext(ctx, `SELECT id, price_cents FROM products WHERE id IN (?`+
+		strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query prices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var price int64
+		if err := rows.Scan(&id, &price); err != nil {
+			return nil, fmt.Errorf("query prices: %w", err)
+		}
+		out[id] = price
+	}
+	return out, rows.Err()
+}
+
+// Stock returns a known product's inventory (zeros before any stock was
+// added), nil for an unknown product.
+func (v *Views) Stock(ctx context.Context, productID string) (*Stock, error) {
+	s := Stock{ProductID: productID}
+	var known int
+	err := v.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM products WHERE id = ?1),
+		COALESCE((SELECT on_hand FROM stock WHERE product_id = ?1), 0),
+		COALESCE((SELECT reserved FROM stock WHERE product_id = ?1), 0)`, productID).
+		Scan(&known, &s.OnHand, &s.Reserved)
+	if err != nil {
+		return nil, fmt.Errorf("query stock: %w", err)
+	}
+	if known == 0 {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+// Customer returns one customer, nil when unknown.
+func (v *Views) Customer(ctx context.Context, id string) (*Customer, error) {
+	var c Customer
+	err := v.db.QueryRowContext(ctx, `SELECT id, name, email, address FROM customers WHERE id = ?`, id).
+		Scan(&c.ID, &c.Name, &c.Email, &c.Address)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query customer: %w", err)
+	}
+	return &c, nil
+}
