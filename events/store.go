@@ -161,3 +161,10 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, erro
 	}
 	return out, nil
 }
+
+// ReadStreamAfter returns up to limit events of one stream after a global
+// position, in order.
+func (s *Store) ReadStreamAfter(ctx context.Context, streamID string, afterPosition int64, limit int) ([]Event, error) {
+	return s.query(ctx, selectEvents+"WHERE stream_id = ? AND position > ? ORDER BY stream_version LIMIT ?",
+		streamID, afterPosition, limit)
+}

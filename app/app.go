@@ -1,0 +1,162 @@
+// Package app wires orderflow together: configuration, the database and
+// event store, the command handlers, the bus with the reactions of every
+// bounded context, the relay, the projections and the HTTP server, and
+// stops them in the order that loses nothing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"orderflow/commands"
+	"orderflow/domain/fraud"
+	"orderflow/events"
+	"orderflow/graph"
+	"orderflow/migrations"
+	"orderflow/projections"
+)
+
+// App is a running orderflow service.
+type App struct {
+	cfg  Config
+	log  *slog.Logger
+	db   *events.DB
+	bus  *bus
+	http *http.Server
+	ln   net.Listener
+
+	stopRelay       context.CancelFunc
+	relayDone       chan struct{}
+	stopProjections context.CancelFunc
+	projectionsDone *sync.WaitGroup
+	serveDone       chan struct{}
+	shutdownOnce    sync.Once
+	shutdownErr     error
+}
+
+// Start opens the database, starts every component and serves HTTP. It
+// returns once the server listens.
+func Start(ctx context.Context, cfg Config) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, log: log, relayDone: make(chan struct{}), serveDone: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			a.Shutdown(context.Background())
+		}
+	}()
+
+	a.db, err = events.Open(ctx, cfg.DBPath, events.Options{Durability: cfg.Durability, Migrate: migrations.Apply})
+	if err != nil {
+		return nil, err
+	}
+	store := events.NewStore(a.db)
+	reg := commands.Registry()
+	views := projections.NewViews(a.db.Reader())
+	handlers := commands.New(store, reg, views, commands.Config{
+		Fraud: fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
+	})
+
+	// Read side first: projections catch up from their checkpoints.
+	runner := projections.NewRunner(store, reg, log, projections.All()...)
+	projCtx, stopProjections := context.WithCancel(context.Background())
+	a.stopProjections = stopProjections
+	if a.projectionsDone, err = runner.Start(projCtx); err != nil {
+		return nil, err
+	}
+
+	// Then the reactions subscribe, and only then the relay publishes, so
+	// no event is published to a topic nobody listens to yet.
+	if a.bus, err = startBus(ctx, reg, handlers.Reactions(), log); err != nil {
+		return nil, err
+	}
+	relay := events.NewRelay(store, a.bus.pubsub, log)
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	a.stopRelay = stopRelay
+	go func() {
+		defer close(a.relayDone)
+		if err := relay.Run(relayCtx); err != nil {
+			log.Error("relay stopped", "err", err)
+		}
+	}()
+
+	resolver := &graph.Resolver{Commands: handlers, Views: views, Projections: runner, Store: store, WaitTimeout: cfg.WaitTimeout}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.NewHandler(resolver, log))
+	mux.Handle("GET /{$}", graph.Playground("/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.db.Reader().PingContext(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	go func() {
+		defer close(a.serveDone)
+		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability))
+	return a, nil
+}
+
+// URL is the base address the server answers on.
+func (a *App) URL() string {
+	addr := a.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// Shutdown stops accepting requests, lets the ones in flight finish, stops
+// the relay after its current publish, lets the reactions finish what they
+// hold, stops the projections and closes the database. Every acknowledged
+// write is committed by then; whatever was not yet published is published
+// after the next start, from the relay's checkpoint.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() {
+		var errs []error
+		if a.http != nil {
+			errs = append(errs, a.http.Shutdown(ctx))
+			<-a.serveDone
+		}
+		if a.stopRelay != nil {
+			a.stopRelay()
+			select {
+			case <-a.relayDone:
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("relay did not stop: %w", ctx.Err()))
+			}
+		}
+		if a.bus != nil {
+			errs = append(errs, a.bus.close())
+		}
+		if a.stopProjections != nil {
+			a.stopProjections()
+			a.projectionsDone.Wait()
+		}
+		if a.db != nil {
+			errs = append(errs, a.db.Close())
+		}
+		a.shutdownErr = errors.Join(errs...)
+	})
+	return a.shutdownErr
+}

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"orderflow/domain/fraud"
+	"orderflow/events"
+)
+
+// Config is everything the service can be told, built once at start.
+type Config struct {
+	Addr            string
+	DBPath          string
+	FraudLimitCents int64
+	FraudWindow     time.Duration
+	WaitTimeout     time.Duration
+	Durability      events.Durability
+	// Logger receives the service's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig is what `go run .` uses with no flags and no environment.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            ":8080",
+		DBPath:          "orderflow.db",
+		FraudLimitCents: fraud.DefaultLimitCents,
+		FraudWindow:     fraud.DefaultWindow,
+		WaitTimeout:     5 * time.Second,
+		Durability:      events.DurabilityFull,
+	}
+}
+
+// envPrefix starts the environment fallback of every flag: --fraud-window
+// falls back to ORDERFLOW_FRAUD_WINDOW.
+const envPrefix = "ORDERFLOW_"
+
+// ParseFlags reads flags, falling back to ORDERFLOW_* environment variables
+// and then to the defaults. A flag given on the command line wins.
+func ParseFlags(name string, args []string, getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to serve HTTP on (env ORDERFLOW_ADDR)")
+	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file (env ORDERFLOW_DB)")
+	fs.Int64Var(&cfg.FraudLimitCents, "fraud-limit-cents", cfg.FraudLimitCents,
+		"most a customer may order within the fraud window, in cents (env ORDERFLOW_FRAUD_LIMIT_CENTS)")
+	fs.DurationVar(&cfg.FraudWindow, "fraud-window", cfg.FraudWindow, "trailing fraud window (env ORDERFLOW_FRAUD_WINDOW)")
+	fs.DurationVar(&cfg.WaitTimeout, "wait-timeout", cfg.WaitTimeout,
+		"longest a mutation waits for read models or validation (env ORDERFLOW_WAIT_TIMEOUT)")
+	durability := string(cfg.Durability)
+	fs.StringVar(&durability, "durability", durability,
+		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := envPrefix + envName(f.Name)
+		if v := getenv(key); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	d, err := events.ParseDurability(durability)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Durability = d
+	return cfg, cfg.Validate()
+}
+
+// Validate refuses settings the service cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.DBPath == "":
+		return errors.New("--db must not be empty")
+	case c.FraudLimitCents < 1:
+		return errors.New("--fraud-limit-cents must be at least 1")
+	case c.FraudWindow <= 0:
+		return errors.New("--fraud-window must be positive")
+	case c.WaitTimeout <= 0:
+		return errors.New("--wait-timeout must be positive")
+	}
+	return nil
+}
+
+func envName(flagName string) string {
+	b := []byte(flagName)
+	for i, c := range b {
+		switch {
+		case c == '-':
+			b[i] = '_'
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+const usage = `orderflow: an event-sourced order system with a GraphQL API.
+
+Usage:
+  orderflow [serve] [flags]   serve GraphQL (the default)
+
+Run "orderflow serve -h" for the flags.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stderr, usage)
+		return 0
+	}
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	cfg, err := ParseFlags("orderflow serve", args, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "orderflow:", err)
+		return 2
+	}
+	return serve(cfg, stderr)
+}
+
+func serve(cfg Config, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg.Logger = log
+	a, err := Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "orderflow:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql)\n", a.URL())
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "orderflow: stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintln(stderr, "orderflow: stop:", err)
+		return 1
+	}
+	fmt.Fprintln(stderr, "orderflow: stopped")
+	return 0
+}

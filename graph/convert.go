@@ -1,0 +1,101 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"orderflow/domain/order"
+	"orderflow/events"
+	"orderflow/graph/model"
+	"orderflow/projections"
+)
+
+func toOrder(o *projections.Order) *model.Order {
+	if o == nil {
+		return nil
+	}
+	lines := make([]model.OrderLine, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = model.OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: int(l.UnitPriceCents)}
+	}
+	reasons := o.FailureReasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	return &model.Order{
+		ID: o.ID, CustomerID: o.CustomerID, Status: model.OrderStatus(o.Status), Lines: lines,
+		TotalCents: int(o.TotalCents), FailureReasons: reasons, Version: int(o.Version),
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	}
+}
+
+func toProduct(p *projections.Product) *model.Product {
+	if p == nil {
+		return nil
+	}
+	return &model.Product{ID: p.ID, Name: p.Name, PriceCents: int(p.PriceCents)}
+}
+
+func toStock(s *projections.Stock) *model.Stock {
+	if s == nil {
+		return nil
+	}
+	return &model.Stock{ProductID: s.ProductID, OnHand: s.OnHand, Reserved: s.Reserved, Available: s.Available()}
+}
+
+func toCustomer(c *projections.Customer) *model.Customer {
+	if c == nil {
+		return nil
+	}
+	return &model.Customer{ID: c.ID, Name: c.Name, Email: c.Email, Address: c.Address}
+}
+
+func toEvent(e events.Event) model.Event {
+	return model.Event{
+		Position: int(e.Position), StreamID: e.StreamID, Version: int(e.StreamVersion), Type: e.Type,
+		SchemaVersion: e.SchemaVersion, OccurredAt: e.OccurredAt,
+		CorrelationID: optional(e.CorrelationID), CausationID: optional(e.CausationID), Data: string(e.Data),
+	}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func value(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func toRequestedLines(in []model.OrderLineInput) []order.RequestedLine {
+	out := make([]order.RequestedLine, len(in))
+	for i, l := range in {
+		out[i] = order.RequestedLine{ProductID: l.ProductID, Quantity: l.Quantity}
+	}
+	return out
+}
+
+// Cursors are opaque to clients: base64 of "order:<seq>".
+const cursorPrefix = "order:"
+
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(seq, 10)))
+}
+
+func decodeCursor(c string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		if rest, ok := strings.CutPrefix(string(raw), cursorPrefix); ok {
+			if seq, err := strconv.ParseInt(rest, 10, 64); err == nil && seq >= 0 {
+				return seq, nil
+			}
+		}
+	}
+	return 0, badInput("after: not a cursor returned by this API")
+}

@@ -1,0 +1,73 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"orderflow/commands"
+	"orderflow/graph/model"
+)
+
+// settled waits until the read models reflect a command's result, bounded
+// by the wait timeout. A timeout is not an error here: the caller reads
+// whatever the read models show.
+func (r *Resolver) settled(ctx context.Context, res commands.Result) error {
+	ctx, cancel := context.WithTimeout(ctx, r.WaitTimeout)
+	defer cancel()
+	err := r.Projections.WaitFor(ctx, res.Position)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// orderAfter returns the order once it has left the given status, or as it
+// stands when the wait timeout (counted from start) passes first.
+func (r *Resolver) orderAfter(ctx context.Context, id string, leave model.OrderStatus, start time.Time) (*model.Order, error) {
+	deadline := start.Add(r.WaitTimeout)
+	for {
+		changed := r.Projections.Changed()
+		o, err := r.order(ctx, id)
+		if err != nil || o.Status != leave {
+			return o, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return o, nil
+		}
+		select {
+		case <-changed:
+		case <-time.After(left):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// order reads an order a mutation just wrote: it must be there.
+func (r *Resolver) order(ctx context.Context, id string) (*model.Order, error) {
+	o, err := r.Views.Order(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, errTimeout
+	}
+	return toOrder(o), nil
+}
+
+// customerAfter reads a customer a mutation just wrote.
+func (r *Resolver) customerAfter(ctx context.Context, res commands.Result) (*model.Customer, error) {
+	if err := r.settled(ctx, res); err != nil {
+		return nil, err
+	}
+	c, err := r.Views.Customer(ctx, res.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, errTimeout
+	}
+	return toCustomer(c), nil
+}

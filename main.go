@@ -1,0 +1,12 @@
+// Command orderflow serves the orderflow GraphQL API; see README.md.
+package main
+
+import (
+	"os"
+
+	"orderflow/app"
+)
+
+func main() {
+	os.Exit(app.Main(os.Args[1:], os.Stderr))
+}
