@@ -1,0 +1,260 @@
+package events_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"orderflow/events"
+	"orderflow/migrations"
+)
+
+func openStore(t *testing.T) (*events.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db, err := events.Open(context.Background(), path, events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return events.NewStore(db), path
+}
+
+func ev(typ string, n int) events.Event {
+	data, _ := json.Marshal(map[string]int{"n": n})
+	return events.Event{Type: typ, Data: data, CorrelationID: "corr", CausationID: "cause"}
+}
+
+func TestAppendAndReadStream(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	stored, err := s.Append(ctx, events.StreamAppend{StreamID: "order-1", ExpectedVersion: 0, Events: []events.Event{ev("A", 1), ev("B", 2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 2 || stored[0].StreamVersion != 1 || stored[1].StreamVersion != 2 || stored[1].Position != stored[0].Position+1 {
+		t.Fatalf("stored = %+v", stored)
+	}
+	got, err := s.ReadStream(ctx, "order-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Type != "A" || got[1].Type != "B" || got[0].CorrelationID != "corr" || got[0].CausationID != "cause" ||
+		got[0].ID == "" || got[0].SchemaVersion != 1 || got[0].OccurredAt.IsZero() || string(got[0].Data) != `{"n":1}` {
+		t.Fatalf("read = %+v", got)
+	}
+	if after, _ := s.ReadStream(ctx, "order-1", 1); len(after) != 1 || after[0].Type != "B" {
+		t.Fatalf("read after version 1 = %+v", after)
+	}
+	if none, _ := s.ReadStream(ctx, "order-unknown", 0); len(none) != 0 {
+		t.Fatalf("unknown stream has events: %+v", none)
+	}
+}
+
+func TestVersionConflict(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "x-1", ExpectedVersion: 0, Events: []events.Event{ev("A", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		expected int64
+		wantErr  bool
+	}{
+		{"stale expectation", 0, true},
+		{"future expectation", 5, true},
+		{"current version", 1, false},
+		{"any version", events.AnyVersion, false},
+	}
+	for _, tt := range tests {
+		_, err := s.Append(ctx, events.StreamAppend{StreamID: "x-1", ExpectedVersion: tt.expected, Events: []events.Event{ev("B", 1)}})
+		var conflict *events.VersionConflictError
+		if got := errors.As(err, &conflict); got != tt.wantErr || (tt.wantErr && !errors.Is(err, events.ErrVersionConflict)) {
+			t.Errorf("%s: err = %v, want conflict %v", tt.name, err, tt.wantErr)
+		}
+		if tt.wantErr && (conflict.StreamID != "x-1" || conflict.Expected != tt.expected) {
+			t.Errorf("%s: conflict = %+v", tt.name, conflict)
+		}
+	}
+}
+
+func TestMultiStreamAppendIsAllOrNothing(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-b", ExpectedVersion: 0, Events: []events.Event{ev("Added", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	head := s.DB().Head()
+	// stock-a is fine, stock-b's expectation is stale: nothing may be written.
+	_, err := s.Append(ctx,
+		events.StreamAppend{StreamID: "stock-a", ExpectedVersion: 0, Events: []events.Event{ev("Reserved", 1)}},
+		events.StreamAppend{StreamID: "stock-b", ExpectedVersion: 0, Events: []events.Event{ev("Reserved", 1)}},
+	)
+	if !errors.Is(err, events.ErrVersionConflict) {
+		t.Fatalf("err = %v, want conflict", err)
+	}
+	if a, _ := s.ReadStream(ctx, "stock-a", 0); len(a) != 0 {
+		t.Fatalf("stock-a got %d events from a failed append", len(a))
+	}
+	if all, _ := s.ReadAll(ctx, 0, 100); len(all) != 1 || s.DB().Head() != head {
+		t.Fatalf("log has %d events, head %d (was %d)", len(all), s.DB().Head(), head)
+	}
+	// With both expectations right, both streams get their event in one go.
+	stored, err := s.Append(ctx,
+		events.StreamAppend{StreamID: "stock-a", ExpectedVersion: 0, Events: []events.Event{ev("Reserved", 1)}},
+		events.StreamAppend{StreamID: "stock-b", ExpectedVersion: 1, Events: []events.Event{ev("Reserved", 1)}},
+	)
+	if err != nil || len(stored) != 2 || stored[1].StreamVersion != 2 {
+		t.Fatalf("stored %+v, err %v", stored, err)
+	}
+}
+
+func TestConcurrentAppendsOfOneVersionOnlyOneWins(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	const writers = 20
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = s.Append(ctx, events.StreamAppend{StreamID: "order-race", ExpectedVersion: 0, Events: []events.Event{ev("Placed", i)}})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, events.ErrVersionConflict):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	got, _ := s.ReadStream(ctx, "order-race", 0)
+	if wins != 1 || len(got) != 1 {
+		t.Fatalf("%d writers won, stream has %d events; want exactly 1", wins, len(got))
+	}
+}
+
+func TestConcurrentAppendsToDistinctStreamsAllCommitWithoutGaps(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := s.Append(ctx, events.StreamAppend{StreamID: fmt.Sprintf("s-%d", w), ExpectedVersion: int64(i), Events: []events.Event{ev("E", i)}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var all []events.Event
+	for pos := int64(0); ; {
+		batch, err := s.ReadAll(ctx, pos, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		all = append(all, batch...)
+		pos = batch[len(batch)-1].Position
+	}
+	if len(all) != writers*each {
+		t.Fatalf("read %d events, want %d", len(all), writers*each)
+	}
+	for i, e := range all {
+		if e.Position != int64(i+1) {
+			t.Fatalf("event %d has position %d: positions must be 1..n without gaps", i, e.Position)
+		}
+	}
+}
+
+func TestEventsCannotBeChangedOrDeleted(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "x-1", ExpectedVersion: 0, Events: []events.Event{ev("A", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"UPDATE events SET data = '{}'", "DELETE FROM events"} {
+		err := s.DB().Write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, stmt)
+			return err
+		})
+		if err == nil {
+			t.Errorf("%s succeeded; the database must refuse it", stmt)
+		}
+	}
+	if got, _ := s.ReadStream(ctx, "x-1", 0); len(got) != 1 || string(got[0].Data) != `{"n":1}` {
+		t.Fatalf("event changed: %+v", got)
+	}
+}
+
+func TestAFailingWriteDoesNotUndoOthersInTheSameBatch(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			expected := int64(0)
+			if i%2 == 1 {
+				expected = 3 // never right: a conflict
+			}
+			_, errs[i] = s.Append(ctx, events.StreamAppend{StreamID: fmt.Sprintf("g-%d", i), ExpectedVersion: expected, Events: []events.Event{ev("E", i)}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		got, _ := s.ReadStream(ctx, fmt.Sprintf("g-%d", i), 0)
+		if i%2 == 0 && (err != nil || len(got) != 1) {
+			t.Errorf("writer %d: err %v, %d events; want committed", i, err, len(got))
+		}
+		if i%2 == 1 && (!errors.Is(err, events.ErrVersionConflict) || len(got) != 0) {
+			t.Errorf("writer %d: err %v, %d events; want conflict and nothing written", i, err, len(got))
+		}
+	}
+}
+
+func TestReopenKeepsEverythingAndTheHead(t *testing.T) {
+	s, path := openStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "x-1", ExpectedVersion: 0, Events: []events.Event{ev("A", 1), ev("B", 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.Head() != 2 {
+		t.Fatalf("head after reopen = %d, want 2", db.Head())
+	}
+	if _, err := events.NewStore(db).Append(ctx, events.StreamAppend{StreamID: "x-1", ExpectedVersion: 2, Events: []events.Event{ev("C", 3)}}); err != nil {
+		t.Fatal(err)
+	}
+}
