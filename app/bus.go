@@ -27,7 +27,9 @@ type bus struct {
 }
 
 func startBus(ctx context.Context, reg *events.Registry, reactions []commands.Reaction, log *slog.Logger) (*bus, error) {
-	wlog := watermill.NewSlogLogger(log)
+	// Watermill's routine messages (handlers starting, topics without
+	// subscribers) are debug detail for us.
+	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	// The publisher waits until every subscriber acknowledged a message:
 	// the relay moves its checkpoint only past handled events, and each
 	// topic is delivered in order.

@@ -55,9 +55,17 @@ func (stockProjection) Apply(ctx context.Context, tx *sql.Tx, e events.Event, p 
 	default:
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO stock (product_id, on_hand, reserved, version) VALUES (?, ?, ?, ?)
-		ON CONFLICT (product_id) DO UPDATE SET on_hand = on_hand + excluded.on_hand,
-			reserved = reserved + excluded.reserved, version = excluded.version`,
+	// Update first: the row's CHECK (0 ≤ reserved ≤ on_hand) would refuse
+	// an insert of the delta alone before an upsert could merge it.
+	res, err := tx.ExecContext(ctx, `UPDATE stock SET on_hand = on_hand + ?, reserved = reserved + ?, version = ?
+		WHERE product_id = ?`, onHand, reserved, e.StreamVersion, productID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO stock (product_id, on_hand, reserved, version) VALUES (?, ?, ?, ?)`,
 		productID, onHand, reserved, e.StreamVersion)
 	return err
 }
