@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"orderflow/domain/catalog"
 	"orderflow/domain/customer"
 	"orderflow/domain/customercheck"
@@ -160,14 +158,14 @@ func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...
 
 func newID(id string) string {
 	if id == "" {
-		return uuid.NewString()
+		return events.NewID()
 	}
 	return id
 }
 
 func newMetadata(md events.Metadata) events.Metadata {
 	if md.CorrelationID == "" {
-		md.CorrelationID = uuid.NewString()
+		md.CorrelationID = events.NewID()
 	}
 	return md
 }

@@ -3,8 +3,6 @@ package commands
 import (
 	"context"
 
-	"github.com/google/uuid"
-
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
 	"orderflow/events"
@@ -27,7 +25,7 @@ func (h *Handlers) PayOrder(ctx context.Context, orderID string, amountCents int
 		if err != nil {
 			return err
 		}
-		evs, err := payment.Receive(p, uuid.NewString(), orderID, o.TotalCents, amountCents)
+		evs, err := payment.Receive(p, events.NewID(), orderID, o.TotalCents, amountCents)
 		if err != nil {
 			return err
 		}

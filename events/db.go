@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"sync"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
@@ -52,13 +54,23 @@ type DB struct {
 
 	reqs     chan *writeReq
 	maxBatch int
+	linger   time.Duration
 
 	closeOnce sync.Once
 	stop      chan struct{}
 	stopped   chan struct{}
 
 	head *headWatch
+
+	versionStmt, insertStmt *sql.Stmt
 }
+
+// writeFailed marks an error after a write already changed the transaction
+// of a request that has no savepoint: the whole batch must be rolled back.
+type writeFailed struct{ err error }
+
+func (w *writeFailed) Error() string { return w.err.Error() }
+func (w *writeFailed) Unwrap() error { return w.err }
 
 type writeReq struct {
 	ctx  context.Context
@@ -66,6 +78,9 @@ type writeReq struct {
 	done chan error
 	// after runs once the transaction holding fn committed, inside the writer.
 	after func()
+	// checksFirst says fn changes nothing before it can fail a rule, and
+	// marks later failures as *writeFailed; it then runs without a savepoint.
+	checksFirst bool
 }
 
 // Open opens (creating if needed) the database at path in WAL mode.
@@ -103,6 +118,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("migrate %s: %w", path, err)
 		}
 	}
+	versionStmt, err := write.PrepareContext(ctx, "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	insertStmt, err := write.PrepareContext(ctx, `INSERT INTO events
+		(id, stream_id, stream_version, type, schema_version, occurred_at, correlation_id, causation_id, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
 	read, err := sql.Open("sqlite3", dsn+"&_query_only=true")
 	if err != nil {
 		write.Close()
@@ -116,9 +143,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write:    write,
 		reqs:     make(chan *writeReq, 1024),
 		maxBatch: opts.MaxBatch,
+		linger:   200 * time.Microsecond,
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 		head:     newHeadWatch(),
+
+		versionStmt: versionStmt,
+		insertStmt:  insertStmt,
 	}
 	var head int64
 	if err := read.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head); err != nil {
@@ -173,6 +204,7 @@ func (d *DB) closeConns() error {
 
 func (d *DB) run() {
 	defer close(d.stopped)
+	last := 0
 	for {
 		var first *writeReq
 		select {
@@ -189,16 +221,28 @@ func (d *DB) run() {
 			}
 		}
 		batch := []*writeReq{first}
+		// Group commit: under concurrent load (the last batch held more
+		// than one write) linger briefly so that writers about to queue,
+		// typically those the previous commit just answered, share this
+		// transaction. A lone writer never waits.
+		var deadline time.Time
+		if last > 1 {
+			deadline = time.Now().Add(d.linger)
+		}
 	fill:
 		for len(batch) < d.maxBatch {
 			select {
 			case r := <-d.reqs:
 				batch = append(batch, r)
 			default:
-				break fill
+				if !time.Now().Before(deadline) {
+					break fill
+				}
+				runtime.Gosched()
 			}
 		}
 		d.commit(batch)
+		last = len(batch)
 	}
 }
 
@@ -216,9 +260,32 @@ func (d *DB) commit(batch []*writeReq) {
 	}
 	results := make([]error, len(batch))
 	ok := 0
+	abort := func(cause error) {
+		tx.Rollback()
+		for i, r := range batch {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("write batch aborted: %w", cause)
+			}
+			r.done <- results[i]
+		}
+	}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
+			continue
+		}
+		if r.checksFirst {
+			if err := r.fn(tx); err != nil {
+				var failed *writeFailed
+				if errors.As(err, &failed) {
+					results[i] = err
+					abort(err)
+					return
+				}
+				results[i] = err
+				continue
+			}
+			ok++
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
@@ -229,14 +296,7 @@ func (d *DB) commit(batch []*writeReq) {
 			results[i] = err
 			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is in an unknown state: give up on all of it.
-				tx.Rollback()
-				for j, r := range batch {
-					if j == i {
-						r.done <- err
-					} else {
-						r.done <- fmt.Errorf("write batch aborted: %w", rbErr)
-					}
-				}
+				abort(rbErr)
 				return
 			}
 		}

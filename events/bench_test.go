@@ -1,0 +1,124 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"orderflow/events"
+	"orderflow/migrations"
+)
+
+func benchStore(b *testing.B, d events.Durability) *events.Store {
+	b.Helper()
+	db, err := events.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"),
+		events.Options{Durability: d, Migrate: migrations.Apply})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return events.NewStore(db)
+}
+
+func reportEventsPerSecond(b *testing.B, n int) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkAppendOneStreamSequential: one writer, one event per transaction.
+func BenchmarkAppendOneStreamSequential(b *testing.B) {
+	for _, d := range []events.Durability{events.DurabilityFull, events.DurabilityNormal} {
+		b.Run(string(d), func(b *testing.B) {
+			s := benchStore(b, d)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.Append(ctx, events.StreamAppend{StreamID: "order-1", ExpectedVersion: int64(i), Events: []events.Event{ev("E", i)}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportEventsPerSecond(b, b.N)
+		})
+	}
+}
+
+// BenchmarkAppendConcurrent64: 64 goroutines appending to distinct streams;
+// group commit puts concurrent appends into one transaction.
+func BenchmarkAppendConcurrent64(b *testing.B) {
+	for _, d := range []events.Durability{events.DurabilityFull, events.DurabilityNormal} {
+		b.Run(string(d), func(b *testing.B) {
+			s := benchStore(b, d)
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for w := range 64 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					stream := fmt.Sprintf("order-%d", w)
+					for v := int64(0); next.Add(1) <= int64(b.N); v++ {
+						if _, err := s.Append(ctx, events.StreamAppend{StreamID: stream, ExpectedVersion: v, Events: []events.Event{ev("E", int(v))}}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			reportEventsPerSecond(b, b.N)
+		})
+	}
+}
+
+// BenchmarkAppendMultiStream: one atomic append over 5 stock streams (an
+// order with five lines being reserved).
+func BenchmarkAppendMultiStream(b *testing.B) {
+	s := benchStore(b, events.DurabilityFull)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		appends := make([]events.StreamAppend, 5)
+		for j := range appends {
+			appends[j] = events.StreamAppend{StreamID: fmt.Sprintf("stock-%d", j), ExpectedVersion: int64(i), Events: []events.Event{ev("StockReserved", i)}}
+		}
+		if _, err := s.Append(ctx, appends...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportEventsPerSecond(b, 5*b.N)
+}
+
+// BenchmarkReadAll reads the whole log in batches of 512.
+func BenchmarkReadAll(b *testing.B) {
+	s := benchStore(b, events.DurabilityNormal)
+	ctx := context.Background()
+	const total = 100_000
+	batch := make([]events.Event, 100)
+	for i := 0; i < total; i += len(batch) {
+		for j := range batch {
+			batch[j] = ev("E", i+j)
+		}
+		if _, err := s.Append(ctx, events.StreamAppend{StreamID: fmt.Sprintf("s-%d", i), ExpectedVersion: events.AnyVersion, Events: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	read := 0
+	for range b.N {
+		for pos := int64(0); ; {
+			evs, err := s.ReadAll(ctx, pos, 512)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			read += len(evs)
+			pos = evs[len(evs)-1].Position
+		}
+	}
+	reportEventsPerSecond(b, read)
+}
