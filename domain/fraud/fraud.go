@@ -75,8 +75,10 @@ func (h History) Evolve(e Event) History {
 }
 
 // Check decides one order: the sum of the customer's orders placed within
-// the window before this one (this one included) must not exceed the limit.
-// An order already checked records nothing.
+// the trailing window that ends at this order's placement (this one
+// included) must not exceed the limit. Orders placed later do not count
+// even when they were checked first, so the answer does not depend on the
+// order in which checks run. An order already checked records nothing.
 func Check(h History, r Rule, customerID, orderID string, placedAt time.Time, totalCents int64) []Event {
 	if _, done := h.orders[orderID]; done {
 		return nil
@@ -84,7 +86,7 @@ func Check(h History, r Rule, customerID, orderID string, placedAt time.Time, to
 	sum := totalCents
 	from := placedAt.Add(-r.Window)
 	for _, c := range h.orders {
-		if c.placedAt.After(from) {
+		if c.placedAt.After(from) && !c.placedAt.After(placedAt) {
 			sum += c.totalCents
 		}
 	}

@@ -1,0 +1,191 @@
+package fraud_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"orderflow/domain/fraud"
+)
+
+var (
+	t0   = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+	rule = fraud.Rule{LimitCents: fraud.DefaultLimitCents, Window: fraud.DefaultWindow}
+)
+
+// seen is an order already checked for customer c1.
+type seen struct {
+	orderID string
+	ago     time.Duration // placed this long before t0 (negative: after t0)
+	total   int64
+	failed  bool
+}
+
+func history(orders ...seen) fraud.History {
+	var h fraud.History
+	for _, o := range orders {
+		at := t0.Add(-o.ago)
+		if o.failed {
+			h = h.Evolve(fraud.FraudCheckFailed{CustomerID: "c1", OrderID: o.orderID, PlacedAt: at, TotalCents: o.total,
+				WindowTotalCents: o.total, LimitCents: rule.LimitCents, Reason: fraud.ReasonLimitExceeded})
+		} else {
+			h = h.Evolve(fraud.FraudCheckPassed{CustomerID: "c1", OrderID: o.orderID, PlacedAt: at, TotalCents: o.total, WindowTotalCents: o.total})
+		}
+	}
+	return h
+}
+
+func passed(orderID string, total, window int64) []fraud.Event {
+	return []fraud.Event{fraud.FraudCheckPassed{CustomerID: "c1", OrderID: orderID, PlacedAt: t0, TotalCents: total, WindowTotalCents: window}}
+}
+
+func failed(orderID string, total, window, limit int64) []fraud.Event {
+	return []fraud.Event{fraud.FraudCheckFailed{CustomerID: "c1", OrderID: orderID, PlacedAt: t0, TotalCents: total,
+		WindowTotalCents: window, LimitCents: limit, Reason: "FRAUD_LIMIT_EXCEEDED"}}
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name  string
+		h     fraud.History
+		rule  fraud.Rule
+		total int64
+		want  []fraud.Event
+	}{
+		{name: "first order within limit", h: history(), rule: rule, total: 1000, want: passed("o9", 1000, 1000)},
+		{
+			name: "within limit with earlier orders", rule: rule, total: 50000,
+			h:    history(seen{"o1", 30 * time.Minute, 100000, false}, seen{"o2", 5 * time.Minute, 20000, false}),
+			want: passed("o9", 50000, 170000),
+		},
+		{
+			name: "exactly at the limit passes", rule: rule, total: 50000,
+			h:    history(seen{"o1", 30 * time.Minute, 150000, false}),
+			want: passed("o9", 50000, 200000),
+		},
+		{
+			name: "one cent over the limit fails", rule: rule, total: 50001,
+			h:    history(seen{"o1", 30 * time.Minute, 150000, false}),
+			want: failed("o9", 50001, 200001, 200000),
+		},
+		{name: "single order exactly the limit passes", h: history(), rule: rule, total: 200000, want: passed("o9", 200000, 200000)},
+		{name: "single order above the limit fails", h: history(), rule: rule, total: 200001, want: failed("o9", 200001, 200001, 200000)},
+		{name: "single huge order fails", h: history(), rule: rule, total: 10_000_000, want: failed("o9", 10_000_000, 10_000_000, 200000)},
+		{
+			name: "orders placed before the window do not count", rule: rule, total: 50000,
+			h:    history(seen{"o1", 2 * time.Hour, 190000, false}, seen{"o2", 61 * time.Minute, 190000, false}),
+			want: passed("o9", 50000, 50000),
+		},
+		{
+			name: "an order placed 59 minutes ago counts", rule: rule, total: 50000,
+			h:    history(seen{"o1", 59 * time.Minute, 190000, false}),
+			want: failed("o9", 50000, 240000, 200000),
+		},
+		{
+			name: "only the orders inside the window are summed", rule: rule, total: 10000,
+			h: history(
+				seen{"o1", 3 * time.Hour, 150000, false},
+				seen{"o2", 90 * time.Minute, 150000, false},
+				seen{"o3", 40 * time.Minute, 80000, false},
+				seen{"o4", 10 * time.Minute, 60000, false},
+			),
+			want: passed("o9", 10000, 150000),
+		},
+		{
+			name: "failed attempts count toward later orders", rule: rule, total: 1000,
+			h:    history(seen{"o1", 10 * time.Minute, 250000, true}),
+			want: failed("o9", 1000, 251000, 200000),
+		},
+		{
+			name: "failed and passed attempts both count", rule: rule, total: 1000,
+			h:    history(seen{"o1", 20 * time.Minute, 150000, false}, seen{"o2", 10 * time.Minute, 60000, true}),
+			want: failed("o9", 1000, 211000, 200000),
+		},
+		{
+			name: "failed attempts outside the window do not count", rule: rule, total: 1000,
+			h:    history(seen{"o1", 2 * time.Hour, 250000, true}),
+			want: passed("o9", 1000, 1000),
+		},
+		{
+			name: "configured limit and window", rule: fraud.Rule{LimitCents: 500, Window: 10 * time.Minute}, total: 200,
+			h:    history(seen{"o1", 5 * time.Minute, 301, false}, seen{"o2", 11 * time.Minute, 10000, false}),
+			want: failed("o9", 200, 501, 500),
+		},
+		{
+			name: "configured limit and window, at the limit", rule: fraud.Rule{LimitCents: 500, Window: 10 * time.Minute}, total: 200,
+			h:    history(seen{"o1", 5 * time.Minute, 300, false}, seen{"o2", 11 * time.Minute, 10000, false}),
+			want: passed("o9", 200, 500),
+		},
+		{
+			// The trailing window of an order ends at its own placement: an
+			// order placed two hours later is outside it, even when it was
+			// checked first (checks may arrive out of placement order).
+			name: "an order placed well after this one does not count", rule: rule, total: 150000,
+			h:    history(seen{"o1", -2 * time.Hour, 100000, false}),
+			want: passed("o9", 150000, 150000),
+		},
+		{name: "same order checked twice after passing", rule: rule, total: 1000, h: history(seen{"o9", 0, 1000, false}), want: nil},
+		{name: "same order checked twice after failing", rule: rule, total: 300000, h: history(seen{"o9", 0, 300000, true}), want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fraud.Check(tt.h, tt.rule, "c1", "o9", t0, tt.total)
+			if !(len(got) == 0 && len(tt.want) == 0) && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("events = %#v\nwant %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckSequence folds each decision into the history, as the fraud
+// context does, over a customer's orders in placement order.
+func TestCheckSequence(t *testing.T) {
+	steps := []struct {
+		orderID string
+		at      time.Duration // after t0
+		total   int64
+		pass    bool
+		window  int64
+	}{
+		{"o1", 0, 120000, true, 120000},
+		{"o2", 10 * time.Minute, 70000, true, 190000},
+		{"o3", 20 * time.Minute, 20000, false, 210000}, // over: 210000
+		{"o4", 30 * time.Minute, 1, false, 210001},     // the failed attempt still counts
+		// o1 has left the window (t0+5m, t0+65m]: o2 + o3 + o4 + o5 = 91001.
+		{"o5", 65 * time.Minute, 1000, true, 91001},
+	}
+
+	var h fraud.History
+	for _, s := range steps {
+		at := t0.Add(s.at)
+		got := fraud.Check(h, rule, "c1", s.orderID, at, s.total)
+		var want []fraud.Event
+		if s.pass {
+			want = []fraud.Event{fraud.FraudCheckPassed{CustomerID: "c1", OrderID: s.orderID, PlacedAt: at, TotalCents: s.total, WindowTotalCents: s.window}}
+		} else {
+			want = []fraud.Event{fraud.FraudCheckFailed{CustomerID: "c1", OrderID: s.orderID, PlacedAt: at, TotalCents: s.total,
+				WindowTotalCents: s.window, LimitCents: rule.LimitCents, Reason: fraud.ReasonLimitExceeded}}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: events = %#v\nwant %#v", s.orderID, got, want)
+		}
+		for _, e := range got {
+			h = h.Evolve(e)
+		}
+		if again := fraud.Check(h, rule, "c1", s.orderID, at, s.total); len(again) != 0 {
+			t.Fatalf("%s checked again = %#v, want nothing", s.orderID, again)
+		}
+	}
+}
+
+func TestConstants(t *testing.T) {
+	if fraud.ReasonLimitExceeded != "FRAUD_LIMIT_EXCEEDED" {
+		t.Errorf("ReasonLimitExceeded = %q", fraud.ReasonLimitExceeded)
+	}
+	if fraud.DefaultLimitCents != 200000 || fraud.DefaultWindow != time.Hour {
+		t.Errorf("defaults = %d cents over %v, DOMAIN.md says 200000 over 1h", fraud.DefaultLimitCents, fraud.DefaultWindow)
+	}
+	if got := fraud.StreamID("c1"); got != "fraud-c1" {
+		t.Errorf("StreamID = %q, want fraud-c1", got)
+	}
+}

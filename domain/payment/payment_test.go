@@ -1,0 +1,78 @@
+package payment_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"orderflow/domain/fault"
+	"orderflow/domain/payment"
+)
+
+func TestReceive(t *testing.T) {
+	paid := payment.Payment{}.Evolve(payment.PaymentReceived{PaymentID: "pay1", OrderID: "o1", AmountCents: 2499})
+	tests := []struct {
+		name     string
+		state    payment.Payment
+		total    int64
+		amount   int64
+		want     []payment.Event
+		wantErr  error
+		wantKind fault.Kind
+	}{
+		{
+			name: "amount equals the total", total: 2499, amount: 2499,
+			want: []payment.Event{payment.PaymentReceived{PaymentID: "pay2", OrderID: "o1", AmountCents: 2499}},
+		},
+		{name: "one cent short", total: 2499, amount: 2498, wantKind: fault.Invalid},
+		{name: "one cent over", total: 2499, amount: 2500, wantKind: fault.Invalid},
+		{name: "zero", total: 2499, amount: 0, wantKind: fault.Invalid},
+		{name: "negative", total: 2499, amount: -2499, wantKind: fault.Invalid},
+		{name: "already received", state: paid, total: 2499, amount: 2499, wantErr: payment.ErrAlreadyPaid, wantKind: fault.Conflict},
+		{name: "already received, wrong amount too", state: paid, total: 2499, amount: 1, wantErr: payment.ErrAlreadyPaid, wantKind: fault.Conflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := payment.Receive(tt.state, "pay2", "o1", tt.total, tt.amount)
+			if kind := fault.KindOf(err); kind != tt.wantKind {
+				t.Fatalf("error kind = %v (err %v), want %v", kind, err, tt.wantKind)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error = %v, want %v", err, tt.wantErr)
+			}
+			if !(len(got) == 0 && len(tt.want) == 0) && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("events = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReceiveThenEvolve(t *testing.T) {
+	var p payment.Payment
+	events, err := payment.Receive(p, "pay1", "o1", 700, 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		p = p.Evolve(e)
+	}
+	if want := (payment.Payment{Received: true, PaymentID: "pay1", AmountCents: 700}); p != want {
+		t.Fatalf("state = %+v, want %+v", p, want)
+	}
+	if _, err := payment.Receive(p, "pay2", "o1", 700, 700); !errors.Is(err, payment.ErrAlreadyPaid) {
+		t.Errorf("second payment: err %v, want ErrAlreadyPaid", err)
+	}
+}
+
+func TestSentinelKinds(t *testing.T) {
+	if k := fault.KindOf(payment.ErrAlreadyPaid); k != fault.Conflict {
+		t.Errorf("KindOf(ErrAlreadyPaid) = %v, want Conflict", k)
+	}
+	if k := fault.KindOf(fmt.Errorf("pay: %w", payment.ErrAlreadyPaid)); k != fault.Conflict {
+		t.Errorf("KindOf(wrapped ErrAlreadyPaid) = %v, want Conflict", k)
+	}
+	if got := payment.StreamID("o1"); got != "payment-o1" {
+		t.Errorf("StreamID = %q, want payment-o1", got)
+	}
+}
