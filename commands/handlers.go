@@ -21,19 +21,34 @@ import (
 	"orderflow/events"
 )
 
-// Registry knows every event type of every context.
+// Registry knows every event type of every context, with its current
+// schema version and the upcasters from older ones.
 func Registry() *events.Registry {
-	return events.NewRegistry(
+	current := func(payloads ...events.Payload) []events.Registration {
+		out := make([]events.Registration, len(payloads))
+		for i, p := range payloads {
+			out[i] = events.Registration{Payload: p}
+		}
+		return out
+	}
+	regs := current(
 		catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{},
 		customer.CustomerRegistered{}, customer.CustomerAddressChanged{},
 		order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
 		order.OrderShipped{}, order.OrderCancelled{},
-		stock.StockAdded{}, stock.StockReserved{}, stock.StockReservationRejected{},
-		stock.StockReleased{}, stock.StockCommitted{},
+		stock.StockAdded{}, stock.StockReserved{}, stock.StockReleased{}, stock.StockCommitted{},
 		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
 		payment.PaymentReceived{},
 	)
+	regs = append(regs, events.Registration{
+		Payload: stock.StockReservationRejected{},
+		Version: stock.StockReservationRejectedVersion,
+		Upcasters: map[int]events.Upcaster{
+			1: events.UpcastObject(stock.UpcastStockReservationRejectedV1),
+		},
+	})
+	return events.NewRegistry(regs...)
 }
 
 // Catalog is the orders context's copy of the catalog: the current unit

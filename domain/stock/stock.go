@@ -38,12 +38,30 @@ type StockReserved struct {
 
 // StockReservationRejected says an order could not be reserved because this
 // product was short. Nothing was reserved for the order anywhere.
+//
+// Schema version 2 added Shortfall (requested - available), so that
+// restocking reports need not recompute it; version 1 events are upcast.
 type StockReservationRejected struct {
 	ProductID string `json:"productId"`
 	OrderID   string `json:"orderId"`
 	Requested int    `json:"requested"`
 	Available int    `json:"available"`
+	Shortfall int    `json:"shortfall"`
 	Reason    string `json:"reason"`
+}
+
+// StockReservationRejectedVersion is the current schema version.
+const StockReservationRejectedVersion = 2
+
+// UpcastStockReservationRejectedV1 adds shortfall to a version 1 payload.
+func UpcastStockReservationRejectedV1(v1 map[string]any) (map[string]any, error) {
+	requested, ok1 := v1["requested"].(float64)
+	available, ok2 := v1["available"].(float64)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("StockReservationRejected v1 without numeric requested/available")
+	}
+	v1["shortfall"] = requested - available
+	return v1, nil
 }
 
 // StockReleased gives a reservation back (order failed or cancelled).
@@ -144,7 +162,7 @@ func Reserve(stocks map[string]Stock, orderID string, lines []Line) map[string][
 		if s.Available() < l.Quantity {
 			return map[string][]Event{l.ProductID: {StockReservationRejected{
 				ProductID: l.ProductID, OrderID: orderID, Requested: l.Quantity,
-				Available: s.Available(), Reason: ReasonInsufficientStock,
+				Available: s.Available(), Shortfall: l.Quantity - s.Available(), Reason: ReasonInsufficientStock,
 			}}}
 		}
 	}

@@ -96,7 +96,7 @@ func committed(id, order string, q int) stock.Event {
 	return stock.StockCommitted{ProductID: id, OrderID: order, Quantity: q}
 }
 func rejected(id, order string, requested, available int) stock.Event {
-	return stock.StockReservationRejected{ProductID: id, OrderID: order, Requested: requested, Available: available, Reason: "INSUFFICIENT_STOCK"}
+	return stock.StockReservationRejected{ProductID: id, OrderID: order, Requested: requested, Available: available, Shortfall: requested - available, Reason: "INSUFFICIENT_STOCK"}
 }
 
 func TestAdd(t *testing.T) {
