@@ -2,7 +2,7 @@ package projections
 
 import (
 	"context"
-	"database/sql"
+	"fmt"
 
 	"orderflow/domain/catalog"
 	"orderflow/domain/customer"
@@ -10,35 +10,74 @@ import (
 	"orderflow/events"
 )
 
-// productsProjection keeps the products table; it is also the orders
+// productsDefinition is the products read model; it is also the orders
 // context's catalog copy that placeOrder prices from.
-type productsProjection struct{}
+var productsDefinition = Definition{
+	Name:   "products",
+	Tables: []string{"products"},
+	Schema: func(t Names) string {
+		return fmt.Sprintf(`
+CREATE TABLE %s (
+    id          TEXT PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    price_cents INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);`, t("products"))
+	},
+	New: func(t Names) Applier {
+		p := t("products")
+		return productsApplier{
+			define:  `INSERT INTO ` + p + ` (id, name, price_cents, version, updated_at) VALUES (?, ?, ?, ?, ?)`,
+			rename:  `UPDATE ` + p + ` SET name = ?, version = ?, updated_at = ? WHERE id = ?`,
+			reprice: `UPDATE ` + p + ` SET price_cents = ?, version = ?, updated_at = ? WHERE id = ?`,
+		}
+	},
+}
 
-func (productsProjection) Name() string { return "products" }
+type productsApplier struct{ define, rename, reprice string }
 
-func (productsProjection) Apply(ctx context.Context, tx *sql.Tx, e events.Event, p events.Payload) error {
+func (a productsApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	var err error
 	at := e.OccurredAt.UnixNano()
 	switch p := p.(type) {
 	case catalog.ProductDefined:
-		_, err = tx.ExecContext(ctx, `INSERT INTO products (id, name, price_cents, version, updated_at) VALUES (?, ?, ?, ?, ?)`,
-			p.ProductID, p.Name, p.PriceCents, e.StreamVersion, at)
+		_, err = tx.Exec(ctx, a.define, p.ProductID, p.Name, p.PriceCents, e.StreamVersion, at)
 	case catalog.ProductRenamed:
-		_, err = tx.ExecContext(ctx, `UPDATE products SET name = ?, version = ?, updated_at = ? WHERE id = ?`,
-			p.Name, e.StreamVersion, at, p.ProductID)
+		_, err = tx.Exec(ctx, a.rename, p.Name, e.StreamVersion, at, p.ProductID)
 	case catalog.ProductRepriced:
-		_, err = tx.ExecContext(ctx, `UPDATE products SET price_cents = ?, version = ?, updated_at = ? WHERE id = ?`,
-			p.PriceCents, e.StreamVersion, at, p.ProductID)
+		_, err = tx.Exec(ctx, a.reprice, p.PriceCents, e.StreamVersion, at, p.ProductID)
 	}
 	return err
 }
 
-// stockProjection keeps on-hand and reserved quantities per product.
-type stockProjection struct{}
+// stockDefinition keeps on-hand and reserved quantities per product. The
+// table refuses any row breaking 0 ≤ reserved ≤ on_hand.
+var stockDefinition = Definition{
+	Name:   "stock",
+	Tables: []string{"stock"},
+	Schema: func(t Names) string {
+		return fmt.Sprintf(`
+CREATE TABLE %s (
+    product_id TEXT PRIMARY KEY,
+    on_hand    INTEGER NOT NULL,
+    reserved   INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    CHECK (reserved >= 0 AND reserved <= on_hand)
+);`, t("stock"))
+	},
+	New: func(t Names) Applier {
+		s := t("stock")
+		return stockApplier{
+			update: `UPDATE ` + s + ` SET on_hand = on_hand + ?, reserved = reserved + ?, version = ? WHERE product_id = ?`,
+			insert: `INSERT INTO ` + s + ` (product_id, on_hand, reserved, version) VALUES (?, ?, ?, ?)`,
+		}
+	},
+}
 
-func (stockProjection) Name() string { return "stock" }
+type stockApplier struct{ update, insert string }
 
-func (stockProjection) Apply(ctx context.Context, tx *sql.Tx, e events.Event, p events.Payload) error {
+func (a stockApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	var productID string
 	var onHand, reserved int
 	switch p := p.(type) {
@@ -57,34 +96,51 @@ func (stockProjection) Apply(ctx context.Context, tx *sql.Tx, e events.Event, p 
 	}
 	// Update first: the row's CHECK (0 ≤ reserved ≤ on_hand) would refuse
 	// an insert of the delta alone before an upsert could merge it.
-	res, err := tx.ExecContext(ctx, `UPDATE stock SET on_hand = on_hand + ?, reserved = reserved + ?, version = ?
-		WHERE product_id = ?`, onHand, reserved, e.StreamVersion, productID)
+	res, err := tx.Exec(ctx, a.update, onHand, reserved, e.StreamVersion, productID)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO stock (product_id, on_hand, reserved, version) VALUES (?, ?, ?, ?)`,
-		productID, onHand, reserved, e.StreamVersion)
+	_, err = tx.Exec(ctx, a.insert, productID, onHand, reserved, e.StreamVersion)
 	return err
 }
 
-// customersProjection keeps the customers table.
-type customersProjection struct{}
+// customersDefinition is the customers read model.
+var customersDefinition = Definition{
+	Name:   "customers",
+	Tables: []string{"customers"},
+	Schema: func(t Names) string {
+		return fmt.Sprintf(`
+CREATE TABLE %s (
+    id         TEXT PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    email      TEXT    NOT NULL,
+    address    TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);`, t("customers"))
+	},
+	New: func(t Names) Applier {
+		c := t("customers")
+		return customersApplier{
+			register: `INSERT INTO ` + c + ` (id, name, email, address, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			move:     `UPDATE ` + c + ` SET address = ?, version = ?, updated_at = ? WHERE id = ?`,
+		}
+	},
+}
 
-func (customersProjection) Name() string { return "customers" }
+type customersApplier struct{ register, move string }
 
-func (customersProjection) Apply(ctx context.Context, tx *sql.Tx, e events.Event, p events.Payload) error {
+func (a customersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	var err error
 	at := e.OccurredAt.UnixNano()
 	switch p := p.(type) {
 	case customer.CustomerRegistered:
-		_, err = tx.ExecContext(ctx, `INSERT INTO customers (id, name, email, address, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.CustomerID, p.Name, p.Email, p.Address, e.StreamVersion, at)
+		_, err = tx.Exec(ctx, a.register, p.CustomerID, p.Name, p.Email, p.Address, e.StreamVersion, at)
 	case customer.CustomerAddressChanged:
-		_, err = tx.ExecContext(ctx, `UPDATE customers SET address = ?, version = ?, updated_at = ? WHERE id = ?`,
-			p.Address, e.StreamVersion, at, p.CustomerID)
+		_, err = tx.Exec(ctx, a.move, p.Address, e.StreamVersion, at, p.CustomerID)
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -13,54 +12,83 @@ import (
 	"orderflow/events"
 )
 
-// ordersProjection keeps the orders table: one row per order with its
+// ordersDefinition is the orders read model: one row per order with its
 // status, lines, total and every failure reason any validation reported.
-type ordersProjection struct{}
+var ordersDefinition = Definition{
+	Name:   "orders",
+	Tables: []string{"orders"},
+	Schema: func(t Names) string {
+		return fmt.Sprintf(`
+CREATE TABLE %[1]s (
+    id              TEXT PRIMARY KEY,
+    seq             INTEGER NOT NULL UNIQUE, -- global position of OrderPlaced: the listing order
+    customer_id     TEXT    NOT NULL,
+    status          TEXT    NOT NULL,
+    total_cents     INTEGER NOT NULL,
+    lines           TEXT    NOT NULL, -- JSON array of {productId, quantity, unitPriceCents}
+    failure_reasons TEXT    NOT NULL, -- JSON array of reason codes
+    version         INTEGER NOT NULL,
+    correlation_id  TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX %[1]s_by_customer ON %[1]s (customer_id, seq);
+CREATE INDEX %[1]s_by_status ON %[1]s (status, seq);`, t("orders"))
+	},
+	New: func(t Names) Applier {
+		o := t("orders")
+		return &ordersApplier{
+			insert: `INSERT INTO ` + o + ` (id, seq, customer_id, status, total_cents, lines, failure_reasons, version,
+				correlation_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`,
+			setStatus:  `UPDATE ` + o + ` SET status = ?, version = ?, updated_at = ? WHERE id = ?`,
+			getReasons: `SELECT failure_reasons FROM ` + o + ` WHERE id = ?`,
+			setReasons: `UPDATE ` + o + ` SET failure_reasons = ? WHERE id = ?`,
+		}
+	},
+}
 
-func (ordersProjection) Name() string { return "orders" }
+type ordersApplier struct {
+	insert, setStatus, getReasons, setReasons string
+}
 
-func (ordersProjection) Apply(ctx context.Context, tx *sql.Tx, e events.Event, p events.Payload) error {
-	at := e.OccurredAt.UnixNano()
+func (a *ordersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	switch p := p.(type) {
 	case order.OrderPlaced:
 		lines, err := json.Marshal(p.Lines)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO orders
-			(id, seq, customer_id, status, total_cents, lines, failure_reasons, version, correlation_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`,
-			p.OrderID, e.Position, p.CustomerID, string(order.Pending), p.TotalCents, string(lines),
-			e.StreamVersion, e.CorrelationID, at, at)
+		at := e.OccurredAt.UnixNano()
+		_, err = tx.Exec(ctx, a.insert, p.OrderID, e.Position, p.CustomerID, string(order.Pending), p.TotalCents,
+			string(lines), e.StreamVersion, e.CorrelationID, at, at)
 		return err
 	case order.OrderValidated:
-		return setStatus(ctx, tx, p.OrderID, order.Validated, e)
+		return a.status(ctx, tx, p.OrderID, order.Validated, e)
 	case order.OrderFailed:
-		if err := addFailureReason(ctx, tx, p.OrderID, p.Reason); err != nil {
+		if err := a.addFailureReason(ctx, tx, p.OrderID, p.Reason); err != nil {
 			return err
 		}
-		return setStatus(ctx, tx, p.OrderID, order.Failed, e)
+		return a.status(ctx, tx, p.OrderID, order.Failed, e)
 	case order.OrderPaid:
-		return setStatus(ctx, tx, p.OrderID, order.Paid, e)
+		return a.status(ctx, tx, p.OrderID, order.Paid, e)
 	case order.OrderShipped:
-		return setStatus(ctx, tx, p.OrderID, order.Shipped, e)
+		return a.status(ctx, tx, p.OrderID, order.Shipped, e)
 	case order.OrderCancelled:
-		return setStatus(ctx, tx, p.OrderID, order.Cancelled, e)
+		return a.status(ctx, tx, p.OrderID, order.Cancelled, e)
 	// Failures reported after the order already failed still show up in
 	// failureReasons; they never change the status.
 	case stock.StockReservationRejected:
-		return addFailureReason(ctx, tx, p.OrderID, p.Reason)
+		return a.addFailureReason(ctx, tx, p.OrderID, p.Reason)
 	case fraud.FraudCheckFailed:
-		return addFailureReason(ctx, tx, p.OrderID, p.Reason)
+		return a.addFailureReason(ctx, tx, p.OrderID, p.Reason)
 	case customercheck.CustomerCheckFailed:
-		return addFailureReason(ctx, tx, p.OrderID, p.Reason)
+		return a.addFailureReason(ctx, tx, p.OrderID, p.Reason)
 	}
 	return nil
 }
 
-func setStatus(ctx context.Context, tx *sql.Tx, orderID string, s order.Status, e events.Event) error {
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, version = ?, updated_at = ? WHERE id = ?`,
-		string(s), e.StreamVersion, e.OccurredAt.UnixNano(), orderID)
+func (a *ordersApplier) status(ctx context.Context, tx *Tx, orderID string, s order.Status, e events.Event) error {
+	res, err := tx.Exec(ctx, a.setStatus, string(s), e.StreamVersion, e.OccurredAt.UnixNano(), orderID)
 	if err != nil {
 		return err
 	}
@@ -70,10 +98,9 @@ func setStatus(ctx context.Context, tx *sql.Tx, orderID string, s order.Status, 
 	return nil
 }
 
-func addFailureReason(ctx context.Context, tx *sql.Tx, orderID, reason string) error {
+func (a *ordersApplier) addFailureReason(ctx context.Context, tx *Tx, orderID, reason string) error {
 	var raw string
-	err := tx.QueryRowContext(ctx, `SELECT failure_reasons FROM orders WHERE id = ?`, orderID).Scan(&raw)
-	if err != nil {
+	if err := tx.QueryRow(ctx, a.getReasons, orderID).Scan(&raw); err != nil {
 		return fmt.Errorf("failure reason for order %q: %w", orderID, err)
 	}
 	var reasons []string
@@ -89,6 +116,6 @@ func addFailureReason(ctx context.Context, tx *sql.Tx, orderID, reason string) e
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE orders SET failure_reasons = ? WHERE id = ?`, string(out), orderID)
+	_, err = tx.Exec(ctx, a.setReasons, string(out), orderID)
 	return err
 }

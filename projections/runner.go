@@ -1,13 +1,15 @@
 // Package projections owns the read side: projections that fold the event
-// log into queryable tables, the runner that keeps them caught up, and the
-// queries the API answers from them. Each projection writes its rows and its
-// checkpoint in one transaction, so an event it has seen changes nothing the
-// second time, and a crash leaves rows and checkpoint in step.
+// log into queryable tables, the runner that keeps them caught up and
+// rebuilds them, and the queries the API answers from them. Each
+// projection writes its rows and its checkpoint in one transaction, so an
+// event it has seen changes nothing the second time, and a crash leaves
+// rows and checkpoint in step.
 package projections
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,52 +18,134 @@ import (
 	"orderflow/events"
 )
 
-// Projection folds events into its own tables.
-type Projection interface {
-	// Name identifies the projection and its checkpoint.
-	Name() string
-	// Apply changes the projection's rows for one event inside tx. Events
-	// the projection does not care about are ignored.
-	Apply(ctx context.Context, tx *sql.Tx, e events.Event, p events.Payload) error
+// Names maps a read model's base table name to the table of one generation.
+type Names func(base string) string
+
+// Applier folds events into one generation's tables.
+type Applier interface {
+	// Apply changes rows for one event inside tx; events the projection
+	// does not care about are ignored.
+	Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error
+}
+
+// Definition describes a projection: its name (also its checkpoint's), the
+// read models it owns (queries read them through views of these names),
+// the DDL of one generation of its tables, and its applier.
+type Definition struct {
+	Name   string
+	Tables []string
+	Schema func(Names) string
+	New    func(Names) Applier
 }
 
 // All returns every projection of the read side.
-func All() []Projection {
-	return []Projection{ordersProjection{}, productsProjection{}, stockProjection{}, customersProjection{}}
+func All() []Definition {
+	return []Definition{ordersDefinition, productsDefinition, stockDefinition, customersDefinition}
 }
 
-// Runner keeps projections caught up with the log: one catch-up reader per
-// projection, reading the store in batches from its checkpoint.
+func generationNames(gen int64) Names {
+	return func(base string) string { return fmt.Sprintf("%s_g%d", base, gen) }
+}
+
+// States of a projection.
+const (
+	StateLive       = "LIVE"
+	StateRebuilding = "REBUILDING"
+)
+
+// ErrUnknownProjection is returned for a name no projection has.
+var ErrUnknownProjection = errors.New("unknown projection")
+
+// ErrRebuilding is returned when a rebuild of the projection is running.
+var ErrRebuilding = errors.New("a rebuild of this projection is already running")
+
+type projection struct {
+	def Definition
+	// mu is held by the live reader for each batch and by the swap at the
+	// end of a rebuild, so the two never write the same projection at once.
+	mu      sync.Mutex
+	gen     int64
+	applier Applier
+}
+
+// Runner keeps projections caught up with the log (one catch-up reader per
+// projection, reading the store in batches from its checkpoint) and
+// rebuilds them from position 0.
 type Runner struct {
 	db          *events.DB
 	store       *events.Store
 	reg         *events.Registry
-	projections []Projection
+	projections []*projection
+	byName      map[string]*projection
 	batch       int
 	log         *slog.Logger
 
 	mu        sync.Mutex
 	positions map[string]int64
 	changed   chan struct{}
+	rebuilds  map[string]*rebuildStatus
+	rebuiltAt map[string]time.Time
 }
 
 // NewRunner returns a runner for the given projections.
-func NewRunner(store *events.Store, reg *events.Registry, log *slog.Logger, ps ...Projection) *Runner {
-	return &Runner{
-		db: store.DB(), store: store, reg: reg, projections: ps, batch: 512, log: log,
-		positions: make(map[string]int64), changed: make(chan struct{}),
+func NewRunner(store *events.Store, reg *events.Registry, log *slog.Logger, defs ...Definition) *Runner {
+	r := &Runner{
+		db: store.DB(), store: store, reg: reg, batch: 512, log: log, byName: map[string]*projection{},
+		positions: map[string]int64{}, changed: make(chan struct{}),
+		rebuilds: map[string]*rebuildStatus{}, rebuiltAt: map[string]time.Time{},
 	}
+	for _, d := range defs {
+		p := &projection{def: d}
+		r.projections = append(r.projections, p)
+		r.byName[d.Name] = p
+	}
+	return r
 }
 
-// Start loads the checkpoints and starts one reader per projection. The
-// readers stop when ctx ends; wait on the returned WaitGroup.
-func (r *Runner) Start(ctx context.Context) (*sync.WaitGroup, error) {
+// Init makes sure every projection has a live generation (creating the
+// first one on a new database) and loads generations and checkpoints.
+func (r *Runner) Init(ctx context.Context) error {
 	for _, p := range r.projections {
-		pos, err := r.db.Checkpoint(ctx, p.Name())
-		if err != nil {
-			return nil, err
+		var gen int64
+		var rebuiltAt sql.NullInt64
+		err := r.db.Reader().QueryRowContext(ctx,
+			`SELECT generation, rebuilt_at FROM projection_generations WHERE name = ?`, p.def.Name).Scan(&gen, &rebuiltAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			gen = 1
+			err = r.db.Write(ctx, func(tx *sql.Tx) error {
+				if err := createGeneration(ctx, tx, p.def, gen); err != nil {
+					return err
+				}
+				if err := pointViews(ctx, tx, p.def, gen); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO projection_generations (name, generation) VALUES (?, ?)`, p.def.Name, gen)
+				return err
+			})
 		}
-		r.advance(p.Name(), pos)
+		if err != nil {
+			return fmt.Errorf("projection %s: %w", p.def.Name, err)
+		}
+		pos, err := r.db.Checkpoint(ctx, p.def.Name)
+		if err != nil {
+			return err
+		}
+		p.gen, p.applier = gen, p.def.New(generationNames(gen))
+		if rebuiltAt.Valid {
+			r.mu.Lock()
+			r.rebuiltAt[p.def.Name] = time.Unix(0, rebuiltAt.Int64).UTC()
+			r.mu.Unlock()
+		}
+		r.advance(p.def.Name, pos)
+	}
+	return nil
+}
+
+// Start runs Init and starts one reader per projection. The readers stop
+// when ctx ends; wait on the returned WaitGroup.
+func (r *Runner) Start(ctx context.Context) (*sync.WaitGroup, error) {
+	if err := r.Init(ctx); err != nil {
+		return nil, err
 	}
 	var wg sync.WaitGroup
 	for _, p := range r.projections {
@@ -76,16 +160,21 @@ func (r *Runner) Start(ctx context.Context) (*sync.WaitGroup, error) {
 
 // follow applies batches to one projection until ctx ends. A batch that
 // fails is retried after a pause: a projection never skips an event.
-func (r *Runner) follow(ctx context.Context, p Projection) {
-	pos := r.Position(p.Name())
+func (r *Runner) follow(ctx context.Context, p *projection) {
 	pause := 50 * time.Millisecond
 	for ctx.Err() == nil {
+		p.mu.Lock()
+		pos := r.Position(p.def.Name)
 		next, err := r.step(ctx, p, pos)
+		if err == nil && next > pos {
+			r.advance(p.def.Name, next)
+		}
+		p.mu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			r.log.Error("projection failed, retrying", "projection", p.Name(), "position", pos, "err", err)
+			r.log.Error("projection failed, retrying", "projection", p.def.Name, "position", pos, "err", err)
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
@@ -98,38 +187,54 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 			if _, err := r.db.WaitBeyond(ctx, pos); err != nil {
 				return
 			}
-			continue
 		}
-		pos = next
-		r.advance(p.Name(), pos)
 	}
 }
 
-// step applies the next batch after pos and returns the new position.
-func (r *Runner) step(ctx context.Context, p Projection, pos int64) (int64, error) {
-	evs, err := r.store.ReadAll(ctx, pos, r.batch)
+// step applies the next batch after pos to the live generation, with the
+// checkpoint in the same transaction, and returns the new position.
+func (r *Runner) step(ctx context.Context, p *projection, pos int64) (int64, error) {
+	evs, payloads, err := r.read(ctx, pos, r.batch)
 	if err != nil || len(evs) == 0 {
 		return pos, err
 	}
-	payloads := make([]events.Payload, len(evs))
-	for i, e := range evs {
-		if payloads[i], err = r.reg.Decode(e); err != nil {
-			return pos, err
-		}
-	}
 	last := evs[len(evs)-1].Position
-	err = r.db.Write(ctx, func(tx *sql.Tx) error {
-		for i, e := range evs {
-			if err := p.Apply(ctx, tx, e, payloads[i]); err != nil {
-				return fmt.Errorf("%s: apply %s at %d: %w", p.Name(), e.Type, e.Position, err)
+	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+		return withTx(sqlTx, func(tx *Tx) error {
+			if err := applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads); err != nil {
+				return err
 			}
-		}
-		return events.SaveCheckpoint(ctx, tx, p.Name(), last)
+			return events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last)
+		})
 	})
 	if err != nil {
 		return pos, err
 	}
 	return last, nil
+}
+
+// read returns the next batch of events after pos with their payloads.
+func (r *Runner) read(ctx context.Context, pos int64, limit int) ([]events.Event, []events.Payload, error) {
+	evs, err := r.store.ReadAll(ctx, pos, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	payloads := make([]events.Payload, len(evs))
+	for i, e := range evs {
+		if payloads[i], err = r.reg.Decode(e); err != nil {
+			return nil, nil, err
+		}
+	}
+	return evs, payloads, nil
+}
+
+func applyAll(ctx context.Context, tx *Tx, name string, a Applier, evs []events.Event, payloads []events.Payload) error {
+	for i, e := range evs {
+		if err := a.Apply(ctx, tx, e, payloads[i]); err != nil {
+			return fmt.Errorf("%s: apply %s at %d: %w", name, e.Type, e.Position, err)
+		}
+	}
+	return nil
 }
 
 func (r *Runner) advance(name string, pos int64) {
@@ -154,7 +259,7 @@ func (r *Runner) lowest() (int64, <-chan struct{}) {
 	defer r.mu.Unlock()
 	low := int64(-1)
 	for _, p := range r.projections {
-		if pos := r.positions[p.Name()]; low < 0 || pos < low {
+		if pos := r.positions[p.def.Name]; low < 0 || pos < low {
 			low = pos
 		}
 	}
@@ -182,4 +287,31 @@ func (r *Runner) WaitFor(ctx context.Context, position int64) error {
 func (r *Runner) Changed() <-chan struct{} {
 	_, ch := r.lowest()
 	return ch
+}
+
+func createGeneration(ctx context.Context, tx *sql.Tx, d Definition, gen int64) error {
+	names := generationNames(gen)
+	for _, t := range d.Tables {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+names(t)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, d.Schema(names)); err != nil {
+		return fmt.Errorf("create %s generation %d: %w", d.Name, gen, err)
+	}
+	return nil
+}
+
+// pointViews makes the read models' views show generation gen.
+func pointViews(ctx context.Context, tx *sql.Tx, d Definition, gen int64) error {
+	names := generationNames(gen)
+	for _, t := range d.Tables {
+		if _, err := tx.ExecContext(ctx, `DROP VIEW IF EXISTS `+t); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE VIEW `+t+` AS SELECT * FROM `+names(t)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
