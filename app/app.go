@@ -91,7 +91,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}()
 
-	resolver := &graph.Resolver{Commands: handlers, Views: views, Projections: runner, Store: store, WaitTimeout: cfg.WaitTimeout}
+	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
+		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))

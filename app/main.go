@@ -14,9 +14,10 @@ import (
 const usage = `orderflow: an event-sourced order system with a GraphQL API.
 
 Usage:
-  orderflow [serve] [flags]   serve GraphQL (the default)
+  orderflow [serve] [flags]                    serve GraphQL (the default)
+  orderflow replay --db PATH [--projection N]  rebuild read models offline from the event store
 
-Run "orderflow serve -h" for the flags.
+Run "orderflow serve -h" or "orderflow replay -h" for the flags.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -24,6 +25,9 @@ func Main(args []string, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, usage)
 		return 0
+	}
+	if len(args) > 0 && args[0] == "replay" {
+		return replay(args[1:], os.Getenv, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -63,6 +64,7 @@ type DB struct {
 	head *headWatch
 
 	versionStmt, insertStmt *sql.Stmt
+	lock                    *os.File
 }
 
 // writeFailed marks an error after a write already changed the transaction
@@ -94,6 +96,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if lock != nil {
+			lock.Close() // Open failed: let go of the database
+		}
+	}()
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", string(opts.Durability))
@@ -157,6 +168,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("read head position: %w", err)
 	}
 	d.head.advance(head)
+	d.lock, lock = lock, nil
 	go d.run()
 	return d, nil
 }
@@ -199,7 +211,11 @@ func (d *DB) Close() error {
 }
 
 func (d *DB) closeConns() error {
-	return errors.Join(d.read.Close(), d.write.Close())
+	err := errors.Join(d.read.Close(), d.write.Close())
+	if d.lock != nil {
+		err = errors.Join(err, d.lock.Close())
+	}
+	return err
 }
 
 func (d *DB) run() {

@@ -258,3 +258,11 @@ func TestReopenKeepsEverythingAndTheHead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestASecondWriterOfTheSameFileIsRefused(t *testing.T) {
+	_, path := openStore(t)
+	_, err := events.Open(context.Background(), path, events.Options{Migrate: migrations.Apply})
+	if !errors.Is(err, events.ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+}

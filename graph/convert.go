@@ -59,6 +59,26 @@ func toEvent(e events.Event) model.Event {
 	}
 }
 
+func toEvents(evs []events.Event) []model.Event {
+	out := make([]model.Event, len(evs))
+	for i, e := range evs {
+		out[i] = toEvent(e)
+	}
+	return out
+}
+
+func toProjectionStatus(s projections.Status) *model.ProjectionStatus {
+	out := &model.ProjectionStatus{
+		Name: s.Name, State: model.ProjectionState(s.State), Position: int(s.Position),
+		HeadPosition: int(s.HeadPosition), Lag: int(s.Lag()), LastRebuiltAt: s.LastRebuiltAt,
+	}
+	if s.State == projections.StateRebuilding {
+		rate := s.EventsPerSecond
+		out.EventsPerSecond = &rate
+	}
+	return out
+}
+
 func optional(s string) *string {
 	if s == "" {
 		return nil

@@ -27,6 +27,8 @@ var errTimeout = errors.New("the change was recorded, but the read models did no
 
 func badInput(msg string) error { return fault.Invalidf(msg) }
 
+func notFound(msg string) error { return fault.NotFoundf(msg) }
+
 // ErrorPresenter maps every error a resolver returns to a GraphQL error with
 // extensions.code, in this one place. Errors that are not refusals by a rule
 // are logged and shown as INTERNAL without their details.

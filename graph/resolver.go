@@ -17,8 +17,11 @@ type Resolver struct {
 	Views    *projections.Views
 	// Projections is waited on after each mutation, so that a query right
 	// after it sees what it wrote (read-your-writes).
-	Projections *projections.Runner
-	Store       *events.Store
+	Runner *projections.Runner
+	Store  *events.Store
+	// Log answers history questions (an order's events, its timeline, the
+	// order at a version) straight from the event store.
+	Log *projections.History
 	// WaitTimeout bounds every wait of a mutation for the read models.
 	WaitTimeout time.Duration
 }
@@ -28,3 +31,11 @@ const (
 	maxPage   = 100
 	maxEvents = 1000
 )
+
+func (r *Resolver) projectionNames() []string {
+	var names []string
+	for _, s := range r.Runner.Statuses() {
+		names = append(names, s.Name)
+	}
+	return names
+}

@@ -7,12 +7,14 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"orderflow/commands"
 	"orderflow/events"
 	"orderflow/graph/generated"
 	"orderflow/graph/model"
 	"orderflow/projections"
+	"strings"
 	"time"
 )
 
@@ -134,6 +136,30 @@ func (r *mutationResolver) CancelOrder(ctx context.Context, orderID string, reas
 	return r.order(ctx, orderID)
 }
 
+// RebuildProjection is the resolver for the rebuildProjection field.
+func (r *mutationResolver) RebuildProjection(ctx context.Context, name string) (*model.ProjectionStatus, error) {
+	if err := r.Runner.RebuildInBackground(name); err != nil && !errors.Is(err, projections.ErrRebuilding) {
+		if errors.Is(err, projections.ErrUnknownProjection) {
+			return nil, notFound(fmt.Sprintf("no projection named %q; known: %s", name, strings.Join(r.projectionNames(), ", ")))
+		}
+		return nil, err
+	}
+	s, _ := r.Runner.Status(name)
+	return toProjectionStatus(s), nil
+}
+
+// History is the resolver for the history field.
+func (r *orderResolver) History(ctx context.Context, obj *model.Order) ([]model.Event, error) {
+	evs, err := r.Log.OrderEvents(ctx, obj.ID)
+	return toEvents(evs), err
+}
+
+// Timeline is the resolver for the timeline field.
+func (r *orderResolver) Timeline(ctx context.Context, obj *model.Order) ([]model.Event, error) {
+	evs, err := r.Log.Timeline(ctx, obj.ID)
+	return toEvents(evs), err
+}
+
 // Stock is the resolver for the stock field.
 func (r *productResolver) Stock(ctx context.Context, obj *model.Product) (*model.Stock, error) {
 	s, err := r.Views.Stock(ctx, obj.ID)
@@ -143,6 +169,18 @@ func (r *productResolver) Stock(ctx context.Context, obj *model.Product) (*model
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, error) {
 	o, err := r.Views.Order(ctx, id)
+	return toOrder(o), err
+}
+
+// OrderAt is the resolver for the orderAt field.
+func (r *queryResolver) OrderAt(ctx context.Context, id string, version int) (*model.Order, error) {
+	if version < 1 {
+		return nil, badInput("version must be at least 1")
+	}
+	o, err := r.Log.OrderAt(ctx, id, int64(version))
+	if errors.Is(err, projections.ErrNoSuchVersion) {
+		return nil, notFound(fmt.Sprintf("order %q has no version %d", id, version))
+	}
 	return toOrder(o), err
 }
 
@@ -223,15 +261,24 @@ func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosit
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.Event, len(evs))
-	for i, e := range evs {
-		out[i] = toEvent(e)
+	return toEvents(evs), nil
+}
+
+// Projections is the resolver for the projections field.
+func (r *queryResolver) Projections(ctx context.Context) ([]model.ProjectionStatus, error) {
+	statuses := r.Runner.Statuses()
+	out := make([]model.ProjectionStatus, len(statuses))
+	for i, s := range statuses {
+		out[i] = *toProjectionStatus(s)
 	}
 	return out, nil
 }
 
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
+
+// Order returns generated.OrderResolver implementation.
+func (r *Resolver) Order() generated.OrderResolver { return &orderResolver{r} }
 
 // Product returns generated.ProductResolver implementation.
 func (r *Resolver) Product() generated.ProductResolver { return &productResolver{r} }
@@ -241,6 +288,7 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
 	mutationResolver struct{ *Resolver }
+	orderResolver    struct{ *Resolver }
 	productResolver  struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 )

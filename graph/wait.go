@@ -15,7 +15,7 @@ import (
 func (r *Resolver) settled(ctx context.Context, res commands.Result) error {
 	ctx, cancel := context.WithTimeout(ctx, r.WaitTimeout)
 	defer cancel()
-	err := r.Projections.WaitFor(ctx, res.Position)
+	err := r.Runner.WaitFor(ctx, res.Position)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -27,7 +27,7 @@ func (r *Resolver) settled(ctx context.Context, res commands.Result) error {
 func (r *Resolver) orderAfter(ctx context.Context, id string, leave model.OrderStatus, start time.Time) (*model.Order, error) {
 	deadline := start.Add(r.WaitTimeout)
 	for {
-		changed := r.Projections.Changed()
+		changed := r.Runner.Changed()
 		o, err := r.order(ctx, id)
 		if err != nil || o.Status != leave {
 			return o, err

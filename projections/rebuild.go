@@ -56,16 +56,32 @@ func (s *rebuildStatus) get() Progress {
 // mix. Several projections rebuilt together share one pass over the log.
 // progress, when not nil, is called after every batch.
 func (r *Runner) Rebuild(ctx context.Context, names []string, progress func(Progress)) error {
-	ps, err := r.claim(names)
+	ps, status, err := r.claim(names)
 	if err != nil {
 		return err
 	}
-	status := &rebuildStatus{}
-	r.mu.Lock()
-	for _, p := range ps {
-		r.rebuilds[p.def.Name] = status
+	return r.rebuild(ctx, ps, status, progress)
+}
+
+// RebuildInBackground starts rebuilding one projection and returns once it
+// is marked REBUILDING. The rebuild runs until done or until the runner's
+// context (the one given to Start) ends; failures are logged.
+func (r *Runner) RebuildInBackground(name string) error {
+	ps, status, err := r.claim([]string{name})
+	if err != nil {
+		return err
 	}
-	r.mu.Unlock()
+	go func() {
+		if err := r.rebuild(r.ctx, ps, status, nil); err != nil {
+			r.log.Error("rebuild failed", "projection", name, "err", err)
+			return
+		}
+		r.log.Info("rebuild done", "projection", name, "events", status.get().Done)
+	}()
+	return nil
+}
+
+func (r *Runner) rebuild(ctx context.Context, ps []*projection, status *rebuildStatus, progress func(Progress)) error {
 	defer func() {
 		r.mu.Lock()
 		for _, p := range ps {
@@ -74,7 +90,7 @@ func (r *Runner) Rebuild(ctx context.Context, names []string, progress func(Prog
 		r.mu.Unlock()
 	}()
 
-	names = names[:0:0]
+	var names []string
 	for _, p := range ps {
 		names = append(names, p.def.Name)
 	}
@@ -99,7 +115,7 @@ func (r *Runner) Rebuild(ctx context.Context, names []string, progress func(Prog
 		gens[i] = p.gen + 1
 		p.mu.Unlock()
 	}
-	err = r.db.Write(ctx, func(tx *sql.Tx) error {
+	err := r.db.Write(ctx, func(tx *sql.Tx) error {
 		for i, p := range ps {
 			if err := createGeneration(ctx, tx, p.def, gens[i]); err != nil {
 				return err
@@ -208,8 +224,9 @@ func (r *Runner) Rebuild(ctx context.Context, names []string, progress func(Prog
 	return nil
 }
 
-// claim resolves names to projections and refuses those being rebuilt.
-func (r *Runner) claim(names []string) ([]*projection, error) {
+// claim resolves names to projections (all when empty), refuses those
+// being rebuilt, and marks them REBUILDING.
+func (r *Runner) claim(names []string) ([]*projection, *rebuildStatus, error) {
 	var ps []*projection
 	if len(names) == 0 {
 		ps = r.projections
@@ -218,7 +235,7 @@ func (r *Runner) claim(names []string) ([]*projection, error) {
 	for _, n := range names {
 		p, ok := r.byName[n]
 		if !ok {
-			return nil, fmt.Errorf("%w %q", ErrUnknownProjection, n)
+			return nil, nil, fmt.Errorf("%w %q", ErrUnknownProjection, n)
 		}
 		if !seen[n] {
 			ps, seen[n] = append(ps, p), true
@@ -228,10 +245,14 @@ func (r *Runner) claim(names []string) ([]*projection, error) {
 	defer r.mu.Unlock()
 	for _, p := range ps {
 		if r.rebuilds[p.def.Name] != nil {
-			return nil, fmt.Errorf("%s: %w", p.def.Name, ErrRebuilding)
+			return nil, nil, fmt.Errorf("%s: %w", p.def.Name, ErrRebuilding)
 		}
 	}
-	return ps, nil
+	status := &rebuildStatus{}
+	for _, p := range ps {
+		r.rebuilds[p.def.Name] = status
+	}
+	return ps, status, nil
 }
 
 func (r *Runner) applyRebuild(ctx context.Context, ps []*projection, appliers []Applier, evs []events.Event, payloads []events.Payload) error {
@@ -309,11 +330,4 @@ func (r *Runner) Status(name string) (Status, bool) {
 		s.EventsPerSecond = rb.get().EventsPerSecond()
 	}
 	return s, true
-}
-
-// Claimable checks a rebuild of the named projection could start now: the
-// name is known and no rebuild of it runs.
-func (r *Runner) Claimable(name string) error {
-	_, err := r.claim([]string{name})
-	return err
 }

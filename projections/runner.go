@@ -85,6 +85,9 @@ type Runner struct {
 	changed   chan struct{}
 	rebuilds  map[string]*rebuildStatus
 	rebuiltAt map[string]time.Time
+
+	// ctx is the one given to Start: background rebuilds end with it.
+	ctx context.Context
 }
 
 // NewRunner returns a runner for the given projections.
@@ -93,6 +96,7 @@ func NewRunner(store *events.Store, reg *events.Registry, log *slog.Logger, defs
 		db: store.DB(), store: store, reg: reg, batch: 512, log: log, byName: map[string]*projection{},
 		positions: map[string]int64{}, changed: make(chan struct{}),
 		rebuilds: map[string]*rebuildStatus{}, rebuiltAt: map[string]time.Time{},
+		ctx: context.Background(),
 	}
 	for _, d := range defs {
 		p := &projection{def: d}
@@ -147,6 +151,7 @@ func (r *Runner) Start(ctx context.Context) (*sync.WaitGroup, error) {
 	if err := r.Init(ctx); err != nil {
 		return nil, err
 	}
+	r.ctx = ctx
 	var wg sync.WaitGroup
 	for _, p := range r.projections {
 		wg.Add(1)

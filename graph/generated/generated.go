@@ -29,6 +29,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Mutation() MutationResolver
+	Order() OrderResolver
 	Product() ProductResolver
 	Query() QueryResolver
 }
@@ -61,6 +62,7 @@ type ComplexityRoot struct {
 		CancelOrder           func(childComplexity int, orderID string, reason *string) int
 		PayOrder              func(childComplexity int, orderID string, amountCents int) int
 		PlaceOrder            func(childComplexity int, input model.PlaceOrderInput, waitForValidation *bool) int
+		RebuildProjection     func(childComplexity int, name string) int
 		RegisterCustomer      func(childComplexity int, input model.RegisterCustomerInput) int
 		ShipOrder             func(childComplexity int, orderID string) int
 		UpdateCustomerAddress func(childComplexity int, customerID string, address string) int
@@ -71,9 +73,11 @@ type ComplexityRoot struct {
 		CreatedAt      func(childComplexity int) int
 		CustomerID     func(childComplexity int) int
 		FailureReasons func(childComplexity int) int
+		History        func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Lines          func(childComplexity int) int
 		Status         func(childComplexity int) int
+		Timeline       func(childComplexity int) int
 		TotalCents     func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 		Version        func(childComplexity int) int
@@ -107,13 +111,25 @@ type ComplexityRoot struct {
 		Stock      func(childComplexity int) int
 	}
 
+	ProjectionStatus struct {
+		EventsPerSecond func(childComplexity int) int
+		HeadPosition    func(childComplexity int) int
+		Lag             func(childComplexity int) int
+		LastRebuiltAt   func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Position        func(childComplexity int) int
+		State           func(childComplexity int) int
+	}
+
 	Query struct {
-		Customer func(childComplexity int, id string) int
-		Events   func(childComplexity int, streamID *string, afterPosition *int, first *int) int
-		Order    func(childComplexity int, id string) int
-		Orders   func(childComplexity int, customerID *string, status *model.OrderStatus, first *int, after *string) int
-		Product  func(childComplexity int, id string) int
-		Stock    func(childComplexity int, productID string) int
+		Customer    func(childComplexity int, id string) int
+		Events      func(childComplexity int, streamID *string, afterPosition *int, first *int) int
+		Order       func(childComplexity int, id string) int
+		OrderAt     func(childComplexity int, id string, version int) int
+		Orders      func(childComplexity int, customerID *string, status *model.OrderStatus, first *int, after *string) int
+		Product     func(childComplexity int, id string) int
+		Projections func(childComplexity int) int
+		Stock       func(childComplexity int, productID string) int
 	}
 
 	Stock struct {
@@ -137,17 +153,24 @@ type MutationResolver interface {
 	PayOrder(ctx context.Context, orderID string, amountCents int) (*model.Order, error)
 	ShipOrder(ctx context.Context, orderID string) (*model.Order, error)
 	CancelOrder(ctx context.Context, orderID string, reason *string) (*model.Order, error)
+	RebuildProjection(ctx context.Context, name string) (*model.ProjectionStatus, error)
+}
+type OrderResolver interface {
+	History(ctx context.Context, obj *model.Order) ([]model.Event, error)
+	Timeline(ctx context.Context, obj *model.Order) ([]model.Event, error)
 }
 type ProductResolver interface {
 	Stock(ctx context.Context, obj *model.Product) (*model.Stock, error)
 }
 type QueryResolver interface {
 	Order(ctx context.Context, id string) (*model.Order, error)
+	OrderAt(ctx context.Context, id string, version int) (*model.Order, error)
 	Orders(ctx context.Context, customerID *string, status *model.OrderStatus, first *int, after *string) (*model.OrderConnection, error)
 	Product(ctx context.Context, id string) (*model.Product, error)
 	Customer(ctx context.Context, id string) (*model.Customer, error)
 	Stock(ctx context.Context, productID string) (*model.Stock, error)
 	Events(ctx context.Context, streamID *string, afterPosition *int, first *int) ([]model.Event, error)
+	Projections(ctx context.Context) ([]model.ProjectionStatus, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -292,6 +315,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PlaceOrder(childComplexity, args["input"].(model.PlaceOrderInput), args["waitForValidation"].(*bool)), true
+	case "Mutation.rebuildProjection":
+		if e.ComplexityRoot.Mutation.RebuildProjection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rebuildProjection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RebuildProjection(childComplexity, args["name"].(string)), true
 	case "Mutation.registerCustomer":
 		if e.ComplexityRoot.Mutation.RegisterCustomer == nil {
 			break
@@ -355,6 +389,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.FailureReasons(childComplexity), true
+	case "Order.history":
+		if e.ComplexityRoot.Order.History == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.History(childComplexity), true
 	case "Order.id":
 		if e.ComplexityRoot.Order.ID == nil {
 			break
@@ -373,6 +413,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Status(childComplexity), true
+	case "Order.timeline":
+		if e.ComplexityRoot.Order.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Timeline(childComplexity), true
 	case "Order.totalCents":
 		if e.ComplexityRoot.Order.TotalCents == nil {
 			break
@@ -475,6 +521,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Stock(childComplexity), true
 
+	case "ProjectionStatus.eventsPerSecond":
+		if e.ComplexityRoot.ProjectionStatus.EventsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.EventsPerSecond(childComplexity), true
+	case "ProjectionStatus.headPosition":
+		if e.ComplexityRoot.ProjectionStatus.HeadPosition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.HeadPosition(childComplexity), true
+	case "ProjectionStatus.lag":
+		if e.ComplexityRoot.ProjectionStatus.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.Lag(childComplexity), true
+	case "ProjectionStatus.lastRebuiltAt":
+		if e.ComplexityRoot.ProjectionStatus.LastRebuiltAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.LastRebuiltAt(childComplexity), true
+	case "ProjectionStatus.name":
+		if e.ComplexityRoot.ProjectionStatus.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.Name(childComplexity), true
+	case "ProjectionStatus.position":
+		if e.ComplexityRoot.ProjectionStatus.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.Position(childComplexity), true
+	case "ProjectionStatus.state":
+		if e.ComplexityRoot.ProjectionStatus.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionStatus.State(childComplexity), true
+
 	case "Query.customer":
 		if e.ComplexityRoot.Query.Customer == nil {
 			break
@@ -509,6 +598,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Order(childComplexity, args["id"].(string)), true
+	case "Query.orderAt":
+		if e.ComplexityRoot.Query.OrderAt == nil {
+			break
+		}
+
+		args, err := ec.field_Query_orderAt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OrderAt(childComplexity, args["id"].(string), args["version"].(int)), true
 	case "Query.orders":
 		if e.ComplexityRoot.Query.Orders == nil {
 			break
@@ -531,6 +631,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Product(childComplexity, args["id"].(string)), true
+	case "Query.projections":
+		if e.ComplexityRoot.Query.Projections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Projections(childComplexity), true
 	case "Query.stock":
 		if e.ComplexityRoot.Query.Stock == nil {
 			break
@@ -706,6 +812,13 @@ type Order {
   version: Int!
   createdAt: Time!
   updatedAt: Time!
+  "The order's own stream, oldest first."
+  history: [Event!]!
+  """
+  Every event in any context caused by this order (its correlation id), in log order:
+  placement, stock reservation, fraud and customer checks, validation, payment, shipping.
+  """
+  timeline: [Event!]!
 }
 
 type OrderEdge {
@@ -734,6 +847,23 @@ type Event {
   correlationId: ID
   causationId: ID
   data: String!
+}
+
+"Whether a projection serves from its live tables or is also building a fresh generation."
+enum ProjectionState { LIVE REBUILDING }
+
+"A read model's projection and how far it has read the log."
+type ProjectionStatus {
+  name: String!
+  state: ProjectionState!
+  "The last global position applied to the live tables."
+  position: Int!
+  "The last global position in the event store."
+  headPosition: Int!
+  lag: Int!
+  "Speed of the running rebuild; null when LIVE."
+  eventsPerSecond: Float
+  lastRebuiltAt: Time
 }
 
 input RegisterCustomerInput {
@@ -766,6 +896,8 @@ input PlaceOrderInput {
 type Query {
   "One order, or null when there is none."
   order(id: ID!): Order
+  "The order as it stood after the given version of its stream, rebuilt from its events."
+  orderAt(id: ID!, version: Int!): Order
   "Orders in placement order, optionally of one customer and/or in one status."
   orders(customerId: ID, status: OrderStatus, first: Int = 20, after: String): OrderConnection!
   product(id: ID!): Product
@@ -773,6 +905,8 @@ type Query {
   stock(productId: ID!): Stock
   "Events of one stream (streamId), or of the whole store, after a global position."
   events(streamId: ID, afterPosition: Int = 0, first: Int = 100): [Event!]!
+  "Every projection with its position, lag and state."
+  projections: [ProjectionStatus!]!
 }
 
 type Mutation {
@@ -789,6 +923,12 @@ type Mutation {
   payOrder(orderId: ID!, amountCents: Int!): Order!
   shipOrder(orderId: ID!): Order!
   cancelOrder(orderId: ID!, reason: String): Order!
+  """
+  Rebuilds a projection from the start of the log into fresh tables while queries keep
+  answering from the live ones, then swaps them in atomically. Returns at once (REBUILDING);
+  follow it with the projections query.
+  """
+  rebuildProjection(name: String!): ProjectionStatus!
 }
 `, BuiltIn: false},
 }
@@ -856,6 +996,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Order_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Order_history(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Order_timeline(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -914,6 +1058,26 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_stock(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+}
+
+func (ec *executionContext) childFields_ProjectionStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ProjectionStatus_name(ctx, field)
+	case "state":
+		return ec.fieldContext_ProjectionStatus_state(ctx, field)
+	case "position":
+		return ec.fieldContext_ProjectionStatus_position(ctx, field)
+	case "headPosition":
+		return ec.fieldContext_ProjectionStatus_headPosition(ctx, field)
+	case "lag":
+		return ec.fieldContext_ProjectionStatus_lag(ctx, field)
+	case "eventsPerSecond":
+		return ec.fieldContext_ProjectionStatus_eventsPerSecond(ctx, field)
+	case "lastRebuiltAt":
+		return ec.fieldContext_ProjectionStatus_lastRebuiltAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectionStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_Stock(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1134,6 +1298,20 @@ func (ec *executionContext) field_Mutation_placeOrder_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rebuildProjection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_registerCustomer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1253,6 +1431,28 @@ func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["first"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_orderAt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
 	return args, nil
 }
 
@@ -2061,6 +2261,50 @@ func (ec *executionContext) fieldContext_Mutation_cancelOrder(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_rebuildProjection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rebuildProjection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RebuildProjection(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectionStatus) graphql.Marshaler {
+			return ec.marshalNProjectionStatus2ᚖorderflowᚋgraphᚋmodelᚐProjectionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rebuildProjection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectionStatus(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rebuildProjection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2275,6 +2519,70 @@ func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Order_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Order_history(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().History(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕorderflowᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_history(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_timeline(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Timeline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕorderflowᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Event(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
@@ -2612,6 +2920,167 @@ func (ec *executionContext) fieldContext_Product_stock(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _ProjectionStatus_name(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProjectionStatus_state(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProjectionState) graphql.Marshaler {
+			return ec.marshalNProjectionState2orderflowᚋgraphᚋmodelᚐProjectionState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "ProjectionState")
+}
+
+func (ec *executionContext) _ProjectionStatus_position(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectionStatus_headPosition(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_headPosition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadPosition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_headPosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectionStatus_lag(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectionStatus_eventsPerSecond(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_eventsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_eventsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ProjectionStatus_lastRebuiltAt(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionStatus_lastRebuiltAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastRebuiltAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionStatus_lastRebuiltAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Query_order(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2650,6 +3119,50 @@ func (ec *executionContext) fieldContext_Query_order(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_order_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_orderAt(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_orderAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OrderAt(ctx, fc.Args["id"].(string), fc.Args["version"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖorderflowᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_orderAt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_orderAt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2872,6 +3385,38 @@ func (ec *executionContext) fieldContext_Query_events(ctx context.Context, field
 	if fc.Args, err = ec.field_Query_events_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_projections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_projections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Projections(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ProjectionStatus) graphql.Marshaler {
+			return ec.marshalNProjectionStatus2ᚕorderflowᚋgraphᚋmodelᚐProjectionStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_projections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectionStatus(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -4545,6 +5090,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "rebuildProjection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rebuildProjection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4576,48 +5128,60 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		case "id":
 			out.Values[i] = ec._Order_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customerId":
 			out.Values[i] = ec._Order_customerId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Order_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lines":
 			out.Values[i] = ec._Order_lines(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCents":
 			out.Values[i] = ec._Order_totalCents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "failureReasons":
 			out.Values[i] = ec._Order_failureReasons(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._Order_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Order_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Order_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "history":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_history(ctx, field, obj)
+				})
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_timeline(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4841,6 +5405,69 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var projectionStatusImplementors = []string{"ProjectionStatus"}
+
+func (ec *executionContext) _ProjectionStatus(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectionStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectionStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectionStatus")
+		case "name":
+			out.Values[i] = ec._ProjectionStatus_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._ProjectionStatus_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._ProjectionStatus_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headPosition":
+			out.Values[i] = ec._ProjectionStatus_headPosition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._ProjectionStatus_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventsPerSecond":
+			out.Values[i] = ec._ProjectionStatus_eventsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastRebuiltAt":
+			out.Values[i] = ec._ProjectionStatus_lastRebuiltAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -4865,6 +5492,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_order(ctx, field)
+				})
+		case "orderAt":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_orderAt(ctx, field)
 				})
 		case "orders":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -4895,6 +5528,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_events(ctx, field)
+				})
+		case "projections":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_projections(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -5518,6 +6157,44 @@ func (ec *executionContext) unmarshalNProductInput2orderflowᚋgraphᚋmodelᚐP
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNProjectionState2orderflowᚋgraphᚋmodelᚐProjectionState(ctx context.Context, v any) (model.ProjectionState, error) {
+	var res model.ProjectionState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProjectionState2orderflowᚋgraphᚋmodelᚐProjectionState(ctx context.Context, sel ast.SelectionSet, v model.ProjectionState) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNProjectionStatus2orderflowᚋgraphᚋmodelᚐProjectionStatus(ctx context.Context, sel ast.SelectionSet, v model.ProjectionStatus) graphql.Marshaler {
+	return ec._ProjectionStatus(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProjectionStatus2ᚕorderflowᚋgraphᚋmodelᚐProjectionStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ProjectionStatus) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectionStatus2orderflowᚋgraphᚋmodelᚐProjectionStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProjectionStatus2ᚖorderflowᚋgraphᚋmodelᚐProjectionStatus(ctx context.Context, sel ast.SelectionSet, v *model.ProjectionStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectionStatus!")
+		return graphql.Null
+	}
+	return ec._ProjectionStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRegisterCustomerInput2orderflowᚋgraphᚋmodelᚐRegisterCustomerInput(ctx context.Context, v any) (model.RegisterCustomerInput, error) {
 	res, err := ec.unmarshalInputRegisterCustomerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -5767,6 +6444,23 @@ func (ec *executionContext) marshalOCustomer2ᚖorderflowᚋgraphᚋmodelᚐCust
 	return ec._Customer(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -5855,6 +6549,24 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalTime(*v)
 	return res
 }
 

@@ -45,6 +45,11 @@ type Order struct {
 	Version   int       `json:"version"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// The order's own stream, oldest first.
+	History []Event `json:"history"`
+	// Every event in any context caused by this order (its correlation id), in log order:
+	// placement, stock reservation, fraud and customer checks, validation, payment, shipping.
+	Timeline []Event `json:"timeline"`
 }
 
 type OrderConnection struct {
@@ -95,6 +100,20 @@ type ProductInput struct {
 	ID         *string `json:"id,omitempty"`
 	Name       string  `json:"name"`
 	PriceCents int     `json:"priceCents"`
+}
+
+// A read model's projection and how far it has read the log.
+type ProjectionStatus struct {
+	Name  string          `json:"name"`
+	State ProjectionState `json:"state"`
+	// The last global position applied to the live tables.
+	Position int `json:"position"`
+	// The last global position in the event store.
+	HeadPosition int `json:"headPosition"`
+	Lag          int `json:"lag"`
+	// Speed of the running rebuild; null when LIVE.
+	EventsPerSecond *float64   `json:"eventsPerSecond,omitempty"`
+	LastRebuiltAt   *time.Time `json:"lastRebuiltAt,omitempty"`
 }
 
 type Query struct {
@@ -175,6 +194,62 @@ func (e *OrderStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrderStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Whether a projection serves from its live tables or is also building a fresh generation.
+type ProjectionState string
+
+const (
+	ProjectionStateLive       ProjectionState = "LIVE"
+	ProjectionStateRebuilding ProjectionState = "REBUILDING"
+)
+
+var AllProjectionState = []ProjectionState{
+	ProjectionStateLive,
+	ProjectionStateRebuilding,
+}
+
+func (e ProjectionState) IsValid() bool {
+	switch e {
+	case ProjectionStateLive, ProjectionStateRebuilding:
+		return true
+	}
+	return false
+}
+
+func (e ProjectionState) String() string {
+	return string(e)
+}
+
+func (e *ProjectionState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProjectionState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProjectionState", str)
+	}
+	return nil
+}
+
+func (e ProjectionState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProjectionState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProjectionState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

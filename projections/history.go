@@ -1,0 +1,122 @@
+package projections
+
+import (
+	"context"
+	"errors"
+
+	"orderflow/domain/customercheck"
+	"orderflow/domain/fraud"
+	"orderflow/domain/order"
+	"orderflow/domain/stock"
+	"orderflow/events"
+)
+
+// ErrNoSuchVersion is returned for a version past an order's last one.
+var ErrNoSuchVersion = errors.New("the order has no such version")
+
+// History answers questions about the past straight from the log: an
+// order's own events, everything its placement caused, and the order as it
+// stood at any version.
+type History struct {
+	store *events.Store
+	reg   *events.Registry
+}
+
+// NewHistory returns the history queries over the store.
+func NewHistory(store *events.Store, reg *events.Registry) *History {
+	return &History{store: store, reg: reg}
+}
+
+// OrderEvents is the order's own stream, oldest first.
+func (h *History) OrderEvents(ctx context.Context, orderID string) ([]events.Event, error) {
+	return h.store.ReadStream(ctx, order.StreamID(orderID), 0)
+}
+
+// Timeline is every event sharing the order's correlation id, in position
+// order: what the placement caused in every context.
+func (h *History) Timeline(ctx context.Context, orderID string) ([]events.Event, error) {
+	own, err := h.store.ReadStreamAfter(ctx, order.StreamID(orderID), 0, 1)
+	if err != nil || len(own) == 0 || own[0].CorrelationID == "" {
+		return own, err
+	}
+	return h.store.ReadCorrelated(ctx, own[0].CorrelationID)
+}
+
+// OrderAt rebuilds the order as it stood right after the given version of
+// its stream: nil for an unknown order, ErrNoSuchVersion past its last
+// version. Failure reasons reported by validations up to that moment are
+// included, as in the orders read model.
+func (h *History) OrderAt(ctx context.Context, orderID string, version int64) (*Order, error) {
+	own, err := h.OrderEvents(ctx, orderID)
+	if err != nil || len(own) == 0 {
+		return nil, err
+	}
+	if version < 1 || version > int64(len(own)) {
+		return nil, ErrNoSuchVersion
+	}
+	upTo := own[version-1].Position
+	related, err := h.store.ReadCorrelated(ctx, own[0].CorrelationID)
+	if err != nil {
+		return nil, err
+	}
+	var o Order
+	for _, e := range related {
+		if e.Position > upTo {
+			break
+		}
+		p, err := h.reg.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		foldOrder(&o, orderID, e, p)
+	}
+	return &o, nil
+}
+
+// foldOrder applies one event to an order row in memory, the way the
+// orders projection applies it to its table.
+func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
+	if e.StreamID == order.StreamID(orderID) {
+		o.Version, o.UpdatedAt = e.StreamVersion, e.OccurredAt
+	}
+	switch p := p.(type) {
+	case order.OrderPlaced:
+		o.ID, o.Seq, o.CustomerID, o.Status, o.TotalCents = p.OrderID, e.Position, p.CustomerID, string(order.Pending), p.TotalCents
+		o.CorrelationID, o.CreatedAt, o.FailureReasons = e.CorrelationID, e.OccurredAt, []string{}
+		for _, l := range p.Lines {
+			o.Lines = append(o.Lines, OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents})
+		}
+	case order.OrderValidated:
+		o.Status = string(order.Validated)
+	case order.OrderFailed:
+		o.addReason(p.Reason)
+		o.Status = string(order.Failed)
+	case order.OrderPaid:
+		o.Status = string(order.Paid)
+	case order.OrderShipped:
+		o.Status = string(order.Shipped)
+	case order.OrderCancelled:
+		o.Status = string(order.Cancelled)
+	case stock.StockReservationRejected:
+		if p.OrderID == orderID {
+			o.addReason(p.Reason)
+		}
+	case fraud.FraudCheckFailed:
+		if p.OrderID == orderID {
+			o.addReason(p.Reason)
+		}
+	case customercheck.CustomerCheckFailed:
+		if p.OrderID == orderID {
+			o.addReason(p.Reason)
+		}
+	}
+}
+
+func (o *Order) addReason(reason string) {
+	for _, r := range o.FailureReasons {
+		if r == reason {
+			return
+		}
+	}
+	o.FailureReasons = append(o.FailureReasons, reason)
+}
