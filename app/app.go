@@ -24,12 +24,15 @@ import (
 
 // App is a running orderflow service.
 type App struct {
-	cfg  Config
-	log  *slog.Logger
-	db   *events.DB
-	bus  *bus
-	http *http.Server
-	ln   net.Listener
+	cfg      Config
+	log      *slog.Logger
+	db       *events.DB
+	store    *events.Store
+	handlers *commands.Handlers
+	runner   *projections.Runner
+	bus      *bus
+	http     *http.Server
+	ln       net.Listener
 
 	stopRelay       context.CancelFunc
 	relayDone       chan struct{}
@@ -62,6 +65,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	store := events.NewStore(a.db)
+	a.store = store
 	reg := commands.Registry()
 	views := projections.NewViews(a.db.Reader())
 	handlers := commands.New(store, reg, views, commands.Config{
@@ -70,6 +74,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	// Read side first: projections catch up from their checkpoints.
 	runner := projections.NewRunner(store, reg, log, projections.All()...)
+	a.handlers, a.runner = handlers, runner
 	projCtx, stopProjections := context.WithCancel(context.Background())
 	a.stopProjections = stopProjections
 	if a.projectionsDone, err = runner.Start(projCtx); err != nil {
