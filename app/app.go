@@ -83,10 +83,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	// Then the reactions subscribe, and only then the relay publishes, so
 	// no event is published to a topic nobody listens to yet.
-	if a.bus, err = startBus(ctx, reg, handlers.Reactions(), log); err != nil {
+	if a.bus, err = startBus(ctx, reg, handlers.Reactions(), cfg.BusPartitions, log); err != nil {
 		return nil, err
 	}
-	relay := events.NewRelay(store, a.bus.pubsub, log)
+	relay := events.NewRelay(store, a.bus.pubsub, cfg.BusPartitions, log)
 	relayCtx, stopRelay := context.WithCancel(context.Background())
 	a.stopRelay = stopRelay
 	go func() {

@@ -26,7 +26,7 @@ type bus struct {
 	cancelRun context.CancelFunc
 }
 
-func startBus(ctx context.Context, reg *events.Registry, reactions []commands.Reaction, log *slog.Logger) (*bus, error) {
+func startBus(ctx context.Context, reg *events.Registry, reactions []commands.Reaction, partitions int, log *slog.Logger) (*bus, error) {
 	// Watermill's routine messages (handlers starting, topics without
 	// subscribers) are debug detail for us.
 	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
@@ -45,9 +45,14 @@ func startBus(ctx context.Context, reg *events.Registry, reactions []commands.Re
 			Logger: wlog,
 		}.Middleware,
 	)
+	// One handler per reaction, family and partition: a partition is
+	// handled in order, partitions in parallel.
 	for _, r := range reactions {
 		for _, family := range r.Families {
-			router.AddConsumerHandler(r.Name+"."+family, events.FamilyTopic(family), pubsub, handle(reg, r, log))
+			for p := range partitions {
+				topic := events.PartitionTopic(family, p)
+				router.AddConsumerHandler(r.Name+"."+topic, topic, pubsub, handle(reg, r, log))
+			}
 		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())

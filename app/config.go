@@ -19,6 +19,10 @@ type Config struct {
 	FraudWindow     time.Duration
 	WaitTimeout     time.Duration
 	Durability      events.Durability
+	// BusPartitions is how many partitions each event family is spread
+	// over on the bus: one stream's events stay in order, different streams
+	// are handled in parallel.
+	BusPartitions int
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -32,6 +36,7 @@ func DefaultConfig() Config {
 		FraudWindow:     fraud.DefaultWindow,
 		WaitTimeout:     5 * time.Second,
 		Durability:      events.DurabilityFull,
+		BusPartitions:   8,
 	}
 }
 
@@ -51,6 +56,8 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.FraudWindow, "fraud-window", cfg.FraudWindow, "trailing fraud window (env ORDERFLOW_FRAUD_WINDOW)")
 	fs.DurationVar(&cfg.WaitTimeout, "wait-timeout", cfg.WaitTimeout,
 		"longest a mutation waits for read models or validation (env ORDERFLOW_WAIT_TIMEOUT)")
+	fs.IntVar(&cfg.BusPartitions, "bus-partitions", cfg.BusPartitions,
+		"partitions per event family on the bus: handled in parallel, each in order (env ORDERFLOW_BUS_PARTITIONS)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
@@ -92,6 +99,8 @@ func (c Config) Validate() error {
 		return errors.New("--fraud-window must be positive")
 	case c.WaitTimeout <= 0:
 		return errors.New("--wait-timeout must be positive")
+	case c.BusPartitions < 1 || c.BusPartitions > 256:
+		return errors.New("--bus-partitions must be between 1 and 256")
 	}
 	return nil
 }

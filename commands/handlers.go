@@ -64,6 +64,7 @@ type Handlers struct {
 	catalog Catalog
 	fraud   fraud.Rule
 	now     func() time.Time
+	stock   stockCache
 }
 
 // Config are the business settings the handlers need.
@@ -78,7 +79,8 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handlers{store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, now: cfg.Now}
+	return &Handlers{store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, now: cfg.Now,
+		stock: stockCache{m: map[string]stockEntry{}}}
 }
 
 // Result says where a command left the log: Position is the global position

@@ -28,8 +28,7 @@ func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int,
 	md = newMetadata(md)
 	var res Result
 	err = retry(ctx, func() error {
-		var s stock.Stock
-		l, err := h.load(ctx, stock.StreamID(productID), func(e events.Payload) { s = s.Evolve(e) })
+		s, version, err := h.loadStock(ctx, productID)
 		if err != nil {
 			return err
 		}
@@ -37,8 +36,8 @@ func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int,
 		if err != nil {
 			return err
 		}
-		pos, err := h.appendAll(ctx, md, pending{stock.StreamID(productID), l.version, payloads(evs)})
-		res = Result{ID: productID, Position: positionOr(pos, l.position)}
+		pos, err := h.appendAll(ctx, md, pending{stock.StreamID(productID), version, payloads(evs)})
+		res = Result{ID: productID, Position: pos}
 		return err
 	})
 	return res, err
@@ -51,8 +50,14 @@ func (h *Handlers) ReserveStock(ctx context.Context, trigger events.Event, place
 	for i, l := range placed.Lines {
 		lines[i] = stock.Line{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
+	// Whether inventory already answered is read from the log, not kept in
+	// the stock state: that would grow with every order ever placed.
+	answered, err := h.inventoryAnswered(ctx, trigger.CorrelationID, placed.OrderID)
+	if err != nil {
+		return err
+	}
 	return h.changeStock(ctx, trigger, placed.Lines, func(s map[string]stock.Stock) map[string][]stock.Event {
-		return stock.Reserve(s, placed.OrderID, lines)
+		return stock.Reserve(s, placed.OrderID, lines, answered)
 	})
 }
 
@@ -79,12 +84,11 @@ func (h *Handlers) changeStock(ctx context.Context, trigger events.Event, lines 
 		states := make(map[string]stock.Stock, len(lines))
 		versions := make(map[string]int64, len(lines))
 		for _, l := range lines {
-			var s stock.Stock
-			ld, err := h.load(ctx, stock.StreamID(l.ProductID), func(e events.Payload) { s = s.Evolve(e) })
+			s, version, err := h.loadStock(ctx, l.ProductID)
 			if err != nil {
 				return err
 			}
-			states[l.ProductID], versions[l.ProductID] = s, ld.version
+			states[l.ProductID], versions[l.ProductID] = s, version
 		}
 		decision := decide(states)
 		ids := make([]string, 0, len(decision))

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -27,15 +28,30 @@ const (
 // TopicPrefix starts every topic name.
 const TopicPrefix = "orderflow."
 
-// Topic is the bus topic of a stream's events: one topic per event family,
-// named for the stream kind (order-42 → orderflow.order).
-func Topic(streamID string) string {
+// Family is the stream kind of a stream id: order-42 → order.
+func Family(streamID string) string {
 	family, _, _ := strings.Cut(streamID, "-")
-	return TopicPrefix + family
+	return family
 }
 
-// FamilyTopic is the topic of a stream kind ("order", "stock", ...).
-func FamilyTopic(family string) string { return TopicPrefix + family }
+// Partition is the partition of a stream among n: all events of one stream
+// land in one partition, so they are delivered in order, while different
+// streams are delivered in parallel.
+func Partition(streamID string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(streamID))
+	return int(h.Sum32() % uint32(n))
+}
+
+// PartitionTopic is the in-process bus topic of one partition of an event
+// family (orderflow.order.3). A partitioned transport such as Kafka uses the
+// family topic and the partition key instead.
+func PartitionTopic(family string, partition int) string {
+	return TopicPrefix + family + "." + strconv.Itoa(partition)
+}
 
 // ToMessage wraps a stored event for the bus. The message id is the event
 // id, so consumers can recognise a redelivery.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -19,16 +21,23 @@ const RelayCheckpoint = "relay"
 // checkpoint only after the bus accepted the events, so publishing is
 // at-least-once: after a crash it publishes again from the checkpoint, and
 // consumers are idempotent. Nothing is published that was not committed.
+//
+// Events are spread over partitions by stream id. Each partition of a batch
+// is published by its own lane, in log order, so one stream's events stay in
+// order while different streams' events are handled in parallel. The
+// checkpoint moves past a batch only when every lane has delivered its part.
 type Relay struct {
-	store     *Store
-	publisher message.Publisher
-	batch     int
-	log       *slog.Logger
+	store      *Store
+	publisher  message.Publisher
+	partitions int
+	batch      int
+	log        *slog.Logger
 }
 
-// NewRelay returns a relay publishing the store's events with publisher.
-func NewRelay(store *Store, publisher message.Publisher, log *slog.Logger) *Relay {
-	return &Relay{store: store, publisher: publisher, batch: 256, log: log}
+// NewRelay returns a relay publishing the store's events with publisher
+// over the given number of partitions.
+func NewRelay(store *Store, publisher message.Publisher, partitions int, log *slog.Logger) *Relay {
+	return &Relay{store: store, publisher: publisher, partitions: max(partitions, 1), batch: 512, log: log}
 }
 
 // Run publishes until ctx ends. It returns nil on cancellation; the
@@ -53,14 +62,10 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		for _, e := range evs {
-			if err := r.publish(ctx, e); err != nil {
-				break // only cancellation stops publishing
-			}
-			pos = e.Position
+		if !r.publishBatch(ctx, evs) {
+			return nil // cancelled: the batch is published again after a restart
 		}
-		// The checkpoint is saved even when ctx ended meanwhile: the events
-		// up to pos were delivered.
+		pos = evs[len(evs)-1].Position
 		save := func(tx *sql.Tx) error { return SaveCheckpoint(context.Background(), tx, RelayCheckpoint, pos) }
 		if err := db.Write(context.Background(), save); err != nil {
 			if errors.Is(err, ErrClosed) {
@@ -74,11 +79,41 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// publishBatch delivers a batch over its partitions' lanes and reports
+// whether every event was delivered (false only when ctx ended).
+func (r *Relay) publishBatch(ctx context.Context, evs []Event) bool {
+	lanes := make([][]Event, r.partitions)
+	for _, e := range evs {
+		p := Partition(e.StreamID, r.partitions)
+		lanes[p] = append(lanes[p], e)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for p, lane := range lanes {
+		if len(lane) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			topic := func(e Event) string { return PartitionTopic(Family(e.StreamID), p) }
+			for _, e := range lane {
+				if err := r.publish(ctx, topic(e), e); err != nil {
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return !failed.Load()
+}
+
 // publish retries a failing publish with backoff until it succeeds or ctx ends.
-func (r *Relay) publish(ctx context.Context, e Event) error {
+func (r *Relay) publish(ctx context.Context, topic string, e Event) error {
 	wait := 10 * time.Millisecond
 	for {
-		err := r.publisher.Publish(Topic(e.StreamID), ToMessage(e))
+		err := r.publisher.Publish(topic, ToMessage(e))
 		if err == nil {
 			return nil
 		}

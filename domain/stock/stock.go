@@ -91,9 +91,17 @@ type Stock struct {
 	Reserved  int
 	// open holds the quantity reserved per order, until released or committed.
 	open map[string]int
-	// decided remembers every order this stream already answered, so a
-	// redelivered request is not reserved twice.
-	decided map[string]bool
+}
+
+// Clone returns a copy that shares nothing with s, so a cached state can be
+// handed out and folded further without touching the cache.
+func (s Stock) Clone() Stock {
+	c := s
+	c.open = make(map[string]int, len(s.open))
+	for k, v := range s.open {
+		c.open[k] = v
+	}
+	return c
 }
 
 // Available is what can still be reserved.
@@ -107,7 +115,7 @@ func (s Stock) OpenReservation(orderID string) int { return s.open[orderID] }
 // are never looked at again.
 func (s Stock) Evolve(e Event) Stock {
 	if s.open == nil {
-		s.open, s.decided = map[string]int{}, map[string]bool{}
+		s.open = map[string]int{}
 	}
 	switch e := e.(type) {
 	case StockAdded:
@@ -117,10 +125,8 @@ func (s Stock) Evolve(e Event) Stock {
 		s.ProductID = e.ProductID
 		s.Reserved += e.Quantity
 		s.open[e.OrderID] = e.Quantity
-		s.decided[e.OrderID] = true
 	case StockReservationRejected:
 		s.ProductID = e.ProductID
-		s.decided[e.OrderID] = true
 	case StockReleased:
 		s.Reserved -= e.Quantity
 		delete(s.open, e.OrderID)
@@ -149,11 +155,16 @@ type Line struct {
 // Reserve decides an order's reservation over all its lines: every line
 // reserved, or, when any product is short, one rejection on the first short
 // product and nothing reserved. stocks holds the current state of every
-// line's product. An order already answered by any of these streams records
-// nothing. The result maps product id to the events for its stream.
-func Reserve(stocks map[string]Stock, orderID string, lines []Line) map[string][]Event {
+// line's product. answered says inventory already answered this order (a
+// redelivered request): then, as when any stream still holds a reservation
+// for it, nothing is recorded. The result maps product id to the events for
+// its stream.
+func Reserve(stocks map[string]Stock, orderID string, lines []Line, answered bool) map[string][]Event {
+	if answered {
+		return nil
+	}
 	for _, l := range lines {
-		if stocks[l.ProductID].decided[orderID] {
+		if stocks[l.ProductID].open[orderID] > 0 {
 			return nil
 		}
 	}

@@ -165,8 +165,11 @@ func TestReserve(t *testing.T) {
 		name  string
 		given map[string][]stock.Event
 		lines []stock.Line
-		want  map[string][]stock.Event
-		after map[string]level
+		// answered is what the command side learned from the log: inventory
+		// already answered this order.
+		answered bool
+		want     map[string][]stock.Event
+		after    map[string]level
 	}{
 		{
 			name: "all lines available", given: base(),
@@ -224,18 +227,20 @@ func TestReserve(t *testing.T) {
 			given: with(map[string][]stock.Event{
 				"p3": {rejected("p3", "o1", 2, 1), added("p3", 100)},
 			}),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 4}, {ProductID: "p3", Quantity: 2}},
-			want:  nil,
-			after: map[string]level{"p1": {10, 0}, "p3": {103, 2}},
+			lines:    []stock.Line{{ProductID: "p1", Quantity: 4}, {ProductID: "p3", Quantity: 2}},
+			answered: true,
+			want:     nil,
+			after:    map[string]level{"p1": {10, 0}, "p3": {103, 2}},
 		},
 		{
 			name: "redelivered after it was reserved and then released",
 			given: with(map[string][]stock.Event{
 				"p1": {reserved("p1", "o1", 4), released("p1", "o1", 4)},
 			}),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 4}},
-			want:  nil,
-			after: map[string]level{"p1": {10, 0}},
+			lines:    []stock.Line{{ProductID: "p1", Quantity: 4}},
+			answered: true,
+			want:     nil,
+			after:    map[string]level{"p1": {10, 0}},
 		},
 		{
 			name:  "an answer for another order does not block this one",
@@ -248,7 +253,7 @@ func TestReserve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stocks := build(t, tt.given)
-			got := stock.Reserve(stocks, "o1", tt.lines)
+			got := stock.Reserve(stocks, "o1", tt.lines, tt.answered)
 			if !sameDecision(got, tt.want) {
 				t.Fatalf("decision = %#v\nwant %#v", got, tt.want)
 			}
@@ -259,14 +264,15 @@ func TestReserve(t *testing.T) {
 }
 
 // TestReserveAnsweredOnce follows one order through a rejection and its
-// redeliveries: stock is never reserved for it, even once enough arrives.
+// redeliveries (answered, as the command side learns from the log): stock
+// is never reserved for it, even once enough arrives.
 func TestReserveAnsweredOnce(t *testing.T) {
 	stocks := build(t, map[string][]stock.Event{
 		"p1": {added("p1", 5)}, "p2": {added("p2", 1)}, "p3": {added("p3", 5)},
 	})
 	lines := []stock.Line{{ProductID: "p1", Quantity: 2}, {ProductID: "p2", Quantity: 2}, {ProductID: "p3", Quantity: 2}}
 
-	first := stock.Reserve(stocks, "o1", lines)
+	first := stock.Reserve(stocks, "o1", lines, false)
 	want := map[string][]stock.Event{"p2": {rejected("p2", "o1", 2, 1)}}
 	if !reflect.DeepEqual(first, want) {
 		t.Fatalf("first decision = %#v, want %#v", first, want)
@@ -279,21 +285,26 @@ func TestReserveAnsweredOnce(t *testing.T) {
 		}
 	}
 
-	if again := stock.Reserve(stocks, "o1", lines); len(again) != 0 {
+	if again := stock.Reserve(stocks, "o1", lines, true); len(again) != 0 {
 		t.Fatalf("redelivery = %#v, want nothing", again)
 	}
 	events, _ := stock.Add(stocks["p2"], "p2", 10)
 	apply(t, stocks, map[string][]stock.Event{"p2": events})
-	if again := stock.Reserve(stocks, "o1", lines); len(again) != 0 {
+	if again := stock.Reserve(stocks, "o1", lines, true); len(again) != 0 {
 		t.Fatalf("redelivery after restock = %#v, want nothing", again)
 	}
 
 	// A new order for the same lines now succeeds, and is answered once too.
-	second := stock.Reserve(stocks, "o2", lines)
+	second := stock.Reserve(stocks, "o2", lines, false)
 	apply(t, stocks, second)
 	checkLevels(t, stocks, map[string]level{"p1": {5, 2}, "p2": {11, 2}, "p3": {5, 2}})
-	if again := stock.Reserve(stocks, "o2", lines); len(again) != 0 {
+	if again := stock.Reserve(stocks, "o2", lines, true); len(again) != 0 {
 		t.Fatalf("redelivery of a reserved order = %#v, want nothing", again)
+	}
+	// Even when the caller could not tell, a stream holding a reservation
+	// for the order refuses to reserve it twice.
+	if again := stock.Reserve(stocks, "o2", lines, false); len(again) != 0 {
+		t.Fatalf("reserve of an order with open reservations = %#v, want nothing", again)
 	}
 	checkLevels(t, stocks, map[string]level{"p1": {5, 2}, "p2": {11, 2}, "p3": {5, 2}})
 }
@@ -498,7 +509,7 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 			for _, l := range lines {
 				in[l.ProductID] = stocks[l.ProductID]
 			}
-			out = stock.Reserve(in, orderID, lines)
+			out = stock.Reserve(in, orderID, lines, redelivered)
 
 			var want map[string][]stock.Event
 			if !redelivered {
