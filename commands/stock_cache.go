@@ -72,4 +72,3 @@ func (h *Handlers) inventoryAnswered(ctx context.Context, correlationID, orderID
 	}
 	return false, nil
 }
-
