@@ -23,6 +23,8 @@ type Config struct {
 	// over on the bus: one stream's events stay in order, different streams
 	// are handled in parallel.
 	BusPartitions int
+	// Pprof serves Go's profiler at /debug/pprof/ on the same address.
+	Pprof bool
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -58,6 +60,7 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		"longest a mutation waits for read models or validation (env ORDERFLOW_WAIT_TIMEOUT)")
 	fs.IntVar(&cfg.BusPartitions, "bus-partitions", cfg.BusPartitions,
 		"partitions per event family on the bus: handled in parallel, each in order (env ORDERFLOW_BUS_PARTITIONS)")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve the Go profiler at /debug/pprof/ (env ORDERFLOW_PPROF)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")

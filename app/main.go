@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"orderflow/app/load"
 )
 
 const usage = `orderflow: an event-sourced order system with a GraphQL API.
@@ -16,15 +18,21 @@ const usage = `orderflow: an event-sourced order system with a GraphQL API.
 Usage:
   orderflow [serve] [flags]                    serve GraphQL (the default)
   orderflow replay --db PATH [--projection N]  rebuild read models offline from the event store
+  orderflow load --target URL [flags]          place orders against a running server and report throughput
 
-Run "orderflow serve -h" or "orderflow replay -h" for the flags.
+Run "orderflow serve -h", "orderflow replay -h" or "orderflow load -h" for the flags.
 `
 
 // Main runs the command line and returns the process exit code.
-func Main(args []string, stderr io.Writer) int {
+func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, usage)
 		return 0
+	}
+	if len(args) > 0 && args[0] == "load" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return load.Main(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "replay" {
 		return replay(args[1:], os.Getenv, stderr)
