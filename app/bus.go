@@ -92,7 +92,8 @@ func handle(reg *events.Registry, r commands.Reaction, log *slog.Logger) message
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
-		if err := r.React(msg.Context(), e, p); err != nil {
+		// What a reaction appends follows from an event already stored.
+		if err := r.React(events.Derived(msg.Context()), e, p); err != nil {
 			return fmt.Errorf("%s on %s at %d: %w", r.Name, e.Type, e.Position, err)
 		}
 		return nil

@@ -56,6 +56,9 @@ type DB struct {
 	reqs     chan *writeReq
 	maxBatch int
 	linger   time.Duration
+	// full is the configured durability; synced is what the connection is
+	// set to now.
+	full, synced bool
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -65,6 +68,28 @@ type DB struct {
 
 	versionStmt, insertStmt *sql.Stmt
 	lock                    *os.File
+
+	stmtMu    sync.Mutex
+	readStmts map[string]*sql.Stmt
+}
+
+// readStmt returns the prepared statement for a read query, preparing it on
+// first use (database/sql then prepares it once per pooled connection).
+func (d *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	if st, ok := d.readStmts[query]; ok {
+		return st, nil
+	}
+	st, err := d.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if d.readStmts == nil {
+		d.readStmts = map[string]*sql.Stmt{}
+	}
+	d.readStmts[query] = st
+	return st, nil
 }
 
 // writeFailed marks an error after a write already changed the transaction
@@ -83,6 +108,9 @@ type writeReq struct {
 	// checksFirst says fn changes nothing before it can fail a rule, and
 	// marks later failures as *writeFailed; it then runs without a savepoint.
 	checksFirst bool
+	// durable says the write is acknowledged to someone who relies on it
+	// surviving a power loss: its commit must be synced.
+	durable bool
 }
 
 // Open opens (creating if needed) the database at path in WAL mode.
@@ -154,6 +182,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write:    write,
 		reqs:     make(chan *writeReq, 1024),
 		maxBatch: opts.MaxBatch,
+		full:     opts.Durability == DurabilityFull,
+		synced:   opts.Durability == DurabilityFull,
 		linger:   200 * time.Microsecond,
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -201,6 +231,31 @@ func (d *DB) submit(ctx context.Context, r *writeReq) error {
 	// Once queued the request is always answered, even when ctx ends: the
 	// caller must learn whether its write committed.
 	return <-r.done
+}
+
+// setSync syncs a batch's commit only when it holds a durable write. Derived
+// writes (what reactions, projections and the relay write) can always be
+// written again from the events before them, and SQLite's log can only lose
+// a suffix of commits on power loss: whatever a lost derived write depended
+// on is either kept or lost with it. A synced commit makes everything before
+// it durable too.
+func (d *DB) setSync(ctx context.Context, batch []*writeReq) {
+	want := false
+	if d.full {
+		for _, r := range batch {
+			want = want || r.durable
+		}
+	}
+	if want == d.synced {
+		return
+	}
+	mode := "NORMAL"
+	if want {
+		mode = "FULL"
+	}
+	if _, err := d.write.ExecContext(ctx, "PRAGMA synchronous = "+mode); err == nil {
+		d.synced = want
+	}
 }
 
 // Close stops the writer after the writes already queued and closes the file.
@@ -267,6 +322,7 @@ func (d *DB) run() {
 // others commit together and are told nil only after the commit.
 func (d *DB) commit(batch []*writeReq) {
 	ctx := context.Background()
+	d.setSync(ctx, batch)
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {

@@ -46,7 +46,7 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 	// An append checks before it writes, so it needs no savepoint of its
 	// own: if it fails, it wrote nothing (or returned writeFailed, and the
 	// writer gives up the whole batch).
-	req := &writeReq{ctx: ctx, checksFirst: true}
+	req := &writeReq{ctx: ctx, checksFirst: true, durable: !isDerived(ctx)}
 	req.fn = func(tx *sql.Tx) error {
 		stored = stored[:0]
 		return s.appendTx(ctx, tx, appends, &stored)
@@ -146,8 +146,15 @@ func (s *Store) ReadCorrelated(ctx context.Context, correlationID string) ([]Eve
 	return s.query(ctx, selectEvents+"WHERE correlation_id = ? ORDER BY position", correlationID)
 }
 
+// query runs one of the store's read queries. Each is prepared once per
+// read connection and kept: these queries run for every command and every
+// batch, and preparing is a good part of their cost.
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, error) {
-	rows, err := s.db.read.QueryContext(ctx, q, args...)
+	stmt, err := s.db.readStmt(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
@@ -186,4 +193,20 @@ func NewID() string {
 		return uuid.NewString()
 	}
 	return id.String()
+}
+
+type derivedKey struct{}
+
+// Derived marks a context whose appends are consequences of events already
+// stored (a reaction's commands): they can be derived again from the log,
+// so their commits need not be synced to disk one by one. Appends on any
+// other context are acknowledged writes and are synced when the durability
+// is full.
+func Derived(ctx context.Context) context.Context {
+	return context.WithValue(ctx, derivedKey{}, true)
+}
+
+func isDerived(ctx context.Context) bool {
+	v, _ := ctx.Value(derivedKey{}).(bool)
+	return v
 }
