@@ -69,6 +69,13 @@ type DB struct {
 	versionStmt, insertStmt *sql.Stmt
 	lock                    *os.File
 
+	// versions caches the current version of streams written or checked
+	// lately; pending holds what the open batch changed until it commits.
+	// Only the writer goroutine touches them, and only this writer appends
+	// to the file (the lock guarantees it), so an entry can only go stale
+	// by a rollback, which discards pending.
+	versions, pending map[string]int64
+
 	stmtMu    sync.Mutex
 	readStmts map[string]*sql.Stmt
 }
@@ -190,6 +197,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		head:     newHeadWatch(),
 
 		versionStmt: versionStmt,
+		versions:    map[string]int64{},
+		pending:     map[string]int64{},
 		insertStmt:  insertStmt,
 	}
 	var head int64
@@ -231,6 +240,28 @@ func (d *DB) submit(ctx context.Context, r *writeReq) error {
 	// Once queued the request is always answered, even when ctx ends: the
 	// caller must learn whether its write committed.
 	return <-r.done
+}
+
+// maxCachedVersions bounds the stream version cache.
+const maxCachedVersions = 200_000
+
+// streamVersion is a stream's current version inside the writer's open
+// transaction: what this batch appended, else the cache, else the table.
+func (d *DB) streamVersion(ctx context.Context, tx *sql.Tx, streamID string) (int64, error) {
+	if v, ok := d.pending[streamID]; ok {
+		return v, nil
+	}
+	if v, ok := d.versions[streamID]; ok {
+		return v, nil
+	}
+	var v int64
+	if err := tx.StmtContext(ctx, d.versionStmt).QueryRowContext(ctx, streamID).Scan(&v); err != nil {
+		return 0, err
+	}
+	if len(d.versions) < maxCachedVersions {
+		d.versions[streamID] = v
+	}
+	return v, nil
 }
 
 // setSync syncs a batch's commit only when it holds a durable write. Derived
@@ -322,6 +353,7 @@ func (d *DB) run() {
 // others commit together and are told nil only after the commit.
 func (d *DB) commit(batch []*writeReq) {
 	ctx := context.Background()
+	clear(d.pending)
 	d.setSync(ctx, batch)
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -391,6 +423,12 @@ func (d *DB) commit(batch []*writeReq) {
 			r.done <- fmt.Errorf("commit: %w", err)
 		}
 		return
+	}
+	if len(d.versions) > maxCachedVersions {
+		clear(d.versions)
+	}
+	for id, v := range d.pending {
+		d.versions[id] = v
 	}
 	for i, r := range batch {
 		if results[i] == nil && r.after != nil {

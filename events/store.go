@@ -63,16 +63,17 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 }
 
 func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend, out *[]Event) error {
-	version := tx.StmtContext(ctx, s.db.versionStmt)
 	insert := tx.StmtContext(ctx, s.db.insertStmt)
 	// Check every expectation before writing anything: an append that
 	// conflicts leaves the transaction untouched, so the writer need not
 	// roll anything back for it.
 	current := make([]int64, len(appends))
 	for i, a := range appends {
-		if err := version.QueryRowContext(ctx, a.StreamID).Scan(&current[i]); err != nil {
+		v, err := s.db.streamVersion(ctx, tx, a.StreamID)
+		if err != nil {
 			return fmt.Errorf("read version of %q: %w", a.StreamID, err)
 		}
+		current[i] = v
 		if a.ExpectedVersion != AnyVersion && a.ExpectedVersion != current[i] {
 			return &VersionConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: current[i]}
 		}
@@ -112,6 +113,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend
 			}
 			*out = append(*out, e)
 		}
+		s.db.pending[a.StreamID] = v
 	}
 	return nil
 }
