@@ -86,11 +86,14 @@ func runReplay(ctx context.Context, path string, only []string, progressOut io.W
 }
 
 func progressLine(p projections.Progress) string {
-	pct, eta := 100.0, "0s"
+	pct, eta := 100.0, "unknown"
 	if p.Total > 0 {
 		pct = 100 * float64(p.Done) / float64(p.Total)
 	}
-	if rate := p.EventsPerSecond(); rate > 0 && p.Total > p.Done {
+	switch rate := p.EventsPerSecond(); {
+	case p.Done >= p.Total:
+		eta = "0s"
+	case rate > 0:
 		eta = (time.Duration(float64(p.Total-p.Done)/rate) * time.Second).Round(time.Second).String()
 	}
 	return fmt.Sprintf("replay: %d/%d events (%.1f%%), %.0f events/s, ETA %s", p.Done, p.Total, pct, p.EventsPerSecond(), eta)

@@ -750,3 +750,34 @@ func sortedCopy(ss []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// runResult is what a finished run of the binary left behind.
+type runResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBinary runs the binary to completion (a command such as replay, not the server) and returns
+// its exit code and output; it fails the test if the binary does not finish within timeout.
+func runBinary(t *testing.T, bin string, timeout time.Duration, args ...string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s did not finish within %v\nstderr:\n%s", bin, strings.Join(args, " "), timeout, stderr.String())
+	}
+	res := runResult{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	default:
+		t.Fatalf("running %s %s: %v", bin, strings.Join(args, " "), err)
+	}
+	return res
+}
