@@ -227,18 +227,19 @@ func (r *Runner) rebuild(ctx context.Context, ps []*projection, status *rebuildS
 // claim resolves names to projections (all when empty), refuses those
 // being rebuilt, and marks them REBUILDING.
 func (r *Runner) claim(names []string) ([]*projection, *rebuildStatus, error) {
-	var ps []*projection
-	if len(names) == 0 {
-		ps = r.projections
-	}
-	seen := map[string]bool{}
+	wanted := map[string]bool{}
 	for _, n := range names {
-		p, ok := r.byName[n]
-		if !ok {
+		if _, ok := r.byName[n]; !ok {
 			return nil, nil, fmt.Errorf("%w %q", ErrUnknownProjection, n)
 		}
-		if !seen[n] {
-			ps, seen[n] = append(ps, p), true
+		wanted[n] = true
+	}
+	// Keep the order of r.projections: the swap locks them in that order,
+	// as the live reader does.
+	var ps []*projection
+	for _, p := range r.projections {
+		if len(names) == 0 || wanted[p.def.Name] {
+			ps = append(ps, p)
 		}
 	}
 	r.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -145,41 +146,42 @@ func (r *Runner) Init(ctx context.Context) error {
 	return nil
 }
 
-// Start runs Init and starts one reader per projection. The readers stop
-// when ctx ends; wait on the returned WaitGroup.
+// Start runs Init and starts the reader that keeps the projections caught
+// up. It stops when ctx ends; wait on the returned WaitGroup.
 func (r *Runner) Start(ctx context.Context) (*sync.WaitGroup, error) {
 	if err := r.Init(ctx); err != nil {
 		return nil, err
 	}
 	r.ctx = ctx
 	var wg sync.WaitGroup
-	for _, p := range r.projections {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.follow(ctx, p)
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.follow(ctx)
+	}()
 	return &wg, nil
 }
 
-// follow applies batches to one projection until ctx ends. A batch that
-// fails is retried after a pause: a projection never skips an event.
-func (r *Runner) follow(ctx context.Context, p *projection) {
+// follow keeps every projection caught up with the log: each batch is read
+// and decoded once and applied to every projection that has not seen it,
+// in one transaction together with their checkpoints. A batch that fails is
+// retried after a pause: a projection never skips an event.
+func (r *Runner) follow(ctx context.Context) {
 	pause := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		p.mu.Lock()
-		pos := r.Position(p.def.Name)
-		next, err := r.step(ctx, p, pos)
-		if err == nil && next > pos {
-			r.advance(p.def.Name, next)
+		// Always in the order of r.projections, as Rebuild does too.
+		for _, p := range r.projections {
+			p.mu.Lock()
 		}
-		p.mu.Unlock()
+		low, next, err := r.step(ctx)
+		for _, p := range r.projections {
+			p.mu.Unlock()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			r.log.Error("projection failed, retrying", "projection", p.def.Name, "position", pos, "err", err)
+			r.log.Error("projections failed, retrying", "position", low, "err", err)
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
@@ -188,34 +190,52 @@ func (r *Runner) follow(ctx context.Context, p *projection) {
 			continue
 		}
 		pause = 50 * time.Millisecond
-		if next == pos {
-			if _, err := r.db.WaitBeyond(ctx, pos); err != nil {
+		if next == low {
+			if _, err := r.db.WaitBeyond(ctx, low); err != nil {
 				return
 			}
 		}
 	}
 }
 
-// step applies the next batch after pos to the live generation, with the
-// checkpoint in the same transaction, and returns the new position.
-func (r *Runner) step(ctx context.Context, p *projection, pos int64) (int64, error) {
-	evs, payloads, err := r.read(ctx, pos, r.batch)
+// step applies the next batch after the lowest projection position to the
+// live generations, each projection only the events it has not applied, and
+// returns that lowest position and the new one.
+func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
+	positions := make([]int64, len(r.projections))
+	low = -1
+	for i, p := range r.projections {
+		positions[i] = r.Position(p.def.Name)
+		if low < 0 || positions[i] < low {
+			low = positions[i]
+		}
+	}
+	evs, payloads, err := r.read(ctx, low, r.batch)
 	if err != nil || len(evs) == 0 {
-		return pos, err
+		return low, low, err
 	}
 	last := evs[len(evs)-1].Position
 	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
 		return withTx(sqlTx, func(tx *Tx) error {
-			if err := applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads); err != nil {
-				return err
+			for i, p := range r.projections {
+				from := sort.Search(len(evs), func(j int) bool { return evs[j].Position > positions[i] })
+				if err := applyAll(ctx, tx, p.def.Name, p.applier, evs[from:], payloads[from:]); err != nil {
+					return err
+				}
+				if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
+					return err
+				}
 			}
-			return events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last)
+			return nil
 		})
 	})
 	if err != nil {
-		return pos, err
+		return low, low, err
 	}
-	return last, nil
+	for _, p := range r.projections {
+		r.advance(p.def.Name, last)
+	}
+	return low, last, nil
 }
 
 // read returns the next batch of events after pos with their payloads.
