@@ -3,11 +3,8 @@ package commands
 import (
 	"context"
 
-	"orderflow/domain/customercheck"
-	"orderflow/domain/fraud"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -63,19 +60,10 @@ func (h *Handlers) reactCustomerCheck(ctx context.Context, e events.Event, p eve
 // reactOrderProcess is the process manager of an order: it aggregates the
 // validation results and applies payments.
 func (h *Handlers) reactOrderProcess(ctx context.Context, e events.Event, p events.Payload) error {
+	if orderID, _, ok := validationResult(p); ok {
+		return h.EvaluateOrder(ctx, e, orderID)
+	}
 	switch p := p.(type) {
-	case stock.StockReserved:
-		return h.EvaluateOrder(ctx, e, p.OrderID)
-	case stock.StockReservationRejected:
-		return h.EvaluateOrder(ctx, e, p.OrderID)
-	case fraud.FraudCheckPassed:
-		return h.EvaluateOrder(ctx, e, p.OrderID)
-	case fraud.FraudCheckFailed:
-		return h.EvaluateOrder(ctx, e, p.OrderID)
-	case customercheck.CustomerCheckPassed:
-		return h.EvaluateOrder(ctx, e, p.OrderID)
-	case customercheck.CustomerCheckFailed:
-		return h.EvaluateOrder(ctx, e, p.OrderID)
 	case payment.PaymentReceived:
 		return h.ApplyPayment(ctx, e, p.OrderID)
 	case order.OrderValidated:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"orderflow/domain/order"
 	"orderflow/domain/stock"
 )
 
@@ -66,7 +67,7 @@ func (h *Handlers) inventoryAnswered(ctx context.Context, correlationID, orderID
 		if err != nil {
 			return false, err
 		}
-		if r, ok := checkResult(p, orderID); ok && r.Check != "" {
+		if id, r, ok := validationResult(p); ok && id == orderID && r.Check == order.CheckInventory {
 			return true, nil
 		}
 	}

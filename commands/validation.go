@@ -77,7 +77,7 @@ func (h *Handlers) EvaluateOrder(ctx context.Context, trigger events.Event, orde
 			if err != nil {
 				return err
 			}
-			if r, ok := checkResult(p, orderID); ok {
+			if id, r, ok := validationResult(p); ok && id == orderID {
 				results = append(results, r)
 			}
 		}
@@ -87,23 +87,24 @@ func (h *Handlers) EvaluateOrder(ctx context.Context, trigger events.Event, orde
 	})
 }
 
-// checkResult reads a validation result for the order out of an event.
-func checkResult(p events.Payload, orderID string) (order.CheckResult, bool) {
+// validationResult reads a validation result out of an event: the order it
+// is about and what it says. ok is false for any other event.
+func validationResult(p events.Payload) (orderID string, r order.CheckResult, ok bool) {
 	switch e := p.(type) {
 	case stock.StockReserved:
-		return order.CheckResult{Check: order.CheckInventory, Passed: true}, e.OrderID == orderID
+		return e.OrderID, order.CheckResult{Check: order.CheckInventory, Passed: true}, true
 	case stock.StockReservationRejected:
-		return order.CheckResult{Check: order.CheckInventory, Reason: e.Reason}, e.OrderID == orderID
+		return e.OrderID, order.CheckResult{Check: order.CheckInventory, Reason: e.Reason}, true
 	case fraud.FraudCheckPassed:
-		return order.CheckResult{Check: order.CheckFraud, Passed: true}, e.OrderID == orderID
+		return e.OrderID, order.CheckResult{Check: order.CheckFraud, Passed: true}, true
 	case fraud.FraudCheckFailed:
-		return order.CheckResult{Check: order.CheckFraud, Reason: e.Reason}, e.OrderID == orderID
+		return e.OrderID, order.CheckResult{Check: order.CheckFraud, Reason: e.Reason}, true
 	case customercheck.CustomerCheckPassed:
-		return order.CheckResult{Check: order.CheckCustomer, Passed: true}, e.OrderID == orderID
+		return e.OrderID, order.CheckResult{Check: order.CheckCustomer, Passed: true}, true
 	case customercheck.CustomerCheckFailed:
-		return order.CheckResult{Check: order.CheckCustomer, Reason: e.Reason}, e.OrderID == orderID
+		return e.OrderID, order.CheckResult{Check: order.CheckCustomer, Reason: e.Reason}, true
 	}
-	return order.CheckResult{}, false
+	return "", order.CheckResult{}, false
 }
 
 // ApplyPayment turns a received payment into OrderPaid once the order is

@@ -46,17 +46,8 @@ func (r *mutationResolver) UpsertProduct(ctx context.Context, input model.Produc
 	if err != nil {
 		return nil, err
 	}
-	if err := r.settled(ctx, res); err != nil {
-		return nil, err
-	}
-	p, err := r.Views.Product(ctx, res.ID)
-	if err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, errTimeout
-	}
-	return toProduct(p), nil
+	p, err := readAfter(ctx, r.Resolver, res, r.Views.Product)
+	return toProduct(p), err
 }
 
 // AddStock is the resolver for the addStock field.
@@ -65,17 +56,8 @@ func (r *mutationResolver) AddStock(ctx context.Context, productID string, quant
 	if err != nil {
 		return nil, err
 	}
-	if err := r.settled(ctx, res); err != nil {
-		return nil, err
-	}
-	s, err := r.Views.Stock(ctx, productID)
-	if err != nil {
-		return nil, err
-	}
-	if s == nil {
-		return nil, errTimeout
-	}
-	return toStock(s), nil
+	s, err := readAfter(ctx, r.Resolver, res, r.Views.Stock)
+	return toStock(s), err
 }
 
 // PlaceOrder is the resolver for the placeOrder field.

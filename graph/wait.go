@@ -57,17 +57,24 @@ func (r *Resolver) order(ctx context.Context, id string) (*model.Order, error) {
 	return toOrder(o), nil
 }
 
-// customerAfter reads a customer a mutation just wrote.
-func (r *Resolver) customerAfter(ctx context.Context, res commands.Result) (*model.Customer, error) {
+// readAfter waits until the read models reflect a command's result and
+// reads the row it wrote (keyed by the result's id): it must be there.
+func readAfter[T any](ctx context.Context, r *Resolver, res commands.Result, read func(context.Context, string) (*T, error)) (*T, error) {
 	if err := r.settled(ctx, res); err != nil {
 		return nil, err
 	}
-	c, err := r.Views.Customer(ctx, res.ID)
+	v, err := read(ctx, res.ID)
 	if err != nil {
 		return nil, err
 	}
-	if c == nil {
+	if v == nil {
 		return nil, errTimeout
 	}
-	return toCustomer(c), nil
+	return v, nil
+}
+
+// customerAfter reads a customer a mutation just wrote.
+func (r *Resolver) customerAfter(ctx context.Context, res commands.Result) (*model.Customer, error) {
+	c, err := readAfter(ctx, r, res, r.Views.Customer)
+	return toCustomer(c), err
 }

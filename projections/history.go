@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"orderflow/domain/customercheck"
-	"orderflow/domain/fraud"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -97,18 +94,9 @@ func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
 		o.Status = string(order.Shipped)
 	case order.OrderCancelled:
 		o.Status = string(order.Cancelled)
-	case stock.StockReservationRejected:
-		if p.OrderID == orderID {
-			o.addReason(p.Reason)
-		}
-	case fraud.FraudCheckFailed:
-		if p.OrderID == orderID {
-			o.addReason(p.Reason)
-		}
-	case customercheck.CustomerCheckFailed:
-		if p.OrderID == orderID {
-			o.addReason(p.Reason)
-		}
+	}
+	if id, reason, ok := reportedFailure(p); ok && id == orderID {
+		o.addReason(reason)
 	}
 }
 

@@ -75,16 +75,27 @@ func (a *ordersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p eve
 		return a.status(ctx, tx, p.OrderID, order.Shipped, e)
 	case order.OrderCancelled:
 		return a.status(ctx, tx, p.OrderID, order.Cancelled, e)
+	}
 	// Failures reported after the order already failed still show up in
 	// failureReasons; they never change the status.
-	case stock.StockReservationRejected:
-		return a.addFailureReason(ctx, tx, p.OrderID, p.Reason)
-	case fraud.FraudCheckFailed:
-		return a.addFailureReason(ctx, tx, p.OrderID, p.Reason)
-	case customercheck.CustomerCheckFailed:
-		return a.addFailureReason(ctx, tx, p.OrderID, p.Reason)
+	if orderID, reason, ok := reportedFailure(p); ok {
+		return a.addFailureReason(ctx, tx, orderID, reason)
 	}
 	return nil
+}
+
+// reportedFailure reads a failed validation out of an event: the order and
+// the reason code.
+func reportedFailure(p events.Payload) (orderID, reason string, ok bool) {
+	switch p := p.(type) {
+	case stock.StockReservationRejected:
+		return p.OrderID, p.Reason, true
+	case fraud.FraudCheckFailed:
+		return p.OrderID, p.Reason, true
+	case customercheck.CustomerCheckFailed:
+		return p.OrderID, p.Reason, true
+	}
+	return "", "", false
 }
 
 func (a *ordersApplier) status(ctx context.Context, tx *Tx, orderID string, s order.Status, e events.Event) error {
