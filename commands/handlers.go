@@ -64,7 +64,8 @@ type Handlers struct {
 	catalog Catalog
 	fraud   fraud.Rule
 	now     func() time.Time
-	stock   stockCache
+	stock   *snapshots[stock.Stock]
+	frauds  *snapshots[fraud.History]
 }
 
 // Config are the business settings the handlers need.
@@ -79,8 +80,13 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handlers{store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, now: cfg.Now,
-		stock: stockCache{m: map[string]stockEntry{}}}
+	return &Handlers{
+		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, now: cfg.Now,
+		stock: newSnapshots(
+			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
+		frauds: newSnapshots(
+			func(h fraud.History, p events.Payload) fraud.History { return h.Evolve(p) }, fraud.History.Clone),
+	}
 }
 
 // Result says where a command left the log: Position is the global position

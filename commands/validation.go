@@ -16,13 +16,12 @@ func (h *Handlers) CheckFraud(ctx context.Context, trigger events.Event, placed 
 	md := causedBy(trigger)
 	stream := fraud.StreamID(placed.CustomerID)
 	return retry(ctx, func() error {
-		var hist fraud.History
-		l, err := h.load(ctx, stream, func(e events.Payload) { hist = hist.Evolve(e) })
+		hist, version, err := h.frauds.load(ctx, h, stream)
 		if err != nil {
 			return err
 		}
 		evs := fraud.Check(hist, h.fraud, placed.CustomerID, placed.OrderID, placed.PlacedAt, placed.TotalCents)
-		_, err = h.appendAll(ctx, md, pending{stream, l.version, payloads(evs)})
+		_, err = h.appendAll(ctx, md, pending{stream, version, payloads(evs)})
 		return err
 	})
 }

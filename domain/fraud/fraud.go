@@ -60,6 +60,15 @@ type History struct {
 	orders map[string]checked
 }
 
+// Clone returns a copy that shares nothing with h.
+func (h History) Clone() History {
+	c := History{orders: make(map[string]checked, len(h.orders))}
+	for k, v := range h.orders {
+		c.orders[k] = v
+	}
+	return c
+}
+
 // Evolve applies one event (in place: a History belongs to one fold).
 func (h History) Evolve(e Event) History {
 	if h.orders == nil {
