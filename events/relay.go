@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -18,14 +17,15 @@ const RelayCheckpoint = "relay"
 
 // Relay publishes committed events to the bus: the log is the outbox. It
 // tails the store from its checkpoint in position order and moves the
-// checkpoint only after the bus accepted the events, so publishing is
+// checkpoint only past events the bus accepted, so publishing is
 // at-least-once: after a crash it publishes again from the checkpoint, and
 // consumers are idempotent. Nothing is published that was not committed.
 //
-// Events are spread over partitions by stream id. Each partition of a batch
-// is published by its own lane, in log order, so one stream's events stay in
-// order while different streams' events are handled in parallel. The
-// checkpoint moves past a batch only when every lane has delivered its part.
+// Events are spread over partitions by stream id, and each partition has
+// its own lane that publishes its events in log order: one stream's events
+// stay in order while different streams' events are handled in parallel,
+// and a slow event holds up only its own partition. The checkpoint is the
+// last position below which every lane has delivered everything.
 type Relay struct {
 	store      *Store
 	publisher  message.Publisher
@@ -40,73 +40,133 @@ func NewRelay(store *Store, publisher message.Publisher, partitions int, log *sl
 	return &Relay{store: store, publisher: publisher, partitions: max(partitions, 1), batch: 512, log: log}
 }
 
-// Run publishes until ctx ends. It returns nil on cancellation; the
-// publish in progress is finished first, so a graceful stop loses nothing.
+// lane publishes one partition's events in order.
+type lane struct {
+	events chan Event
+	mu     sync.Mutex
+	queued []int64 // positions handed to the lane and not yet delivered, in order
+}
+
+// oldest is the position of the lane's oldest undelivered event, if any.
+func (l *lane) oldest() (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queued) == 0 {
+		return 0, false
+	}
+	return l.queued[0], true
+}
+
+// checkpointEvery is how often the relay records its progress.
+const checkpointEvery = 50 * time.Millisecond
+
+// Run publishes until ctx ends. It returns nil on cancellation after each
+// lane finished the publish it was in, and records how far it got.
 func (r *Relay) Run(ctx context.Context) error {
 	db := r.store.db
 	pos, err := db.Checkpoint(ctx, RelayCheckpoint)
 	if err != nil {
 		return err
 	}
+	lanes := make([]*lane, r.partitions)
+	var wg sync.WaitGroup
+	for p := range lanes {
+		l := &lane{events: make(chan Event, r.batch)}
+		lanes[p] = l
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runLane(ctx, p, l)
+		}()
+	}
+	dispatched, saved := pos, pos
+	save := func() error {
+		safe := dispatched
+		for _, l := range lanes {
+			if oldest, ok := l.oldest(); ok {
+				safe = min(safe, oldest-1)
+			}
+		}
+		if safe <= saved {
+			return nil
+		}
+		err := db.Write(context.Background(), func(tx *sql.Tx) error {
+			return SaveCheckpoint(context.Background(), tx, RelayCheckpoint, safe)
+		})
+		if err == nil {
+			saved = safe
+		}
+		return err
+	}
+	stop := func() error {
+		for _, l := range lanes {
+			close(l.events)
+		}
+		wg.Wait()
+		// The lanes stopped after their current publish; what they still
+		// held stays behind the checkpoint and is published after a restart.
+		if err := save(); err != nil && !errors.Is(err, ErrClosed) {
+			return fmt.Errorf("relay: %w", err)
+		}
+		return nil
+	}
+	lastSave := time.Now()
 	for {
-		evs, err := r.store.ReadAll(ctx, pos, r.batch)
+		if time.Since(lastSave) >= checkpointEvery {
+			if err := save(); err != nil {
+				if errors.Is(err, ErrClosed) {
+					return stop()
+				}
+				r.log.Warn("relay: could not save checkpoint", "err", err)
+			}
+			lastSave = time.Now()
+		}
+		evs, err := r.store.ReadAll(ctx, dispatched, r.batch)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return stop()
 			}
-			return err
+			return errors.Join(err, stop())
 		}
 		if len(evs) == 0 {
-			if _, err := db.WaitBeyond(ctx, pos); err != nil {
-				return nil
+			wait, cancel := context.WithTimeout(ctx, checkpointEvery)
+			_, err := db.WaitBeyond(wait, dispatched)
+			cancel()
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				return stop()
 			}
 			continue
 		}
-		if !r.publishBatch(ctx, evs) {
-			return nil // cancelled: the batch is published again after a restart
-		}
-		pos = evs[len(evs)-1].Position
-		save := func(tx *sql.Tx) error { return SaveCheckpoint(context.Background(), tx, RelayCheckpoint, pos) }
-		if err := db.Write(context.Background(), save); err != nil {
-			if errors.Is(err, ErrClosed) {
-				return nil
+		for _, e := range evs {
+			l := lanes[Partition(e.StreamID, r.partitions)]
+			l.mu.Lock()
+			l.queued = append(l.queued, e.Position)
+			l.mu.Unlock()
+			select {
+			case l.events <- e:
+				dispatched = e.Position
+			case <-ctx.Done():
+				// e stays queued: it was not delivered.
+				return stop()
 			}
-			return fmt.Errorf("relay: %w", err)
-		}
-		if ctx.Err() != nil {
-			return nil
 		}
 	}
 }
 
-// publishBatch delivers a batch over its partitions' lanes and reports
-// whether every event was delivered (false only when ctx ended).
-func (r *Relay) publishBatch(ctx context.Context, evs []Event) bool {
-	lanes := make([][]Event, r.partitions)
-	for _, e := range evs {
-		p := Partition(e.StreamID, r.partitions)
-		lanes[p] = append(lanes[p], e)
-	}
-	var wg sync.WaitGroup
-	var failed atomic.Bool
-	for p, lane := range lanes {
-		if len(lane) == 0 {
-			continue
+// runLane delivers one partition's events in order until its channel is
+// closed or ctx ends.
+func (r *Relay) runLane(ctx context.Context, partition int, l *lane) {
+	for e := range l.events {
+		if ctx.Err() != nil {
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			topic := func(e Event) string { return PartitionTopic(Family(e.StreamID), p) }
-			for _, e := range lane {
-				if err := r.publish(ctx, topic(e), e); err != nil {
-					failed.Store(true)
-					return
-				}
-			}
-		}()
+		if err := r.publish(ctx, PartitionTopic(Family(e.StreamID), partition), e); err != nil {
+			return
+		}
+		l.mu.Lock()
+		l.queued = l.queued[1:]
+		l.mu.Unlock()
 	}
-	wg.Wait()
-	return !failed.Load()
 }
 
 // publish retries a failing publish with backoff until it succeeds or ctx ends.
