@@ -135,6 +135,9 @@ type Stock struct {
 	Available int    `json:"available"`
 }
 
+type Subscription struct {
+}
+
 // Where an order is in its lifecycle.
 type OrderStatus string
 
