@@ -109,6 +109,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", metricsHandler(a.db, runner))
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
