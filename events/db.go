@@ -237,9 +237,20 @@ func (d *DB) submit(ctx context.Context, r *writeReq) error {
 	case <-d.stop:
 		return ErrClosed
 	}
-	// Once queued the request is always answered, even when ctx ends: the
-	// caller must learn whether its write committed.
-	return <-r.done
+	// Once queued the request is answered, even when ctx ends: the caller
+	// must learn whether its write committed. Only a request that slipped
+	// in after the writer's last look at the queue is never run.
+	select {
+	case err := <-r.done:
+		return err
+	case <-d.stopped:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 // maxCachedVersions bounds the stream version cache.
@@ -270,7 +281,8 @@ func (d *DB) streamVersion(ctx context.Context, tx *sql.Tx, streamID string) (in
 // a suffix of commits on power loss: whatever a lost derived write depended
 // on is either kept or lost with it. A synced commit makes everything before
 // it durable too.
-func (d *DB) setSync(ctx context.Context, batch []*writeReq) {
+// An error means a durable write could not be made durable.
+func (d *DB) setSync(ctx context.Context, batch []*writeReq) error {
 	want := false
 	if d.full {
 		for _, r := range batch {
@@ -278,15 +290,20 @@ func (d *DB) setSync(ctx context.Context, batch []*writeReq) {
 		}
 	}
 	if want == d.synced {
-		return
+		return nil
 	}
 	mode := "NORMAL"
 	if want {
 		mode = "FULL"
 	}
-	if _, err := d.write.ExecContext(ctx, "PRAGMA synchronous = "+mode); err == nil {
-		d.synced = want
+	if _, err := d.write.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
+		if want {
+			return fmt.Errorf("set synchronous=FULL: %w", err)
+		}
+		return nil // staying synced is safe, only slower
 	}
+	d.synced = want
+	return nil
 }
 
 // Close stops the writer after the writes already queued and closes the file.
@@ -354,7 +371,12 @@ func (d *DB) run() {
 func (d *DB) commit(batch []*writeReq) {
 	ctx := context.Background()
 	clear(d.pending)
-	d.setSync(ctx, batch)
+	if err := d.setSync(ctx, batch); err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {
