@@ -17,21 +17,10 @@ type UpsertProduct struct {
 // UpsertProduct records only what changed about the product.
 func (h *Handlers) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {
 	id := newID(cmd.ID)
-	md = newMetadata(md)
-	var res Result
-	err := retry(ctx, func() error {
-		var p catalog.Product
-		l, err := h.load(ctx, catalog.StreamID(id), func(e events.Payload) { p = p.Evolve(e) })
-		if err != nil {
-			return err
-		}
-		evs, err := catalog.Upsert(p, id, cmd.Name, cmd.PriceCents)
-		if err != nil {
-			return err
-		}
-		pos, err := h.appendAll(ctx, md, pending{catalog.StreamID(id), l.version, payloads(evs)})
-		res = Result{ID: id, Position: positionOr(pos, l.position)}
-		return err
-	})
+	res, err := decideOne(ctx, h, catalog.StreamID(id), catalog.Product.Evolve, same(newMetadata(md)),
+		func(p catalog.Product) ([]catalog.Event, error) {
+			return catalog.Upsert(p, id, cmd.Name, cmd.PriceCents)
+		})
+	res.ID = id
 	return res, err
 }

@@ -32,21 +32,7 @@ func (h *Handlers) UpdateCustomerAddress(ctx context.Context, customerID, addres
 
 func (h *Handlers) updateCustomer(ctx context.Context, id string, md events.Metadata,
 	decide func(customer.Customer) ([]customer.Event, error)) (Result, error) {
-	md = newMetadata(md)
-	var res Result
-	err := retry(ctx, func() error {
-		var c customer.Customer
-		l, err := h.load(ctx, customer.StreamID(id), func(e events.Payload) { c = c.Evolve(e) })
-		if err != nil {
-			return err
-		}
-		evs, err := decide(c)
-		if err != nil {
-			return err
-		}
-		pos, err := h.appendAll(ctx, md, pending{customer.StreamID(id), l.version, payloads(evs)})
-		res = Result{ID: id, Position: positionOr(pos, l.position)}
-		return err
-	})
+	res, err := decideOne(ctx, h, customer.StreamID(id), customer.Customer.Evolve, same(newMetadata(md)), decide)
+	res.ID = id
 	return res, err
 }

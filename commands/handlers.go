@@ -115,6 +115,41 @@ func retry(ctx context.Context, attempt func() error) error {
 	return fmt.Errorf("gave up after %d conflicting attempts: %w", maxAttempts, err)
 }
 
+// decideOne is load-decide-append on one stream, retried on conflict: fold
+// the stream's events into a zero S, let decide choose the events, append
+// them with the loaded version and the metadata md picks (it sees the
+// loaded stream, so commands on an order can carry the order's correlation
+// id). The result's ID is left to the caller.
+// E is the domain package's event interface.
+func decideOne[S any, E events.Payload](ctx context.Context, h *Handlers, streamID string,
+	fold func(S, E) S, md func(loaded) events.Metadata, decide func(S) ([]E, error)) (Result, error) {
+	var res Result
+	err := retry(ctx, func() error {
+		var s S
+		l, err := h.load(ctx, streamID, func(p events.Payload) {
+			if e, ok := any(p).(E); ok {
+				s = fold(s, e)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		evs, err := decide(s)
+		if err != nil {
+			return err
+		}
+		pos, err := h.appendAll(ctx, md(l), pending{streamID, l.version, payloads(evs)})
+		res = Result{Position: positionOr(pos, l.position)}
+		return err
+	})
+	return res, err
+}
+
+// same is the metadata picker of commands that keep what they were given.
+func same(md events.Metadata) func(loaded) events.Metadata {
+	return func(loaded) events.Metadata { return md }
+}
+
 // loaded is a stream as a handler read it: the version to expect on append,
 // the position of its last event, and its first event's correlation id.
 type loaded struct {

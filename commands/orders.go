@@ -26,21 +26,11 @@ func (h *Handlers) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Met
 	if err != nil {
 		return Result{}, err
 	}
-	md = newMetadata(md)
-	var res Result
-	err = retry(ctx, func() error {
-		o, l, err := h.loadOrder(ctx, id)
-		if err != nil {
-			return err
-		}
-		evs, err := order.Place(o, id, cmd.CustomerID, cmd.Lines, prices, h.now())
-		if err != nil {
-			return err
-		}
-		pos, err := h.appendAll(ctx, md, pending{order.StreamID(id), l.version, payloads(evs)})
-		res = Result{ID: id, Position: positionOr(pos, l.position)}
-		return err
-	})
+	res, err := decideOne(ctx, h, order.StreamID(id), order.Order.Evolve, same(newMetadata(md)),
+		func(o order.Order) ([]order.Event, error) {
+			return order.Place(o, id, cmd.CustomerID, cmd.Lines, prices, h.now())
+		})
+	res.ID = id
 	return res, err
 }
 
@@ -61,23 +51,15 @@ func (h *Handlers) CancelOrder(ctx context.Context, orderID, reason string, md e
 // whole story can be followed by it.
 func (h *Handlers) updateOrder(ctx context.Context, orderID string, md events.Metadata,
 	decide func(order.Order) ([]order.Event, error)) (Result, error) {
-	var res Result
-	err := retry(ctx, func() error {
-		o, l, err := h.loadOrder(ctx, orderID)
-		if err != nil {
-			return err
-		}
-		if !o.Exists() {
-			return order.ErrNotFound
-		}
-		evs, err := decide(o)
-		if err != nil {
-			return err
-		}
-		pos, err := h.appendAll(ctx, withCorrelation(md, l.correlation), pending{order.StreamID(orderID), l.version, payloads(evs)})
-		res = Result{ID: orderID, Position: positionOr(pos, l.position)}
-		return err
-	})
+	res, err := decideOne(ctx, h, order.StreamID(orderID), order.Order.Evolve,
+		func(l loaded) events.Metadata { return withCorrelation(md, l.correlation) },
+		func(o order.Order) ([]order.Event, error) {
+			if !o.Exists() {
+				return nil, order.ErrNotFound
+			}
+			return decide(o)
+		})
+	res.ID = orderID
 	return res, err
 }
 
