@@ -154,6 +154,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
+	// Checkpoint the write-ahead log every 16384 pages (64 MiB) instead of
+	// SQLite's 1000: the same index pages change in commit after commit, and
+	// a checkpoint copies each of them once however often it changed.
+	if _, err := write.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 16384"); err != nil {
+		write.Close()
+		return nil, err
+	}
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
