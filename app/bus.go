@@ -76,17 +76,16 @@ func startBus(ctx context.Context, reg *events.Registry, reactions []commands.Re
 
 // handle adapts a reaction to a Watermill handler. An error makes the
 // router retry and then nack, so the message is delivered again: events are
-// never skipped. Event types this binary does not know are acknowledged and
-// ignored (a newer producer's events).
+// never skipped. Event types the reaction does not list (including those of
+// a newer producer this binary does not know) are acknowledged untouched.
 func handle(reg *events.Registry, r commands.Reaction, log *slog.Logger) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		e, err := events.FromMessage(msg)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
-		if !reg.Knows(e.Type) {
-			log.Warn("reaction ignores unknown event type", "reaction", r.Name, "type", e.Type)
-			return nil
+		if !r.Handles(e.Type) {
+			return nil // not this reaction's business: no need to decode it
 		}
 		p, err := reg.Decode(e)
 		if err != nil {

@@ -2,72 +2,115 @@ package commands
 
 import (
 	"context"
+	"fmt"
 
+	"orderflow/domain/customercheck"
+	"orderflow/domain/fraud"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
+	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
+// React handles one event.
+type React func(ctx context.Context, e events.Event, p events.Payload) error
+
 // Reaction is one bounded context's answer to events of other contexts: it
-// consumes the named event families and turns events into commands. Every
-// reaction is idempotent, because the bus delivers at least once.
+// consumes the named event families and turns the event types it lists into
+// commands. Every reaction is idempotent, because the bus delivers at least
+// once.
 type Reaction struct {
 	Name     string
-	Families []string // stream kinds consumed: "order", "stock", ...
-	React    func(ctx context.Context, e events.Event, p events.Payload) error
+	Families []string         // stream kinds consumed: "order", "stock", ...
+	On       map[string]React // by event type; other types are acknowledged untouched
+}
+
+// Handles reports whether the reaction does anything with an event type,
+// so the bus can skip decoding the others.
+func (r Reaction) Handles(eventType string) bool {
+	_, ok := r.On[eventType]
+	return ok
+}
+
+// React runs the reaction to one event; types it does not list do nothing.
+func (r Reaction) React(ctx context.Context, e events.Event, p events.Payload) error {
+	if fn, ok := r.On[e.Type]; ok {
+		return fn(ctx, e, p)
+	}
+	return nil
+}
+
+// typed is one entry of a reaction's table.
+type typed struct {
+	eventType string
+	react     React
+}
+
+// on adapts a handler of one payload type to the reaction table.
+func on[P events.Payload](fn func(context.Context, events.Event, P) error) typed {
+	var zero P
+	return typed{zero.EventType(), func(ctx context.Context, e events.Event, p events.Payload) error {
+		typedP, ok := p.(P)
+		if !ok {
+			return fmt.Errorf("event %d: %s payload is %T", e.Position, e.Type, p)
+		}
+		return fn(ctx, e, typedP)
+	}}
+}
+
+func table(entries ...typed) map[string]React {
+	m := make(map[string]React, len(entries))
+	for _, t := range entries {
+		m[t.eventType] = t.react
+	}
+	return m
 }
 
 // Reactions lists the asynchronous parts of the order flow.
 func (h *Handlers) Reactions() []Reaction {
 	return []Reaction{
-		{Name: "inventory", Families: []string{"order"}, React: h.reactInventory},
-		{Name: "fraud", Families: []string{"order"}, React: h.reactFraud},
-		{Name: "customercheck", Families: []string{"order"}, React: h.reactCustomerCheck},
-		{Name: "order-process", Families: []string{"order", "stock", "fraud", "customercheck", "payment"}, React: h.reactOrderProcess},
+		// Inventory reserves for placed orders, releases for failed or
+		// cancelled ones and commits for shipped ones.
+		{Name: "inventory", Families: []string{"order"}, On: table(
+			on(h.ReserveStock),
+			on(func(ctx context.Context, e events.Event, p order.OrderFailed) error {
+				return h.ReleaseStock(ctx, e, p.OrderID, p.Lines)
+			}),
+			on(func(ctx context.Context, e events.Event, p order.OrderCancelled) error {
+				return h.ReleaseStock(ctx, e, p.OrderID, p.Lines)
+			}),
+			on(func(ctx context.Context, e events.Event, p order.OrderShipped) error {
+				return h.CommitStock(ctx, e, p.OrderID, p.Lines)
+			}),
+		)},
+		{Name: "fraud", Families: []string{"order"}, On: table(on(h.CheckFraud))},
+		{Name: "customercheck", Families: []string{"order"}, On: table(on(h.CheckCustomer))},
+		// The process manager of an order aggregates the validation results
+		// and applies payments.
+		{Name: "order-process", Families: []string{"order", "stock", "fraud", "customercheck", "payment"}, On: table(
+			on(evaluate[stock.StockReserved](h)),
+			on(evaluate[stock.StockReservationRejected](h)),
+			on(evaluate[fraud.FraudCheckPassed](h)),
+			on(evaluate[fraud.FraudCheckFailed](h)),
+			on(evaluate[customercheck.CustomerCheckPassed](h)),
+			on(evaluate[customercheck.CustomerCheckFailed](h)),
+			on(func(ctx context.Context, e events.Event, p payment.PaymentReceived) error {
+				return h.ApplyPayment(ctx, e, p.OrderID)
+			}),
+			on(func(ctx context.Context, e events.Event, p order.OrderValidated) error {
+				return h.ApplyPayment(ctx, e, p.OrderID)
+			}),
+		)},
 	}
 }
 
-// reactInventory reserves for placed orders, releases for failed or
-// cancelled ones and commits for shipped ones.
-func (h *Handlers) reactInventory(ctx context.Context, e events.Event, p events.Payload) error {
-	switch p := p.(type) {
-	case order.OrderPlaced:
-		return h.ReserveStock(ctx, e, p)
-	case order.OrderFailed:
-		return h.ReleaseStock(ctx, e, p.OrderID, p.Lines)
-	case order.OrderCancelled:
-		return h.ReleaseStock(ctx, e, p.OrderID, p.Lines)
-	case order.OrderShipped:
-		return h.CommitStock(ctx, e, p.OrderID, p.Lines)
-	}
-	return nil
-}
-
-func (h *Handlers) reactFraud(ctx context.Context, e events.Event, p events.Payload) error {
-	if p, ok := p.(order.OrderPlaced); ok {
-		return h.CheckFraud(ctx, e, p)
-	}
-	return nil
-}
-
-func (h *Handlers) reactCustomerCheck(ctx context.Context, e events.Event, p events.Payload) error {
-	if p, ok := p.(order.OrderPlaced); ok {
-		return h.CheckCustomer(ctx, e, p)
-	}
-	return nil
-}
-
-// reactOrderProcess is the process manager of an order: it aggregates the
-// validation results and applies payments.
-func (h *Handlers) reactOrderProcess(ctx context.Context, e events.Event, p events.Payload) error {
-	if orderID, _, ok := validationResult(p); ok {
+// evaluate reacts to a validation result by letting the order decide.
+func evaluate[P events.Payload](h *Handlers) func(context.Context, events.Event, P) error {
+	return func(ctx context.Context, e events.Event, p P) error {
+		orderID, _, ok := validationResult(p)
+		if !ok {
+			return fmt.Errorf("%s is not a validation result", e.Type)
+		}
 		return h.EvaluateOrder(ctx, e, orderID)
 	}
-	switch p := p.(type) {
-	case payment.PaymentReceived:
-		return h.ApplyPayment(ctx, e, p.OrderID)
-	case order.OrderValidated:
-		return h.ApplyPayment(ctx, e, p.OrderID)
-	}
-	return nil
 }
