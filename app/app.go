@@ -70,7 +70,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	reg := commands.Registry()
 	views := projections.NewViews(a.db.Reader())
 	handlers := commands.New(store, reg, views, commands.Config{
-		Fraud: fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
+		Fraud:      fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
+		JoinWindow: cfg.JoinWindow,
 	})
 
 	// Read side first: projections catch up from their checkpoints.

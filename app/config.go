@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"orderflow/domain/fraud"
+	"orderflow/domain/notification"
 	"orderflow/events"
 )
 
@@ -18,7 +19,10 @@ type Config struct {
 	FraudLimitCents int64
 	FraudWindow     time.Duration
 	WaitTimeout     time.Duration
-	Durability      events.Durability
+	// JoinWindow is how far apart an order's validation and payment may be
+	// for its confirmation to be sent.
+	JoinWindow time.Duration
+	Durability events.Durability
 	// BusPartitions is how many partitions each event family is spread
 	// over on the bus: one stream's events stay in order, different streams
 	// are handled in parallel.
@@ -37,6 +41,7 @@ func DefaultConfig() Config {
 		FraudLimitCents: fraud.DefaultLimitCents,
 		FraudWindow:     fraud.DefaultWindow,
 		WaitTimeout:     5 * time.Second,
+		JoinWindow:      notification.DefaultJoinWindow,
 		Durability:      events.DurabilityFull,
 		BusPartitions:   8,
 	}
@@ -58,6 +63,8 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.FraudWindow, "fraud-window", cfg.FraudWindow, "trailing fraud window (env ORDERFLOW_FRAUD_WINDOW)")
 	fs.DurationVar(&cfg.WaitTimeout, "wait-timeout", cfg.WaitTimeout,
 		"longest a mutation waits for read models or validation (env ORDERFLOW_WAIT_TIMEOUT)")
+	fs.DurationVar(&cfg.JoinWindow, "join-window", cfg.JoinWindow,
+		"longest gap between an order's validation and payment for its confirmation to be sent (env ORDERFLOW_JOIN_WINDOW)")
 	fs.IntVar(&cfg.BusPartitions, "bus-partitions", cfg.BusPartitions,
 		"partitions per event family on the bus: handled in parallel, each in order (env ORDERFLOW_BUS_PARTITIONS)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve the Go profiler at /debug/pprof/ (env ORDERFLOW_PPROF)")
@@ -102,6 +109,8 @@ func (c Config) Validate() error {
 		return errors.New("--fraud-window must be positive")
 	case c.WaitTimeout <= 0:
 		return errors.New("--wait-timeout must be positive")
+	case c.JoinWindow <= 0:
+		return errors.New("--join-window must be positive")
 	case c.BusPartitions < 1 || c.BusPartitions > 256:
 		return errors.New("--bus-partitions must be between 1 and 256")
 	}

@@ -15,6 +15,7 @@ import (
 	"orderflow/domain/customer"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/notification"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
 	"orderflow/domain/stock"
@@ -40,6 +41,7 @@ func Registry() *events.Registry {
 		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
 		payment.PaymentReceived{},
+		notification.NotificationSent{},
 	)
 	regs = append(regs, events.Registration{
 		Payload: stock.StockReservationRejected{},
@@ -59,18 +61,22 @@ type Catalog interface {
 
 // Handlers executes commands against the event store.
 type Handlers struct {
-	store   *events.Store
-	reg     *events.Registry
-	catalog Catalog
-	fraud   fraud.Rule
-	now     func() time.Time
-	stock   *snapshots[stock.Stock]
-	frauds  *snapshots[fraud.History]
+	store      *events.Store
+	reg        *events.Registry
+	catalog    Catalog
+	fraud      fraud.Rule
+	joinWindow time.Duration
+	now        func() time.Time
+	stock      *snapshots[stock.Stock]
+	frauds     *snapshots[fraud.History]
 }
 
 // Config are the business settings the handlers need.
 type Config struct {
 	Fraud fraud.Rule
+	// JoinWindow is how far apart validation and payment may be for an
+	// order confirmation to be sent; notification.DefaultJoinWindow when 0.
+	JoinWindow time.Duration
 	// Now is the clock; time.Now when nil. Domain decisions get time from here.
 	Now func() time.Time
 }
@@ -80,8 +86,11 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.JoinWindow <= 0 {
+		cfg.JoinWindow = notification.DefaultJoinWindow
+	}
 	return &Handlers{
-		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, now: cfg.Now,
+		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, joinWindow: cfg.JoinWindow, now: cfg.Now,
 		stock: newSnapshots(
 			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
 		frauds: newSnapshots(

@@ -85,6 +85,15 @@ func (h *Handlers) Reactions() []Reaction {
 		)},
 		{Name: "fraud", Families: []string{"order"}, On: table(on(h.CheckFraud))},
 		{Name: "customercheck", Families: []string{"order"}, On: table(on(h.CheckCustomer))},
+		// Notifications confirm an order once it is validated and paid.
+		{Name: "notifications", Families: []string{"order", "payment"}, On: table(
+			on(func(ctx context.Context, e events.Event, p order.OrderValidated) error {
+				return h.ConfirmOrder(ctx, e, p.OrderID)
+			}),
+			on(func(ctx context.Context, e events.Event, p payment.PaymentReceived) error {
+				return h.ConfirmOrder(ctx, e, p.OrderID)
+			}),
+		)},
 		// The process manager of an order aggregates the validation results
 		// and applies payments.
 		{Name: "order-process", Families: []string{"order", "stock", "fraud", "customercheck", "payment"}, On: table(

@@ -246,6 +246,26 @@ func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosit
 	return toEvents(evs), nil
 }
 
+// Notifications is the resolver for the notifications field.
+func (r *queryResolver) Notifications(ctx context.Context, orderID *string, customerID *string, first *int) ([]model.Notification, error) {
+	limit := 100
+	if first != nil {
+		limit = *first
+	}
+	if limit < 0 || limit > maxEvents {
+		return nil, badInput(fmt.Sprintf("first must be between 0 and %d", maxEvents))
+	}
+	ns, err := r.Views.Notifications(ctx, value(orderID), value(customerID), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Notification, len(ns))
+	for i, n := range ns {
+		out[i] = model.Notification{OrderID: n.OrderID, CustomerID: n.CustomerID, Kind: n.Kind, Email: n.Email, Address: n.Address, SentAt: n.SentAt}
+	}
+	return out, nil
+}
+
 // Projections is the resolver for the projections field.
 func (r *queryResolver) Projections(ctx context.Context) ([]model.ProjectionStatus, error) {
 	statuses := r.Runner.Statuses()

@@ -41,7 +41,7 @@ type Definition struct {
 
 // All returns every projection of the read side.
 func All() []Definition {
-	return []Definition{ordersDefinition, productsDefinition, stockDefinition, customersDefinition}
+	return []Definition{ordersDefinition, productsDefinition, stockDefinition, customersDefinition, notificationsDefinition}
 }
 
 func generationNames(gen int64) Names {

@@ -217,6 +217,7 @@ func TestOrderTimeline(t *testing.T) {
 		"order-o-tl OrderShipped":                1,
 		"stock-p-h1 StockCommitted":              1,
 		"stock-p-h2 StockCommitted":              1,
+		"notification-o-tl NotificationSent":     1,
 	}
 	got := map[string]int{}
 	for _, e := range tl {

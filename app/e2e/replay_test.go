@@ -16,7 +16,7 @@ import (
 var (
 	// replay: 1200/3400 events (35.3%), 5120 events/s, ETA 0s
 	replayProgressRE = regexp.MustCompile(`^replay: (\d+)/(\d+) events \((\d+\.\d)%\), (\d+) events/s, ETA (\S+)$`)
-	// replay done: 4 projections (orders, products, stock, customers), 3400 events in 0.66s, 5120 events/s
+	// replay done: 5 projections (orders, products, stock, customers, notifications), 3400 events in 0.66s, 5120 events/s
 	replayDoneRE = regexp.MustCompile(`^replay done: (\d+) projections \(([^)]*)\), (\d+) events in (\d+\.\d\d)s, (\d+) events/s$`)
 )
 

@@ -33,6 +33,18 @@ type Event struct {
 type Mutation struct {
 }
 
+// A message sent to a customer (recorded: orderflow has no mail server).
+type Notification struct {
+	OrderID    string `json:"orderId"`
+	CustomerID string `json:"customerId"`
+	// ORDER_CONFIRMED once an order is validated and paid within the join window.
+	Kind string `json:"kind"`
+	// The customer's email and address as they stood when it was sent.
+	Email   string    `json:"email"`
+	Address string    `json:"address"`
+	SentAt  time.Time `json:"sentAt"`
+}
+
 type Order struct {
 	ID         string      `json:"id"`
 	CustomerID string      `json:"customerId"`
