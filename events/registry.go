@@ -140,12 +140,6 @@ func (r *Registry) upcast(t *Type, e Event) (json.RawMessage, error) {
 	return data, nil
 }
 
-// Knows reports whether the event type is registered.
-func (r *Registry) Knows(eventType string) bool {
-	_, ok := r.types[eventType]
-	return ok
-}
-
 // UpcastObject adapts an upcaster written over a decoded JSON object, so
 // domain packages can write upcasters without knowing about raw JSON.
 func UpcastObject(fn func(map[string]any) (map[string]any, error)) Upcaster {

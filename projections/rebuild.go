@@ -175,14 +175,7 @@ func (r *Runner) rebuild(ctx context.Context, ps []*projection, status *rebuildS
 			if len(evs) == 0 {
 				break
 			}
-			if err := withTx(sqlTx, func(tx *Tx) error {
-				for i, p := range ps {
-					if err := applyAll(ctx, tx, p.def.Name, appliers[i], evs, payloads); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
+			if err := applyToGenerations(ctx, sqlTx, ps, appliers, evs, payloads); err != nil {
 				return err
 			}
 			last = evs[len(evs)-1].Position
@@ -258,14 +251,20 @@ func (r *Runner) claim(names []string) ([]*projection, *rebuildStatus, error) {
 
 func (r *Runner) applyRebuild(ctx context.Context, ps []*projection, appliers []Applier, evs []events.Event, payloads []events.Payload) error {
 	return r.db.Write(ctx, func(sqlTx *sql.Tx) error {
-		return withTx(sqlTx, func(tx *Tx) error {
-			for i, p := range ps {
-				if err := applyAll(ctx, tx, p.def.Name, appliers[i], evs, payloads); err != nil {
-					return err
-				}
+		return applyToGenerations(ctx, sqlTx, ps, appliers, evs, payloads)
+	})
+}
+
+// applyToGenerations applies a batch to the fresh generation of every
+// projection being rebuilt, inside the writer's transaction.
+func applyToGenerations(ctx context.Context, sqlTx *sql.Tx, ps []*projection, appliers []Applier, evs []events.Event, payloads []events.Payload) error {
+	return withTx(sqlTx, func(tx *Tx) error {
+		for i, p := range ps {
+			if err := applyAll(ctx, tx, p.def.Name, appliers[i], evs, payloads); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 }
 
