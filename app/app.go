@@ -31,12 +31,10 @@ type App struct {
 	store    *events.Store
 	handlers *commands.Handlers
 	runner   *projections.Runner
-	bus      *bus
+	pipeline *pipeline
 	http     *http.Server
 	ln       net.Listener
 
-	stopRelay       context.CancelFunc
-	relayDone       chan struct{}
 	stopProjections context.CancelFunc
 	projectionsDone *sync.WaitGroup
 	serveDone       chan struct{}
@@ -54,7 +52,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: log, relayDone: make(chan struct{}), serveDone: make(chan struct{})}
+	a := &App{cfg: cfg, log: log, serveDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			a.Shutdown(context.Background())
@@ -83,23 +81,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
-	// Then the reactions subscribe, and only then the relay publishes, so
-	// no event is published to a topic nobody listens to yet.
-	if a.bus, err = startBus(ctx, reg, handlers.Reactions(), cfg.BusPartitions, log); err != nil {
-		return nil, err
-	}
-	relay := events.NewRelay(store, a.bus.pubsub, cfg.BusPartitions, log)
-	relayCtx, stopRelay := context.WithCancel(context.Background())
-	a.stopRelay = stopRelay
-	go func() {
-		defer close(a.relayDone)
-		if err := relay.Run(relayCtx); err != nil {
-			log.Error("relay stopped", "err", err)
-		}
-	}()
+	// Then the reactions: each a consumer of the log with its own cursor.
+	a.pipeline = startPipeline(store, reg, handlers.Consumers(), cfg, log)
 
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
-		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout}
+		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
@@ -142,11 +128,11 @@ func (a *App) URL() string {
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
-// Shutdown stops accepting requests, lets the ones in flight finish, stops
-// the relay after its current publish, lets the reactions finish what they
-// hold, stops the projections and closes the database. Every acknowledged
-// write is committed by then; whatever was not yet published is published
-// after the next start, from the relay's checkpoint.
+// Shutdown stops accepting requests, lets the ones in flight finish, lets
+// each reaction finish the batch it is in, stops the projections and closes
+// the database. Every acknowledged write is committed by then; whatever a
+// reaction had not handled yet is delivered after the next start, from its
+// checkpoint.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
 		var errs []error
@@ -154,16 +140,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, a.http.Shutdown(ctx))
 			<-a.serveDone
 		}
-		if a.stopRelay != nil {
-			a.stopRelay()
-			select {
-			case <-a.relayDone:
-			case <-ctx.Done():
-				errs = append(errs, fmt.Errorf("relay did not stop: %w", ctx.Err()))
-			}
-		}
-		if a.bus != nil {
-			errs = append(errs, a.bus.close())
+		if a.pipeline != nil {
+			errs = append(errs, a.pipeline.stop(ctx))
 		}
 		if a.stopProjections != nil {
 			a.stopProjections()

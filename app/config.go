@@ -23,10 +23,14 @@ type Config struct {
 	// for its confirmation to be sent.
 	JoinWindow time.Duration
 	Durability events.Durability
-	// BusPartitions is how many partitions each event family is spread
-	// over on the bus: one stream's events stay in order, different streams
-	// are handled in parallel.
+	// BusPartitions is how many lanes each reaction spreads its keys over:
+	// one key's events are handled in order by one lane, different keys in
+	// parallel (the partitions of a topic, in Kafka terms).
 	BusPartitions int
+	// MaxValidationLag is the admission bound of placeOrder: while the
+	// validation reactions hold an event older than this, new orders wait
+	// (at most WaitTimeout) before they are accepted.
+	MaxValidationLag time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ on the same address.
 	Pprof bool
 	// Logger receives the service's logs; nil discards them.
@@ -36,14 +40,15 @@ type Config struct {
 // DefaultConfig is what `go run .` uses with no flags and no environment.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            ":8080",
-		DBPath:          "orderflow.db",
-		FraudLimitCents: fraud.DefaultLimitCents,
-		FraudWindow:     fraud.DefaultWindow,
-		WaitTimeout:     5 * time.Second,
-		JoinWindow:      notification.DefaultJoinWindow,
-		Durability:      events.DurabilityFull,
-		BusPartitions:   8,
+		Addr:             ":8080",
+		DBPath:           "orderflow.db",
+		FraudLimitCents:  fraud.DefaultLimitCents,
+		FraudWindow:      fraud.DefaultWindow,
+		WaitTimeout:      5 * time.Second,
+		JoinWindow:       notification.DefaultJoinWindow,
+		Durability:       events.DurabilityFull,
+		BusPartitions:    8,
+		MaxValidationLag: 100 * time.Millisecond,
 	}
 }
 
@@ -66,7 +71,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.JoinWindow, "join-window", cfg.JoinWindow,
 		"longest gap between an order's validation and payment for its confirmation to be sent (env ORDERFLOW_JOIN_WINDOW)")
 	fs.IntVar(&cfg.BusPartitions, "bus-partitions", cfg.BusPartitions,
-		"partitions per event family on the bus: handled in parallel, each in order (env ORDERFLOW_BUS_PARTITIONS)")
+		"lanes per reaction: keys are spread over them, each lane handles its keys in order (env ORDERFLOW_BUS_PARTITIONS)")
+	fs.DurationVar(&cfg.MaxValidationLag, "max-validation-lag", cfg.MaxValidationLag,
+		"placeOrder waits while validation lags by more than this (env ORDERFLOW_MAX_VALIDATION_LAG)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve the Go profiler at /debug/pprof/ (env ORDERFLOW_PPROF)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
@@ -113,6 +120,8 @@ func (c Config) Validate() error {
 		return errors.New("--join-window must be positive")
 	case c.BusPartitions < 1 || c.BusPartitions > 256:
 		return errors.New("--bus-partitions must be between 1 and 256")
+	case c.MaxValidationLag <= 0:
+		return errors.New("--max-validation-lag must be positive")
 	}
 	return nil
 }

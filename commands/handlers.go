@@ -69,6 +69,9 @@ type Handlers struct {
 	now        func() time.Time
 	stock      *snapshots[stock.Stock]
 	frauds     *snapshots[fraud.History]
+	// observeValidated is told how long each order took from placement
+	// to validation; nil when nobody listens.
+	observeValidated func(time.Duration)
 }
 
 // Config are the business settings the handlers need.
@@ -79,6 +82,9 @@ type Config struct {
 	JoinWindow time.Duration
 	// Now is the clock; time.Now when nil. Domain decisions get time from here.
 	Now func() time.Time
+	// ObserveValidated, when set, is told how long each order took from
+	// placement to validation (for the latency histogram in /metrics).
+	ObserveValidated func(time.Duration)
 }
 
 // New returns the command handlers.
@@ -91,6 +97,7 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 	}
 	return &Handlers{
 		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, joinWindow: cfg.JoinWindow, now: cfg.Now,
+		observeValidated: cfg.ObserveValidated,
 		stock: newSnapshots(
 			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
 		frauds: newSnapshots(

@@ -2,34 +2,137 @@ package commands
 
 import (
 	"context"
+	"fmt"
 
 	"orderflow/domain/order"
 	"orderflow/domain/stock"
+	"orderflow/events"
 )
+
+// inventoryConsumer is the inventory context's reaction: it reserves stock
+// for placed orders, releases it for failed or cancelled ones and commits it
+// for shipped ones. Orders are re-keyed by product (one delivery per line),
+// so every decision about a product is taken by the one lane that owns its
+// stock stream, against that stock in memory.
+func (h *Handlers) inventoryConsumer() events.ConsumerSpec {
+	return events.ConsumerSpec{
+		Name:  "inventory",
+		Types: eventTypes(order.OrderPlaced{}, order.OrderFailed{}, order.OrderCancelled{}, order.OrderShipped{}),
+		Route: byProduct,
+		NewLane: func(int, int64) events.BatchHandler {
+			return &inventoryLane{h: h, stocks: map[string]*stockState{}}
+		},
+	}
+}
+
+// byProduct is the repartition step: one delivery per order line, keyed by
+// the line's product.
+func byProduct(_ events.Event, p events.Payload) []events.Routed {
+	var lines []order.Line
+	switch p := p.(type) {
+	case order.OrderPlaced:
+		lines = p.Lines
+	case order.OrderFailed:
+		lines = p.Lines
+	case order.OrderCancelled:
+		lines = p.Lines
+	case order.OrderShipped:
+		lines = p.Lines
+	}
+	out := make([]events.Routed, len(lines))
+	for i, l := range lines {
+		out[i] = events.Routed{Key: l.ProductID, Item: l}
+	}
+	return out
+}
+
+// inventoryLane owns the stock streams of its products.
+type inventoryLane struct {
+	h      *Handlers
+	stocks map[string]*stockState // by product id
+}
+
+// stockState is a product's stock as its lane holds it.
+type stockState struct {
+	stock   stock.Stock
+	version int64
+	// answered is the position of the last order event the stream has
+	// answered. Order events reach the lane in log order, so one at or
+	// below it is a redelivery and is answered with nothing.
+	answered int64
+}
+
+func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
+	b := l.h.newBatch()
+	touched := map[string]bool{}
+	redelivered := 0
+	err := func() error {
+		for _, d := range batch {
+			line, ok := d.Item.(order.Line)
+			if !ok {
+				return fmt.Errorf("inventory: delivery of %s at %d without its line", d.Event.Type, d.Event.Position)
+			}
+			s, err := l.load(ctx, line.ProductID)
+			if err != nil {
+				return err
+			}
+			if d.Event.Position <= s.answered {
+				redelivered++
+				continue
+			}
+			touched[line.ProductID] = true
+			var evs []stock.Event
+			switch p := d.Payload.(type) {
+			case order.OrderPlaced:
+				evs = stock.ReserveLine(s.stock, line.ProductID, p.OrderID, line.Quantity)
+			case order.OrderFailed:
+				evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
+			case order.OrderCancelled:
+				evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
+			case order.OrderShipped:
+				evs = stock.CommitLine(s.stock, line.ProductID, p.OrderID)
+			}
+			if err := b.add(stock.StreamID(line.ProductID), s.version, d.Event, payloads(evs)); err != nil {
+				return err
+			}
+			for _, e := range evs {
+				s.stock = s.stock.Evolve(e)
+			}
+			s.version += int64(len(evs))
+			s.answered = d.Event.Position
+		}
+		return b.commit(ctx)
+	}()
+	if err != nil {
+		// What the batch decided never happened: reload it from the log.
+		for id := range touched {
+			delete(l.stocks, id)
+		}
+		return 0, err
+	}
+	return redelivered, nil
+}
+
+// load returns a product's stock, read from the log the first time.
+func (l *inventoryLane) load(ctx context.Context, productID string) (*stockState, error) {
+	if s, ok := l.stocks[productID]; ok {
+		return s, nil
+	}
+	stream := stock.StreamID(productID)
+	st, version, err := l.h.loadStock(ctx, productID)
+	if err != nil {
+		return nil, err
+	}
+	answered, err := l.h.store.CausedThrough(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	s := &stockState{stock: st, version: version, answered: answered}
+	l.stocks[productID] = s
+	return s, nil
+}
 
 // loadStock returns the current state and version of a product's stock.
 func (h *Handlers) loadStock(ctx context.Context, productID string) (stock.Stock, int64, error) {
 	return h.stock.load(ctx, h, stock.StreamID(productID))
-}
-
-// inventoryAnswered reports whether inventory already answered the order:
-// a reservation or a rejection for it carries its correlation id.
-func (h *Handlers) inventoryAnswered(ctx context.Context, correlationID, orderID string) (bool, error) {
-	related, err := h.store.ReadCorrelated(ctx, correlationID)
-	if err != nil {
-		return false, err
-	}
-	for _, e := range related {
-		if e.Type != (stock.StockReserved{}).EventType() && e.Type != (stock.StockReservationRejected{}).EventType() {
-			continue
-		}
-		p, err := h.reg.Decode(e)
-		if err != nil {
-			return false, err
-		}
-		if id, r, ok := validationResult(p); ok && id == orderID && r.Check == order.CheckInventory {
-			return true, nil
-		}
-	}
-	return false, nil
 }

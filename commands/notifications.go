@@ -11,59 +11,136 @@ import (
 	"orderflow/events"
 )
 
-// ConfirmOrder is the notifications context's reaction to OrderValidated
-// and PaymentReceived: once an order has both, within the join window, it
-// records ORDER_CONFIRMED to the customer's email and address as they stand
-// now. It runs on both events and reads both from the log, so either may come
-// first; the notification stream is written once.
-func (h *Handlers) ConfirmOrder(ctx context.Context, trigger events.Event, orderID string) error {
-	stream := notification.StreamID(orderID)
-	return retry(ctx, func() error {
-		sent, err := h.load(ctx, stream, func(events.Payload) {})
-		if err != nil {
-			return err
-		}
-		facts := notification.Facts{AlreadySent: sent.version > 0}
-		var o order.Order
-		orderEvents, err := h.store.ReadStream(ctx, order.StreamID(orderID), 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range orderEvents {
-			p, err := h.reg.Decode(e)
-			if err != nil {
-				return err
-			}
-			o = o.Evolve(p)
-			if _, ok := p.(order.OrderValidated); ok {
-				facts.ValidatedAt = timePtr(e.OccurredAt)
-			}
-		}
-		paymentEvents, err := h.store.ReadStream(ctx, payment.StreamID(orderID), 0)
-		if err != nil {
-			return err
-		}
-		for _, e := range paymentEvents {
-			p, err := h.reg.Decode(e)
-			if err != nil {
-				return err
-			}
-			if paid, ok := p.(payment.PaymentReceived); ok {
-				facts.PaidAt = timePtr(e.OccurredAt)
-				facts.PaymentMatches = paid.AmountCents == o.TotalCents
-			}
-		}
-		var c customer.Customer
-		if _, err := h.load(ctx, customer.StreamID(o.CustomerID), func(p events.Payload) { c = c.Evolve(p) }); err != nil {
-			return err
-		}
-		if c.Registered() {
-			facts.Recipient = &notification.Recipient{CustomerID: c.ID, Email: c.Email, Address: c.Address}
-		}
-		evs := notification.ConfirmOrder(orderID, facts, h.joinWindow, h.now())
-		_, err = h.appendAll(ctx, causedBy(trigger), pending{stream, sent.version, payloads(evs)})
-		return err
-	})
+// notificationsConsumer is the notifications context (the talk's email
+// service): once an order has both OrderValidated and a matching
+// PaymentReceived within the join window, in either order, it records
+// ORDER_CONFIRMED to the customer's email and address as they stand then.
+// Keyed by order, so one lane joins an order's two events and writes its
+// notification stream once.
+func (h *Handlers) notificationsConsumer() events.ConsumerSpec {
+	return events.ConsumerSpec{
+		Name:  "notifications",
+		Types: eventTypes(order.OrderPlaced{}, order.OrderValidated{}, payment.PaymentReceived{}),
+		Route: byOrder,
+		NewLane: func(_ int, startHead int64) events.BatchHandler {
+			return &notificationLane{h: h, startHead: startHead, orders: map[string]*confirmation{}}
+		},
+	}
 }
 
-func timePtr(t time.Time) *time.Time { return &t }
+type notificationLane struct {
+	h         *Handlers
+	startHead int64
+	orders    map[string]*confirmation
+}
+
+// confirmation is what the join of one order knows so far.
+type confirmation struct {
+	customerID  string
+	totalCents  int64
+	validatedAt *time.Time
+	paidAt      *time.Time
+	paidCents   int64
+	sent        bool
+}
+
+func (l *notificationLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
+	b := l.h.newBatch()
+	touched := map[string]bool{}
+	redelivered := 0
+	err := func() error {
+		for _, d := range batch {
+			id, ok := orderOf(d.Payload)
+			if !ok {
+				continue
+			}
+			c, err := l.load(ctx, id, d)
+			if err != nil {
+				return err
+			}
+			touched[id] = true
+			at := d.Event.OccurredAt
+			switch e := d.Payload.(type) {
+			case order.OrderPlaced:
+				continue
+			case order.OrderValidated:
+				c.validatedAt = &at
+			case payment.PaymentReceived:
+				c.paidAt, c.paidCents = &at, e.AmountCents
+			}
+			if c.sent {
+				redelivered++
+				continue
+			}
+			facts := notification.Facts{ValidatedAt: c.validatedAt, PaidAt: c.paidAt, PaymentMatches: c.paidCents == c.totalCents}
+			if facts.ValidatedAt == nil || facts.PaidAt == nil {
+				continue
+			}
+			// The customer as they stand now: an address changed after the
+			// order was placed is where the confirmation goes.
+			var cu customer.Customer
+			if _, err := l.h.load(ctx, customer.StreamID(c.customerID), func(p events.Payload) { cu = cu.Evolve(p) }); err != nil {
+				return err
+			}
+			if cu.Registered() {
+				facts.Recipient = &notification.Recipient{CustomerID: cu.ID, Email: cu.Email, Address: cu.Address}
+			}
+			evs := notification.ConfirmOrder(id, facts, l.h.joinWindow, l.h.now())
+			if err := b.add(notification.StreamID(id), 0, d.Event, payloads(evs)); err != nil {
+				return err
+			}
+			c.sent = len(evs) > 0
+		}
+		return b.commit(ctx)
+	}()
+	if err != nil {
+		for id := range touched {
+			delete(l.orders, id)
+		}
+		return 0, err
+	}
+	if len(l.orders) >= laneCacheLimit {
+		clear(l.orders) // forgotten orders are read from the log if seen again
+	}
+	return redelivered, nil
+}
+
+// load returns what the join knows of an order: a placement after the start
+// of this run introduces it with nothing else known; otherwise its order,
+// payment and notification streams are read from the log.
+func (l *notificationLane) load(ctx context.Context, orderID string, d events.Delivery) (*confirmation, error) {
+	if c, ok := l.orders[orderID]; ok {
+		return c, nil
+	}
+	c := &confirmation{}
+	if placed, ok := d.Payload.(order.OrderPlaced); ok && d.Event.Position > l.startHead {
+		c.customerID, c.totalCents = placed.CustomerID, placed.TotalCents
+		l.orders[orderID] = c
+		return c, nil
+	}
+	for _, stream := range []string{order.StreamID(orderID), payment.StreamID(orderID), notification.StreamID(orderID)} {
+		evs, err := l.h.store.ReadStream(ctx, stream, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			p, err := l.h.reg.Decode(e)
+			if err != nil {
+				return nil, err
+			}
+			at := e.OccurredAt
+			switch p := p.(type) {
+			case order.OrderPlaced:
+				c.customerID, c.totalCents = p.CustomerID, p.TotalCents
+			case order.OrderValidated:
+				c.validatedAt = &at
+			case payment.PaymentReceived:
+				c.paidAt, c.paidCents = &at, p.AmountCents
+			case notification.NotificationSent:
+				c.sent = true
+			}
+		}
+	}
+	l.orders[orderID] = c
+	return c, nil
+}

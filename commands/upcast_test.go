@@ -10,7 +10,6 @@ import (
 
 	"orderflow/commands"
 	"orderflow/domain/fraud"
-	"orderflow/domain/order"
 	"orderflow/domain/stock"
 	"orderflow/events"
 	"orderflow/migrations"
@@ -36,12 +35,16 @@ func TestOldSchemaVersionsReadThroughAggregatesAndProjections(t *testing.T) {
 			{Type: typ, SchemaVersion: version, Data: json.RawMessage(data), CorrelationID: "corr-1"},
 		}}
 	}
+	caused := func(a events.StreamAppend, by string) events.StreamAppend {
+		a.Events[0].CausationID = by
+		return a
+	}
 	placed := `{"orderId":"o-1","customerId":"c-1","lines":[{"productId":"p1","quantity":5,"unitPriceCents":100}],"totalCents":500,"placedAt":"2026-01-01T00:00:00Z"}`
 	for _, a := range []events.StreamAppend{
 		raw("product-p1", "ProductDefined", 1, `{"productId":"p1","name":"Kettle","priceCents":100}`),
 		raw("stock-p1", "StockAdded", 1, `{"productId":"p1","quantity":2}`),
-		raw("order-o-1", "OrderPlaced", 1, placed),
-		raw("stock-p1", "StockReservationRejected", 1, `{"productId":"p1","orderId":"o-1","requested":5,"available":2,"reason":"INSUFFICIENT_STOCK"}`),
+		withID(raw("order-o-1", "OrderPlaced", 1, placed), "placed-o-1"),
+		caused(raw("stock-p1", "StockReservationRejected", 1, `{"productId":"p1","orderId":"o-1","requested":5,"available":2,"reason":"INSUFFICIENT_STOCK"}`), "placed-o-1"),
 	} {
 		if _, err := store.Append(ctx, a); err != nil {
 			t.Fatal(err)
@@ -68,15 +71,12 @@ func TestOldSchemaVersionsReadThroughAggregatesAndProjections(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := db.Head()
-	var op order.OrderPlaced
-	if err := json.Unmarshal([]byte(placed), &op); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.ReserveStock(ctx, events.Event{ID: "trigger", CorrelationID: "corr-1", Position: 3}, op); err != nil {
-		t.Fatal(err)
-	}
+	stats := runToHead(t, store, reg, consumer(t, h, "inventory"))
 	if db.Head() != head {
-		t.Fatalf("the stock aggregate did not see the v1 rejection: it wrote again (head %d → %d)", head, db.Head())
+		t.Fatalf("inventory did not see the v1 rejection: it wrote again (head %d → %d)", head, db.Head())
+	}
+	if stats.Redeliveries != 1 {
+		t.Fatalf("redeliveries = %d, want 1 (the placement answered by the v1 rejection)", stats.Redeliveries)
 	}
 
 	// The projection.

@@ -212,3 +212,21 @@ func isDerived(ctx context.Context) bool {
 	v, _ := ctx.Value(derivedKey{}).(bool)
 	return v
 }
+
+// CausedThrough is the position of the event that caused the stream's
+// latest caused event: how far in the log the stream's single writer had
+// answered when it last wrote (0 when no event of the stream has a cause in
+// the log). A writer that answers events in log order can tell from it
+// whether an event it is handed again was answered already.
+func (s *Store) CausedThrough(ctx context.Context, streamID string) (int64, error) {
+	stmt, err := s.db.readStmt(ctx, `SELECT cause.position FROM events e JOIN events cause ON cause.id = e.causation_id
+		WHERE e.stream_id = ? ORDER BY e.stream_version DESC LIMIT 1`)
+	if err != nil {
+		return 0, fmt.Errorf("read cause of %q: %w", streamID, err)
+	}
+	var pos int64
+	if err := stmt.QueryRowContext(ctx, streamID).Scan(&pos); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("read cause of %q: %w", streamID, err)
+	}
+	return pos, nil
+}

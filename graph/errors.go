@@ -19,11 +19,17 @@ const (
 	CodeConflict     = "CONFLICT"
 	CodeTimeout      = "TIMEOUT"
 	CodeInternal     = "INTERNAL"
+	CodeOverloaded   = "OVERLOADED"
 )
 
 // errTimeout is returned when a change was recorded but the read models did
 // not show it within the wait timeout.
 var errTimeout = errors.New("the change was recorded, but the read models did not catch up within the wait timeout; query again shortly")
+
+// errOverloaded is returned when an order was not accepted because the
+// validation of earlier orders lagged beyond its bound for the whole wait
+// timeout. Nothing was written; the client may retry.
+var errOverloaded = errors.New("the shop is busy validating earlier orders; nothing was recorded, try again shortly")
 
 func badInput(msg string) error { return fault.Invalidf(msg) }
 
@@ -47,6 +53,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			code = CodeBadUserInput
 		case errors.Is(err, errTimeout):
 			code = CodeTimeout
+		case errors.Is(err, errOverloaded):
+			code = CodeOverloaded
+			out.Message = errOverloaded.Error()
 		case fault.KindOf(err) == fault.Invalid:
 			code = CodeBadUserInput
 		case fault.KindOf(err) == fault.NotFound:

@@ -4,6 +4,7 @@
 package graph
 
 import (
+	"context"
 	"time"
 
 	"orderflow/commands"
@@ -24,6 +25,11 @@ type Resolver struct {
 	Log *projections.History
 	// WaitTimeout bounds every wait of a mutation for the read models.
 	WaitTimeout time.Duration
+	// Admit, when set, is asked before an order is placed; it returns once
+	// the asynchronous validation has room for it, or an error when it did
+	// not within the context (admission control: validation lag stays
+	// bounded instead of a backlog building up).
+	Admit func(ctx context.Context) error
 }
 
 // Page size limits of list queries.

@@ -63,6 +63,9 @@ func (r *mutationResolver) AddStock(ctx context.Context, productID string, quant
 // PlaceOrder is the resolver for the placeOrder field.
 func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrderInput, waitForValidation *bool) (*model.Order, error) {
 	start := time.Now()
+	if err := r.admitted(ctx); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.PlaceOrder(ctx, commands.PlaceOrder{
 		ID: value(input.ID), CustomerID: input.CustomerID, Lines: toRequestedLines(input.Lines),
 	}, events.Metadata{})

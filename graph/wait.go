@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"orderflow/commands"
@@ -20,6 +21,24 @@ func (r *Resolver) settled(ctx context.Context, res commands.Result) error {
 		return nil
 	}
 	return err
+}
+
+// admitted waits, bounded by the wait timeout, until the asynchronous
+// validation has room for another order. Nothing is written before it
+// returns, so an overloaded answer can simply be retried.
+func (r *Resolver) admitted(ctx context.Context) error {
+	if r.Admit == nil {
+		return nil
+	}
+	wait, cancel := context.WithTimeout(ctx, r.WaitTimeout)
+	defer cancel()
+	if err := r.Admit(wait); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %w", errOverloaded, err)
+	}
+	return nil
 }
 
 // orderAfter returns the order once it has left the given status, or as it

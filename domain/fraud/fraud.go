@@ -106,3 +106,9 @@ func Check(h History, r Rule, customerID, orderID string, placedAt time.Time, to
 	return []Event{FraudCheckPassed{CustomerID: customerID, OrderID: orderID, PlacedAt: placedAt,
 		TotalCents: totalCents, WindowTotalCents: sum}}
 }
+
+// Checked reports whether the order was checked already.
+func (h History) Checked(orderID string) bool {
+	_, ok := h.orders[orderID]
+	return ok
+}

@@ -253,6 +253,10 @@ func TestEvaluate(t *testing.T) {
 		return []order.Event{order.OrderFailed{OrderID: "o1", Reason: reason, Lines: placedLines}}
 	}
 	inv, fr, cu := order.CheckInventory, order.CheckFraud, order.CheckCustomer
+	// Inventory answers per line: the order has lines of p1 and p2.
+	line := func(productID string) order.CheckResult {
+		return order.CheckResult{Check: inv, ProductID: productID, Passed: true}
+	}
 
 	type evalCase struct {
 		name    string
@@ -261,17 +265,17 @@ func TestEvaluate(t *testing.T) {
 		want    []order.Event
 	}
 	tests := []evalCase{
-		{"all three pass", in(order.Pending), []order.CheckResult{pass(inv), pass(fr), pass(cu)}, validated},
-		{"all three pass in another order", in(order.Pending), []order.CheckResult{pass(cu), pass(inv), pass(fr)}, validated},
-		{"all three pass with a repeat", in(order.Pending), []order.CheckResult{pass(fr), pass(fr), pass(cu), pass(inv)}, validated},
+		{"all three pass", in(order.Pending), []order.CheckResult{line("p1"), line("p2"), pass(fr), pass(cu)}, validated},
+		{"all three pass in another order", in(order.Pending), []order.CheckResult{pass(cu), line("p1"), line("p2"), pass(fr)}, validated},
+		{"all three pass with a repeat", in(order.Pending), []order.CheckResult{pass(fr), pass(fr), pass(cu), line("p1"), line("p2")}, validated},
 		{"no results yet", in(order.Pending), nil, nil},
-		{"one pass", in(order.Pending), []order.CheckResult{pass(inv)}, nil},
-		{"two passes", in(order.Pending), []order.CheckResult{pass(inv), pass(cu)}, nil},
-		{"three results but one check missing", in(order.Pending), []order.CheckResult{pass(inv), pass(inv), pass(fr)}, nil},
+		{"one pass", in(order.Pending), []order.CheckResult{line("p1"), line("p2")}, nil},
+		{"two passes", in(order.Pending), []order.CheckResult{line("p1"), line("p2"), pass(cu)}, nil},
+		{"three results but one check missing", in(order.Pending), []order.CheckResult{line("p1"), line("p2"), line("p1"), line("p2"), pass(fr)}, nil},
 		{"inventory fails", in(order.Pending), []order.CheckResult{fail(inv, "INSUFFICIENT_STOCK")}, failed("INSUFFICIENT_STOCK")},
 		{"fraud fails", in(order.Pending), []order.CheckResult{fail(fr, "FRAUD_LIMIT_EXCEEDED")}, failed("FRAUD_LIMIT_EXCEEDED")},
 		{"customer fails", in(order.Pending), []order.CheckResult{fail(cu, "UNKNOWN_CUSTOMER")}, failed("UNKNOWN_CUSTOMER")},
-		{"failure after two passes", in(order.Pending), []order.CheckResult{pass(inv), pass(fr), fail(cu, "UNKNOWN_CUSTOMER")}, failed("UNKNOWN_CUSTOMER")},
+		{"failure after two passes", in(order.Pending), []order.CheckResult{line("p1"), line("p2"), pass(fr), fail(cu, "UNKNOWN_CUSTOMER")}, failed("UNKNOWN_CUSTOMER")},
 		{
 			"first failure reason wins", in(order.Pending),
 			[]order.CheckResult{pass(cu), fail(fr, "FRAUD_LIMIT_EXCEEDED"), fail(inv, "INSUFFICIENT_STOCK")},
@@ -282,12 +286,19 @@ func TestEvaluate(t *testing.T) {
 			[]order.CheckResult{fail(inv, "INSUFFICIENT_STOCK"), fail(fr, "FRAUD_LIMIT_EXCEEDED"), pass(cu)},
 			failed("INSUFFICIENT_STOCK"),
 		},
-		{"never placed", in(""), []order.CheckResult{pass(inv), pass(fr), pass(cu)}, nil},
+		{"one of two lines reserved", in(order.Pending), []order.CheckResult{line("p1"), pass(fr), pass(cu)}, nil},
+		{"a line of another product does not count", in(order.Pending), []order.CheckResult{line("p1"), line("p9"), pass(fr), pass(cu)}, nil},
+		{
+			"second line short after the first was reserved", in(order.Pending),
+			[]order.CheckResult{line("p1"), pass(fr), {Check: inv, ProductID: "p2", Reason: "INSUFFICIENT_STOCK"}},
+			failed("INSUFFICIENT_STOCK"),
+		},
+		{"never placed", in(""), []order.CheckResult{line("p1"), line("p2"), pass(fr), pass(cu)}, nil},
 	}
 	for _, s := range []order.Status{order.Validated, order.Paid, order.Shipped, order.Failed, order.Cancelled} {
 		tests = append(tests,
-			evalCase{"late failure on " + string(s), in(s), []order.CheckResult{pass(inv), pass(fr), pass(cu), fail(inv, "INSUFFICIENT_STOCK")}, nil},
-			evalCase{"all passing on " + string(s), in(s), []order.CheckResult{pass(inv), pass(fr), pass(cu)}, nil},
+			evalCase{"late failure on " + string(s), in(s), []order.CheckResult{line("p1"), line("p2"), pass(fr), pass(cu), fail(inv, "INSUFFICIENT_STOCK")}, nil},
+			evalCase{"all passing on " + string(s), in(s), []order.CheckResult{line("p1"), line("p2"), pass(fr), pass(cu)}, nil},
 		)
 	}
 	for _, tt := range tests {
@@ -303,7 +314,8 @@ func TestEvaluate(t *testing.T) {
 func TestEvaluateFolds(t *testing.T) {
 	o := in(order.Pending)
 	for _, e := range order.Evaluate(o, []order.CheckResult{
-		{Check: order.CheckInventory, Passed: true}, {Check: order.CheckFraud, Passed: true}, {Check: order.CheckCustomer, Passed: true},
+		{Check: order.CheckInventory, ProductID: "p1", Passed: true},
+		{Check: order.CheckInventory, ProductID: "p2", Passed: true}, {Check: order.CheckFraud, Passed: true}, {Check: order.CheckCustomer, Passed: true},
 	}) {
 		o = o.Evolve(e)
 	}

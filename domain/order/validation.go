@@ -12,30 +12,47 @@ const (
 // AllChecks must all pass for an order to be validated.
 var AllChecks = []Check{CheckInventory, CheckFraud, CheckCustomer}
 
-// CheckResult is what one validation said about an order.
+// CheckResult is what one validation said about an order. Inventory
+// answers once per line (each product's stock has its own single writer),
+// so its results name the product; the other checks answer once per order.
 type CheckResult struct {
-	Check  Check
-	Passed bool
-	Reason string // the failure code when not passed
+	Check     Check
+	ProductID string // the line an inventory result is about
+	Passed    bool
+	Reason    string // the failure code when not passed
 }
 
 // Evaluate is the aggregation rule: a PENDING order with any failed check
-// fails with the first failure's reason; one with all checks passed is
-// validated; otherwise it keeps waiting. Results never change an order that
-// is no longer PENDING, so late or repeated results are harmless.
+// fails with the first failure's reason; one whose fraud and customer
+// checks passed and whose every line was reserved is validated; otherwise
+// it keeps waiting. No order is validated with a line unreserved, and the
+// lines reserved for an order that fails are released by inventory when it
+// sees OrderFailed, so "all lines or none" holds in effect. Results never
+// change an order that is no longer PENDING, so late or repeated results
+// are harmless.
 func Evaluate(o Order, results []CheckResult) []Event {
 	if o.Status != Pending {
 		return nil
 	}
 	passed := make(map[Check]bool, len(AllChecks))
+	reserved := make(map[string]bool, len(o.Lines))
 	for _, r := range results {
 		if !r.Passed {
 			return []Event{OrderFailed{OrderID: o.ID, Reason: r.Reason, Lines: o.Lines}}
 		}
+		if r.Check == CheckInventory {
+			reserved[r.ProductID] = true
+			continue
+		}
 		passed[r.Check] = true
 	}
 	for _, c := range AllChecks {
-		if !passed[c] {
+		if c != CheckInventory && !passed[c] {
+			return nil
+		}
+	}
+	for _, l := range o.Lines {
+		if !reserved[l.ProductID] {
 			return nil
 		}
 	}

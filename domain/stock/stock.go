@@ -1,8 +1,10 @@
 // Package stock owns inventory: stock on hand per product and the
-// reservations held for orders. A product's stock stream is stock-<productId>.
-// Reserving for an order touches every line's stream at once and is decided
-// all-or-nothing, so the command side appends to all of them in one
-// transaction.
+// reservations held for orders. A product's stock stream is stock-<productId>
+// and has one writer: every decision about a product is taken against that
+// product's stock alone, one order line at a time (orders re-keyed by
+// product, as in the talk). An order with several lines gets one answer per
+// line; the order process validates it only when every line is reserved and
+// fails it (releasing the reserved lines) when any is short.
 package stock
 
 import (
@@ -28,16 +30,17 @@ type StockAdded struct {
 	Quantity  int    `json:"quantity"`
 }
 
-// StockReserved holds goods for an order. The reservations of all an order's
-// lines are recorded in one transaction: seeing one means all were made.
+// StockReserved holds goods for one line of an order. (Before reservations
+// were decided per product, all lines of an order were recorded in one
+// transaction; the events are the same.)
 type StockReserved struct {
 	ProductID string `json:"productId"`
 	OrderID   string `json:"orderId"`
 	Quantity  int    `json:"quantity"`
 }
 
-// StockReservationRejected says an order could not be reserved because this
-// product was short. Nothing was reserved for the order anywhere.
+// StockReservationRejected says an order's line of this product could not be
+// reserved: the product was short. Nothing was reserved for it here.
 //
 // Schema version 2 added Shortfall (requested - available), so that
 // restocking reports need not recompute it; version 1 events are upcast.
@@ -144,6 +147,39 @@ func Add(s Stock, productID string, quantity int) ([]Event, error) {
 		return nil, ErrBadQuantity
 	}
 	return []Event{StockAdded{ProductID: productID, Quantity: quantity}}, nil
+}
+
+// ReserveLine decides one line of an order against this product's stock:
+// StockReserved when what is available covers the quantity, otherwise
+// StockReservationRejected with the shortfall. An order that already holds
+// a reservation here records nothing (a redelivered request).
+func ReserveLine(s Stock, productID, orderID string, quantity int) []Event {
+	if s.open[orderID] > 0 {
+		return nil
+	}
+	if s.Available() < quantity {
+		return []Event{StockReservationRejected{
+			ProductID: productID, OrderID: orderID, Requested: quantity,
+			Available: s.Available(), Shortfall: quantity - s.Available(), Reason: ReasonInsufficientStock,
+		}}
+	}
+	return []Event{StockReserved{ProductID: productID, OrderID: orderID, Quantity: quantity}}
+}
+
+// ReleaseLine gives back what this product holds for the order, if anything.
+func ReleaseLine(s Stock, productID, orderID string) []Event {
+	if q := s.open[orderID]; q > 0 {
+		return []Event{StockReleased{ProductID: productID, OrderID: orderID, Quantity: q}}
+	}
+	return nil
+}
+
+// CommitLine turns what this product holds for the order into goods gone.
+func CommitLine(s Stock, productID, orderID string) []Event {
+	if q := s.open[orderID]; q > 0 {
+		return []Event{StockCommitted{ProductID: productID, OrderID: orderID, Quantity: q}}
+	}
+	return nil
 }
 
 // Line is one product and quantity to reserve.

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"orderflow/events"
+)
+
+// pipeline runs the asynchronous half of the order flow: one consumer of
+// the log per reaction, each with its own cursor and lanes. It also keeps
+// the admission rule of placeOrder: while validation lags behind by more
+// than --max-validation-lag, new orders wait (at most --wait-timeout)
+// instead of piling up a backlog of minutes.
+type pipeline struct {
+	consumers []*events.Consumer
+	// validating are the consumers an order waits for before it is
+	// validated or failed.
+	validating []*events.Consumer
+	maxLag     time.Duration
+	lag        atomic.Int64 // nanoseconds, refreshed every lagEvery
+
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// validationConsumers are the reactions between placement and validation.
+var validationConsumers = map[string]bool{"inventory": true, "fraud": true, "customercheck": true, "order-process": true}
+
+// lagEvery is how often the validation lag is measured for admission.
+const lagEvery = 5 * time.Millisecond
+
+func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config, log *slog.Logger) *pipeline {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pipeline{maxLag: cfg.MaxValidationLag, cancel: cancel}
+	for _, spec := range specs {
+		c := events.NewConsumer(store, reg, spec, events.ConsumerOptions{Lanes: cfg.BusPartitions, Log: log})
+		p.consumers = append(p.consumers, c)
+		if validationConsumers[spec.Name] {
+			p.validating = append(p.validating, c)
+		}
+		p.done.Go(func() {
+			if err := c.Run(ctx); err != nil {
+				log.Error("reaction stopped", "reaction", c.Name(), "err", err)
+			}
+		})
+	}
+	p.done.Go(func() {
+		t := time.NewTicker(lagEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				p.lag.Store(int64(p.validationLag()))
+			}
+		}
+	})
+	return p
+}
+
+// validationLag is the age of the oldest event a validation reaction holds
+// and has not handled yet.
+func (p *pipeline) validationLag() time.Duration {
+	var lag time.Duration
+	for _, c := range p.validating {
+		lag = max(lag, c.Lag())
+	}
+	return lag
+}
+
+// admit returns once validation lags by no more than the bound, or ctx's
+// error when ctx ends first.
+func (p *pipeline) admit(ctx context.Context) error {
+	for time.Duration(p.lag.Load()) > p.maxLag {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("validation lags %s behind (bound %s): %w",
+				time.Duration(p.lag.Load()).Round(time.Millisecond), p.maxLag, ctx.Err())
+		case <-time.After(lagEvery):
+		}
+	}
+	return nil
+}
+
+// stats reports every reaction's progress.
+func (p *pipeline) stats() []events.ConsumerStats {
+	out := make([]events.ConsumerStats, len(p.consumers))
+	for i, c := range p.consumers {
+		out[i] = c.Stats()
+	}
+	return out
+}
+
+// stop lets each reaction finish the batch it is in and saves its cursor.
+func (p *pipeline) stop(ctx context.Context) error {
+	p.cancel()
+	stopped := make(chan struct{})
+	go func() { p.done.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("reactions did not stop: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,203 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"orderflow/domain/customercheck"
+	"orderflow/domain/fraud"
+	"orderflow/domain/order"
+	"orderflow/domain/payment"
+	"orderflow/domain/stock"
+	"orderflow/events"
+)
+
+// orderProcessConsumer is the process manager of an order, the single
+// writer of its stream in the asynchronous flow: it gathers the validation
+// results (one per line from inventory, one each from fraud and the customer
+// check), validates or fails the order, and applies a payment once the
+// order is validated. Everything is keyed by order, so one lane sees an
+// order's placement, results and payment in log order.
+func (h *Handlers) orderProcessConsumer() events.ConsumerSpec {
+	return events.ConsumerSpec{
+		Name: "order-process",
+		Types: eventTypes(order.OrderPlaced{},
+			stock.StockReserved{}, stock.StockReservationRejected{},
+			fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
+			customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
+			payment.PaymentReceived{}),
+		Route: byOrder,
+		NewLane: func(_ int, startHead int64) events.BatchHandler {
+			return &orderLane{h: h, startHead: startHead, orders: map[string]*orderProcess{}}
+		},
+	}
+}
+
+// orderLane owns the order streams of its orders in the asynchronous flow.
+type orderLane struct {
+	h         *Handlers
+	startHead int64
+	orders    map[string]*orderProcess
+}
+
+// orderProcess is what the process knows of one order.
+type orderProcess struct {
+	order   order.Order
+	version int64
+	results []order.CheckResult
+	payment payment.Payment
+}
+
+// has reports whether the result was recorded already.
+func (p *orderProcess) has(r order.CheckResult) bool {
+	for _, x := range p.results {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
+	b := l.h.newBatch()
+	touched := map[string]bool{}
+	var validated []time.Time // placement times of the orders this batch validates
+	redelivered := 0
+	err := func() error {
+		for _, d := range batch {
+			id, ok := orderOf(d.Payload)
+			if !ok {
+				continue
+			}
+			p, err := l.load(ctx, id, d)
+			if err != nil {
+				return err
+			}
+			touched[id] = true
+			switch e := d.Payload.(type) {
+			case order.OrderPlaced:
+				continue // it only introduces the order
+			case payment.PaymentReceived:
+				if p.payment.Received {
+					redelivered++
+				}
+				p.payment = p.payment.Evolve(e)
+			default:
+				// A result already known (read from the log with the order,
+				// or redelivered) still lets the order decide: loading may
+				// have brought results this lane had not handled yet.
+				if _, r, ok := validationResult(e); ok {
+					if p.has(r) {
+						redelivered++
+					} else {
+						p.results = append(p.results, r)
+					}
+				}
+			}
+			evs := order.Evaluate(p.order, p.results)
+			p.apply(evs)
+			if p.order.Status == order.Validated && len(evs) > 0 {
+				validated = append(validated, p.order.PlacedAt)
+			}
+			if p.payment.Received {
+				paid := order.ApplyPayment(p.order, p.payment.PaymentID, p.payment.AmountCents)
+				p.apply(paid)
+				evs = append(evs, paid...)
+			}
+			if err := b.add(order.StreamID(id), p.version-int64(len(evs)), d.Event, payloads(evs)); err != nil {
+				return err
+			}
+		}
+		return b.commit(ctx)
+	}()
+	if err != nil {
+		for id := range touched {
+			delete(l.orders, id)
+		}
+		return 0, err
+	}
+	if l.h.observeValidated != nil {
+		now := l.h.now()
+		for _, at := range validated {
+			l.h.observeValidated(now.Sub(at))
+		}
+	}
+	l.forgetSettled()
+	return redelivered, nil
+}
+
+func (p *orderProcess) apply(evs []order.Event) {
+	for _, e := range evs {
+		p.order = p.order.Evolve(e)
+	}
+	p.version += int64(len(evs))
+}
+
+// load returns what the process knows of an order. A placement after the
+// start of this run introduces a new order: nothing else can be known of it
+// yet. Otherwise (an order from before, or one forgotten) the order's
+// events, its results and its payment are read from the log; they all carry
+// the order's correlation id.
+func (l *orderLane) load(ctx context.Context, orderID string, d events.Delivery) (*orderProcess, error) {
+	if p, ok := l.orders[orderID]; ok {
+		return p, nil
+	}
+	p := &orderProcess{}
+	if placed, ok := d.Payload.(order.OrderPlaced); ok && d.Event.Position > l.startHead {
+		p.order = p.order.Evolve(placed)
+		p.version = d.Event.StreamVersion
+		l.orders[orderID] = p
+		return p, nil
+	}
+	related, err := l.h.store.ReadCorrelated(ctx, d.Event.CorrelationID)
+	if err != nil {
+		return nil, err
+	}
+	stream := order.StreamID(orderID)
+	for _, e := range related {
+		pl, err := l.h.reg.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case e.StreamID == stream:
+			p.order = p.order.Evolve(pl)
+			p.version = e.StreamVersion
+		case e.StreamID == payment.StreamID(orderID):
+			p.payment = p.payment.Evolve(pl)
+		default:
+			if id, r, ok := validationResult(pl); ok && id == orderID {
+				p.results = append(p.results, r)
+			}
+		}
+	}
+	l.orders[orderID] = p
+	return p, nil
+}
+
+// forgetSettled keeps the lane's memory bounded: past the limit it forgets
+// the orders no longer pending; a late event about one reloads it.
+func (l *orderLane) forgetSettled() {
+	if len(l.orders) < laneCacheLimit {
+		return
+	}
+	for id, p := range l.orders {
+		if p.order.Status != order.Pending {
+			delete(l.orders, id)
+		}
+	}
+}
+
+// orderOf is the order an event of the flow is about.
+func orderOf(p events.Payload) (string, bool) {
+	switch e := p.(type) {
+	case order.OrderPlaced:
+		return e.OrderID, true
+	case order.OrderValidated:
+		return e.OrderID, true
+	case payment.PaymentReceived:
+		return e.OrderID, true
+	}
+	id, _, ok := validationResult(p)
+	return id, ok
+}

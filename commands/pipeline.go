@@ -1,0 +1,93 @@
+package commands
+
+import (
+	"context"
+
+	"orderflow/events"
+)
+
+// Consumers lists the asynchronous half of the order flow: each bounded
+// context's reaction to the others' events, as a consumer of the log.
+//
+// Every stream a reaction writes has one writer: the consumer routes its
+// input by the key of the stream it writes (inventory by product, fraud by
+// customer, the order process, the customer check and notifications by
+// order), and one lane owns each key. A lane keeps its keys' state in
+// memory, decides a batch of deliveries against it and appends the whole
+// batch in one writer request, so a steady state has no version conflicts
+// and a popular product costs nothing extra. A conflict only comes from a
+// command of the API on the same stream (addStock, cancelOrder): the lane
+// forgets what the batch touched, reloads it and decides again.
+func (h *Handlers) Consumers() []events.ConsumerSpec {
+	return []events.ConsumerSpec{
+		h.inventoryConsumer(),
+		h.fraudConsumer(),
+		h.customerCheckConsumer(),
+		h.orderProcessConsumer(),
+		h.notificationsConsumer(),
+	}
+}
+
+// eventTypes names the event types of the given payloads.
+func eventTypes(ps ...events.Payload) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.EventType()
+	}
+	return out
+}
+
+// batch collects the appends of one lane batch: for each stream, the
+// version the lane held before the batch and the events it decided, each
+// with the metadata of the event that caused it.
+type batch struct {
+	h       *Handlers
+	appends []events.StreamAppend
+	index   map[string]int
+}
+
+func (h *Handlers) newBatch() *batch { return &batch{h: h, index: map[string]int{}} }
+
+// add stages events for a stream, caused by trigger. expected is the
+// stream's version as the lane holds it; only the first add of a stream in
+// a batch uses it, later ones follow on.
+func (b *batch) add(streamID string, expected int64, trigger events.Event, ps []events.Payload) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	evs, err := b.h.reg.Encode(causedBy(trigger), ps...)
+	if err != nil {
+		return err
+	}
+	now := b.h.now()
+	for i := range evs {
+		evs[i].OccurredAt = now
+	}
+	i, ok := b.index[streamID]
+	if !ok {
+		i = len(b.appends)
+		b.index[streamID] = i
+		b.appends = append(b.appends, events.StreamAppend{StreamID: streamID, ExpectedVersion: expected})
+	}
+	b.appends[i].Events = append(b.appends[i].Events, evs...)
+	return nil
+}
+
+// commit appends everything staged in one transaction. What a reaction
+// appends follows from events already stored, so it is a derived write.
+func (b *batch) commit(ctx context.Context) error {
+	if len(b.appends) == 0 {
+		return nil
+	}
+	_, err := b.h.store.Append(events.Derived(ctx), b.appends...)
+	return err
+}
+
+// laneCacheLimit bounds how many keys a lane of a per-order reaction keeps
+// in memory; past it the lane forgets the settled ones and reloads a key
+// from the log if it ever sees it again.
+const laneCacheLimit = 50_000
+
+func causedBy(trigger events.Event) events.Metadata {
+	return events.Metadata{CorrelationID: trigger.CorrelationID, CausationID: trigger.ID}
+}

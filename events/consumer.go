@@ -1,0 +1,414 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Consumer is one reaction's subscription to the log, the in-process twin
+// of a Kafka consumer group: it has its own cursor (its checkpoint), reads
+// only the event types it handles, and progresses at its own pace, so a
+// reaction waiting for stock results is never queued behind placements that
+// another reaction is still working through.
+//
+// Guarantees, before the mechanism:
+//   - Nothing is delivered that was not committed (it reads the log).
+//   - Every event of its types is delivered at least once, across crashes:
+//     the checkpoint only moves past events whose batch was handled.
+//   - One writer per key: every delivery is routed by a key (an order id, a
+//     product id, a customer id) and all deliveries of one key go to one
+//     lane, in log order. A lane is the only writer of the streams of its
+//     keys, so in a steady state its appends never conflict.
+//
+// Routing may split one event into several deliveries with different keys:
+// an order's placement becomes one delivery per line, keyed by product, for
+// inventory. That is the talk's repartition step (orders re-keyed by product
+// id); over Kafka it is a repartition topic.
+//
+// A lane takes what is waiting (up to MaxBatch deliveries) and hands the
+// whole batch to its BatchHandler, which decides every delivery against the
+// in-memory state of its keys and appends the batch's events in one writer
+// request. The deliveries count as handled only when that returned nil.
+type Consumer struct {
+	store *Store
+	reg   *Registry
+	spec  ConsumerSpec
+	opts  ConsumerOptions
+	query string
+
+	lanes []*consumerLane
+	// dispatched is the last position the reader routed (or skipped): every
+	// event at or below it is handled or queued in a lane.
+	dispatched atomic.Int64
+	// saved is the checkpoint last written.
+	saved atomic.Int64
+
+	handled, conflicts, retries, redeliveries atomic.Uint64
+}
+
+// Delivery is one routed piece of an event for a consumer's lane.
+type Delivery struct {
+	Event   Event
+	Payload Payload
+	// Key is what the delivery was routed by.
+	Key string
+	// Item is what the route picked out of the payload for this key (for
+	// example the order line of one product); nil when the whole event.
+	Item any
+}
+
+// Routed is one key an event is delivered to.
+type Routed struct {
+	Key  string
+	Item any
+}
+
+// BatchHandler decides and commits one lane's batches. It returns nil only
+// once the batch's effects are committed, and how many deliveries it found
+// already handled (a redelivery after a crash). On error nothing of the
+// batch may be committed: the lane delivers the same batch again.
+type BatchHandler interface {
+	HandleBatch(ctx context.Context, batch []Delivery) (redelivered int, err error)
+}
+
+// ConsumerSpec says what a consumer reads and how it routes.
+type ConsumerSpec struct {
+	Name string
+	// Types are the event types it consumes; others are never read.
+	Types []string
+	// Route gives the keys an event goes to; none means it is skipped.
+	Route func(e Event, p Payload) []Routed
+	// NewLane makes the handler of one lane. startHead is the head of the
+	// log when the consumer started: an event after it cannot have been
+	// handled by an earlier run, so its effects need not be looked up.
+	NewLane func(lane int, startHead int64) BatchHandler
+}
+
+// ConsumerOptions tune a consumer.
+type ConsumerOptions struct {
+	// Lanes is how many lanes deliveries are spread over (by key).
+	Lanes int
+	// MaxBatch bounds the deliveries a lane hands over at once.
+	MaxBatch int
+	Log      *slog.Logger
+}
+
+// ConsumerStats is a consumer's progress.
+type ConsumerStats struct {
+	Name         string
+	Position     int64   // every event at or below it is handled
+	Head         int64   // the log head when read
+	LagSeconds   float64 // age of the oldest event read but not yet handled; 0 when none
+	Handled      uint64  // deliveries handled
+	Conflicts    uint64  // version conflicts met when appending a batch
+	Retries      uint64  // batch attempts repeated after a failure
+	Redeliveries uint64  // deliveries found already handled
+}
+
+// CheckpointName is the checkpoint a consumer keeps its position under.
+func CheckpointName(consumer string) string { return "consumer:" + consumer }
+
+// laneCapacity bounds the deliveries queued in one lane; the reader waits
+// when a lane is full, so memory stays bounded however far behind it is.
+const laneCapacity = 4096
+
+// NewConsumer returns a consumer of the store's log.
+func NewConsumer(store *Store, reg *Registry, spec ConsumerSpec, opts ConsumerOptions) *Consumer {
+	opts.Lanes = max(opts.Lanes, 1)
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(spec.Types)), ",")
+	c := &Consumer{store: store, reg: reg, spec: spec, opts: opts,
+		query: selectEvents + "WHERE position > ? AND position <= ? AND type IN (" + marks + ") ORDER BY position LIMIT ?"}
+	c.lanes = make([]*consumerLane, opts.Lanes)
+	for i := range c.lanes {
+		c.lanes[i] = &consumerLane{queue: make(chan Delivery, laneCapacity)}
+	}
+	return c
+}
+
+// Name is the consumer's name.
+func (c *Consumer) Name() string { return c.spec.Name }
+
+// consumerLane is one lane: its queue and the positions it still holds.
+type consumerLane struct {
+	queue   chan Delivery
+	mu      sync.Mutex
+	holding []held // deliveries queued and not yet handled, in order
+}
+
+type held struct {
+	position int64
+	at       time.Time
+}
+
+func (l *consumerLane) oldest() (held, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.holding) == 0 {
+		return held{}, false
+	}
+	return l.holding[0], true
+}
+
+// Run reads and delivers until ctx ends; a consumer runs once. On cancellation each lane finishes
+// the batch it is in, the checkpoint is saved, and Run returns nil.
+func (c *Consumer) Run(ctx context.Context) error {
+	db := c.store.db
+	name := CheckpointName(c.spec.Name)
+	pos, err := db.Checkpoint(ctx, name)
+	if err != nil {
+		return err
+	}
+	if pos == 0 {
+		// A database written before consumers had their own cursors: the
+		// relay's checkpoint says how far every reaction had got.
+		if pos, err = db.Checkpoint(ctx, RelayCheckpoint); err != nil {
+			return err
+		}
+	}
+	c.dispatched.Store(pos)
+	c.saved.Store(pos)
+	startHead := db.Head()
+
+	var lanes sync.WaitGroup
+	for i, l := range c.lanes {
+		h := c.spec.NewLane(i, startHead)
+		lanes.Go(func() { c.runLane(ctx, l, h) })
+	}
+	saverDone := make(chan struct{})
+	go func() {
+		defer close(saverDone)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := c.save(); err != nil && !errors.Is(err, ErrClosed) {
+					c.opts.Log.Warn("consumer: could not save checkpoint", "consumer", c.spec.Name, "err", err)
+				}
+			}
+		}
+	}()
+
+	readErr := c.read(ctx)
+	for _, l := range c.lanes {
+		close(l.queue)
+	}
+	lanes.Wait()
+	<-saverDone
+	// What the lanes still held stays behind the checkpoint and is
+	// delivered again after a restart.
+	if err := c.save(); err != nil && !errors.Is(err, ErrClosed) {
+		readErr = errors.Join(readErr, err)
+	}
+	if readErr != nil {
+		return fmt.Errorf("consumer %s: %w", c.spec.Name, readErr)
+	}
+	return nil
+}
+
+// read routes the log's events of the consumer's types to the lanes until
+// ctx ends (nil) or reading fails.
+func (c *Consumer) read(ctx context.Context) error {
+	db := c.store.db
+	pos := c.dispatched.Load()
+	const batch = 512
+	for {
+		head := db.Head()
+		if head <= pos {
+			if _, err := db.WaitBeyond(ctx, pos); err != nil {
+				if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+					return nil
+				}
+				return err
+			}
+			continue
+		}
+		args := make([]any, 0, len(c.spec.Types)+3)
+		args = append(args, pos, head)
+		for _, t := range c.spec.Types {
+			args = append(args, t)
+		}
+		args = append(args, batch)
+		evs, err := c.store.query(ctx, c.query, args...)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, e := range evs {
+			p, err := c.reg.Decode(e)
+			if err != nil {
+				return fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, err)
+			}
+			for _, r := range c.spec.Route(e, p) {
+				l := c.lanes[laneOf(r.Key, len(c.lanes))]
+				l.mu.Lock()
+				l.holding = append(l.holding, held{e.Position, e.OccurredAt})
+				l.mu.Unlock()
+				select {
+				case l.queue <- Delivery{Event: e, Payload: p, Key: r.Key, Item: r.Item}:
+				case <-ctx.Done():
+					return nil // e stays held: it was not delivered
+				}
+			}
+			pos = e.Position
+			c.dispatched.Store(pos)
+		}
+		if len(evs) < batch {
+			// Nothing else of ours up to head.
+			pos = head
+			c.dispatched.Store(pos)
+		}
+	}
+}
+
+// laneOf is the lane of a key among n.
+func laneOf(key string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// runLane hands the lane's deliveries to h in batches, in order, until the
+// queue is closed or ctx ends.
+func (c *Consumer) runLane(ctx context.Context, l *consumerLane, h BatchHandler) {
+	batch := make([]Delivery, 0, c.opts.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case d, ok := <-l.queue:
+			if !ok {
+				return
+			}
+			batch = append(batch, d)
+		case <-ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < c.opts.MaxBatch {
+			select {
+			case d, ok := <-l.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, d)
+			default:
+				break fill
+			}
+		}
+		if !c.handle(ctx, h, batch) {
+			return
+		}
+		l.mu.Lock()
+		l.holding = l.holding[len(batch):]
+		l.mu.Unlock()
+	}
+}
+
+// handle runs one batch until it succeeds; false when ctx ended first. A
+// batch that was started is finished even when ctx ends meanwhile, so a
+// graceful stop loses no work in hand; only retries stop.
+func (c *Consumer) handle(ctx context.Context, h BatchHandler, batch []Delivery) bool {
+	wait := 5 * time.Millisecond
+	for {
+		redelivered, err := h.HandleBatch(context.WithoutCancel(ctx), batch)
+		if err == nil {
+			c.handled.Add(uint64(len(batch)))
+			c.redeliveries.Add(uint64(redelivered))
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.retries.Add(1)
+		if errors.Is(err, ErrVersionConflict) {
+			// Another writer touched one of our streams (a command of the
+			// API, such as addStock): the handler reloaded, decide again.
+			c.conflicts.Add(1)
+			c.opts.Log.Info("consumer: batch met a version conflict, deciding again", "consumer", c.spec.Name, "err", err)
+			continue
+		}
+		if errors.Is(err, ErrClosed) {
+			return false
+		}
+		c.opts.Log.Warn("consumer: batch failed, retrying", "consumer", c.spec.Name,
+			"from", batch[0].Event.Position, "deliveries", len(batch), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return false
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// position is the last position below which everything was handled.
+func (c *Consumer) position() int64 {
+	safe := c.dispatched.Load()
+	for _, l := range c.lanes {
+		if h, ok := l.oldest(); ok {
+			safe = min(safe, h.position-1)
+		}
+	}
+	return safe
+}
+
+func (c *Consumer) save() error {
+	safe := c.position()
+	if safe <= c.saved.Load() {
+		return nil
+	}
+	err := c.store.db.Write(context.Background(), func(tx *sql.Tx) error {
+		return SaveCheckpoint(context.Background(), tx, CheckpointName(c.spec.Name), safe)
+	})
+	if err == nil {
+		c.saved.Store(safe)
+	}
+	return err
+}
+
+// Stats reports the consumer's progress. It is safe to call at any time.
+func (c *Consumer) Stats() ConsumerStats {
+	s := ConsumerStats{
+		Name: c.spec.Name, Position: c.position(), Head: c.store.db.Head(),
+		Handled: c.handled.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(),
+		Redeliveries: c.redeliveries.Load(),
+	}
+	s.LagSeconds = c.Lag().Seconds()
+	return s
+}
+
+// Lag is the age of the oldest event read but not yet handled, 0 when every
+// lane is idle.
+func (c *Consumer) Lag() time.Duration {
+	var oldest time.Time
+	for _, l := range c.lanes {
+		if h, ok := l.oldest(); ok && (oldest.IsZero() || h.at.Before(oldest)) {
+			oldest = h.at
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(time.Since(oldest), 0)
+}
