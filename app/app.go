@@ -32,8 +32,11 @@ type App struct {
 	handlers *commands.Handlers
 	runner   *projections.Runner
 	bus      *bus
-	http     *http.Server
-	ln       net.Listener
+	// metrics is kept so that the reaction pipeline can be wired to it:
+	// its progress and the placed-to-validated latency.
+	metrics *metrics
+	http    *http.Server
+	ln      net.Listener
 
 	stopRelay       context.CancelFunc
 	relayDone       chan struct{}
@@ -98,8 +101,12 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}()
 
+	// The reaction pipeline will report its consumers' progress here;
+	// until it does, /metrics shows no reactions.
+	a.metrics = newMetrics(a.db, runner, func() []ReactionStats { return nil })
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
-		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout}
+		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout,
+		ObservePlaceOrder: a.metrics.ObservePlaceOrder}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
@@ -110,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", metricsHandler(a.db, runner))
+	mux.Handle("GET /metrics", a.metrics.handler())
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -24,6 +24,9 @@ type Resolver struct {
 	Log *projections.History
 	// WaitTimeout bounds every wait of a mutation for the read models.
 	WaitTimeout time.Duration
+	// ObservePlaceOrder, when set, is told how long each placeOrder call
+	// took, failed ones included, waits for the read models included.
+	ObservePlaceOrder func(time.Duration)
 }
 
 // Page size limits of list queries.
@@ -31,6 +34,13 @@ const (
 	maxPage   = 100
 	maxEvents = 1000
 )
+
+// observePlaceOrder reports the time since start to ObservePlaceOrder, if set.
+func (r *Resolver) observePlaceOrder(start time.Time) {
+	if r.ObservePlaceOrder != nil {
+		r.ObservePlaceOrder(time.Since(start))
+	}
+}
 
 func (r *Resolver) projectionNames() []string {
 	var names []string
