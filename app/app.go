@@ -1,7 +1,7 @@
 // Package app wires orderflow together: configuration, the database and
-// event store, the command handlers, the bus with the reactions of every
-// bounded context, the relay, the projections and the HTTP server, and
-// stops them in the order that loses nothing.
+// event store, the command handlers, the reactions of every bounded context
+// (each a consumer of the log), the projections, /metrics and the HTTP
+// server, and stops them in the order that loses nothing.
 package app
 
 import (
@@ -32,6 +32,7 @@ type App struct {
 	handlers *commands.Handlers
 	runner   *projections.Runner
 	pipeline *pipeline
+	metrics  *metrics
 	http     *http.Server
 	ln       net.Listener
 
@@ -70,6 +71,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	handlers := commands.New(store, reg, views, commands.Config{
 		Fraud:      fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
 		JoinWindow: cfg.JoinWindow,
+		// a.metrics is set before the reactions start.
+		ObserveValidated: func(d time.Duration) { a.metrics.ObservePlacedToValidated(d) },
 	})
 
 	// Read side first: projections catch up from their checkpoints.
@@ -82,10 +85,12 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 
 	// Then the reactions: each a consumer of the log with its own cursor.
+	a.metrics = newMetrics(a.db, runner, func() []ReactionStats { return a.pipeline.stats() })
 	a.pipeline = startPipeline(store, reg, handlers.Consumers(), cfg, log)
 
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
-		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit}
+		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
+		ObservePlaceOrder: a.metrics.ObservePlaceOrder}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
@@ -96,7 +101,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", metricsHandler(a.db, runner))
+	mux.Handle("GET /metrics", a.metrics.handler())
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -1,48 +1,223 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"orderflow/events"
 	"orderflow/projections"
 )
 
-// metricsHandler serves the service's positions in the Prometheus text
-// format: the head of the log, the relay's checkpoint and each projection's
-// position and lag. Enough to alert on a pipeline that stopped moving.
-func metricsHandler(db *events.DB, runner *projections.Runner) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		relay, err := db.Checkpoint(r.Context(), events.RelayCheckpoint)
-		if err != nil {
-			http.Error(w, "metrics unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		head := db.Head()
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, "# HELP orderflow_log_head_position Global position of the last committed event.\n")
-		fmt.Fprintf(w, "# TYPE orderflow_log_head_position gauge\norderflow_log_head_position %d\n", head)
-		fmt.Fprintf(w, "# HELP orderflow_relay_position Last position the relay recorded as published.\n")
-		fmt.Fprintf(w, "# TYPE orderflow_relay_position gauge\norderflow_relay_position %d\n", relay)
-		fmt.Fprintf(w, "# HELP orderflow_projection_position Last position applied by a projection.\n")
-		fmt.Fprintf(w, "# TYPE orderflow_projection_position gauge\n")
-		statuses := runner.Statuses()
-		for _, s := range statuses {
-			fmt.Fprintf(w, "orderflow_projection_position{projection=%q} %d\n", s.Name, s.Position)
-		}
-		fmt.Fprintf(w, "# HELP orderflow_projection_lag Positions a projection is behind the head.\n")
-		fmt.Fprintf(w, "# TYPE orderflow_projection_lag gauge\n")
-		for _, s := range statuses {
-			fmt.Fprintf(w, "orderflow_projection_lag{projection=%q} %d\n", s.Name, s.Lag())
-		}
-		fmt.Fprintf(w, "# HELP orderflow_projection_rebuilding 1 while a rebuild of the projection runs.\n")
-		fmt.Fprintf(w, "# TYPE orderflow_projection_rebuilding gauge\n")
-		for _, s := range statuses {
-			rebuilding := 0
-			if s.State == projections.StateRebuilding {
-				rebuilding = 1
+// ReactionStats is one reaction consumer's progress as /metrics shows it. The
+// pipeline (being written elsewhere) will fill it; keep exactly these fields.
+type ReactionStats struct {
+	Name         string
+	Position     int64   // every event at or below it is handled
+	Head         int64   // log head when read
+	LagSeconds   float64 // age of the oldest event not yet handled; 0 when caught up
+	Handled      uint64  // messages handled
+	Conflicts    uint64  // version conflicts met when appending
+	Retries      uint64  // batch attempts repeated after a failure
+	Redeliveries uint64  // messages seen again that had already been handled
+}
+
+// metrics is what /metrics serves: the Go runtime and the process, the
+// positions and lags of every reader of the log, read when scraped, and
+// the latency histograms the API observes as it goes. It keeps its own
+// registry so that nothing else in the process can add to what it serves.
+type metrics struct {
+	registry          *prometheus.Registry
+	placeOrder        prometheus.Histogram
+	placedToValidated prometheus.Histogram
+}
+
+// newMetrics registers everything /metrics serves. reactions is called on
+// every scrape and returns each reaction consumer's progress.
+func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []ReactionStats) *metrics {
+	// The buckets cover 1ms to 30s: an order is placed and validated in a
+	// few milliseconds when all is well, and a placeOrder that waits for
+	// validation can take up to the wait timeout when it is not.
+	latencyBuckets := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		placeOrder: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "orderflow_place_order_seconds",
+			Help:    "Time the placeOrder mutation took, including any wait for the read models or for validation.",
+			Buckets: latencyBuckets,
+		}),
+		placedToValidated: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "orderflow_placed_to_validated_seconds",
+			Help:    "Time from an order's OrderPlaced event to its OrderValidated event.",
+			Buckets: latencyBuckets,
+		}),
+	}
+	store := events.NewStore(db)
+	read := func(ctx context.Context) (scrape, error) {
+		return readScrape(ctx, db, store, runner, reactions, time.Now())
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.placeOrder,
+		m.placedToValidated,
+		newPositionsCollector(read),
+	)
+	return m
+}
+
+// handler serves the registry in the Prometheus exposition formats. A
+// scrape that cannot read the positions fails as a whole (HTTP 500), so a
+// broken database shows as a failed scrape rather than as stale numbers.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
+}
+
+// ObservePlaceOrder records how long one placeOrder mutation took.
+func (m *metrics) ObservePlaceOrder(d time.Duration) { m.placeOrder.Observe(d.Seconds()) }
+
+// ObservePlacedToValidated records how long an order took from placed to
+// validated.
+func (m *metrics) ObservePlacedToValidated(d time.Duration) {
+	m.placedToValidated.Observe(d.Seconds())
+}
+
+// scrape is what one scrape reads of the log and its readers.
+type scrape struct {
+	head        int64
+	projections []projectionScrape
+	reactions   []ReactionStats
+}
+
+type projectionScrape struct {
+	status     projections.Status
+	lagSeconds float64
+}
+
+// scrapeTimeout bounds the database reads of one scrape: Collect is given
+// no context, and a scrape that hangs would hold a connection for nothing.
+const scrapeTimeout = 5 * time.Second
+
+// readScrape reads the head, every projection and
+// every reaction. A projection's lag in seconds is the age, at now, of the
+// first event after its position; projections at the same position (the
+// usual case) share one lookup.
+func readScrape(ctx context.Context, db *events.DB, store *events.Store, runner *projections.Runner,
+	reactions func() []ReactionStats, now time.Time) (scrape, error) {
+	s := scrape{head: db.Head()}
+	ages := map[int64]float64{}
+	for _, st := range runner.Statuses() {
+		age, ok := ages[st.Position]
+		if !ok {
+			at, found, err := store.FirstOccurredAfter(ctx, st.Position)
+			if err != nil {
+				return scrape{}, fmt.Errorf("lag of projection %s: %w", st.Name, err)
 			}
-			fmt.Fprintf(w, "orderflow_projection_rebuilding{projection=%q} %d\n", s.Name, rebuilding)
+			if found {
+				age = max(now.Sub(at).Seconds(), 0)
+			}
+			ages[st.Position] = age
 		}
+		s.projections = append(s.projections, projectionScrape{status: st, lagSeconds: age})
+	}
+	if reactions != nil {
+		s.reactions = reactions()
+	}
+	return s, nil
+}
+
+// positionsCollector turns a scrape into metrics when Prometheus asks for
+// them, so the numbers are as of the scrape and nothing runs between
+// scrapes to keep gauges up to date.
+type positionsCollector struct {
+	read func(context.Context) (scrape, error)
+
+	head                                                      *prometheus.Desc
+	projPosition, projLag, projLagSeconds, projRebuilding     *prometheus.Desc
+	reactPosition, reactLag, reactLagSeconds                  *prometheus.Desc
+	reactHandled, reactConflicts, reactRetries, reactRedelivs *prometheus.Desc
+}
+
+func newPositionsCollector(read func(context.Context) (scrape, error)) *positionsCollector {
+	proj := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, []string{"projection"}, nil)
+	}
+	react := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, []string{"reaction"}, nil)
+	}
+	return &positionsCollector{
+		read: read,
+		head: prometheus.NewDesc("orderflow_log_head_position", "Global position of the last committed event.", nil, nil),
+
+		projPosition:   proj("orderflow_projection_position", "Last position applied by a projection."),
+		projLag:        proj("orderflow_projection_lag", "Positions a projection is behind the head."),
+		projLagSeconds: proj("orderflow_projection_lag_seconds", "Age of the first event a projection has not applied; 0 when caught up."),
+		projRebuilding: proj("orderflow_projection_rebuilding", "1 while a rebuild of the projection runs."),
+
+		reactPosition:   react("orderflow_reaction_position", "Position at or below which a reaction has handled every event."),
+		reactLag:        react("orderflow_reaction_lag", "Positions a reaction is behind the head."),
+		reactLagSeconds: react("orderflow_reaction_lag_seconds", "Age of the oldest event a reaction has not handled; 0 when caught up."),
+		reactHandled:    react("orderflow_reaction_handled_total", "Messages a reaction handled."),
+		reactConflicts:  react("orderflow_reaction_conflicts_total", "Version conflicts a reaction met when appending."),
+		reactRetries:    react("orderflow_reaction_retries_total", "Batch attempts a reaction repeated after a failure."),
+		reactRedelivs:   react("orderflow_reaction_redeliveries_total", "Messages a reaction saw again after it had handled them."),
+	}
+}
+
+func (c *positionsCollector) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{c.head,
+		c.projPosition, c.projLag, c.projLagSeconds, c.projRebuilding,
+		c.reactPosition, c.reactLag, c.reactLagSeconds,
+		c.reactHandled, c.reactConflicts, c.reactRetries, c.reactRedelivs}
+}
+
+// Describe sends every metric the collector may emit.
+func (c *positionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs() {
+		ch <- d
+	}
+}
+
+// Collect reads the positions and sends them. When they cannot be read it
+// sends an invalid metric, which fails the scrape.
+func (c *positionsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	s, err := c.read(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.head, fmt.Errorf("read positions: %w", err))
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, label string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
+	}
+	gauge(c.head, float64(s.head))
+	for _, p := range s.projections {
+		st := p.status
+		rebuilding := 0.0
+		if st.State == projections.StateRebuilding {
+			rebuilding = 1
+		}
+		gauge(c.projPosition, float64(st.Position), st.Name)
+		gauge(c.projLag, float64(st.Lag()), st.Name)
+		gauge(c.projLagSeconds, p.lagSeconds, st.Name)
+		gauge(c.projRebuilding, rebuilding, st.Name)
+	}
+	for _, r := range s.reactions {
+		gauge(c.reactPosition, float64(r.Position), r.Name)
+		gauge(c.reactLag, float64(max(r.Head-r.Position, 0)), r.Name)
+		gauge(c.reactLagSeconds, r.LagSeconds, r.Name)
+		counter(c.reactHandled, r.Handled, r.Name)
+		counter(c.reactConflicts, r.Conflicts, r.Name)
+		counter(c.reactRetries, r.Retries, r.Name)
+		counter(c.reactRedelivs, r.Redeliveries, r.Name)
 	}
 }

@@ -89,10 +89,12 @@ func (p *pipeline) admit(ctx context.Context) error {
 }
 
 // stats reports every reaction's progress.
-func (p *pipeline) stats() []events.ConsumerStats {
-	out := make([]events.ConsumerStats, len(p.consumers))
+func (p *pipeline) stats() []ReactionStats {
+	out := make([]ReactionStats, len(p.consumers))
 	for i, c := range p.consumers {
-		out[i] = c.Stats()
+		s := c.Stats()
+		out[i] = ReactionStats{Name: s.Name, Position: s.Position, Head: s.Head, LagSeconds: s.LagSeconds,
+			Handled: s.Handled, Conflicts: s.Conflicts, Retries: s.Retries, Redeliveries: s.Redeliveries}
 	}
 	return out
 }

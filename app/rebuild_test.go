@@ -216,9 +216,8 @@ func (a *App) viewsOrder(ctx context.Context, id string) (struct {
 	return out, err
 }
 
-// settle waits until the whole flow is quiet: the relay has published
-// everything, every reaction has answered, and every projection is at the
-// head, for a while.
+// settle waits until the whole flow is quiet: every reaction has handled
+// the log up to the head, and every projection is at the head, for a while.
 func (a *App) settle(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)

@@ -187,6 +187,26 @@ func (s *Store) ReadStreamAfter(ctx context.Context, streamID string, afterPosit
 		streamID, afterPosition, limit)
 }
 
+// FirstOccurredAfter returns when the first event after a global position
+// occurred, and false when there is none. A reader at that position is
+// behind by the age of that event; the lookup is one step along the primary
+// key, cheap enough to run on every metrics scrape.
+func (s *Store) FirstOccurredAfter(ctx context.Context, afterPosition int64) (time.Time, bool, error) {
+	stmt, err := s.db.readStmt(ctx, "SELECT occurred_at FROM events WHERE position > ? ORDER BY position LIMIT 1")
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read first event after %d: %w", afterPosition, err)
+	}
+	var at int64
+	err = stmt.QueryRowContext(ctx, afterPosition).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read first event after %d: %w", afterPosition, err)
+	}
+	return time.Unix(0, at).UTC(), true, nil
+}
+
 // NewID makes a time-ordered (version 7) UUID. Ids made in order land at
 // the right edge of their index, so an append dirties few pages.
 func NewID() string {

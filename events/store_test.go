@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"orderflow/events"
 	"orderflow/migrations"
@@ -264,5 +265,33 @@ func TestASecondWriterOfTheSameFileIsRefused(t *testing.T) {
 	_, err := events.Open(context.Background(), path, events.Options{Migrate: migrations.Apply})
 	if !errors.Is(err, events.ErrLocked) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+}
+
+func TestFirstOccurredAfter(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	first, second := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2024, 1, 2, 3, 4, 6, 0, time.UTC)
+	a, b := ev("A", 1), ev("B", 2)
+	a.OccurredAt, b.OccurredAt = first, second
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "t-1", ExpectedVersion: 0, Events: []events.Event{a, b}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		after  int64
+		want   time.Time
+		wantOK bool
+	}{
+		{"from the start", 0, first, true},
+		{"after the first", 1, second, true},
+		{"caught up", 2, time.Time{}, false},
+		{"past the head", 9, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok, err := s.FirstOccurredAfter(ctx, tt.after)
+		if err != nil || ok != tt.wantOK || !got.Equal(tt.want) {
+			t.Errorf("%s: FirstOccurredAfter(%d) = %v, %v, %v; want %v, %v", tt.name, tt.after, got, ok, err, tt.want, tt.wantOK)
+		}
 	}
 }

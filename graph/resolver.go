@@ -30,6 +30,9 @@ type Resolver struct {
 	// not within the context (admission control: validation lag stays
 	// bounded instead of a backlog building up).
 	Admit func(ctx context.Context) error
+	// ObservePlaceOrder, when set, is told how long each placeOrder call
+	// took, failed ones included, waits for the read models included.
+	ObservePlaceOrder func(time.Duration)
 }
 
 // Page size limits of list queries.
@@ -37,6 +40,13 @@ const (
 	maxPage   = 100
 	maxEvents = 1000
 )
+
+// observePlaceOrder reports the time since start to ObservePlaceOrder, if set.
+func (r *Resolver) observePlaceOrder(start time.Time) {
+	if r.ObservePlaceOrder != nil {
+		r.ObservePlaceOrder(time.Since(start))
+	}
+}
 
 func (r *Resolver) projectionNames() []string {
 	var names []string

@@ -63,6 +63,7 @@ func (r *mutationResolver) AddStock(ctx context.Context, productID string, quant
 // PlaceOrder is the resolver for the placeOrder field.
 func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrderInput, waitForValidation *bool) (*model.Order, error) {
 	start := time.Now()
+	defer r.observePlaceOrder(start)
 	if err := r.admitted(ctx); err != nil {
 		return nil, err
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -538,34 +536,4 @@ func (c *client) updateCustomerAddress(t testing.TB, id, address string) Custome
 	c.do(t, `mutation($id: ID!, $a: String!) { updateCustomerAddress(customerId: $id, address: $a) { `+customerFields+` } }`,
 		map[string]any{"id": id, "a": address}, &out)
 	return out.UpdateCustomerAddress
-}
-
-// TestMetrics checks /metrics shows the log head, the relay and every
-// projection, in the Prometheus text format, and that they catch up.
-func TestMetrics(t *testing.T) {
-	t.Parallel()
-	c := startApp(t)
-	c.registerCustomer(t, "c-m", "Metric", "m@example.com", "1 Gauge St")
-	head := len(c.quiesce(t))
-	resp, err := c.http.Get(c.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, body)
-	}
-	text := string(body)
-	for _, want := range []string{
-		fmt.Sprintf("orderflow_log_head_position %d\n", head),
-		fmt.Sprintf("orderflow_relay_position %d\n", head),
-		fmt.Sprintf("orderflow_projection_position{projection=\"orders\"} %d\n", head),
-		"orderflow_projection_lag{projection=\"customers\"} 0\n",
-		"orderflow_projection_rebuilding{projection=\"stock\"} 0\n",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, text)
-		}
-	}
 }
