@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 
 	"orderflow/domain/order"
 	"orderflow/events"
@@ -26,10 +27,22 @@ func (h *Handlers) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Met
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := decideOne(ctx, h, order.StreamID(id), order.Order.Evolve, same(newMetadata(md)),
-		func(o order.Order) ([]order.Event, error) {
-			return order.Place(o, id, cmd.CustomerID, cmd.Lines, prices, h.now())
-		})
+	md = newMetadata(md)
+	decide := func(o order.Order) ([]order.Event, error) {
+		return order.Place(o, id, cmd.CustomerID, cmd.Lines, prices, h.now())
+	}
+	// Almost every placement is of a new order: decide against an empty
+	// stream without reading it. The append expects version 0, so an id in
+	// use fails as a conflict, and a refusal may depend on what the id
+	// holds; either way the full load-decide-append below answers (it also
+	// recognises a safe retry).
+	if evs, err := decide(order.Order{}); err == nil {
+		pos, err := h.appendAll(ctx, md, pending{order.StreamID(id), 0, payloads(evs)})
+		if !errors.Is(err, events.ErrVersionConflict) {
+			return Result{ID: id, Position: pos}, err
+		}
+	}
+	res, err := decideOne(ctx, h, order.StreamID(id), order.Order.Evolve, same(md), decide)
 	res.ID = id
 	return res, err
 }

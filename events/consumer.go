@@ -43,6 +43,7 @@ type Consumer struct {
 	spec  ConsumerSpec
 	opts  ConsumerOptions
 	query string
+	types map[string]bool
 
 	lanes []*consumerLane
 	// dispatched is the last position the reader routed (or skipped): every
@@ -132,12 +133,18 @@ func NewConsumer(store *Store, reg *Registry, spec ConsumerSpec, opts ConsumerOp
 	marks := strings.TrimSuffix(strings.Repeat("?,", len(spec.Types)), ",")
 	c := &Consumer{store: store, reg: reg, spec: spec, opts: opts,
 		query: selectEvents + "WHERE position > ? AND position <= ? AND type IN (" + marks + ") ORDER BY position LIMIT ?"}
+	c.types = make(map[string]bool, len(spec.Types))
+	for _, t := range spec.Types {
+		c.types[t] = true
+	}
 	c.lanes = make([]*consumerLane, opts.Lanes)
 	for i := range c.lanes {
 		c.lanes[i] = &consumerLane{queue: make(chan Delivery, laneCapacity)}
 	}
 	return c
 }
+
+func (c *Consumer) wants(eventType string) bool { return c.types[eventType] }
 
 // Name is the consumer's name.
 func (c *Consumer) Name() string { return c.spec.Name }
@@ -239,13 +246,7 @@ func (c *Consumer) read(ctx context.Context) error {
 			}
 			continue
 		}
-		args := make([]any, 0, len(c.spec.Types)+3)
-		args = append(args, pos, head)
-		for _, t := range c.spec.Types {
-			args = append(args, t)
-		}
-		args = append(args, batch)
-		evs, err := c.store.query(ctx, c.query, args...)
+		evs, upTo, err := c.next(ctx, pos, head, batch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -271,12 +272,33 @@ func (c *Consumer) read(ctx context.Context) error {
 			pos = e.Position
 			c.dispatched.Store(pos)
 		}
-		if len(evs) < batch {
-			// Nothing else of ours up to head.
-			pos = head
-			c.dispatched.Store(pos)
-		}
+		// Nothing else of ours up to there.
+		pos = upTo
+		c.dispatched.Store(pos)
 	}
+}
+
+// next reads up to limit events of the consumer's types after pos and at
+// most head, from the log's in-memory tail when it still holds them, and
+// says how far it looked.
+func (c *Consumer) next(ctx context.Context, pos, head int64, limit int) ([]Event, int64, error) {
+	if evs, last, ok := c.store.db.tail.read(pos, head, limit, c.wants); ok {
+		return evs, last, nil
+	}
+	args := make([]any, 0, len(c.spec.Types)+3)
+	args = append(args, pos, head)
+	for _, t := range c.spec.Types {
+		args = append(args, t)
+	}
+	args = append(args, limit)
+	evs, err := c.store.query(ctx, c.query, args...)
+	switch {
+	case err != nil:
+		return nil, pos, err
+	case len(evs) == limit:
+		return evs, evs[len(evs)-1].Position, nil
+	}
+	return evs, head, nil
 }
 
 // laneOf is the lane of a key among n.

@@ -65,6 +65,7 @@ type DB struct {
 	stopped   chan struct{}
 
 	head *headWatch
+	tail *tail
 
 	versionStmt, insertStmt *sql.Stmt
 	lock                    *os.File
@@ -202,6 +203,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 		head:     newHeadWatch(),
+		tail:     newTail(),
 
 		versionStmt: versionStmt,
 		versions:    map[string]int64{},
@@ -266,10 +268,7 @@ const maxCachedVersions = 200_000
 // streamVersion is a stream's current version inside the writer's open
 // transaction: what this batch appended, else the cache, else the table.
 func (d *DB) streamVersion(ctx context.Context, tx *sql.Tx, streamID string) (int64, error) {
-	if v, ok := d.pending[streamID]; ok {
-		return v, nil
-	}
-	if v, ok := d.versions[streamID]; ok {
+	if v, ok := d.knownVersion(streamID); ok {
 		return v, nil
 	}
 	var v int64
@@ -280,6 +279,16 @@ func (d *DB) streamVersion(ctx context.Context, tx *sql.Tx, streamID string) (in
 		d.versions[streamID] = v
 	}
 	return v, nil
+}
+
+// knownVersion is a stream's version inside the writer's open transaction
+// when the writer knows it without asking the table.
+func (d *DB) knownVersion(streamID string) (int64, bool) {
+	if v, ok := d.pending[streamID]; ok {
+		return v, true
+	}
+	v, ok := d.versions[streamID]
+	return v, ok
 }
 
 // setSync syncs a batch's commit only when it holds a durable write. Derived

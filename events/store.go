@@ -1,11 +1,14 @@
 package events
 
 import (
+	"strings"
+
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mattn/go-sqlite3"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,16 +46,29 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 		seen[a.StreamID] = true
 	}
 	var stored []Event
-	// An append checks before it writes, so it needs no savepoint of its
+	// Streams expected to be new are not looked up: the unique index on
+	// (stream_id, stream_version) refuses a first event for a stream that
+	// exists, and that refusal is the conflict. Everything else is checked
+	// before anything is written, so an append needs no savepoint of its
 	// own: if it fails, it wrote nothing (or returned writeFailed, and the
-	// writer gives up the whole batch).
-	req := &writeReq{ctx: ctx, checksFirst: true, durable: !isDerived(ctx)}
+	// writer gives up the whole batch). An append to several new streams
+	// (a reaction's batch) can only learn that a later one exists after
+	// writing the first, so it runs in a savepoint that undoes it alone.
+	fresh := 0
+	for _, a := range appends {
+		if a.ExpectedVersion == 0 {
+			fresh++
+		}
+	}
+	savepoint := fresh > 1
+	req := &writeReq{ctx: ctx, checksFirst: !savepoint, durable: !isDerived(ctx)}
 	req.fn = func(tx *sql.Tx) error {
 		stored = stored[:0]
-		return s.appendTx(ctx, tx, appends, &stored)
+		return s.appendTx(ctx, tx, appends, savepoint, &stored)
 	}
 	req.after = func() {
 		if n := len(stored); n > 0 {
+			s.db.tail.add(stored)
 			s.db.head.advance(stored[n-1].Position)
 		}
 	}
@@ -62,21 +78,14 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 	return stored, nil
 }
 
-func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend, out *[]Event) error {
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend, savepoint bool, out *[]Event) error {
 	insert := tx.StmtContext(ctx, s.db.insertStmt)
-	// Check every expectation before writing anything: an append that
-	// conflicts leaves the transaction untouched, so the writer need not
-	// roll anything back for it.
+	// Check every expectation that needs a lookup before writing anything:
+	// an append that conflicts leaves the transaction untouched, so the
+	// writer need not roll anything back for it.
 	current := make([]int64, len(appends))
+	order := make([]int, 0, len(appends)) // streams expected new first
 	for i, a := range appends {
-		v, err := s.db.streamVersion(ctx, tx, a.StreamID)
-		if err != nil {
-			return fmt.Errorf("read version of %q: %w", a.StreamID, err)
-		}
-		current[i] = v
-		if a.ExpectedVersion != AnyVersion && a.ExpectedVersion != current[i] {
-			return &VersionConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: current[i]}
-		}
 		for _, e := range a.Events {
 			if e.Type == "" {
 				return fmt.Errorf("append to %q: event without type", a.StreamID)
@@ -85,9 +94,27 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend
 				return fmt.Errorf("append %s to %q: payload is not valid JSON", e.Type, a.StreamID)
 			}
 		}
+		if a.ExpectedVersion == 0 {
+			if v, known := s.db.knownVersion(a.StreamID); known && v != 0 {
+				return &VersionConflictError{StreamID: a.StreamID, Expected: 0, Actual: v}
+			}
+			order = append([]int{i}, order...)
+			continue
+		}
+		v, err := s.db.streamVersion(ctx, tx, a.StreamID)
+		if err != nil {
+			return fmt.Errorf("read version of %q: %w", a.StreamID, err)
+		}
+		current[i] = v
+		if a.ExpectedVersion != AnyVersion && a.ExpectedVersion != current[i] {
+			return &VersionConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: current[i]}
+		}
+		order = append(order, i)
 	}
 	now := time.Now()
-	for i, a := range appends {
+	wrote := false
+	for _, i := range order {
+		a := appends[i]
 		v := current[i]
 		for _, e := range a.Events {
 			v++
@@ -106,16 +133,38 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend
 			res, err := insert.ExecContext(ctx, e.ID, e.StreamID, e.StreamVersion, e.Type, e.SchemaVersion,
 				e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data))
 			if err != nil {
+				if a.ExpectedVersion == 0 && v == 1 && versionTaken(err) && (!wrote || savepoint) {
+					// Nothing of this append is left in the transaction
+					// (it wrote nothing yet, or its savepoint undoes it).
+					actual, verr := s.db.streamVersion(ctx, tx, a.StreamID)
+					if verr != nil {
+						actual = 1
+					}
+					return &VersionConflictError{StreamID: a.StreamID, Expected: 0, Actual: actual}
+				}
 				return &writeFailed{fmt.Errorf("insert %s into %q: %w", e.Type, a.StreamID, err)}
 			}
+			wrote = true
 			if e.Position, err = res.LastInsertId(); err != nil {
 				return &writeFailed{err}
 			}
 			*out = append(*out, e)
 		}
-		s.db.pending[a.StreamID] = v
+	}
+	// Only now that all of it is written: a failure above leaves no trace
+	// of this append in what the writer believes the streams' versions are.
+	for i, a := range appends {
+		s.db.pending[a.StreamID] = current[i] + int64(len(a.Events))
 	}
 	return nil
+}
+
+// versionTaken says an insert failed because its stream already has an
+// event at that version.
+func versionTaken(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique &&
+		strings.Contains(se.Error(), "stream_version")
 }
 
 func nullable(s string) any {
@@ -140,6 +189,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, afterVersion in
 // they saw; since positions are only allocated by the single writer inside
 // its transaction, no event can later appear behind a position already read.
 func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]Event, error) {
+	if evs, _, ok := s.db.tail.read(afterPosition, s.db.Head(), limit, nil); ok {
+		return evs, nil
+	}
 	return s.query(ctx, selectEvents+"WHERE position > ? ORDER BY position LIMIT ?", afterPosition, limit)
 }
 

@@ -295,3 +295,50 @@ func TestFirstOccurredAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestExpectedNewStreamThatExistsIsAConflict covers streams expected to be
+// new that the writer does not know (after a reopen it has no cached
+// versions): the unique index refuses them, as a conflict, leaving nothing
+// of the append behind, alone or among several new streams.
+func TestExpectedNewStreamThatExistsIsAConflict(t *testing.T) {
+	ctx := context.Background()
+	s, path := openStore(t)
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("Placed", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s = events.NewStore(db)
+
+	_, err = s.Append(ctx, events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("Placed", 2)}})
+	var conflict *events.VersionConflictError
+	if !errors.As(err, &conflict) || conflict.Expected != 0 || conflict.Actual != 1 {
+		t.Fatalf("alone: err = %v, want a conflict expecting 0, finding 1", err)
+	}
+	// Several new streams, the last one existing: the first is undone.
+	_, err = s.Append(ctx,
+		events.StreamAppend{StreamID: "check-1", Events: []events.Event{ev("Checked", 1)}},
+		events.StreamAppend{StreamID: "check-2", Events: []events.Event{ev("Checked", 2)}},
+		events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("Placed", 3)}},
+	)
+	if !errors.Is(err, events.ErrVersionConflict) {
+		t.Fatalf("among several: err = %v, want a conflict", err)
+	}
+	if all, _ := s.ReadAll(ctx, 0, 100); len(all) != 1 || db.Head() != 1 {
+		t.Fatalf("log has %d events, head %d; want only the first", len(all), db.Head())
+	}
+	// And the writer's idea of the versions was not spoiled by the undone writes.
+	stored, err := s.Append(ctx,
+		events.StreamAppend{StreamID: "check-1", Events: []events.Event{ev("Checked", 1)}},
+		events.StreamAppend{StreamID: "check-2", Events: []events.Event{ev("Checked", 2)}},
+	)
+	if err != nil || len(stored) != 2 || stored[0].StreamVersion != 1 || stored[1].StreamVersion != 1 {
+		t.Fatalf("stored %+v, err %v", stored, err)
+	}
+}

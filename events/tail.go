@@ -1,0 +1,64 @@
+package events
+
+import "sync"
+
+// tail keeps the most recently committed events in memory, so that the
+// readers that follow the head of the log (every reaction and the
+// projections) read them from there instead of each asking SQLite for the
+// same rows. It only ever holds a contiguous run of positions that the
+// writer committed, filled in commit order; a reader asking for anything
+// older reads the database.
+type tail struct {
+	mu     sync.RWMutex
+	ring   []Event
+	lo, hi int64 // positions held: lo..hi; none when hi < lo
+}
+
+// tailSize is how many recent events are kept (a few seconds at full load).
+const tailSize = 1 << 16
+
+func newTail() *tail { return &tail{ring: make([]Event, tailSize), lo: 1, hi: 0} }
+
+// add records committed events, given in position order.
+func (t *tail) add(evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range evs {
+		if e.Position != t.hi+1 {
+			// Not contiguous with what is held (the first commit after
+			// opening a database with history): start afresh from here.
+			t.lo, t.hi = e.Position, e.Position-1
+		}
+		t.ring[e.Position%tailSize] = e
+		t.hi = e.Position
+		if t.hi-t.lo >= tailSize {
+			t.lo = t.hi - tailSize + 1
+		}
+	}
+}
+
+// read returns up to limit events after position and at most upTo that
+// keep says to keep, and the last position it looked at. ok is false when
+// the events right after position are no longer (or not yet) held.
+func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bool) (out []Event, last int64, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if upTo <= after {
+		return nil, after, true
+	}
+	if after+1 < t.lo || after+1 > t.hi {
+		return nil, after, false
+	}
+	last = after
+	for p := after + 1; p <= min(upTo, t.hi) && len(out) < limit; p++ {
+		e := t.ring[p%tailSize]
+		if keep == nil || keep(e.Type) {
+			out = append(out, e)
+		}
+		last = p
+	}
+	return out, last, true
+}

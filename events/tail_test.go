@@ -1,0 +1,64 @@
+package events
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestTail(t *testing.T) {
+	at := func(from, to int64) []Event {
+		var out []Event
+		for p := from; p <= to; p++ {
+			typ := "A"
+			if p%2 == 0 {
+				typ = "B"
+			}
+			out = append(out, Event{Position: p, Type: typ})
+		}
+		return out
+	}
+	positions := func(evs []Event) []int64 {
+		var out []int64
+		for _, e := range evs {
+			out = append(out, e.Position)
+		}
+		return out
+	}
+	onlyB := func(typ string) bool { return typ == "B" }
+	tests := []struct {
+		name        string
+		added       [][2]int64
+		after, upTo int64
+		limit       int
+		keep        func(string) bool
+		want        []int64
+		last        int64
+		ok          bool
+	}{
+		{name: "empty tail sends readers to the database", after: 0, upTo: 5, limit: 10},
+		{name: "nothing to read is answered", after: 5, upTo: 5, limit: 10, ok: true, last: 5},
+		{name: "all held", added: [][2]int64{{1, 5}}, after: 0, upTo: 5, limit: 10, want: []int64{1, 2, 3, 4, 5}, last: 5, ok: true},
+		{name: "bounded by upTo", added: [][2]int64{{1, 5}}, after: 1, upTo: 3, limit: 10, want: []int64{2, 3}, last: 3, ok: true},
+		{name: "bounded by limit", added: [][2]int64{{1, 5}}, after: 0, upTo: 5, limit: 2, want: []int64{1, 2}, last: 2, ok: true},
+		{name: "filtered, last still moves", added: [][2]int64{{1, 5}}, after: 0, upTo: 5, limit: 10, keep: onlyB, want: []int64{2, 4}, last: 5, ok: true},
+		{name: "head beyond the tail goes to the database", added: [][2]int64{{1, 5}}, after: 5, upTo: 9, limit: 10, last: 5},
+		{name: "history before the first commit held", added: [][2]int64{{100, 105}}, after: 50, upTo: 105, limit: 10, last: 50},
+		{name: "right after the first commit held", added: [][2]int64{{100, 105}}, after: 99, upTo: 105, limit: 10, want: []int64{100, 101, 102, 103, 104, 105}, last: 105, ok: true},
+		{name: "a gap starts afresh", added: [][2]int64{{1, 5}, {9, 10}}, after: 5, upTo: 10, limit: 10, last: 5},
+		{name: "overwritten by newer", added: [][2]int64{{1, tailSize + 10}}, after: 5, upTo: tailSize + 10, limit: 10, last: 5},
+		{name: "oldest still held", added: [][2]int64{{1, tailSize + 10}}, after: 10, upTo: tailSize + 10, limit: 2, want: []int64{11, 12}, last: 12, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := newTail()
+			for _, r := range tt.added {
+				tl.add(at(r[0], r[1]))
+			}
+			got, last, ok := tl.read(tt.after, tt.upTo, tt.limit, tt.keep)
+			if ok != tt.ok || last != tt.last || !reflect.DeepEqual(positions(got), tt.want) {
+				t.Errorf("read(%d, %d) = %v, last %d, ok %v; want %v, last %d, ok %v",
+					tt.after, tt.upTo, positions(got), last, ok, tt.want, tt.last, tt.ok)
+			}
+		})
+	}
+}
