@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	// Then the reactions: each a consumer of the log with its own cursor.
 	a.metrics = newMetrics(a.db, runner, func() []ReactionStats { return a.pipeline.stats() })
-	a.pipeline = startPipeline(store, reg, handlers.Consumers(), cfg, log)
+	a.pipeline = startPipeline(store, reg, handlers.Consumers(), cfg, a.metrics.ObserveAdmission, log)
 
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
 		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,

@@ -14,8 +14,8 @@ import (
 	"orderflow/projections"
 )
 
-// ReactionStats is one reaction consumer's progress as /metrics shows it. The
-// pipeline (being written elsewhere) will fill it; keep exactly these fields.
+// ReactionStats is one reaction consumer's progress as /metrics shows it,
+// read from the pipeline at every scrape.
 type ReactionStats struct {
 	Name         string
 	Position     int64   // every event at or below it is handled
@@ -35,6 +35,11 @@ type metrics struct {
 	registry          *prometheus.Registry
 	placeOrder        prometheus.Histogram
 	placedToValidated prometheus.Histogram
+	// admissionWait and overloaded show the admission rule at work: how
+	// long orders waited for validation to catch up, and how many were
+	// turned away after waiting the whole wait timeout.
+	admissionWait prometheus.Histogram
+	overloaded    prometheus.Counter
 }
 
 // newMetrics registers everything /metrics serves. reactions is called on
@@ -56,6 +61,15 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 			Help:    "Time from an order's OrderPlaced event to its OrderValidated event.",
 			Buckets: latencyBuckets,
 		}),
+		admissionWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "orderflow_admission_wait_seconds",
+			Help:    "Time a placeOrder waited because validation lagged beyond --max-validation-lag (only orders that waited).",
+			Buckets: latencyBuckets,
+		}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orderflow_admission_refused_total",
+			Help: "placeOrder calls answered OVERLOADED: validation lagged beyond its bound for the whole wait timeout.",
+		}),
 	}
 	store := events.NewStore(db)
 	read := func(ctx context.Context) (scrape, error) {
@@ -66,6 +80,8 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.placeOrder,
 		m.placedToValidated,
+		m.admissionWait,
+		m.overloaded,
 		newPositionsCollector(read),
 	)
 	return m
@@ -76,6 +92,15 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 // broken database shows as a failed scrape rather than as stale numbers.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
+}
+
+// ObserveAdmission records an order that had to wait for admission, and
+// whether it was admitted in the end.
+func (m *metrics) ObserveAdmission(waited time.Duration, admitted bool) {
+	m.admissionWait.Observe(waited.Seconds())
+	if !admitted {
+		m.overloaded.Inc()
+	}
 }
 
 // ObservePlaceOrder records how long one placeOrder mutation took.

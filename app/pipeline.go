@@ -23,6 +23,8 @@ type pipeline struct {
 	validating []*events.Consumer
 	maxLag     time.Duration
 	lag        atomic.Int64 // nanoseconds, refreshed every lagEvery
+	// observeAdmission is told about every order that had to wait.
+	observeAdmission func(waited time.Duration, admitted bool)
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -34,9 +36,10 @@ var validationConsumers = map[string]bool{"inventory": true, "fraud": true, "cus
 // lagEvery is how often the validation lag is measured for admission.
 const lagEvery = 5 * time.Millisecond
 
-func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config, log *slog.Logger) *pipeline {
+func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config,
+	observeAdmission func(waited time.Duration, admitted bool), log *slog.Logger) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{maxLag: cfg.MaxValidationLag, cancel: cancel}
+	p := &pipeline{maxLag: cfg.MaxValidationLag, observeAdmission: observeAdmission, cancel: cancel}
 	for _, spec := range specs {
 		c := events.NewConsumer(store, reg, spec, events.ConsumerOptions{Lanes: cfg.BusPartitions, Log: log})
 		p.consumers = append(p.consumers, c)
@@ -77,15 +80,29 @@ func (p *pipeline) validationLag() time.Duration {
 // admit returns once validation lags by no more than the bound, or ctx's
 // error when ctx ends first.
 func (p *pipeline) admit(ctx context.Context) error {
+	if time.Duration(p.lag.Load()) <= p.maxLag {
+		return nil
+	}
+	start := time.Now()
+	t := time.NewTicker(lagEvery)
+	defer t.Stop()
 	for time.Duration(p.lag.Load()) > p.maxLag {
 		select {
 		case <-ctx.Done():
+			p.observe(time.Since(start), false)
 			return fmt.Errorf("validation lags %s behind (bound %s): %w",
 				time.Duration(p.lag.Load()).Round(time.Millisecond), p.maxLag, ctx.Err())
-		case <-time.After(lagEvery):
+		case <-t.C:
 		}
 	}
+	p.observe(time.Since(start), true)
 	return nil
+}
+
+func (p *pipeline) observe(waited time.Duration, admitted bool) {
+	if p.observeAdmission != nil {
+		p.observeAdmission(waited, admitted)
+	}
 }
 
 // stats reports every reaction's progress.
