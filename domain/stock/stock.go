@@ -16,6 +16,8 @@ import (
 // ReasonInsufficientStock is the failure code of the inventory validation.
 const ReasonInsufficientStock = "INSUFFICIENT_STOCK"
 
+// ErrBadQuantity refuses to add fewer than one unit: stock only ever comes
+// in, it leaves through reservations that are committed.
 var ErrBadQuantity = fault.Invalidf("quantity must be at least 1")
 
 // StreamID is the stream that holds a product's stock events.
@@ -153,6 +155,11 @@ func Add(s Stock, productID string, quantity int) ([]Event, error) {
 // StockReserved when what is available covers the quantity, otherwise
 // StockReservationRejected with the shortfall. An order that already holds
 // a reservation here records nothing (a redelivered request).
+//
+// A Stock does not remember rejections or released reservations, so a
+// request redelivered after those would be decided afresh; the stream's
+// single writer answers each order event once and drops redeliveries
+// before calling this.
 func ReserveLine(s Stock, productID, orderID string, quantity int) []Event {
 	if s.open[orderID] > 0 {
 		return nil
@@ -180,68 +187,6 @@ func CommitLine(s Stock, productID, orderID string) []Event {
 		return []Event{StockCommitted{ProductID: productID, OrderID: orderID, Quantity: q}}
 	}
 	return nil
-}
-
-// Line is one product and quantity to reserve.
-type Line struct {
-	ProductID string
-	Quantity  int
-}
-
-// Reserve decides an order's reservation over all its lines: every line
-// reserved, or, when any product is short, one rejection on the first short
-// product and nothing reserved. stocks holds the current state of every
-// line's product. answered says inventory already answered this order (a
-// redelivered request): then, as when any stream still holds a reservation
-// for it, nothing is recorded. The result maps product id to the events for
-// its stream.
-func Reserve(stocks map[string]Stock, orderID string, lines []Line, answered bool) map[string][]Event {
-	if answered {
-		return nil
-	}
-	for _, l := range lines {
-		if stocks[l.ProductID].open[orderID] > 0 {
-			return nil
-		}
-	}
-	for _, l := range lines {
-		s := stocks[l.ProductID]
-		if s.Available() < l.Quantity {
-			return map[string][]Event{l.ProductID: {StockReservationRejected{
-				ProductID: l.ProductID, OrderID: orderID, Requested: l.Quantity,
-				Available: s.Available(), Shortfall: l.Quantity - s.Available(), Reason: ReasonInsufficientStock,
-			}}}
-		}
-	}
-	out := make(map[string][]Event, len(lines))
-	for _, l := range lines {
-		out[l.ProductID] = []Event{StockReserved{ProductID: l.ProductID, OrderID: orderID, Quantity: l.Quantity}}
-	}
-	return out
-}
-
-// Release gives back whatever is still held for the order in these streams.
-func Release(stocks map[string]Stock, orderID string) map[string][]Event {
-	return settle(stocks, orderID, func(productID string, q int) Event {
-		return StockReleased{ProductID: productID, OrderID: orderID, Quantity: q}
-	})
-}
-
-// Commit turns what is held for the order into goods gone.
-func Commit(stocks map[string]Stock, orderID string) map[string][]Event {
-	return settle(stocks, orderID, func(productID string, q int) Event {
-		return StockCommitted{ProductID: productID, OrderID: orderID, Quantity: q}
-	})
-}
-
-func settle(stocks map[string]Stock, orderID string, event func(productID string, q int) Event) map[string][]Event {
-	out := map[string][]Event{}
-	for id, s := range stocks {
-		if q := s.open[orderID]; q > 0 {
-			out[id] = []Event{event(id, q)}
-		}
-	}
-	return out
 }
 
 // CheckInvariants verifies 0 ≤ reserved ≤ onHand and that reserved is the

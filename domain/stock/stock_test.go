@@ -11,41 +11,34 @@ import (
 	"orderflow/domain/stock"
 )
 
-// build folds each product's events into a fresh Stock. Evolve updates the
-// reservation maps in place, so every test case builds its own states.
-func build(t *testing.T, given map[string][]stock.Event) map[string]stock.Stock {
+// build folds events into a fresh Stock. Evolve updates the reservation map
+// in place, so every test case builds its own state.
+func build(t *testing.T, events ...stock.Event) stock.Stock {
 	t.Helper()
-	stocks := make(map[string]stock.Stock, len(given))
-	for id, events := range given {
-		var s stock.Stock
-		for _, e := range events {
-			s = s.Evolve(e)
-		}
-		if err := s.CheckInvariants(); err != nil {
-			t.Fatalf("given state of %s breaks the invariants: %v", id, err)
-		}
-		stocks[id] = s
+	var s stock.Stock
+	for _, e := range events {
+		s = s.Evolve(e)
 	}
-	return stocks
+	if err := s.CheckInvariants(); err != nil {
+		t.Fatalf("given state breaks the invariants: %v", err)
+	}
+	return s
 }
 
-// apply folds a decision into the stocks, checking that each event went to
-// its own product's stream and that the invariants hold afterwards.
-func apply(t *testing.T, stocks map[string]stock.Stock, out map[string][]stock.Event) {
+// apply folds a decision into s, checking that every event belongs to the
+// product whose stream decided it and that the invariants hold afterwards.
+func apply(t *testing.T, s stock.Stock, productID string, events []stock.Event) stock.Stock {
 	t.Helper()
-	for id, events := range out {
-		s := stocks[id]
-		for _, e := range events {
-			if pid := productOf(e); pid != id {
-				t.Fatalf("event %#v decided for stream of %s", e, id)
-			}
-			s = s.Evolve(e)
+	for _, e := range events {
+		if pid := productOf(e); pid != productID {
+			t.Fatalf("event %#v decided for the stream of %s", e, productID)
 		}
-		if err := s.CheckInvariants(); err != nil {
-			t.Fatalf("after %#v: %v", events, err)
-		}
-		stocks[id] = s
+		s = s.Evolve(e)
 	}
+	if err := s.CheckInvariants(); err != nil {
+		t.Fatalf("after %#v: %v", events, err)
+	}
+	return s
 }
 
 func productOf(e stock.Event) string {
@@ -64,7 +57,8 @@ func productOf(e stock.Event) string {
 	panic(fmt.Sprintf("unknown event %T", e))
 }
 
-func sameDecision(got, want map[string][]stock.Event) bool {
+// sameDecision treats nil and empty as the same "nothing recorded".
+func sameDecision(got, want []stock.Event) bool {
 	if len(got) == 0 && len(want) == 0 {
 		return true
 	}
@@ -74,14 +68,11 @@ func sameDecision(got, want map[string][]stock.Event) bool {
 // level is the expected onHand and reserved of one product.
 type level struct{ onHand, reserved int }
 
-func checkLevels(t *testing.T, stocks map[string]stock.Stock, want map[string]level) {
+func checkLevel(t *testing.T, s stock.Stock, want level) {
 	t.Helper()
-	for id, w := range want {
-		s := stocks[id]
-		if s.OnHand != w.onHand || s.Reserved != w.reserved || s.Available() != w.onHand-w.reserved {
-			t.Errorf("%s: onHand %d reserved %d available %d, want onHand %d reserved %d",
-				id, s.OnHand, s.Reserved, s.Available(), w.onHand, w.reserved)
-		}
+	if s.OnHand != want.onHand || s.Reserved != want.reserved || s.Available() != want.onHand-want.reserved {
+		t.Errorf("onHand %d reserved %d available %d, want onHand %d reserved %d",
+			s.OnHand, s.Reserved, s.Available(), want.onHand, want.reserved)
 	}
 }
 
@@ -143,277 +134,194 @@ func TestAddAccumulates(t *testing.T) {
 	}
 }
 
-func TestReserve(t *testing.T) {
-	// p1: 10 free; p2: 5 free; p3: 3 on hand, 2 held for order "other".
-	base := func() map[string][]stock.Event {
-		return map[string][]stock.Event{
-			"p1": {added("p1", 10)},
-			"p2": {added("p2", 5)},
-			"p3": {added("p3", 3), reserved("p3", "other", 2)},
-		}
-	}
-	with := func(extra map[string][]stock.Event) map[string][]stock.Event {
-		g := base()
-		for id, events := range extra {
-			g[id] = append(g[id], events...)
-		}
-		return g
-	}
-	baseLevels := map[string]level{"p1": {10, 0}, "p2": {5, 0}, "p3": {3, 2}}
-
+func TestReserveLine(t *testing.T) {
 	tests := []struct {
-		name  string
-		given map[string][]stock.Event
-		lines []stock.Line
-		// answered is what the command side learned from the log: inventory
-		// already answered this order.
-		answered bool
-		want     map[string][]stock.Event
-		after    map[string]level
+		name     string
+		given    []stock.Event
+		quantity int
+		want     []stock.Event
+		after    level
+		holds    int // what p1 holds for o1 afterwards
 	}{
 		{
-			name: "all lines available", given: base(),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 4}, {ProductID: "p2", Quantity: 2}},
-			want:  map[string][]stock.Event{"p1": {reserved("p1", "o1", 4)}, "p2": {reserved("p2", "o1", 2)}},
-			after: map[string]level{"p1": {10, 4}, "p2": {5, 2}, "p3": {3, 2}},
+			name: "within availability", given: []stock.Event{added("p1", 10)}, quantity: 4,
+			want: []stock.Event{reserved("p1", "o1", 4)}, after: level{10, 4}, holds: 4,
 		},
 		{
-			name: "exactly the available quantity on every line", given: base(),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 10}, {ProductID: "p2", Quantity: 5}, {ProductID: "p3", Quantity: 1}},
-			want: map[string][]stock.Event{
-				"p1": {reserved("p1", "o1", 10)}, "p2": {reserved("p2", "o1", 5)}, "p3": {reserved("p3", "o1", 1)},
-			},
-			after: map[string]level{"p1": {10, 10}, "p2": {5, 5}, "p3": {3, 3}},
+			name: "exactly the available quantity", given: []stock.Event{added("p1", 10)}, quantity: 10,
+			want: []stock.Event{reserved("p1", "o1", 10)}, after: level{10, 10}, holds: 10,
 		},
 		{
-			name: "one product short: one rejection, nothing reserved", given: base(),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 4}, {ProductID: "p3", Quantity: 2}},
-			want:  map[string][]stock.Event{"p3": {rejected("p3", "o1", 2, 1)}},
-			after: baseLevels,
+			name:  "exactly what other orders left available",
+			given: []stock.Event{added("p1", 3), reserved("p1", "other", 2)}, quantity: 1,
+			want: []stock.Event{reserved("p1", "o1", 1)}, after: level{3, 3}, holds: 1,
 		},
 		{
-			name: "short on the first line", given: base(),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 11}, {ProductID: "p2", Quantity: 1}},
-			want:  map[string][]stock.Event{"p1": {rejected("p1", "o1", 11, 10)}},
-			after: baseLevels,
+			name: "short: rejected with the shortfall, nothing reserved", given: []stock.Event{added("p1", 10)}, quantity: 11,
+			want: []stock.Event{rejected("p1", "o1", 11, 10)}, after: level{10, 0},
 		},
 		{
-			name: "two short: the first short line in order is named", given: base(),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 1}, {ProductID: "p2", Quantity: 6}, {ProductID: "p3", Quantity: 2}},
-			want:  map[string][]stock.Event{"p2": {rejected("p2", "o1", 6, 5)}},
-			after: baseLevels,
+			name:  "short because other orders hold the rest",
+			given: []stock.Event{added("p1", 3), reserved("p1", "other", 2)}, quantity: 2,
+			want: []stock.Event{rejected("p1", "o1", 2, 1)}, after: level{3, 2},
 		},
 		{
-			name: "two short, other line order", given: base(),
-			lines: []stock.Line{{ProductID: "p3", Quantity: 2}, {ProductID: "p2", Quantity: 6}, {ProductID: "p1", Quantity: 1}},
-			want:  map[string][]stock.Event{"p3": {rejected("p3", "o1", 2, 1)}},
-			after: baseLevels,
+			name: "product with no stock at all", quantity: 1,
+			want: []stock.Event{rejected("p1", "o1", 1, 0)}, after: level{0, 0},
 		},
 		{
-			name: "product with no stock at all", given: base(),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 1}, {ProductID: "p9", Quantity: 1}},
-			want:  map[string][]stock.Event{"p9": {rejected("p9", "o1", 1, 0)}},
-			after: baseLevels,
+			name:  "the order already holds a reservation here: nothing recorded",
+			given: []stock.Event{added("p1", 10), reserved("p1", "o1", 4)}, quantity: 4,
+			after: level{10, 4}, holds: 4,
 		},
 		{
-			name:  "redelivered after it was reserved",
-			given: with(map[string][]stock.Event{"p1": {reserved("p1", "o1", 4)}, "p2": {reserved("p2", "o1", 2)}}),
-			lines: []stock.Line{{ProductID: "p1", Quantity: 4}, {ProductID: "p2", Quantity: 2}},
-			want:  nil,
-			after: map[string]level{"p1": {10, 4}, "p2": {5, 2}},
+			name:  "the order already holds a reservation, a different quantity asked: nothing recorded",
+			given: []stock.Event{added("p1", 10), reserved("p1", "o1", 4)}, quantity: 20,
+			after: level{10, 4}, holds: 4,
 		},
 		{
-			name: "redelivered after it was rejected, though stock arrived since",
-			given: with(map[string][]stock.Event{
-				"p3": {rejected("p3", "o1", 2, 1), added("p3", 100)},
-			}),
-			lines:    []stock.Line{{ProductID: "p1", Quantity: 4}, {ProductID: "p3", Quantity: 2}},
-			answered: true,
-			want:     nil,
-			after:    map[string]level{"p1": {10, 0}, "p3": {103, 2}},
+			name:  "a rejection of another order does not block this one",
+			given: []stock.Event{added("p1", 5), rejected("p1", "o0", 9, 5)}, quantity: 5,
+			want: []stock.Event{reserved("p1", "o1", 5)}, after: level{5, 5}, holds: 5,
 		},
 		{
-			name: "redelivered after it was reserved and then released",
-			given: with(map[string][]stock.Event{
-				"p1": {reserved("p1", "o1", 4), released("p1", "o1", 4)},
-			}),
-			lines:    []stock.Line{{ProductID: "p1", Quantity: 4}},
-			answered: true,
-			want:     nil,
-			after:    map[string]level{"p1": {10, 0}},
+			// The stock does not remember answers; the stream's single
+			// writer drops redelivered requests before they get here.
+			name:  "after a rejection, with stock arrived since, the line is decided afresh",
+			given: []stock.Event{added("p1", 1), rejected("p1", "o1", 2, 1), added("p1", 100)}, quantity: 2,
+			want: []stock.Event{reserved("p1", "o1", 2)}, after: level{101, 2}, holds: 2,
 		},
 		{
-			name:  "an answer for another order does not block this one",
-			given: with(map[string][]stock.Event{"p2": {rejected("p2", "o0", 9, 5)}}),
-			lines: []stock.Line{{ProductID: "p2", Quantity: 5}},
-			want:  map[string][]stock.Event{"p2": {reserved("p2", "o1", 5)}},
-			after: map[string]level{"p2": {5, 5}},
+			name:  "after a release the line is decided afresh",
+			given: []stock.Event{added("p1", 10), reserved("p1", "o1", 4), released("p1", "o1", 4)}, quantity: 4,
+			want: []stock.Event{reserved("p1", "o1", 4)}, after: level{10, 4}, holds: 4,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stocks := build(t, tt.given)
-			got := stock.Reserve(stocks, "o1", tt.lines, tt.answered)
+			s := build(t, tt.given...)
+			got := stock.ReserveLine(s, "p1", "o1", tt.quantity)
 			if !sameDecision(got, tt.want) {
 				t.Fatalf("decision = %#v\nwant %#v", got, tt.want)
 			}
-			apply(t, stocks, got)
-			checkLevels(t, stocks, tt.after)
+			s = apply(t, s, "p1", got)
+			checkLevel(t, s, tt.after)
+			if q := s.OpenReservation("o1"); q != tt.holds {
+				t.Errorf("holds %d for o1, want %d", q, tt.holds)
+			}
 		})
 	}
 }
 
-// TestReserveAnsweredOnce follows one order through a rejection and its
-// redeliveries (answered, as the command side learns from the log): stock
-// is never reserved for it, even once enough arrives.
-func TestReserveAnsweredOnce(t *testing.T) {
-	stocks := build(t, map[string][]stock.Event{
-		"p1": {added("p1", 5)}, "p2": {added("p2", 1)}, "p3": {added("p3", 5)},
-	})
-	lines := []stock.Line{{ProductID: "p1", Quantity: 2}, {ProductID: "p2", Quantity: 2}, {ProductID: "p3", Quantity: 2}}
-
-	first := stock.Reserve(stocks, "o1", lines, false)
-	want := map[string][]stock.Event{"p2": {rejected("p2", "o1", 2, 1)}}
-	if !reflect.DeepEqual(first, want) {
-		t.Fatalf("first decision = %#v, want %#v", first, want)
+func TestReleaseLineAndCommitLine(t *testing.T) {
+	// o1 holds 3 and o2 holds 1 of p1's 10; o3 was rejected.
+	base := []stock.Event{added("p1", 10), reserved("p1", "o1", 3), reserved("p1", "o2", 1), rejected("p1", "o3", 20, 6)}
+	with := func(extra ...stock.Event) []stock.Event {
+		return append(append([]stock.Event{}, base...), extra...)
 	}
-	apply(t, stocks, first)
-	checkLevels(t, stocks, map[string]level{"p1": {5, 0}, "p2": {1, 0}, "p3": {5, 0}})
-	for _, id := range []string{"p1", "p2", "p3"} {
-		if q := stocks[id].OpenReservation("o1"); q != 0 {
-			t.Errorf("%s holds %d for a rejected order", id, q)
-		}
-	}
-
-	if again := stock.Reserve(stocks, "o1", lines, true); len(again) != 0 {
-		t.Fatalf("redelivery = %#v, want nothing", again)
-	}
-	events, _ := stock.Add(stocks["p2"], "p2", 10)
-	apply(t, stocks, map[string][]stock.Event{"p2": events})
-	if again := stock.Reserve(stocks, "o1", lines, true); len(again) != 0 {
-		t.Fatalf("redelivery after restock = %#v, want nothing", again)
-	}
-
-	// A new order for the same lines now succeeds, and is answered once too.
-	second := stock.Reserve(stocks, "o2", lines, false)
-	apply(t, stocks, second)
-	checkLevels(t, stocks, map[string]level{"p1": {5, 2}, "p2": {11, 2}, "p3": {5, 2}})
-	if again := stock.Reserve(stocks, "o2", lines, true); len(again) != 0 {
-		t.Fatalf("redelivery of a reserved order = %#v, want nothing", again)
-	}
-	// Even when the caller could not tell, a stream holding a reservation
-	// for the order refuses to reserve it twice.
-	if again := stock.Reserve(stocks, "o2", lines, false); len(again) != 0 {
-		t.Fatalf("reserve of an order with open reservations = %#v, want nothing", again)
-	}
-	checkLevels(t, stocks, map[string]level{"p1": {5, 2}, "p2": {11, 2}, "p3": {5, 2}})
-}
-
-func TestReleaseAndCommit(t *testing.T) {
-	// o1 holds 3 of p1 and 2 of p2; o2 holds 1 of p1; o3 was rejected on p3.
-	base := func() map[string][]stock.Event {
-		return map[string][]stock.Event{
-			"p1": {added("p1", 10), reserved("p1", "o1", 3), reserved("p1", "o2", 1)},
-			"p2": {added("p2", 5), reserved("p2", "o1", 2)},
-			"p3": {added("p3", 1), rejected("p3", "o3", 4, 1)},
-		}
-	}
-	with := func(extra map[string][]stock.Event) map[string][]stock.Event {
-		g := base()
-		for id, events := range extra {
-			g[id] = append(g[id], events...)
-		}
-		return g
-	}
-	type decide func(map[string]stock.Stock, string) map[string][]stock.Event
+	type decide func(s stock.Stock, productID, orderID string) []stock.Event
 	tests := []struct {
 		name   string
-		given  map[string][]stock.Event
+		given  []stock.Event
 		decide decide
 		order  string
-		want   map[string][]stock.Event
-		after  map[string]level
+		want   []stock.Event
+		after  level
 	}{
 		{
-			name: "release an order on two products", given: base(), decide: stock.Release, order: "o1",
-			want:  map[string][]stock.Event{"p1": {released("p1", "o1", 3)}, "p2": {released("p2", "o1", 2)}},
-			after: map[string]level{"p1": {10, 1}, "p2": {5, 0}, "p3": {1, 0}},
+			name: "release an open reservation", given: base, decide: stock.ReleaseLine, order: "o1",
+			want: []stock.Event{released("p1", "o1", 3)}, after: level{10, 1},
 		},
 		{
-			name: "release touches only the order's products", given: base(), decide: stock.Release, order: "o2",
-			want:  map[string][]stock.Event{"p1": {released("p1", "o2", 1)}},
-			after: map[string]level{"p1": {10, 3}, "p2": {5, 2}},
+			name: "release leaves other orders' reservations", given: base, decide: stock.ReleaseLine, order: "o2",
+			want: []stock.Event{released("p1", "o2", 1)}, after: level{10, 3},
 		},
 		{
-			name: "release an unknown order", given: base(), decide: stock.Release, order: "o9",
-			after: map[string]level{"p1": {10, 4}, "p2": {5, 2}, "p3": {1, 0}},
+			name: "release an order with no reservation", given: base, decide: stock.ReleaseLine, order: "o9",
+			after: level{10, 4},
 		},
 		{
-			name: "release a rejected order", given: base(), decide: stock.Release, order: "o3",
-			after: map[string]level{"p3": {1, 0}},
+			name: "release a rejected order", given: base, decide: stock.ReleaseLine, order: "o3",
+			after: level{10, 4},
 		},
 		{
-			name:   "release twice",
-			given:  with(map[string][]stock.Event{"p1": {released("p1", "o1", 3)}, "p2": {released("p2", "o1", 2)}}),
-			decide: stock.Release, order: "o1",
-			after: map[string]level{"p1": {10, 1}, "p2": {5, 0}},
+			name: "release after release", given: with(released("p1", "o1", 3)), decide: stock.ReleaseLine, order: "o1",
+			after: level{10, 1},
 		},
 		{
-			name:   "release after commit",
-			given:  with(map[string][]stock.Event{"p1": {committed("p1", "o1", 3)}, "p2": {committed("p2", "o1", 2)}}),
-			decide: stock.Release, order: "o1",
-			after: map[string]level{"p1": {7, 1}, "p2": {3, 0}},
+			name: "release after commit", given: with(committed("p1", "o1", 3)), decide: stock.ReleaseLine, order: "o1",
+			after: level{7, 1},
 		},
 		{
-			name: "commit reduces on hand and reserved", given: base(), decide: stock.Commit, order: "o1",
-			want:  map[string][]stock.Event{"p1": {committed("p1", "o1", 3)}, "p2": {committed("p2", "o1", 2)}},
-			after: map[string]level{"p1": {7, 1}, "p2": {3, 0}, "p3": {1, 0}},
+			name: "commit reduces on hand and reserved", given: base, decide: stock.CommitLine, order: "o1",
+			want: []stock.Event{committed("p1", "o1", 3)}, after: level{7, 1},
 		},
 		{
-			name: "commit touches only the order's products", given: base(), decide: stock.Commit, order: "o2",
-			want:  map[string][]stock.Event{"p1": {committed("p1", "o2", 1)}},
-			after: map[string]level{"p1": {9, 3}, "p2": {5, 2}},
+			name: "commit leaves other orders' reservations", given: base, decide: stock.CommitLine, order: "o2",
+			want: []stock.Event{committed("p1", "o2", 1)}, after: level{9, 3},
 		},
 		{
-			name: "commit an unknown order", given: base(), decide: stock.Commit, order: "o9",
-			after: map[string]level{"p1": {10, 4}, "p2": {5, 2}},
+			name: "commit an order with no reservation", given: base, decide: stock.CommitLine, order: "o9",
+			after: level{10, 4},
 		},
 		{
-			name:   "commit twice",
-			given:  with(map[string][]stock.Event{"p1": {committed("p1", "o1", 3)}, "p2": {committed("p2", "o1", 2)}}),
-			decide: stock.Commit, order: "o1",
-			after: map[string]level{"p1": {7, 1}, "p2": {3, 0}},
+			name: "commit a rejected order", given: base, decide: stock.CommitLine, order: "o3",
+			after: level{10, 4},
 		},
 		{
-			name:   "commit after release",
-			given:  with(map[string][]stock.Event{"p1": {released("p1", "o1", 3)}, "p2": {released("p2", "o1", 2)}}),
-			decide: stock.Commit, order: "o1",
-			after: map[string]level{"p1": {10, 1}, "p2": {5, 0}},
+			name: "commit after commit", given: with(committed("p1", "o1", 3)), decide: stock.CommitLine, order: "o1",
+			after: level{7, 1},
 		},
 		{
-			name:   "commit what is left after a partial release",
-			given:  with(map[string][]stock.Event{"p2": {released("p2", "o1", 2)}}),
-			decide: stock.Commit, order: "o1",
-			want:  map[string][]stock.Event{"p1": {committed("p1", "o1", 3)}},
-			after: map[string]level{"p1": {7, 1}, "p2": {5, 0}},
+			name: "commit after release", given: with(released("p1", "o1", 3)), decide: stock.CommitLine, order: "o1",
+			after: level{10, 1},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stocks := build(t, tt.given)
-			got := tt.decide(stocks, tt.order)
+			s := build(t, tt.given...)
+			got := tt.decide(s, "p1", tt.order)
 			if !sameDecision(got, tt.want) {
 				t.Fatalf("decision = %#v\nwant %#v", got, tt.want)
 			}
-			apply(t, stocks, got)
-			checkLevels(t, stocks, tt.after)
-			for id, s := range stocks {
-				if q := s.OpenReservation(tt.order); q != 0 {
-					t.Errorf("%s still holds %d for %s", id, q, tt.order)
-				}
+			s = apply(t, s, "p1", got)
+			checkLevel(t, s, tt.after)
+			if q := s.OpenReservation(tt.order); q != 0 {
+				t.Errorf("still holds %d for %s", q, tt.order)
 			}
 		})
 	}
+}
+
+// TestOrderLinesAnsweredPerProduct follows a two-line order as inventory
+// decides it: each product answers its own line, so a short product rejects
+// its line while the other reserves; failing the order then releases what
+// was reserved, and the rejected product has nothing to give back.
+func TestOrderLinesAnsweredPerProduct(t *testing.T) {
+	p1 := build(t, added("p1", 5))
+	p2 := build(t, added("p2", 1))
+
+	got1 := stock.ReserveLine(p1, "p1", "o1", 2)
+	got2 := stock.ReserveLine(p2, "p2", "o1", 2)
+	if want := []stock.Event{reserved("p1", "o1", 2)}; !sameDecision(got1, want) {
+		t.Fatalf("p1 decision = %#v, want %#v", got1, want)
+	}
+	if want := []stock.Event{rejected("p2", "o1", 2, 1)}; !sameDecision(got2, want) {
+		t.Fatalf("p2 decision = %#v, want %#v", got2, want)
+	}
+	p1, p2 = apply(t, p1, "p1", got1), apply(t, p2, "p2", got2)
+
+	rel1 := stock.ReleaseLine(p1, "p1", "o1")
+	rel2 := stock.ReleaseLine(p2, "p2", "o1")
+	if want := []stock.Event{released("p1", "o1", 2)}; !sameDecision(rel1, want) {
+		t.Fatalf("p1 release = %#v, want %#v", rel1, want)
+	}
+	if len(rel2) != 0 {
+		t.Fatalf("p2 release = %#v, want nothing", rel2)
+	}
+	p1, p2 = apply(t, p1, "p1", rel1), apply(t, p2, "p2", rel2)
+	checkLevel(t, p1, level{5, 0})
+	checkLevel(t, p2, level{1, 0})
 }
 
 // TestCheckInvariants shows the check can fail: states no decision would
@@ -447,35 +355,43 @@ func TestCheckInvariants(t *testing.T) {
 	}
 }
 
-// TestRandomOperations runs thousands of random Add / Reserve / Release /
-// Commit decisions over three products, folds what each decides, and checks
-// after every step the invariants and a simple model of what the stock
-// should be.
+// TestRandomOperations runs thousands of random Add / ReserveLine /
+// ReleaseLine / CommitLine decisions over a few products and orders, folds
+// what each decides into that product's stock, and checks after every step
+// the invariants and an independent simple model of what the stock should
+// be.
 func TestRandomOperations(t *testing.T) {
-	for _, seed := range []int64{1, 2, 3} {
-		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) { randomOperations(t, seed, 3000) })
+	for _, seed := range []int64{1, 2, 3, 4, 5} {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) { randomOperations(t, seed, 5000) })
 	}
 }
 
 func randomOperations(t *testing.T, seed int64, steps int) {
 	rng := rand.New(rand.NewSource(seed))
 	products := []string{"p1", "p2", "p3"}
+	orders := []string{"o1", "o2", "o3", "o4", "o5"}
 	stocks := map[string]stock.Stock{}
 
-	// The model.
+	// The model: goods on hand per product, and what each order holds of
+	// each product.
 	onHand := map[string]int{}
-	open := map[string]map[string]int{} // order → product → quantity held
-	orderLines := map[string][]stock.Line{}
-	var orders []string
+	held := map[string]map[string]int{} // product → order → quantity
+	for _, id := range products {
+		held[id] = map[string]int{}
+	}
 	counts := map[string]int{}
 
 	for step := 0; step < steps; step++ {
-		var out map[string][]stock.Event
-		switch op := rng.Intn(10); {
-		case op < 3: // Add, sometimes with a bad quantity
-			id := products[rng.Intn(len(products))]
-			q := rng.Intn(12) - 1
-			events, err := stock.Add(stocks[id], id, q)
+		id := products[rng.Intn(len(products))]
+		orderID := orders[rng.Intn(len(orders))]
+		s := stocks[id]
+		var got, want []stock.Event
+		// Commits outweigh adds, so stock keeps running short and both
+		// answers of ReserveLine stay common over the whole walk.
+		switch op := rng.Intn(20); {
+		case op < 4: // Add, sometimes with a bad quantity
+			q := rng.Intn(6) - 1
+			events, err := stock.Add(s, id, q)
 			if q < 1 {
 				if fault.KindOf(err) != fault.Invalid || len(events) != 0 {
 					t.Fatalf("step %d: Add(%d) = %#v, %v; want Invalid", step, q, events, err)
@@ -486,103 +402,64 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 			if err != nil {
 				t.Fatalf("step %d: Add(%d): %v", step, q, err)
 			}
+			got, want = events, []stock.Event{added(id, q)}
 			onHand[id] += q
-			out = map[string][]stock.Event{id: events}
 			counts["add"]++
 
-		case op < 7: // Reserve a new order, or redeliver an old one
-			var orderID string
-			var lines []stock.Line
-			redelivered := len(orders) > 0 && rng.Intn(5) == 0
-			if redelivered {
-				orderID = orders[rng.Intn(len(orders))]
-				lines = orderLines[orderID]
-			} else {
-				orderID = fmt.Sprintf("o%d", len(orders)+1)
-				for _, i := range rng.Perm(len(products))[:1+rng.Intn(len(products))] {
-					lines = append(lines, stock.Line{ProductID: products[i], Quantity: 1 + rng.Intn(8)})
-				}
-				orders = append(orders, orderID)
-				orderLines[orderID] = lines
-			}
-			in := map[string]stock.Stock{}
-			for _, l := range lines {
-				in[l.ProductID] = stocks[l.ProductID]
-			}
-			out = stock.Reserve(in, orderID, lines, redelivered)
-
-			var want map[string][]stock.Event
-			if !redelivered {
-				want = map[string][]stock.Event{}
-				short := false
-				for _, l := range lines {
-					if avail := onHand[l.ProductID] - sumHeld(open, l.ProductID); avail < l.Quantity {
-						want = map[string][]stock.Event{l.ProductID: {rejected(l.ProductID, orderID, l.Quantity, avail)}}
-						short = true
-						break
-					}
-					want[l.ProductID] = []stock.Event{reserved(l.ProductID, orderID, l.Quantity)}
-				}
-				if !short {
-					open[orderID] = map[string]int{}
-					for _, l := range lines {
-						open[orderID][l.ProductID] = l.Quantity
-					}
-					counts["reserve"]++
-				} else {
-					counts["reject"]++
-				}
-			} else {
-				counts["redelivered"]++
-			}
-			if !sameDecision(out, want) {
-				t.Fatalf("step %d: Reserve(%s, %v) = %#v\nwant %#v", step, orderID, lines, out, want)
+		case op < 12: // ReserveLine
+			q := 1 + rng.Intn(8)
+			got = stock.ReserveLine(s, id, orderID, q)
+			available := onHand[id] - sumHeld(held[id])
+			switch {
+			case held[id][orderID] > 0:
+				counts["reserve while holding"]++
+			case available < q:
+				want = []stock.Event{rejected(id, orderID, q, available)}
+				counts["reject"]++
+			default:
+				want = []stock.Event{reserved(id, orderID, q)}
+				held[id][orderID] = q
+				counts["reserve"]++
 			}
 
-		default: // Release or Commit an order, possibly one with nothing open
-			if len(orders) == 0 {
-				continue
-			}
-			orderID := orders[rng.Intn(len(orders))]
-			commit := rng.Intn(2) == 0
-			if commit {
-				out = stock.Commit(stocks, orderID)
+		case op < 15: // ReleaseLine
+			got = stock.ReleaseLine(s, id, orderID)
+			if q := held[id][orderID]; q > 0 {
+				want = []stock.Event{released(id, orderID, q)}
+				delete(held[id], orderID)
+				counts["release"]++
 			} else {
-				out = stock.Release(stocks, orderID)
+				counts["release nothing"]++
 			}
-			want := map[string][]stock.Event{}
-			for id, q := range open[orderID] {
-				if commit {
-					want[id] = []stock.Event{committed(id, orderID, q)}
-					onHand[id] -= q
-				} else {
-					want[id] = []stock.Event{released(id, orderID, q)}
-				}
-			}
-			if len(open[orderID]) > 0 {
-				counts[map[bool]string{true: "commit", false: "release"}[commit]]++
-			}
-			delete(open, orderID)
-			if !sameDecision(out, want) {
-				t.Fatalf("step %d: commit=%v %s = %#v\nwant %#v", step, commit, orderID, out, want)
+
+		default: // CommitLine
+			got = stock.CommitLine(s, id, orderID)
+			if q := held[id][orderID]; q > 0 {
+				want = []stock.Event{committed(id, orderID, q)}
+				onHand[id] -= q
+				delete(held[id], orderID)
+				counts["commit"]++
+			} else {
+				counts["commit nothing"]++
 			}
 		}
+		if !sameDecision(got, want) {
+			t.Fatalf("step %d on %s for %s: decision = %#v\nwant %#v", step, id, orderID, got, want)
+		}
+		stocks[id] = apply(t, s, id, got)
 
-		apply(t, stocks, out)
 		for _, id := range products {
 			s := stocks[id]
 			if err := s.CheckInvariants(); err != nil {
 				t.Fatalf("step %d: %v", step, err)
 			}
-			if s.OnHand != onHand[id] || s.Reserved != sumHeld(open, id) {
+			if s.OnHand != onHand[id] || s.Reserved != sumHeld(held[id]) {
 				t.Fatalf("step %d: %s onHand %d reserved %d, model says %d and %d",
-					step, id, s.OnHand, s.Reserved, onHand[id], sumHeld(open, id))
+					step, id, s.OnHand, s.Reserved, onHand[id], sumHeld(held[id]))
 			}
-		}
-		for orderID, held := range open {
-			for _, id := range products {
-				if got := stocks[id].OpenReservation(orderID); got != held[id] {
-					t.Fatalf("step %d: %s holds %d for %s, model says %d", step, id, got, orderID, held[id])
+			for _, orderID := range orders {
+				if got := s.OpenReservation(orderID); got != held[id][orderID] {
+					t.Fatalf("step %d: %s holds %d for %s, model says %d", step, id, got, orderID, held[id][orderID])
 				}
 			}
 		}
@@ -591,7 +468,8 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 	// Make sure the walk exercised every path, so a broken generator cannot
 	// make this test pass vacuously.
 	var kinds []string
-	for _, k := range []string{"add", "add refused", "reserve", "reject", "redelivered", "release", "commit"} {
+	for _, k := range []string{"add", "add refused", "reserve", "reject", "reserve while holding",
+		"release", "release nothing", "commit", "commit nothing"} {
 		if counts[k] == 0 {
 			t.Errorf("no %q step in %d steps", k, steps)
 		}
@@ -600,12 +478,45 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 	t.Logf("steps: %v", kinds)
 }
 
-func sumHeld(open map[string]map[string]int, productID string) int {
+func sumHeld(byOrder map[string]int) int {
 	sum := 0
-	for _, held := range open {
-		sum += held[productID]
+	for _, q := range byOrder {
+		sum += q
 	}
 	return sum
+}
+
+func TestUpcastStockReservationRejectedV1(t *testing.T) {
+	tests := []struct {
+		name    string
+		v1      map[string]any
+		want    map[string]any
+		wantErr bool
+	}{
+		{
+			name: "adds the shortfall",
+			v1:   map[string]any{"productId": "p1", "orderId": "o1", "requested": 5.0, "available": 2.0, "reason": "INSUFFICIENT_STOCK"},
+			want: map[string]any{"productId": "p1", "orderId": "o1", "requested": 5.0, "available": 2.0, "shortfall": 3.0, "reason": "INSUFFICIENT_STOCK"},
+		},
+		{
+			name: "nothing available",
+			v1:   map[string]any{"requested": 4.0, "available": 0.0},
+			want: map[string]any{"requested": 4.0, "available": 0.0, "shortfall": 4.0},
+		},
+		{name: "available missing", v1: map[string]any{"requested": 4.0}, wantErr: true},
+		{name: "requested not a number", v1: map[string]any{"requested": "4", "available": 0.0}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := stock.UpcastStockReservationRejectedV1(tt.v1)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("upcast = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestConstants(t *testing.T) {
