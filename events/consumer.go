@@ -230,11 +230,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // read routes the log's events of the consumer's types to the lanes until
-// ctx ends (nil) or reading fails.
+// ctx ends. A failed read (or an event it cannot decode) is retried with
+// backoff from the first event not yet routed: events are never skipped.
 func (c *Consumer) read(ctx context.Context) error {
 	db := c.store.db
 	pos := c.dispatched.Load()
 	const batch = 512
+	wait := 5 * time.Millisecond
 	for {
 		head := db.Head()
 		if head <= pos {
@@ -247,16 +249,12 @@ func (c *Consumer) read(ctx context.Context) error {
 			continue
 		}
 		evs, upTo, err := c.next(ctx, pos, head, batch)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		for _, e := range evs {
-			p, err := c.reg.Decode(e)
-			if err != nil {
-				return fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, err)
+		for i := 0; err == nil && i < len(evs); i++ {
+			e := evs[i]
+			p, decodeErr := c.reg.Decode(e)
+			if decodeErr != nil {
+				err = fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, decodeErr)
+				break
 			}
 			for _, r := range c.spec.Route(e, p) {
 				l := c.lanes[laneOf(r.Key, len(c.lanes))]
@@ -272,6 +270,20 @@ func (c *Consumer) read(ctx context.Context) error {
 			pos = e.Position
 			c.dispatched.Store(pos)
 		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.opts.Log.Warn("consumer: reading the log failed, retrying", "consumer", c.spec.Name, "after", pos, "err", err)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return nil
+			}
+			wait = min(2*wait, 2*time.Second)
+			continue
+		}
+		wait = 5 * time.Millisecond
 		// Nothing else of ours up to there.
 		pos = upTo
 		c.dispatched.Store(pos)

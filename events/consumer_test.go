@@ -1,0 +1,158 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"orderflow/events"
+)
+
+// keyed is the payload of the consumer tests: the key it is routed by and
+// its number within that key.
+type keyed struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+func (keyed) EventType() string { return "Keyed" }
+
+type other struct{}
+
+func (other) EventType() string { return "Other" }
+
+// laneLog is a BatchHandler that records what each key received, checks
+// one key is only ever handled by one lane, and fails one chosen attempt.
+type laneLog struct {
+	mu      sync.Mutex
+	byKey   map[string][]int
+	laneOf  map[string]int
+	batches int
+	failAt  int // the attempt that fails (1-based); 0 = none
+	errs    []string
+}
+
+func (r *laneLog) lane(i int) events.BatchHandler { return laneLogger{r, i} }
+
+type laneLogger struct {
+	r    *laneLog
+	lane int
+}
+
+func (l laneLogger) HandleBatch(_ context.Context, batch []events.Delivery) (int, error) {
+	r := l.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches++
+	if r.batches == r.failAt {
+		return 0, errors.New("a passing failure")
+	}
+	for _, d := range batch {
+		k := d.Payload.(keyed)
+		if lane, ok := r.laneOf[k.Key]; ok && lane != l.lane {
+			r.errs = append(r.errs, fmt.Sprintf("key %s handled by lanes %d and %d", k.Key, lane, l.lane))
+		}
+		r.laneOf[k.Key] = l.lane
+		r.byKey[k.Key] = append(r.byKey[k.Key], k.N)
+	}
+	return 0, nil
+}
+
+func keyedSpec(name string, r *laneLog) events.ConsumerSpec {
+	return events.ConsumerSpec{
+		Name:  name,
+		Types: []string{"Keyed"},
+		Route: func(_ events.Event, p events.Payload) []events.Routed {
+			return []events.Routed{{Key: p.(keyed).Key}}
+		},
+		NewLane: func(lane int, _ int64) events.BatchHandler { return r.lane(lane) },
+	}
+}
+
+func appendKeyed(t *testing.T, s *events.Store, keys, perKey, from int) {
+	t.Helper()
+	for n := from; n < from+perKey; n++ {
+		for k := range keys {
+			data, _ := json.Marshal(keyed{Key: fmt.Sprintf("k%d", k), N: n})
+			noise, _ := json.Marshal(other{})
+			if _, err := s.Append(context.Background(), events.StreamAppend{StreamID: fmt.Sprintf("s-%d", k), ExpectedVersion: events.AnyVersion,
+				Events: []events.Event{{Type: "Keyed", Data: data}, {Type: "Other", Data: noise}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// runUntil runs a consumer until it has handled the log up to the head.
+func runUntil(t *testing.T, s *events.Store, spec events.ConsumerSpec) events.ConsumerStats {
+	t.Helper()
+	reg := events.NewRegistry(events.Registration{Payload: keyed{}}, events.Registration{Payload: other{}})
+	c := events.NewConsumer(s, reg, spec, events.ConsumerOptions{Lanes: 4, MaxBatch: 7})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Stats().Position < s.DB().Head() {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer at %d, head %d", c.Stats().Position, s.DB().Head())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return c.Stats()
+}
+
+// TestConsumerDeliversEachKeyInOrderToOneLane checks the consumer's
+// guarantees: only its types, every event once when nothing fails, each
+// key in log order and always on the same lane, a failed batch delivered
+// again, and a restart resuming after what was handled.
+func TestConsumerDeliversEachKeyInOrderToOneLane(t *testing.T) {
+	s, _ := openStore(t)
+	const keys, perKey = 10, 30
+	appendKeyed(t, s, keys, perKey, 0)
+
+	r := &laneLog{byKey: map[string][]int{}, laneOf: map[string]int{}, failAt: 3}
+	stats := runUntil(t, s, keyedSpec("test", r))
+	if len(r.errs) > 0 {
+		t.Fatal(r.errs)
+	}
+	if stats.Handled != keys*perKey || stats.Retries != 1 {
+		t.Errorf("handled %d with %d retries, want %d with 1", stats.Handled, stats.Retries, keys*perKey)
+	}
+	for k := range keys {
+		got := r.byKey[fmt.Sprintf("k%d", k)]
+		if len(got) != perKey {
+			t.Fatalf("key k%d got %d deliveries, want %d", k, len(got), perKey)
+		}
+		for i, n := range got {
+			if n != i {
+				t.Fatalf("key k%d got %v, want 0..%d in order", k, got, perKey-1)
+			}
+		}
+	}
+
+	// A restart resumes from the checkpoint: only what came after.
+	appendKeyed(t, s, keys, 2, perKey)
+	again := &laneLog{byKey: map[string][]int{}, laneOf: map[string]int{}}
+	stats = runUntil(t, s, keyedSpec("test", again))
+	if stats.Handled != keys*2 {
+		t.Errorf("after the restart handled %d, want %d", stats.Handled, keys*2)
+	}
+	for k := range keys {
+		if got := again.byKey[fmt.Sprintf("k%d", k)]; len(got) != 2 || got[0] != perKey || got[1] != perKey+1 {
+			t.Errorf("after the restart key k%d got %v, want [%d %d]", k, got, perKey, perKey+1)
+		}
+	}
+	// Another consumer has its own cursor and reads from the start.
+	fresh := &laneLog{byKey: map[string][]int{}, laneOf: map[string]int{}}
+	if stats := runUntil(t, s, keyedSpec("another", fresh)); stats.Handled != keys*(perKey+2) {
+		t.Errorf("another consumer handled %d, want %d", stats.Handled, keys*(perKey+2))
+	}
+}
