@@ -68,7 +68,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.store = store
 	reg := commands.Registry()
 	views := projections.NewViews(a.db.Reader())
-	handlers := commands.New(store, reg, views, commands.Config{
+	runner := projections.NewRunner(store, reg, log, projections.All()...)
+	// The orders context prices orders from its in-memory copy of the catalog.
+	handlers := commands.New(store, reg, projections.NewPrices(views, runner), commands.Config{
 		Fraud:      fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
 		JoinWindow: cfg.JoinWindow,
 		// a.metrics is set before the reactions start.
@@ -76,7 +78,6 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	})
 
 	// Read side first: projections catch up from their checkpoints.
-	runner := projections.NewRunner(store, reg, log, projections.All()...)
 	a.handlers, a.runner = handlers, runner
 	projCtx, stopProjections := context.WithCancel(context.Background())
 	a.stopProjections = stopProjections

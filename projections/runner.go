@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"orderflow/events"
@@ -80,6 +81,10 @@ type Runner struct {
 	byName      map[string]*projection
 	batch       int
 	log         *slog.Logger
+
+	// catalogChanges counts the applied batches that held catalog events;
+	// the price cache of the orders context is good while it stays put.
+	catalogChanges atomic.Int64
 
 	mu        sync.Mutex
 	positions map[string]int64
@@ -231,6 +236,14 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 	})
 	if err != nil {
 		return low, low, err
+	}
+	// After the commit, before anyone waiting for these positions is told:
+	// whoever reads prices after an upsert returned sees them changed.
+	for _, e := range evs {
+		if events.Family(e.StreamID) == catalogFamily {
+			r.catalogChanges.Add(1)
+			break
+		}
 	}
 	for _, p := range r.projections {
 		r.advance(p.def.Name, last)
