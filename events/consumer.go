@@ -251,7 +251,7 @@ func (c *Consumer) read(ctx context.Context) error {
 		evs, upTo, err := c.next(ctx, pos, head, batch)
 		for i := 0; err == nil && i < len(evs); i++ {
 			e := evs[i]
-			p, decodeErr := c.reg.Decode(e)
+			p, decodeErr := c.store.Decode(c.reg, e)
 			if decodeErr != nil {
 				err = fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, decodeErr)
 				break

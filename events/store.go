@@ -259,6 +259,12 @@ func (s *Store) FirstOccurredAfter(ctx context.Context, afterPosition int64) (ti
 	return time.Unix(0, at).UTC(), true, nil
 }
 
+// Decode returns an event's payload through reg. The readers that follow
+// the head of the log share one decoding of each recent event.
+func (s *Store) Decode(reg *Registry, e Event) (Payload, error) {
+	return s.db.tail.decode(reg, e)
+}
+
 // NewID makes a time-ordered (version 7) UUID. Ids made in order land at
 // the right edge of their index, so an append dirties few pages.
 func NewID() string {

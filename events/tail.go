@@ -12,12 +12,22 @@ type tail struct {
 	mu     sync.RWMutex
 	ring   []Event
 	lo, hi int64 // positions held: lo..hi; none when hi < lo
+
+	// decoded holds the payload of a held event once someone decoded it,
+	// so that the readers of one event decode it once between them.
+	// Payloads are values that nobody changes once decoded. Readers touch
+	// it holding mu for reading (and decodeMu among themselves), add
+	// holding mu: a slot is never reused under a reader's feet.
+	decodeMu sync.Mutex
+	decoded  []Payload
 }
 
 // tailSize is how many recent events are kept (a few seconds at full load).
 const tailSize = 1 << 16
 
-func newTail() *tail { return &tail{ring: make([]Event, tailSize), lo: 1, hi: 0} }
+func newTail() *tail {
+	return &tail{ring: make([]Event, tailSize), decoded: make([]Payload, tailSize), lo: 1, hi: 0}
+}
 
 // add records committed events, given in position order.
 func (t *tail) add(evs []Event) {
@@ -33,6 +43,7 @@ func (t *tail) add(evs []Event) {
 			t.lo, t.hi = e.Position, e.Position-1
 		}
 		t.ring[e.Position%tailSize] = e
+		t.decoded[e.Position%tailSize] = nil
 		t.hi = e.Position
 		if t.hi-t.lo >= tailSize {
 			t.lo = t.hi - tailSize + 1
@@ -61,4 +72,34 @@ func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bo
 		last = p
 	}
 	return out, last, true
+}
+
+// decode returns the event's payload, decoding it with reg only when no
+// reader of the tail did before.
+func (t *tail) decode(reg *Registry, e Event) (Payload, error) {
+	i := e.Position % tailSize
+	held := func() bool { return e.Position >= t.lo && e.Position <= t.hi && t.ring[i].ID == e.ID }
+	t.mu.RLock()
+	var p Payload
+	if held() {
+		t.decodeMu.Lock()
+		p = t.decoded[i]
+		t.decodeMu.Unlock()
+	}
+	t.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := reg.Decode(e)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	if held() {
+		t.decodeMu.Lock()
+		t.decoded[i] = p
+		t.decodeMu.Unlock()
+	}
+	t.mu.RUnlock()
+	return p, nil
 }

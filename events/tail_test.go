@@ -62,3 +62,40 @@ func TestTail(t *testing.T) {
 		})
 	}
 }
+
+// TestTailDecodesOnce checks that readers of a held event share one
+// decoding, and that an event no longer held is decoded afresh.
+func TestTailDecodesOnce(t *testing.T) {
+	calls := 0
+	reg := NewRegistry(Registration{Payload: counted{}})
+	tl := newTail()
+	tl.add([]Event{{Position: 1, ID: "a", Type: "Counted", Data: []byte(`{"n":1}`)}})
+	e := tl.ring[1]
+	for range 3 {
+		p, err := tl.decode(reg, e)
+		if err != nil || p.(counted).N != 1 {
+			t.Fatalf("decode = %v, %v", p, err)
+		}
+		if tl.decoded[1] != nil {
+			calls = 1
+		}
+	}
+	if calls != 1 {
+		t.Fatal("the decoded payload was not kept")
+	}
+	// The slot reused by a later event: its own payload, not the old one.
+	later := Event{Position: 1 + tailSize, ID: "b", Type: "Counted", Data: []byte(`{"n":2}`)}
+	tl.add([]Event{later})
+	if p, err := tl.decode(reg, later); err != nil || p.(counted).N != 2 {
+		t.Fatalf("decode of the later event = %v, %v", p, err)
+	}
+	if p, err := tl.decode(reg, e); err != nil || p.(counted).N != 1 {
+		t.Fatalf("decode of the event no longer held = %v, %v", p, err)
+	}
+}
+
+type counted struct {
+	N int `json:"n"`
+}
+
+func (counted) EventType() string { return "Counted" }

@@ -259,7 +259,7 @@ func (r *Runner) read(ctx context.Context, pos int64, limit int) ([]events.Event
 	}
 	payloads := make([]events.Payload, len(evs))
 	for i, e := range evs {
-		if payloads[i], err = r.reg.Decode(e); err != nil {
+		if payloads[i], err = r.store.Decode(r.reg, e); err != nil {
 			return nil, nil, err
 		}
 	}
