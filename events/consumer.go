@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -170,8 +169,9 @@ func (l *consumerLane) oldest() (held, bool) {
 	return l.holding[0], true
 }
 
-// Run reads and delivers until ctx ends; a consumer runs once. On cancellation each lane finishes
-// the batch it is in, the checkpoint is saved, and Run returns nil.
+// Run reads and delivers until ctx ends; a consumer runs once. On
+// cancellation each lane finishes the batch it is in, the checkpoint is
+// saved, and Run returns nil.
 func (c *Consumer) Run(ctx context.Context) error {
 	db := c.store.db
 	name := CheckpointName(c.spec.Name)
@@ -257,7 +257,7 @@ func (c *Consumer) read(ctx context.Context) error {
 				break
 			}
 			for _, r := range c.spec.Route(e, p) {
-				l := c.lanes[laneOf(r.Key, len(c.lanes))]
+				l := c.lanes[Partition(r.Key, len(c.lanes))]
 				l.mu.Lock()
 				l.holding = append(l.holding, held{e.Position, e.OccurredAt})
 				l.mu.Unlock()
@@ -311,16 +311,6 @@ func (c *Consumer) next(ctx context.Context, pos, head int64, limit int) ([]Even
 		return evs, evs[len(evs)-1].Position, nil
 	}
 	return evs, head, nil
-}
-
-// laneOf is the lane of a key among n.
-func laneOf(key string, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
 }
 
 // runLane hands the lane's deliveries to h in batches, in order, until the

@@ -34,15 +34,15 @@ func Family(streamID string) string {
 	return family
 }
 
-// Partition is the partition of a stream among n: all events of one stream
-// land in one partition, so they are delivered in order, while different
-// streams are delivered in parallel.
-func Partition(streamID string, n int) int {
+// Partition is the partition of a key (a stream id, or a consumer's routing
+// key) among n: everything with one key lands in one partition, so it is
+// handled in order, while different keys are handled in parallel.
+func Partition(key string, n int) int {
 	if n <= 1 {
 		return 0
 	}
 	h := fnv.New32a()
-	h.Write([]byte(streamID))
+	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(n))
 }
 
