@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
 		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
-		ObservePlaceOrder: a.metrics.ObservePlaceOrder}
+		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
@@ -103,6 +103,26 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", a.metrics.handler())
+	ready := newReadiness(cfg.StallAfter, time.Now)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.db.Reader().PingContext(r.Context()); err != nil {
+			http.Error(w, "not ready: database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		var readers []readerPosition
+		for _, s := range a.pipeline.stats() {
+			readers = append(readers, readerPosition{"reaction " + s.Name, s.Position})
+		}
+		for _, s := range runner.Statuses() {
+			readers = append(readers, readerPosition{"projection " + s.Name, s.Position})
+		}
+		stalled := ready.stalled(a.db.Head(), readers)
+		if len(stalled) > 0 {
+			http.Error(w, report(stalled), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(report(nil)))
+	})
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -31,6 +31,9 @@ type Config struct {
 	// validation reactions hold an event older than this, new orders wait
 	// (at most WaitTimeout) before they are accepted.
 	MaxValidationLag time.Duration
+	// StallAfter is how long a reaction or projection may make no progress
+	// while behind the head before /readyz reports the service not ready.
+	StallAfter time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ on the same address.
 	Pprof bool
 	// Logger receives the service's logs; nil discards them.
@@ -49,6 +52,7 @@ func DefaultConfig() Config {
 		Durability:       events.DurabilityFull,
 		BusPartitions:    8,
 		MaxValidationLag: 100 * time.Millisecond,
+		StallAfter:       30 * time.Second,
 	}
 }
 
@@ -74,6 +78,8 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		"lanes per reaction: keys are spread over them, each lane handles its keys in order (env ORDERFLOW_BUS_PARTITIONS)")
 	fs.DurationVar(&cfg.MaxValidationLag, "max-validation-lag", cfg.MaxValidationLag,
 		"placeOrder waits while validation lags by more than this (env ORDERFLOW_MAX_VALIDATION_LAG)")
+	fs.DurationVar(&cfg.StallAfter, "stall-after", cfg.StallAfter,
+		"/readyz fails when a reaction or projection makes no progress this long while behind (env ORDERFLOW_STALL_AFTER)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve the Go profiler at /debug/pprof/ (env ORDERFLOW_PPROF)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
@@ -122,6 +128,8 @@ func (c Config) Validate() error {
 		return errors.New("--bus-partitions must be between 1 and 256")
 	case c.MaxValidationLag <= 0:
 		return errors.New("--max-validation-lag must be positive")
+	case c.StallAfter <= 0:
+		return errors.New("--stall-after must be positive")
 	}
 	return nil
 }

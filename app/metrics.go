@@ -25,6 +25,10 @@ type ReactionStats struct {
 	Conflicts    uint64  // version conflicts met when appending
 	Retries      uint64  // batch attempts repeated after a failure
 	Redeliveries uint64  // messages seen again that had already been handled
+	DeadLetters  uint64  // messages set aside as dead letters since the start
+	// OpenDeadLetters is how many of its dead letters wait for a retry
+	// (read from the database at the scrape).
+	OpenDeadLetters int
 }
 
 // metrics is what /metrics serves: the Go runtime and the process, the
@@ -152,6 +156,13 @@ func readScrape(ctx context.Context, db *events.DB, store *events.Store, runner 
 	}
 	if reactions != nil {
 		s.reactions = reactions()
+		open, err := db.OpenDeadLetters(ctx)
+		if err != nil {
+			return scrape{}, err
+		}
+		for i := range s.reactions {
+			s.reactions[i].OpenDeadLetters = open[s.reactions[i].Name]
+		}
 	}
 	return s, nil
 }
@@ -166,6 +177,7 @@ type positionsCollector struct {
 	projPosition, projLag, projLagSeconds, projRebuilding     *prometheus.Desc
 	reactPosition, reactLag, reactLagSeconds                  *prometheus.Desc
 	reactHandled, reactConflicts, reactRetries, reactRedelivs *prometheus.Desc
+	reactDeadLetters, reactOpenDeadLetters                    *prometheus.Desc
 }
 
 func newPositionsCollector(read func(context.Context) (scrape, error)) *positionsCollector {
@@ -191,6 +203,9 @@ func newPositionsCollector(read func(context.Context) (scrape, error)) *position
 		reactConflicts:  react("orderflow_reaction_conflicts_total", "Version conflicts a reaction met when appending."),
 		reactRetries:    react("orderflow_reaction_retries_total", "Batch attempts a reaction repeated after a failure."),
 		reactRedelivs:   react("orderflow_reaction_redeliveries_total", "Messages a reaction saw again after it had handled them."),
+		reactDeadLetters: react("orderflow_reaction_dead_letters_total",
+			"Messages a reaction set aside as dead letters after they kept failing."),
+		reactOpenDeadLetters: react("orderflow_reaction_open_dead_letters", "Dead letters of a reaction waiting for a retry."),
 	}
 }
 
@@ -198,7 +213,8 @@ func (c *positionsCollector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{c.head,
 		c.projPosition, c.projLag, c.projLagSeconds, c.projRebuilding,
 		c.reactPosition, c.reactLag, c.reactLagSeconds,
-		c.reactHandled, c.reactConflicts, c.reactRetries, c.reactRedelivs}
+		c.reactHandled, c.reactConflicts, c.reactRetries, c.reactRedelivs,
+		c.reactDeadLetters, c.reactOpenDeadLetters}
 }
 
 // Describe sends every metric the collector may emit.
@@ -244,5 +260,7 @@ func (c *positionsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.reactConflicts, r.Conflicts, r.Name)
 		counter(c.reactRetries, r.Retries, r.Name)
 		counter(c.reactRedelivs, r.Redeliveries, r.Name)
+		counter(c.reactDeadLetters, r.DeadLetters, r.Name)
+		gauge(c.reactOpenDeadLetters, float64(r.OpenDeadLetters), r.Name)
 	}
 }

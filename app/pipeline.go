@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 // than --max-validation-lag, new orders wait (at most --wait-timeout)
 // instead of piling up a backlog of minutes.
 type pipeline struct {
+	store     *events.Store
 	consumers []*events.Consumer
 	// validating are the consumers an order waits for before it is
 	// validated or failed.
@@ -39,7 +41,7 @@ const lagEvery = 5 * time.Millisecond
 func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config,
 	observeAdmission func(waited time.Duration, admitted bool), log *slog.Logger) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{maxLag: cfg.MaxValidationLag, observeAdmission: observeAdmission, cancel: cancel}
+	p := &pipeline{store: store, maxLag: cfg.MaxValidationLag, observeAdmission: observeAdmission, cancel: cancel}
 	for _, spec := range specs {
 		c := events.NewConsumer(store, reg, spec, events.ConsumerOptions{Lanes: cfg.BusPartitions, Log: log})
 		p.consumers = append(p.consumers, c)
@@ -111,9 +113,27 @@ func (p *pipeline) stats() []ReactionStats {
 	for i, c := range p.consumers {
 		s := c.Stats()
 		out[i] = ReactionStats{Name: s.Name, Position: s.Position, Head: s.Head, LagSeconds: s.LagSeconds,
-			Handled: s.Handled, Conflicts: s.Conflicts, Retries: s.Retries, Redeliveries: s.Redeliveries}
+			Handled: s.Handled, Conflicts: s.Conflicts, Retries: s.Retries, Redeliveries: s.Redeliveries,
+			DeadLetters: s.DeadLetters}
 	}
 	return out
+}
+
+// retry hands a dead letter to the reaction that set it aside.
+func (p *pipeline) retry(ctx context.Context, id int64) error {
+	l, err := p.store.DB().DeadLetter(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, c := range p.consumers {
+		if c.Name() == l.Reader {
+			return c.Retry(ctx, id)
+		}
+	}
+	if name, ok := strings.CutPrefix(l.Reader, "projection "); ok {
+		return fmt.Errorf("a projection's dead letter is retried by rebuilding it, once the cause is fixed: rebuildProjection(name: %q)", name)
+	}
+	return fmt.Errorf("dead letter %d: no reaction %q runs here", id, l.Reader)
 }
 
 // stop lets each reaction finish the batch it is in and saves its cursor.

@@ -113,7 +113,9 @@ func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery
 			if err != nil {
 				return err
 			}
-			if d.Event.Position <= s.answered {
+			// A retried dead letter is older than what the stream answered
+			// since, and was never answered itself.
+			if d.Event.Position <= s.answered && !d.Retry {
 				redelivered++
 				continue
 			}
@@ -136,7 +138,7 @@ func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery
 				s.stock = s.stock.Evolve(e)
 			}
 			s.version += int64(len(evs))
-			s.answered = d.Event.Position
+			s.answered = max(s.answered, d.Event.Position)
 		}
 		return b.commit(ctx)
 	}()

@@ -51,7 +51,7 @@ type Consumer struct {
 	// saved is the checkpoint last written.
 	saved atomic.Int64
 
-	handled, conflicts, retries, redeliveries atomic.Uint64
+	handled, conflicts, retries, redeliveries, deadLetters atomic.Uint64
 }
 
 // Delivery is one routed piece of an event for a consumer's lane.
@@ -63,6 +63,12 @@ type Delivery struct {
 	// Item is what the route picked out of the payload for this key (for
 	// example the order line of one product); nil when the whole event.
 	Item any
+	// Retry marks a dead letter handed over again by an admin: the event
+	// is older than what the lane handled since, and was never answered.
+	Retry bool
+
+	// done, for a retry, is told how it went.
+	done chan error
 }
 
 // Routed is one key an event is delivered to.
@@ -98,7 +104,11 @@ type ConsumerOptions struct {
 	Lanes int
 	// MaxBatch bounds the deliveries a lane hands over at once.
 	MaxBatch int
-	Log      *slog.Logger
+	// MaxAttempts bounds how often a delivery that keeps failing (for a
+	// reason other than the database being unavailable) is tried before
+	// it is set aside as a dead letter.
+	MaxAttempts int
+	Log         *slog.Logger
 }
 
 // ConsumerStats is a consumer's progress.
@@ -111,6 +121,7 @@ type ConsumerStats struct {
 	Conflicts    uint64  // version conflicts met when appending a batch
 	Retries      uint64  // batch attempts repeated after a failure
 	Redeliveries uint64  // deliveries found already handled
+	DeadLetters  uint64  // deliveries set aside as dead letters by this run
 }
 
 // CheckpointName is the checkpoint a consumer keeps its position under.
@@ -125,6 +136,9 @@ func NewConsumer(store *Store, reg *Registry, spec ConsumerSpec, opts ConsumerOp
 	opts.Lanes = max(opts.Lanes, 1)
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 8
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -150,7 +164,11 @@ func (c *Consumer) Name() string { return c.spec.Name }
 
 // consumerLane is one lane: its queue and the positions it still holds.
 type consumerLane struct {
-	queue   chan Delivery
+	queue chan Delivery
+	// sendMu keeps holding and queue in the same order when the reader
+	// and a retry of a dead letter hand over deliveries at once.
+	sendMu  sync.Mutex
+	closed  bool // under sendMu: the lane stopped taking deliveries
 	mu      sync.Mutex
 	holding []held // deliveries queued and not yet handled, in order
 }
@@ -158,15 +176,37 @@ type consumerLane struct {
 type held struct {
 	position int64
 	at       time.Time
+	retry    bool // a dead letter again: behind the cursor, counts for nothing
 }
 
+// oldest is the oldest delivery the lane holds that the cursor waits for.
 func (l *consumerLane) oldest() (held, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.holding) == 0 {
-		return held{}, false
+	for _, h := range l.holding {
+		if !h.retry {
+			return h, true
+		}
 	}
-	return l.holding[0], true
+	return held{}, false
+}
+
+// send queues a delivery, or gives up when ctx ends (false).
+func (l *consumerLane) send(ctx context.Context, d Delivery) bool {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.mu.Lock()
+	l.holding = append(l.holding, held{d.Event.Position, d.Event.OccurredAt, d.Retry})
+	l.mu.Unlock()
+	select {
+	case l.queue <- d:
+		return true
+	case <-ctx.Done():
+		return false // the delivery stays held: it was not handed over
+	}
 }
 
 // Run reads and delivers until ctx ends; a consumer runs once. On
@@ -214,7 +254,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 	readErr := c.read(ctx)
 	for _, l := range c.lanes {
+		l.sendMu.Lock()
+		l.closed = true
 		close(l.queue)
+		l.sendMu.Unlock()
 	}
 	lanes.Wait()
 	<-saverDone
@@ -230,8 +273,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // read routes the log's events of the consumer's types to the lanes until
-// ctx ends. A failed read (or an event it cannot decode) is retried with
-// backoff from the first event not yet routed: events are never skipped.
+// ctx ends. A failed read is retried with backoff from the first event not
+// yet routed; an event it cannot decode becomes a dead letter (with no key:
+// all of it failed).
 func (c *Consumer) read(ctx context.Context) error {
 	db := c.store.db
 	pos := c.dispatched.Load()
@@ -253,17 +297,21 @@ func (c *Consumer) read(ctx context.Context) error {
 			e := evs[i]
 			p, decodeErr := c.store.Decode(c.reg, e)
 			if decodeErr != nil {
-				err = fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, decodeErr)
-				break
+				// Decoding is deterministic: trying again cannot help, only
+				// a binary that knows the event can (retryDeadLetter then).
+				cause := fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, decodeErr)
+				c.opts.Log.Error("consumer: undecodable event set aside as a dead letter", "consumer", c.spec.Name, "err", cause)
+				if err = c.store.db.addDeadLetter(c.spec.Name, Delivery{Event: e}, 1, cause); err != nil {
+					break
+				}
+				c.deadLetters.Add(1)
+				pos = e.Position
+				c.dispatched.Store(pos)
+				continue
 			}
 			for _, r := range c.spec.Route(e, p) {
 				l := c.lanes[Partition(r.Key, len(c.lanes))]
-				l.mu.Lock()
-				l.holding = append(l.holding, held{e.Position, e.OccurredAt})
-				l.mu.Unlock()
-				select {
-				case l.queue <- Delivery{Event: e, Payload: p, Key: r.Key, Item: r.Item}:
-				case <-ctx.Done():
+				if !l.send(ctx, Delivery{Event: e, Payload: p, Key: r.Key, Item: r.Item}) {
 					return nil // e stays held: it was not delivered
 				}
 			}
@@ -349,41 +397,131 @@ func (c *Consumer) runLane(ctx context.Context, l *consumerLane, h BatchHandler)
 	}
 }
 
-// handle runs one batch until it succeeds; false when ctx ended first. A
-// batch that was started is finished even when ctx ends meanwhile, so a
-// graceful stop loses no work in hand; only retries stop.
+// handle runs one batch until it is done, and false when the lane must
+// stop first (ctx ended, the database closed). A batch that was started is
+// finished even when ctx ends meanwhile, so a graceful stop loses no work
+// in hand; only retries stop.
+//
+// A batch that keeps failing is taken apart: its deliveries are handled
+// one by one, and one that still fails after MaxAttempts is set aside as a
+// dead letter, so one bad event does not stop every event behind it.
+// Failures of the database itself are not a delivery's fault: they are
+// retried with backoff for as long as they last.
 func (c *Consumer) handle(ctx context.Context, h BatchHandler, batch []Delivery) bool {
+	err, stop := c.attempt(ctx, h, batch)
+	if stop {
+		return false
+	}
+	if err == nil {
+		return c.finish(batch)
+	}
+	if len(batch) == 1 {
+		return c.bury(batch[0], err)
+	}
+	for _, d := range batch {
+		one := []Delivery{d}
+		err, stop := c.attempt(ctx, h, one)
+		switch {
+		case stop:
+			return false
+		case err == nil:
+			if !c.finish(one) {
+				return false
+			}
+		default:
+			if !c.bury(d, err) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// maxConflicts bounds how often a batch is decided again after version
+// conflicts before they count as a failed attempt.
+const maxConflicts = 30
+
+// attempt tries a batch until it succeeds (nil), fails MaxAttempts times
+// for a reason of its own (that error), or the lane must stop.
+func (c *Consumer) attempt(ctx context.Context, h BatchHandler, batch []Delivery) (err error, stop bool) {
 	wait := 5 * time.Millisecond
+	failures, conflicts := 0, 0
 	for {
-		redelivered, err := h.HandleBatch(context.WithoutCancel(ctx), batch)
+		redelivered, err := c.try(ctx, h, batch)
 		if err == nil {
 			c.handled.Add(uint64(len(batch)))
 			c.redeliveries.Add(uint64(redelivered))
-			return true
+			return nil, false
 		}
-		if ctx.Err() != nil {
-			return false
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return err, true
 		}
 		c.retries.Add(1)
-		if errors.Is(err, ErrVersionConflict) {
+		switch {
+		case errors.Is(err, ErrVersionConflict) && conflicts < maxConflicts:
 			// Another writer touched one of our streams (a command of the
 			// API, such as addStock): the handler reloaded, decide again.
+			conflicts++
 			c.conflicts.Add(1)
 			c.opts.Log.Info("consumer: batch met a version conflict, deciding again", "consumer", c.spec.Name, "err", err)
 			continue
+		case Unavailable(err):
+			c.opts.Log.Warn("consumer: the database is unavailable, retrying", "consumer", c.spec.Name, "err", err)
+		default:
+			failures++
+			if failures >= c.opts.MaxAttempts {
+				return err, false
+			}
+			c.opts.Log.Warn("consumer: batch failed, retrying", "consumer", c.spec.Name,
+				"from", batch[0].Event.Position, "deliveries", len(batch), "attempt", failures, "err", err)
 		}
-		if errors.Is(err, ErrClosed) {
-			return false
-		}
-		c.opts.Log.Warn("consumer: batch failed, retrying", "consumer", c.spec.Name,
-			"from", batch[0].Event.Position, "deliveries", len(batch), "err", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return false
+			return ctx.Err(), true
 		}
-		wait = min(2*wait, 2*time.Second)
+		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// try hands a batch to the handler once; a panic is a failure like any other.
+func (c *Consumer) try(ctx context.Context, h BatchHandler, batch []Delivery) (redelivered int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return h.HandleBatch(context.WithoutCancel(ctx), batch)
+}
+
+// finish tells the retried dead letters among handled deliveries that they
+// are done.
+func (c *Consumer) finish(batch []Delivery) bool {
+	for _, d := range batch {
+		if d.done != nil {
+			d.done <- nil
+		}
+	}
+	return true
+}
+
+// bury sets a delivery that keeps failing aside as a dead letter and lets
+// the lane go on; false when that could not be recorded (the lane stops,
+// and the delivery comes again after a restart). A retried dead letter
+// that fails again stays where it is.
+func (c *Consumer) bury(d Delivery, cause error) bool {
+	if d.done != nil {
+		d.done <- cause
+		return true
+	}
+	c.opts.Log.Error("consumer: event set aside as a dead letter after repeated failures", "consumer", c.spec.Name,
+		"position", d.Event.Position, "type", d.Event.Type, "key", d.Key, "err", cause)
+	if err := c.store.db.addDeadLetter(c.spec.Name, d, c.opts.MaxAttempts, cause); err != nil {
+		c.opts.Log.Error("consumer: could not record a dead letter", "consumer", c.spec.Name, "err", err)
+		return false
+	}
+	c.deadLetters.Add(1)
+	return true
 }
 
 // position is the last position below which everything was handled.
@@ -416,7 +554,7 @@ func (c *Consumer) Stats() ConsumerStats {
 	s := ConsumerStats{
 		Name: c.spec.Name, Position: c.position(), Head: c.store.db.Head(),
 		Handled: c.handled.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(),
-		Redeliveries: c.redeliveries.Load(),
+		Redeliveries: c.redeliveries.Load(), DeadLetters: c.deadLetters.Load(),
 	}
 	s.LagSeconds = c.Lag().Seconds()
 	return s

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"orderflow/events"
 )
 
@@ -154,5 +156,128 @@ func TestConsumerDeliversEachKeyInOrderToOneLane(t *testing.T) {
 	fresh := &laneLog{byKey: map[string][]int{}, laneOf: map[string]int{}}
 	if stats := runUntil(t, s, keyedSpec("another", fresh)); stats.Handled != keys*(perKey+2) {
 		t.Errorf("another consumer handled %d, want %d", stats.Handled, keys*(perKey+2))
+	}
+}
+
+// flaky is a BatchHandler whose deliveries of one key fail until healed,
+// by error or by panic, and that can fail everything with a database error
+// for a while.
+type flaky struct {
+	mu      sync.Mutex
+	poison  string
+	panics  bool
+	healed  bool
+	busy    int // attempts still to fail as if the database were busy
+	handled map[string]int
+	retried int
+}
+
+func (f *flaky) HandleBatch(_ context.Context, batch []events.Delivery) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy > 0 {
+		f.busy--
+		return 0, fmt.Errorf("append: %w", sqlite3.Error{Code: sqlite3.ErrBusy})
+	}
+	for _, d := range batch {
+		if d.Key == f.poison && !f.healed {
+			if f.panics {
+				panic("cannot handle " + d.Key)
+			}
+			return 0, errors.New("cannot handle " + d.Key)
+		}
+	}
+	for _, d := range batch {
+		f.handled[d.Key]++
+		if d.Retry {
+			f.retried++
+		}
+	}
+	return 0, nil
+}
+
+// TestConsumerSetsAsideWhatKeepsFailing checks dead letters: a delivery that
+// keeps failing (an error or a panic) is recorded and skipped after its
+// attempts while every other delivery, of the same batch too, is handled;
+// a database that is busy for a while is waited out, never buried; and a
+// retry after the cause is fixed handles the delivery and closes the
+// dead letter.
+func TestConsumerSetsAsideWhatKeepsFailing(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		t.Run(fmt.Sprintf("panics=%v", panics), func(t *testing.T) {
+			s, _ := openStore(t)
+			appendKeyed(t, s, 5, 4, 0)
+			f := &flaky{poison: "k3", panics: panics, busy: 4, handled: map[string]int{}}
+			reg := events.NewRegistry(events.Registration{Payload: keyed{}}, events.Registration{Payload: other{}})
+			spec := events.ConsumerSpec{
+				Name: "flaky", Types: []string{"Keyed"},
+				Route:   func(_ events.Event, p events.Payload) []events.Routed { return []events.Routed{{Key: p.(keyed).Key}} },
+				NewLane: func(int, int64) events.BatchHandler { return f },
+			}
+			c := events.NewConsumer(s, reg, spec, events.ConsumerOptions{Lanes: 1, MaxAttempts: 3})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			deadline := time.Now().Add(20 * time.Second)
+			for c.Stats().Position < s.DB().Head() {
+				if time.Now().After(deadline) {
+					t.Fatalf("stuck at %d of %d", c.Stats().Position, s.DB().Head())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			f.mu.Lock()
+			for k := range 5 {
+				key := fmt.Sprintf("k%d", k)
+				want := 4
+				if key == "k3" {
+					want = 0
+				}
+				if f.handled[key] != want {
+					t.Errorf("%s handled %d times, want %d", key, f.handled[key], want)
+				}
+			}
+			f.mu.Unlock()
+			letters, err := s.DB().DeadLetters(ctx, true, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(letters) != 4 || c.Stats().DeadLetters != 4 {
+				t.Fatalf("dead letters %+v (stats %d), want the 4 deliveries of k3", letters, c.Stats().DeadLetters)
+			}
+			for _, l := range letters {
+				if l.Reader != "flaky" || l.Key != "k3" || l.EventType != "Keyed" || l.Attempts != 3 || l.State != events.DeadLetterOpen {
+					t.Errorf("dead letter %+v", l)
+				}
+			}
+
+			// Still broken: the retry fails and the letter stays open.
+			if err := c.Retry(ctx, letters[0].ID); err == nil {
+				t.Fatal("a retry of a delivery that still fails succeeded")
+			}
+			f.mu.Lock()
+			f.healed = true
+			f.mu.Unlock()
+			for _, l := range letters {
+				if err := c.Retry(ctx, l.ID); err != nil {
+					t.Fatalf("retry %d: %v", l.ID, err)
+				}
+			}
+			if open, _ := s.DB().DeadLetters(ctx, true, 100); len(open) != 0 {
+				t.Errorf("open dead letters after the retries: %+v", open)
+			}
+			f.mu.Lock()
+			if f.handled["k3"] != 4 || f.retried != 4 {
+				t.Errorf("k3 handled %d times (%d retries), want 4", f.handled["k3"], f.retried)
+			}
+			f.mu.Unlock()
+			if err := c.Retry(ctx, letters[0].ID); err == nil {
+				t.Error("a dead letter was retried twice")
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -119,3 +119,11 @@ func decodeCursor(c string) (int64, error) {
 	}
 	return 0, badInput("after: not a cursor returned by this API")
 }
+
+func toDeadLetter(l events.DeadLetter) *model.DeadLetter {
+	return &model.DeadLetter{
+		ID: strconv.FormatInt(l.ID, 10), Reaction: l.Reader, Position: int(l.Position), EventID: l.EventID,
+		EventType: l.EventType, Key: l.Key, Error: l.Error, Attempts: l.Attempts, FailedAt: l.FailedAt,
+		State: model.DeadLetterState(l.State), RetriedAt: l.RetriedAt,
+	}
+}

@@ -30,6 +30,9 @@ type Resolver struct {
 	// not within the context (admission control: validation lag stays
 	// bounded instead of a backlog building up).
 	Admit func(ctx context.Context) error
+	// Redeliver hands a reaction's dead letter to it again and
+	// returns once it was handled, or why it failed again.
+	Redeliver func(ctx context.Context, id int64) error
 	// ObservePlaceOrder, when set, is told how long each placeOrder call
 	// took, failed ones included, waits for the read models included.
 	ObservePlaceOrder func(time.Duration)

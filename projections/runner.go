@@ -170,15 +170,26 @@ func (r *Runner) Start(ctx context.Context) (*sync.WaitGroup, error) {
 // follow keeps every projection caught up with the log: each batch is read
 // and decoded once and applied to every projection that has not seen it,
 // in one transaction together with their checkpoints. A batch that fails is
-// retried after a pause: a projection never skips an event.
+// retried after a pause (a database that is unavailable, for as long as it
+// lasts). One that fails maxApplyAttempts times is taken one event at a
+// time, each projection in a savepoint of its own: an event a projection
+// cannot apply becomes a dead letter of that projection, and the others,
+// and it, go on. An event nobody can decode is a dead letter at once.
 func (r *Runner) follow(ctx context.Context) {
 	pause := 50 * time.Millisecond
+	failures := 0
 	for ctx.Err() == nil {
 		// Always in the order of r.projections, as Rebuild does too.
 		for _, p := range r.projections {
 			p.mu.Lock()
 		}
-		low, next, err := r.step(ctx)
+		var low, next int64
+		var err error
+		if failures >= maxApplyAttempts {
+			low, next, err = r.stepAlone(ctx)
+		} else {
+			low, next, err = r.step(ctx)
+		}
 		for _, p := range r.projections {
 			p.mu.Unlock()
 		}
@@ -187,6 +198,9 @@ func (r *Runner) follow(ctx context.Context) {
 				return
 			}
 			r.log.Error("projections failed, retrying", "position", low, "err", err)
+			if !events.Unavailable(err) {
+				failures++
+			}
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
@@ -195,6 +209,7 @@ func (r *Runner) follow(ctx context.Context) {
 			continue
 		}
 		pause = 50 * time.Millisecond
+		failures = 0
 		if next == low {
 			if _, err := r.db.WaitBeyond(ctx, low); err != nil {
 				return
@@ -227,6 +242,9 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 				if err := applyAll(ctx, tx, p.def.Name, p.applier, evs[from:], payloads[from:]); err != nil {
 					return err
 				}
+				if err := buryUndecodable(ctx, sqlTx, p.def.Name, evs[from:], payloads[from:]); err != nil {
+					return err
+				}
 				if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
 					return err
 				}
@@ -237,6 +255,76 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 	if err != nil {
 		return low, low, err
 	}
+	r.advanceAll(evs, last)
+	return low, last, nil
+}
+
+// maxApplyAttempts is how often a batch is tried before the runner takes
+// it one event and one projection at a time.
+const maxApplyAttempts = 5
+
+// stepAlone applies the one event after the lowest position, to each
+// projection that has not applied it inside a savepoint of its own: one
+// that fails is rolled back alone, and the event is recorded as a dead
+// letter of that projection, which moves past it like the others.
+func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
+	positions := make([]int64, len(r.projections))
+	low = -1
+	for i, p := range r.projections {
+		positions[i] = r.Position(p.def.Name)
+		if low < 0 || positions[i] < low {
+			low = positions[i]
+		}
+	}
+	evs, payloads, err := r.read(ctx, low, 1)
+	if err != nil || len(evs) == 0 {
+		return low, low, err
+	}
+	e, last := evs[0], evs[0].Position
+	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+		return withTx(sqlTx, func(tx *Tx) error {
+			for i, p := range r.projections {
+				if positions[i] >= last {
+					continue
+				}
+				if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT projection"); err != nil {
+					return err
+				}
+				if err := applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads); err != nil {
+					if events.Unavailable(err) {
+						return err
+					}
+					if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO projection"); err != nil {
+						return err
+					}
+					r.log.Error("projection: event set aside as a dead letter after repeated failures",
+						"projection", p.def.Name, "position", e.Position, "type", e.Type, "err", err)
+					if err := events.RecordDeadLetter(ctx, sqlTx, deadLetterReader(p.def.Name), e, "", maxApplyAttempts, err); err != nil {
+						return err
+					}
+				}
+				if _, err := sqlTx.ExecContext(ctx, "RELEASE projection"); err != nil {
+					return err
+				}
+				if err := buryUndecodable(ctx, sqlTx, p.def.Name, evs, payloads); err != nil {
+					return err
+				}
+				if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return low, low, err
+	}
+	r.advanceAll(evs, last)
+	return low, last, nil
+}
+
+// advanceAll moves every projection to last once the batch evs committed.
+func (r *Runner) advanceAll(evs []events.Event, last int64) {
 	// After the commit, before anyone waiting for these positions is told:
 	// whoever reads prices after an upsert returned sees them changed.
 	for _, e := range evs {
@@ -248,7 +336,28 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 	for _, p := range r.projections {
 		r.advance(p.def.Name, last)
 	}
-	return low, last, nil
+}
+
+// undecodable stands for the payload of an event that cannot be decoded:
+// decoding is deterministic, so it is skipped (and recorded as a dead
+// letter of every live projection) rather than retried, live and in
+// rebuilds alike, so both give the same tables.
+type undecodable struct{ err error }
+
+func (undecodable) EventType() string { return "" }
+
+// deadLetterReader names a projection among the readers of dead letters.
+func deadLetterReader(projection string) string { return "projection " + projection }
+
+func buryUndecodable(ctx context.Context, tx *sql.Tx, name string, evs []events.Event, payloads []events.Payload) error {
+	for i, p := range payloads {
+		if u, ok := p.(undecodable); ok {
+			if err := events.RecordDeadLetter(ctx, tx, deadLetterReader(name), evs[i], "", 1, u.err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // read returns the next batch of events after pos with their payloads.
@@ -259,15 +368,20 @@ func (r *Runner) read(ctx context.Context, pos int64, limit int) ([]events.Event
 	}
 	payloads := make([]events.Payload, len(evs))
 	for i, e := range evs {
-		if payloads[i], err = r.store.Decode(r.reg, e); err != nil {
-			return nil, nil, err
+		p, err := r.store.Decode(r.reg, e)
+		if err != nil {
+			p = undecodable{fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, err)}
 		}
+		payloads[i] = p
 	}
 	return evs, payloads, nil
 }
 
 func applyAll(ctx context.Context, tx *Tx, name string, a Applier, evs []events.Event, payloads []events.Payload) error {
 	for i, e := range evs {
+		if _, ok := payloads[i].(undecodable); ok {
+			continue
+		}
 		if err := a.Apply(ctx, tx, e, payloads[i]); err != nil {
 			return fmt.Errorf("%s: apply %s at %d: %w", name, e.Type, e.Position, err)
 		}

@@ -46,6 +46,20 @@ type ComplexityRoot struct {
 		Name    func(childComplexity int) int
 	}
 
+	DeadLetter struct {
+		Attempts  func(childComplexity int) int
+		Error     func(childComplexity int) int
+		EventID   func(childComplexity int) int
+		EventType func(childComplexity int) int
+		FailedAt  func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Position  func(childComplexity int) int
+		Reaction  func(childComplexity int) int
+		RetriedAt func(childComplexity int) int
+		State     func(childComplexity int) int
+	}
+
 	Event struct {
 		CausationID   func(childComplexity int) int
 		CorrelationID func(childComplexity int) int
@@ -65,6 +79,7 @@ type ComplexityRoot struct {
 		PlaceOrder            func(childComplexity int, input model.PlaceOrderInput, waitForValidation *bool) int
 		RebuildProjection     func(childComplexity int, name string) int
 		RegisterCustomer      func(childComplexity int, input model.RegisterCustomerInput) int
+		RetryDeadLetter       func(childComplexity int, id string) int
 		ShipOrder             func(childComplexity int, orderID string) int
 		UpdateCustomerAddress func(childComplexity int, customerID string, address string) int
 		UpsertProduct         func(childComplexity int, input model.ProductInput) int
@@ -133,6 +148,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Customer      func(childComplexity int, id string) int
+		DeadLetters   func(childComplexity int, all *bool, first *int) int
 		Events        func(childComplexity int, streamID *string, afterPosition *int, first *int) int
 		Notifications func(childComplexity int, orderID *string, customerID *string, first *int) int
 		Order         func(childComplexity int, id string) int
@@ -169,6 +185,7 @@ type MutationResolver interface {
 	ShipOrder(ctx context.Context, orderID string) (*model.Order, error)
 	CancelOrder(ctx context.Context, orderID string, reason *string) (*model.Order, error)
 	RebuildProjection(ctx context.Context, name string) (*model.ProjectionStatus, error)
+	RetryDeadLetter(ctx context.Context, id string) (*model.DeadLetter, error)
 }
 type OrderResolver interface {
 	History(ctx context.Context, obj *model.Order) ([]model.Event, error)
@@ -187,6 +204,7 @@ type QueryResolver interface {
 	Events(ctx context.Context, streamID *string, afterPosition *int, first *int) ([]model.Event, error)
 	Notifications(ctx context.Context, orderID *string, customerID *string, first *int) ([]model.Notification, error)
 	Projections(ctx context.Context) ([]model.ProjectionStatus, error)
+	DeadLetters(ctx context.Context, all *bool, first *int) ([]model.DeadLetter, error)
 }
 type SubscriptionResolver interface {
 	OrderUpdated(ctx context.Context, id string) (<-chan *model.Order, error)
@@ -234,6 +252,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Name(childComplexity), true
+
+	case "DeadLetter.attempts":
+		if e.ComplexityRoot.DeadLetter.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Attempts(childComplexity), true
+	case "DeadLetter.error":
+		if e.ComplexityRoot.DeadLetter.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Error(childComplexity), true
+	case "DeadLetter.eventId":
+		if e.ComplexityRoot.DeadLetter.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.EventID(childComplexity), true
+	case "DeadLetter.eventType":
+		if e.ComplexityRoot.DeadLetter.EventType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.EventType(childComplexity), true
+	case "DeadLetter.failedAt":
+		if e.ComplexityRoot.DeadLetter.FailedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.FailedAt(childComplexity), true
+	case "DeadLetter.id":
+		if e.ComplexityRoot.DeadLetter.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.ID(childComplexity), true
+	case "DeadLetter.key":
+		if e.ComplexityRoot.DeadLetter.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Key(childComplexity), true
+	case "DeadLetter.position":
+		if e.ComplexityRoot.DeadLetter.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Position(childComplexity), true
+	case "DeadLetter.reaction":
+		if e.ComplexityRoot.DeadLetter.Reaction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Reaction(childComplexity), true
+	case "DeadLetter.retriedAt":
+		if e.ComplexityRoot.DeadLetter.RetriedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.RetriedAt(childComplexity), true
+	case "DeadLetter.state":
+		if e.ComplexityRoot.DeadLetter.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.State(childComplexity), true
 
 	case "Event.causationId":
 		if e.ComplexityRoot.Event.CausationID == nil {
@@ -356,6 +441,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterCustomer(childComplexity, args["input"].(model.RegisterCustomerInput)), true
+	case "Mutation.retryDeadLetter":
+		if e.ComplexityRoot.Mutation.RetryDeadLetter == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryDeadLetter_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryDeadLetter(childComplexity, args["id"].(string)), true
 	case "Mutation.shipOrder":
 		if e.ComplexityRoot.Mutation.ShipOrder == nil {
 			break
@@ -631,6 +727,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customer(childComplexity, args["id"].(string)), true
+	case "Query.deadLetters":
+		if e.ComplexityRoot.Query.DeadLetters == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deadLetters_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DeadLetters(childComplexity, args["all"].(*bool), args["first"].(*int)), true
 	case "Query.events":
 		if e.ComplexityRoot.Query.Events == nil {
 			break
@@ -859,6 +966,50 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/deadletters.graphqls", Input: `"""
+An event a reaction or a projection set aside after it kept failing to handle it (or could not
+decode it), so that the events behind it could go on. It stays OPEN until it is retried.
+"""
+type DeadLetter {
+  id: ID!
+  """
+  What failed: a reaction (inventory, fraud, customercheck, order-process, notifications) or
+  "projection <name>".
+  """
+  reaction: String!
+  "The event's global position in the log."
+  position: Int!
+  eventId: ID!
+  eventType: String!
+  "The part of the event that failed: an order line's product for inventory, else the order or customer."
+  key: String!
+  "Why it failed, the last time."
+  error: String!
+  attempts: Int!
+  failedAt: Time!
+  state: DeadLetterState!
+  retriedAt: Time
+}
+
+enum DeadLetterState {
+  OPEN
+  RETRIED
+}
+
+extend type Query {
+  "The reactions' dead letters, newest first: only the OPEN ones unless all is true."
+  deadLetters(all: Boolean = false, first: Int = 100): [DeadLetter!]!
+}
+
+extend type Mutation {
+  """
+  Hands a reaction's dead letter to it again, decided against the state as it is now. Answers once
+  it was handled (RETRIED), or with CONFLICT when it failed again (it stays OPEN). A projection's
+  dead letter is retried by rebuildProjection once the cause is fixed.
+  """
+  retryDeadLetter(id: ID!): DeadLetter!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"An instant, RFC 3339."
 scalar Time
 
@@ -1068,6 +1219,34 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_address(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
+}
+
+func (ec *executionContext) childFields_DeadLetter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeadLetter_id(ctx, field)
+	case "reaction":
+		return ec.fieldContext_DeadLetter_reaction(ctx, field)
+	case "position":
+		return ec.fieldContext_DeadLetter_position(ctx, field)
+	case "eventId":
+		return ec.fieldContext_DeadLetter_eventId(ctx, field)
+	case "eventType":
+		return ec.fieldContext_DeadLetter_eventType(ctx, field)
+	case "key":
+		return ec.fieldContext_DeadLetter_key(ctx, field)
+	case "error":
+		return ec.fieldContext_DeadLetter_error(ctx, field)
+	case "attempts":
+		return ec.fieldContext_DeadLetter_attempts(ctx, field)
+	case "failedAt":
+		return ec.fieldContext_DeadLetter_failedAt(ctx, field)
+	case "state":
+		return ec.fieldContext_DeadLetter_state(ctx, field)
+	case "retriedAt":
+		return ec.fieldContext_DeadLetter_retriedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeadLetter", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1462,6 +1641,20 @@ func (ec *executionContext) field_Mutation_registerCustomer_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_retryDeadLetter_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_shipOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1537,6 +1730,28 @@ func (ec *executionContext) field_Query_customer_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deadLetters_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "all",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["all"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -1880,6 +2095,259 @@ func (ec *executionContext) _Customer_address(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Customer_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_id(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeadLetter_reaction(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_reaction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reaction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_reaction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_position(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeadLetter_eventId(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeadLetter_eventType(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_eventType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_eventType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_key(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_error(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_attempts(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeadLetter_failedAt(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_failedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_failedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeadLetter_state(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DeadLetterState) graphql.Marshaler {
+			return ec.marshalNDeadLetterState2orderflowᚋgraphᚋmodelᚐDeadLetterState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "DeadLetterState")
+}
+
+func (ec *executionContext) _DeadLetter_retriedAt(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_retriedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetriedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_retriedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Event_position(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -2479,6 +2947,50 @@ func (ec *executionContext) fieldContext_Mutation_rebuildProjection(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_rebuildProjection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryDeadLetter(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryDeadLetter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryDeadLetter(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeadLetter) graphql.Marshaler {
+			return ec.marshalNDeadLetter2ᚖorderflowᚋgraphᚋmodelᚐDeadLetter(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryDeadLetter(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadLetter(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryDeadLetter_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3779,6 +4291,50 @@ func (ec *executionContext) fieldContext_Query_projections(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProjectionStatus(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deadLetters(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deadLetters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DeadLetters(ctx, fc.Args["all"].(*bool), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.DeadLetter) graphql.Marshaler {
+			return ec.marshalNDeadLetter2ᚕorderflowᚋgraphᚋmodelᚐDeadLetterᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deadLetters(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadLetter(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deadLetters_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5348,6 +5904,89 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var deadLetterImplementors = []string{"DeadLetter"}
+
+func (ec *executionContext) _DeadLetter(ctx context.Context, sel ast.SelectionSet, obj *model.DeadLetter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deadLetterImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeadLetter")
+		case "id":
+			out.Values[i] = ec._DeadLetter_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reaction":
+			out.Values[i] = ec._DeadLetter_reaction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._DeadLetter_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventId":
+			out.Values[i] = ec._DeadLetter_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventType":
+			out.Values[i] = ec._DeadLetter_eventType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "key":
+			out.Values[i] = ec._DeadLetter_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._DeadLetter_error(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._DeadLetter_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failedAt":
+			out.Values[i] = ec._DeadLetter_failedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._DeadLetter_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retriedAt":
+			out.Values[i] = ec._DeadLetter_retriedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventImplementors = []string{"Event"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *model.Event) graphql.Marshaler {
@@ -5499,6 +6138,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "rebuildProjection":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rebuildProjection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryDeadLetter":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryDeadLetter(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -6005,6 +6651,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_projections(ctx, field)
 				})
+		case "deadLetters":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_deadLetters(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -6486,6 +7138,44 @@ func (ec *executionContext) marshalNCustomer2ᚖorderflowᚋgraphᚋmodelᚐCust
 		return graphql.Null
 	}
 	return ec._Customer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeadLetter2orderflowᚋgraphᚋmodelᚐDeadLetter(ctx context.Context, sel ast.SelectionSet, v model.DeadLetter) graphql.Marshaler {
+	return ec._DeadLetter(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDeadLetter2ᚕorderflowᚋgraphᚋmodelᚐDeadLetterᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DeadLetter) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeadLetter2orderflowᚋgraphᚋmodelᚐDeadLetter(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeadLetter2ᚖorderflowᚋgraphᚋmodelᚐDeadLetter(ctx context.Context, sel ast.SelectionSet, v *model.DeadLetter) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeadLetter!")
+		return graphql.Null
+	}
+	return ec._DeadLetter(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeadLetterState2orderflowᚋgraphᚋmodelᚐDeadLetterState(ctx context.Context, v any) (model.DeadLetterState, error) {
+	var res model.DeadLetterState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeadLetterState2orderflowᚋgraphᚋmodelᚐDeadLetterState(ctx context.Context, sel ast.SelectionSet, v model.DeadLetterState) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNEvent2orderflowᚋgraphᚋmodelᚐEvent(ctx context.Context, sel ast.SelectionSet, v model.Event) graphql.Marshaler {

@@ -17,6 +17,27 @@ type Customer struct {
 	Address string `json:"address"`
 }
 
+// An event a reaction or a projection set aside after it kept failing to handle it (or could not
+// decode it), so that the events behind it could go on. It stays OPEN until it is retried.
+type DeadLetter struct {
+	ID string `json:"id"`
+	// What failed: a reaction (inventory, fraud, customercheck, order-process, notifications) or
+	// "projection <name>".
+	Reaction string `json:"reaction"`
+	// The event's global position in the log.
+	Position  int    `json:"position"`
+	EventID   string `json:"eventId"`
+	EventType string `json:"eventType"`
+	// The part of the event that failed: an order line's product for inventory, else the order or customer.
+	Key string `json:"key"`
+	// Why it failed, the last time.
+	Error     string          `json:"error"`
+	Attempts  int             `json:"attempts"`
+	FailedAt  time.Time       `json:"failedAt"`
+	State     DeadLetterState `json:"state"`
+	RetriedAt *time.Time      `json:"retriedAt,omitempty"`
+}
+
 // A stored event with its envelope. data is the JSON payload.
 type Event struct {
 	Position      int       `json:"position"`
@@ -148,6 +169,61 @@ type Stock struct {
 }
 
 type Subscription struct {
+}
+
+type DeadLetterState string
+
+const (
+	DeadLetterStateOpen    DeadLetterState = "OPEN"
+	DeadLetterStateRetried DeadLetterState = "RETRIED"
+)
+
+var AllDeadLetterState = []DeadLetterState{
+	DeadLetterStateOpen,
+	DeadLetterStateRetried,
+}
+
+func (e DeadLetterState) IsValid() bool {
+	switch e {
+	case DeadLetterStateOpen, DeadLetterStateRetried:
+		return true
+	}
+	return false
+}
+
+func (e DeadLetterState) String() string {
+	return string(e)
+}
+
+func (e *DeadLetterState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeadLetterState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeadLetterState", str)
+	}
+	return nil
+}
+
+func (e DeadLetterState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeadLetterState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeadLetterState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where an order is in its lifecycle.
