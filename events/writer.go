@@ -17,8 +17,13 @@ func (w *writeFailed) Error() string { return w.err.Error() }
 func (w *writeFailed) Unwrap() error { return w.err }
 
 type writeReq struct {
+	// ctx is the caller's: the writer drops the request, unrun, when ctx has
+	// ended by the time its turn comes. Once it runs, fn gets a context that
+	// cannot be cancelled: its statements run inside a transaction shared
+	// with other callers, and SQLite answers an interrupted statement by
+	// rolling back the whole transaction, everyone's writes with it.
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
 	// after runs once the transaction holding fn committed, inside the writer.
 	after func()
@@ -33,8 +38,11 @@ type writeReq struct {
 // Write runs fn in the writer's transaction and returns once that transaction
 // committed (nil) or fn's changes were rolled back (an error). fn must not
 // keep tx beyond its return and must be quick: it holds the only writer.
+// ctx only drops the write while it waits for its turn: fn's statements
+// should not use a context that can end while they run (it would roll back
+// the transaction shared with other writes).
 func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return d.submit(ctx, &writeReq{ctx: ctx, fn: fn})
+	return d.submit(ctx, &writeReq{ctx: ctx, fn: func(_ context.Context, tx *sql.Tx) error { return fn(tx) }})
 }
 
 func (d *DB) submit(ctx context.Context, r *writeReq) error {
@@ -142,12 +150,15 @@ func (d *DB) commit(batch []*writeReq) {
 		}
 	}
 	for i, r := range batch {
+		// A caller that went away before its turn is dropped; after this
+		// point its cancellation no longer reaches its statements.
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
+		rctx := context.WithoutCancel(r.ctx)
 		if r.checksFirst {
-			if err := r.fn(tx); err != nil {
+			if err := r.fn(rctx, tx); err != nil {
 				var failed *writeFailed
 				if errors.As(err, &failed) {
 					results[i] = err
@@ -164,7 +175,7 @@ func (d *DB) commit(batch []*writeReq) {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		if err := r.fn(tx); err != nil {
+		if err := r.fn(rctx, tx); err != nil {
 			results[i] = err
 			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is in an unknown state: give up on all of it.
