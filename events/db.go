@@ -122,6 +122,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := checkIntegrity(ctx, write, path); err != nil {
+		write.Close()
+		return nil, err
+	}
 	if opts.Migrate != nil {
 		if err := opts.Migrate(ctx, write); err != nil {
 			write.Close()
