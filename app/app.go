@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sync"
+	"syscall"
 	"time"
 
 	"orderflow/commands"
@@ -60,6 +61,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}()
 
+	// Listen first: an address in use is reported at once, before the
+	// database is opened and checked, and nothing is left to stop.
+	if a.ln, err = listen(cfg.Addr); err != nil {
+		return nil, err
+	}
 	a.db, err = events.Open(ctx, cfg.DBPath, events.Options{Durability: cfg.Durability, Migrate: migrations.Apply})
 	if err != nil {
 		return nil, err
@@ -131,9 +137,6 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	go func() {
 		defer close(a.serveDone)
 		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -142,6 +145,19 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}()
 	log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability))
 	return a, nil
+}
+
+// listen opens the server's socket, saying plainly when the address is
+// taken.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: the address is already in use by another process (choose another with --addr): %w", addr, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // URL is the base address the server answers on.
@@ -162,9 +178,12 @@ func (a *App) URL() string {
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
 		var errs []error
-		if a.http != nil {
+		switch {
+		case a.http != nil: // serving: Serve returns once Shutdown closed the listener
 			errs = append(errs, a.http.Shutdown(ctx))
 			<-a.serveDone
+		case a.ln != nil: // Start failed after listening, before serving
+			a.ln.Close()
 		}
 		if a.pipeline != nil {
 			errs = append(errs, a.pipeline.stop(ctx))

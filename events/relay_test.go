@@ -109,21 +109,60 @@ func checkStreamOrder(t *testing.T, got []events.Event) {
 	}
 }
 
+// TestRelayPublishesEverythingInStreamOrderAndCheckpoints: events stored
+// before the relay starts and events appended by concurrent writers while it
+// tails are all published, each position once: none is skipped however the
+// appends interleave with the relay's reads.
 func TestRelayPublishesEverythingInStreamOrderAndCheckpoints(t *testing.T) {
 	s, _ := openStore(t)
-	appendMany(t, s, 10, 20)
+	appendMany(t, s, 10, 10)
 	pub := &recorder{failures: 3} // the first publishes fail: they are retried
 	stop := runRelay(t, s, pub)
-	appendMany(t, s, 0, 0)
-	waitFor(t, "all 200 events", func() bool { return len(pub.events()) >= 200 })
+	// While it tails: writers appending to streams of their own and to
+	// shared ones, interleaving with its reads.
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				stream := fmt.Sprintf("order-w%d", w)
+				if i%5 == 0 {
+					stream = fmt.Sprintf("order-%d", i%10)
+				}
+				if _, err := s.Append(context.Background(), events.StreamAppend{
+					StreamID: stream, ExpectedVersion: events.AnyVersion, Events: []events.Event{ev("E", i)},
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	const total = 100 + writers*each
+	waitFor(t, "all events", func() bool { return len(pub.events()) >= total })
 	waitFor(t, "the checkpoint", func() bool {
 		pos, _ := s.DB().Checkpoint(context.Background(), events.RelayCheckpoint)
 		return pos == s.DB().Head()
 	})
 	stop(nil)
 	got := pub.events()
-	if len(got) != 200 {
-		t.Fatalf("published %d events, want exactly 200", len(got))
+	if len(got) != total {
+		t.Fatalf("published %d events, want exactly %d", len(got), total)
+	}
+	seen := make(map[int64]bool, total)
+	for _, e := range got {
+		if seen[e.Position] {
+			t.Fatalf("position %d published twice", e.Position)
+		}
+		seen[e.Position] = true
+	}
+	for pos := int64(1); pos <= total; pos++ {
+		if !seen[pos] {
+			t.Fatalf("position %d was never published", pos)
+		}
 	}
 	checkStreamOrder(t, got)
 }

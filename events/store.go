@@ -62,9 +62,11 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 	}
 	savepoint := fresh > 1
 	req := &writeReq{ctx: ctx, checksFirst: !savepoint, durable: !isDerived(ctx)}
-	req.fn = func(tx *sql.Tx) error {
+	// appendTx runs with the writer's context, not ctx: a caller that goes
+	// away mid-batch must not interrupt statements of a shared transaction.
+	req.fn = func(wctx context.Context, tx *sql.Tx) error {
 		stored = stored[:0]
-		return s.appendTx(ctx, tx, appends, savepoint, &stored)
+		return s.appendTx(wctx, tx, appends, savepoint, &stored)
 	}
 	req.after = func() {
 		if n := len(stored); n > 0 {

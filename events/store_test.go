@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -265,6 +266,64 @@ func TestASecondWriterOfTheSameFileIsRefused(t *testing.T) {
 	_, err := events.Open(context.Background(), path, events.Options{Migrate: migrations.Apply})
 	if !errors.Is(err, events.ErrLocked) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+}
+
+// TestASecondWriterThroughASymlinkIsRefused: the lock is the database's,
+// not its name's: the same file reached through a symlink of the file, of
+// its directory, or through a symlink made before the file existed is
+// refused as a second writer.
+func TestASecondWriterThroughASymlinkIsRefused(t *testing.T) {
+	open := func(path string) (*events.DB, error) {
+		return events.Open(context.Background(), path, events.Options{Migrate: migrations.Apply})
+	}
+	for _, tt := range []struct {
+		name string
+		// paths returns the path the first writer opens and the one the
+		// second tries, given an empty directory.
+		paths func(t *testing.T, dir string) (first, second string)
+	}{
+		{"symlink to the file", func(t *testing.T, dir string) (string, string) {
+			db := filepath.Join(dir, "real.db")
+			link := filepath.Join(dir, "link.db")
+			symlink(t, db, link)
+			return db, link
+		}},
+		{"symlink to the directory", func(t *testing.T, dir string) (string, string) {
+			real := filepath.Join(dir, "data")
+			if err := os.Mkdir(real, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, real, filepath.Join(dir, "alias"))
+			return filepath.Join(real, "o.db"), filepath.Join(dir, "alias", "o.db")
+		}},
+		{"relative symlink opened first, before the file exists", func(t *testing.T, dir string) (string, string) {
+			link := filepath.Join(dir, "link.db")
+			symlink(t, "real.db", link)
+			return link, filepath.Join(dir, "real.db")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			first, second := tt.paths(t, t.TempDir())
+			db, err := open(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if other, err := open(second); !errors.Is(err, events.ErrLocked) {
+				if err == nil {
+					other.Close()
+				}
+				t.Fatalf("second Open through %s = %v, want ErrLocked", second, err)
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("cannot make symlinks here: %v", err)
 	}
 }
 

@@ -35,22 +35,47 @@ func badInput(msg string) error { return fault.Invalidf(msg) }
 
 func notFound(msg string) error { return fault.NotFoundf(msg) }
 
-// ErrorPresenter maps every error a resolver returns to a GraphQL error with
-// extensions.code, in this one place. Errors that are not refusals by a rule
-// are logged and shown as INTERNAL without their details.
+// errPanic stands for a panic in a resolver (Recover logged it).
+var errPanic = errors.New("panic in resolver")
+
+// resolverError marks an error a resolver returned, as opposed to one gqlgen
+// made itself. gqlgen wraps both in *gqlerror.Error before the presenter
+// sees them, so the wrapper alone cannot tell a refused argument from a
+// database failure; MarkResolverErrors puts this mark on the first kind.
+type resolverError struct{ err error }
+
+func (e *resolverError) Error() string { return e.err.Error() }
+func (e *resolverError) Unwrap() error { return e.err }
+
+// MarkResolverErrors is a field middleware (handler.AroundFields) that marks
+// every error a resolver returns, for ErrorPresenter.
+func MarkResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil {
+		err = &resolverError{err}
+	}
+	return res, err
+}
+
+// ErrorPresenter maps every error to a GraphQL error with extensions.code,
+// in this one place, by what the error wraps. Errors that are not refusals
+// (by a rule, of an argument, or a timeout) are INTERNAL: logged with the
+// request id, and shown without their details, with that id in
+// extensions.requestId.
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		if _, coded := out.Extensions["code"]; coded {
 			return out // parse and validation errors of gqlgen itself
 		}
-		var gqlErr *gqlerror.Error
-		code := ""
+		var fromResolver *resolverError
+		code := CodeInternal
 		switch {
-		case errors.As(err, &gqlErr) && fault.KindOf(err) == fault.Unknown:
-			// gqlgen reports arguments it could not coerce (say, an Int out
-			// of range) as *gqlerror.Error; resolvers never return one.
-			code = CodeBadUserInput
+		case errors.Is(err, errPanic):
+		case !errors.As(err, &fromResolver):
+			if isArgumentError(ctx, out) {
+				code = CodeBadUserInput
+			}
 		case errors.Is(err, errTimeout):
 			code = CodeTimeout
 		case errors.Is(err, errOverloaded):
@@ -65,24 +90,35 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			code = CodeTimeout
 			out.Message = "the request was cancelled or timed out"
-		default:
-			code = CodeInternal
-			log.Error("internal error", "path", out.Path, "err", err)
-			out.Message = "internal error"
 		}
 		if out.Extensions == nil {
 			out.Extensions = map[string]any{}
+		}
+		if code == CodeInternal {
+			id := requestID(ctx)
+			log.Error("internal error", "requestId", id, "path", out.Path, "err", err)
+			out.Message = "internal error (request " + id + ")"
+			out.Extensions["requestId"] = id
 		}
 		out.Extensions["code"] = code
 		return out
 	}
 }
 
+// isArgumentError says gqlgen reported an argument of the field it could not
+// coerce (say, an Int out of range): its path goes below the field's, to the
+// argument. gqlgen's other errors of its own (a non-null field resolved to
+// null) are the server's fault.
+func isArgumentError(ctx context.Context, e *gqlerror.Error) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && len(e.Path) > len(fc.Path())
+}
+
 // Recover turns a panic in a resolver into an INTERNAL error instead of a
 // crashed request.
 func Recover(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
-		log.Error("panic in resolver", "panic", fmt.Sprint(p))
-		return errors.New("panic")
+		log.Error("panic in resolver", "requestId", requestID(ctx), "panic", fmt.Sprint(p))
+		return errPanic
 	}
 }

@@ -11,14 +11,15 @@ import (
 )
 
 // settled waits until the read models reflect a command's result, bounded
-// by the wait timeout. A timeout is not an error here: the caller reads
-// whatever the read models show.
+// by the wait timeout. When the timeout passes first the answer is
+// errTimeout: the change is recorded, but the read models would answer the
+// state from before it, which must not pass for the mutation's result.
 func (r *Resolver) settled(ctx context.Context, res commands.Result) error {
-	ctx, cancel := context.WithTimeout(ctx, r.WaitTimeout)
+	wait, cancel := context.WithTimeout(ctx, r.WaitTimeout)
 	defer cancel()
-	err := r.Runner.WaitFor(ctx, res.Position)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return nil
+	err := r.Runner.WaitFor(wait, res.Position)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return errTimeout // the wait timed out, not the caller
 	}
 	return err
 }
