@@ -20,7 +20,15 @@ const (
 	CodeTimeout      = "TIMEOUT"
 	CodeInternal     = "INTERNAL"
 	CodeOverloaded   = "OVERLOADED"
+	// CodeLimitExceeded refuses a request that asks more than the server's
+	// request limits allow (body size, complexity, aliases, mutations).
+	// Nothing of it ran.
+	CodeLimitExceeded = "LIMIT_EXCEEDED"
 )
+
+// gqlgenComplexityCode is the code extension.ComplexityLimit gives its
+// refusal; it is answered as LIMIT_EXCEEDED like the other limits.
+const gqlgenComplexityCode = "COMPLEXITY_LIMIT_EXCEEDED"
 
 // errTimeout is returned when a change was recorded but the read models did
 // not show it within the wait timeout.
@@ -41,12 +49,18 @@ func notFound(msg string) error { return fault.NotFoundf(msg) }
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := graphql.DefaultErrorPresenter(ctx, err)
+		if out.Extensions["code"] == gqlgenComplexityCode {
+			out.Extensions["code"] = CodeLimitExceeded
+		}
 		if _, coded := out.Extensions["code"]; coded {
 			return out // parse and validation errors of gqlgen itself
 		}
 		var gqlErr *gqlerror.Error
+		var limitErr *limitError
 		code := ""
 		switch {
+		case errors.As(err, &limitErr):
+			code = CodeLimitExceeded
 		case errors.As(err, &gqlErr) && fault.KindOf(err) == fault.Unknown:
 			// gqlgen reports arguments it could not coerce (say, an Int out
 			// of range) as *gqlerror.Error; resolvers never return one.
