@@ -184,22 +184,13 @@ func listCost(child, n int) int {
 
 // limitRequest guards the GraphQL endpoint before gqlgen sees a request: it
 // reads at most maxBody bytes of body (413 beyond), refuses a body that is
-// not a JSON GraphQL request without echoing it back, and lets WebSocket
-// upgrades outlive the server's read and write timeouts.
+// not a JSON GraphQL request without echoing it back.
+//
+// WebSocket upgrades pass through: the server's read and write timeouts do
+// not bound a subscription, because net/http clears a connection's
+// deadlines when gqlgen's WebSocket library hijacks it.
 func limitRequest(next http.Handler, maxBody int64, present graphql.ErrorPresenterFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" {
-			// The server's timeouts bound one request; a subscription lives
-			// as long as its client wants. net/http leaves the write
-			// deadline on a hijacked connection and coder/websocket (under
-			// gqlgen) does not clear it, so the first message after the
-			// write timeout would fail.
-			rc := http.NewResponseController(w)
-			_ = rc.SetReadDeadline(time.Time{})
-			_ = rc.SetWriteDeadline(time.Time{})
-			next.ServeHTTP(w, r)
-			return
-		}
 		if r.Method != http.MethodPost {
 			next.ServeHTTP(w, r)
 			return

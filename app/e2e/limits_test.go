@@ -80,7 +80,9 @@ func TestBodyLargerThanTheLimitIs413(t *testing.T) {
 		}
 	}
 	// A request under the limit still answers.
-	var out struct{ Typename string `json:"__typename"` }
+	var out struct {
+		Typename string `json:"__typename"`
+	}
 	c.do(t, `{ __typename }`, nil, &out)
 }
 
@@ -204,7 +206,9 @@ func TestIntrospectionCanBeTurnedOff(t *testing.T) {
 	off := startApp(t, withLimits(func(l *graph.Limits) { l.Introspection = false }))
 	off.expectError(t, graph.CodeBadUserInput, `{ __schema { queryType { name } } }`, nil)
 	off.expectError(t, graph.CodeBadUserInput, `query { ... on Query { __type(name: "Order") { name } } }`, nil)
-	var out struct{ Typename string `json:"__typename"` }
+	var out struct {
+		Typename string `json:"__typename"`
+	}
 	off.do(t, `{ __typename }`, nil, &out)
 	if out.Typename != "Query" {
 		t.Errorf("__typename = %q, want Query", out.Typename)
