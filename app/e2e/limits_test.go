@@ -204,8 +204,19 @@ func TestIntrospectionCanBeTurnedOff(t *testing.T) {
 	on.do(t, `{ __schema { queryType { name } } }`, nil, nil)
 
 	off := startApp(t, withLimits(func(l *graph.Limits) { l.Introspection = false }))
-	off.expectError(t, graph.CodeBadUserInput, `{ __schema { queryType { name } } }`, nil)
-	off.expectError(t, graph.CodeBadUserInput, `query { ... on Query { __type(name: "Order") { name } } }`, nil)
+	// Refused whole, before anything runs, saying why.
+	for _, q := range []string{
+		`{ __schema { queryType { name } } }`,
+		`query { __typename ... on Query { __type(name: "Order") { name } } }`,
+	} {
+		resp := off.expectError(t, graph.CodeBadUserInput, q, nil)
+		if len(resp.Errors) > 0 && !strings.Contains(resp.Errors[0].Message, "introspection is turned off") {
+			t.Errorf("%s: refusal %q does not say introspection is off", q, resp.Errors[0].Message)
+		}
+		if len(resp.Data) > 0 && string(resp.Data) != "null" {
+			t.Errorf("%s: refused request answered data %s", q, resp.Data)
+		}
+	}
 	var out struct {
 		Typename string `json:"__typename"`
 	}
