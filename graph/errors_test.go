@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"orderflow/domain/fault"
 )
@@ -28,6 +30,9 @@ func TestErrorPresenterCodes(t *testing.T) {
 		{"overloaded", fmt.Errorf("%w: %w", errOverloaded, context.DeadlineExceeded), CodeOverloaded, true},
 		{"cancelled", context.Canceled, CodeTimeout, true},
 		{"internal", errors.New("sql: database is closed"), CodeInternal, true},
+		{"request limit", gqlerror.Wrap(&limitError{what: "aliases", got: 201, limit: 200}), CodeLimitExceeded, false},
+		{"complexity limit", complexityRefusal(), CodeLimitExceeded, false},
+		{"introspection off", gqlerror.Wrap(errIntrospectionOff), CodeBadUserInput, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,4 +45,11 @@ func TestErrorPresenterCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// complexityRefusal is the error extension.ComplexityLimit returns.
+func complexityRefusal() error {
+	err := gqlerror.Errorf("operation has complexity 20001, which exceeds the limit of 10000")
+	errcode.Set(err, gqlgenComplexityCode)
+	return err
 }
