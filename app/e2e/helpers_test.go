@@ -562,6 +562,7 @@ func (c *client) quiesce(t testing.TB) []Event {
 type appOption func(*app.Config)
 
 func withFraudLimit(cents int64) appOption { return func(c *app.Config) { c.FraudLimitCents = cents } }
+
 // withWaitTimeout sets the wait timeout and keeps the write timeout above it, as the config requires.
 func withWaitTimeout(d time.Duration) appOption {
 	return func(c *app.Config) {
