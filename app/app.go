@@ -99,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
 		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(resolver, log))
+	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.db.Reader().PingContext(r.Context()); err != nil {
@@ -136,7 +136,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
 	go func() {
 		defer close(a.serveDone)
 		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -10,6 +10,7 @@ import (
 	"orderflow/domain/fraud"
 	"orderflow/domain/notification"
 	"orderflow/events"
+	"orderflow/graph"
 )
 
 // Config is everything the service can be told, built once at start.
@@ -36,6 +37,16 @@ type Config struct {
 	StallAfter time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ on the same address.
 	Pprof bool
+	// ReadTimeout bounds reading one request, headers and body; WriteTimeout
+	// bounds a request from its headers to its answer, so it must leave room
+	// for the body and for a mutation's waits; IdleTimeout bounds a
+	// keep-alive connection between requests. WebSocket subscriptions are
+	// not bound by the first two.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Limits bound what one GraphQL request may ask (body, complexity,
+	// aliases, mutations), the parsed-query cache, the WebSocket init wait
+	// and introspection.
+	Limits graph.Limits
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -53,6 +64,19 @@ func DefaultConfig() Config {
 		BusPartitions:    8,
 		MaxValidationLag: 100 * time.Millisecond,
 		StallAfter:       30 * time.Second,
+		ReadTimeout:      10 * time.Second,
+		WriteTimeout:     60 * time.Second,
+		IdleTimeout:      2 * time.Minute,
+		Limits: graph.Limits{
+			MaxBodyBytes:         1 << 20,
+			MaxComplexity:        10000,
+			MaxAliases:           200,
+			MaxMutations:         10,
+			QueryCacheBytes:      2 << 20,
+			WebsocketInitTimeout: 10 * time.Second,
+			// On, for development and GraphiQL; turn it off in production.
+			Introspection: true,
+		},
 	}
 }
 
@@ -81,6 +105,26 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.StallAfter, "stall-after", cfg.StallAfter,
 		"/readyz fails when a reaction or projection makes no progress this long while behind (env ORDERFLOW_STALL_AFTER)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve the Go profiler at /debug/pprof/ (env ORDERFLOW_PPROF)")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout,
+		"longest reading one request may take, headers and body (env ORDERFLOW_READ_TIMEOUT)")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout,
+		"longest from a request's headers to its answer; above read-timeout + 2 × wait-timeout (env ORDERFLOW_WRITE_TIMEOUT)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout,
+		"longest a keep-alive connection stays open between requests (env ORDERFLOW_IDLE_TIMEOUT)")
+	fs.Int64Var(&cfg.Limits.MaxBodyBytes, "max-body-bytes", cfg.Limits.MaxBodyBytes,
+		"largest request body, in bytes; larger ones are answered 413 (env ORDERFLOW_MAX_BODY_BYTES)")
+	fs.IntVar(&cfg.Limits.MaxComplexity, "max-complexity", cfg.Limits.MaxComplexity,
+		"highest complexity of one operation: a field costs 1, a list its page size times its fields (env ORDERFLOW_MAX_COMPLEXITY)")
+	fs.IntVar(&cfg.Limits.MaxAliases, "max-aliases", cfg.Limits.MaxAliases,
+		"most aliased fields in one request (env ORDERFLOW_MAX_ALIASES)")
+	fs.IntVar(&cfg.Limits.MaxMutations, "max-mutations", cfg.Limits.MaxMutations,
+		"most mutations in one request (env ORDERFLOW_MAX_MUTATIONS)")
+	fs.Int64Var(&cfg.Limits.QueryCacheBytes, "query-cache-bytes", cfg.Limits.QueryCacheBytes,
+		"bytes of query text whose parsed documents are cached (env ORDERFLOW_QUERY_CACHE_BYTES)")
+	fs.DurationVar(&cfg.Limits.WebsocketInitTimeout, "ws-init-timeout", cfg.Limits.WebsocketInitTimeout,
+		"longest a WebSocket may stay open without sending connection_init (env ORDERFLOW_WS_INIT_TIMEOUT)")
+	fs.BoolVar(&cfg.Limits.Introspection, "introspection", cfg.Limits.Introspection,
+		"answer GraphQL introspection (__schema, __type); turn off in production (env ORDERFLOW_INTROSPECTION)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
@@ -130,6 +174,20 @@ func (c Config) Validate() error {
 		return errors.New("--max-validation-lag must be positive")
 	case c.StallAfter <= 0:
 		return errors.New("--stall-after must be positive")
+	case c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0:
+		return errors.New("--read-timeout, --write-timeout and --idle-timeout must be positive")
+	case c.WriteTimeout <= c.ReadTimeout+2*c.WaitTimeout:
+		// The write deadline runs from the end of the headers: the body, a
+		// placeOrder's wait for admission and its wait for the read models
+		// all come out of it, and a mutation that waited must still answer.
+		return fmt.Errorf("--write-timeout (%v) must be above --read-timeout + 2 × --wait-timeout (%v), or a mutation that waits may not answer",
+			c.WriteTimeout, c.ReadTimeout+2*c.WaitTimeout)
+	case c.Limits.MaxBodyBytes < 1 || c.Limits.MaxComplexity < 1 || c.Limits.MaxAliases < 1 || c.Limits.MaxMutations < 1:
+		return errors.New("--max-body-bytes, --max-complexity, --max-aliases and --max-mutations must be at least 1")
+	case c.Limits.QueryCacheBytes < 1:
+		return errors.New("--query-cache-bytes must be at least 1")
+	case c.Limits.WebsocketInitTimeout <= 0:
+		return errors.New("--ws-init-timeout must be positive")
 	}
 	return nil
 }

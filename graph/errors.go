@@ -20,7 +20,15 @@ const (
 	CodeTimeout      = "TIMEOUT"
 	CodeInternal     = "INTERNAL"
 	CodeOverloaded   = "OVERLOADED"
+	// CodeLimitExceeded refuses a request that asks more than the server's
+	// request limits allow (body size, complexity, aliases, mutations).
+	// Nothing of it ran.
+	CodeLimitExceeded = "LIMIT_EXCEEDED"
 )
+
+// gqlgenComplexityCode is the code extension.ComplexityLimit gives its
+// refusal; it is answered as LIMIT_EXCEEDED like the other limits.
+const gqlgenComplexityCode = "COMPLEXITY_LIMIT_EXCEEDED"
 
 // errTimeout is returned when a change was recorded but the read models did
 // not show it within the wait timeout.
@@ -65,13 +73,23 @@ func MarkResolverErrors(ctx context.Context, next graphql.Resolver) (any, error)
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := graphql.DefaultErrorPresenter(ctx, err)
+		if out.Extensions["code"] == gqlgenComplexityCode {
+			out.Extensions["code"] = CodeLimitExceeded
+		}
 		if _, coded := out.Extensions["code"]; coded {
 			return out // parse and validation errors of gqlgen itself
 		}
 		var fromResolver *resolverError
+		var limitErr *limitError
 		code := CodeInternal
 		switch {
+		case errors.As(err, &limitErr):
+			code = CodeLimitExceeded
 		case errors.Is(err, errPanic):
+		case !errors.As(err, &fromResolver) && fault.KindOf(err) == fault.Invalid:
+			// A refusal of the request as a whole, before any resolver ran
+			// (introspection turned off).
+			code = CodeBadUserInput
 		case !errors.As(err, &fromResolver):
 			if isArgumentError(ctx, out) {
 				code = CodeBadUserInput

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -38,6 +39,7 @@ func TestErrorPresenterCodes(t *testing.T) {
 	}
 	recovered := func(error) error { return Recover(log)(field, "boom") }
 	nullField := func(err error) error { return gqlerror.WrapPath(graphql.GetPath(field), err) }
+	operation := func(err error) error { return gqlerror.Wrap(err) } // refused before any resolver ran
 	tests := []struct {
 		name     string
 		cause    error
@@ -56,6 +58,9 @@ func TestErrorPresenterCodes(t *testing.T) {
 		{"argument not coerced", errors.New("9999999999 overflows a 32-bit integer"), argument, CodeBadUserInput, false},
 		{"panic", errors.New("boom"), recovered, CodeInternal, true},
 		{"non-null field resolved to null", errors.New("must not be null"), nullField, CodeInternal, true},
+		{"request limit", &limitError{what: "aliases", got: 201, limit: 200}, operation, CodeLimitExceeded, false},
+		{"complexity limit", complexityRefusal(), func(err error) error { return err }, CodeLimitExceeded, false},
+		{"introspection off", errIntrospectionOff, operation, CodeBadUserInput, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +72,8 @@ func TestErrorPresenterCodes(t *testing.T) {
 			if tt.hideText && strings.Contains(got.Message, tt.cause.Error()) {
 				t.Errorf("message %q shows the error as it is", got.Message)
 			}
-			if !tt.hideText && got.Message != tt.cause.Error() {
+			// (A gqlerror without a path calls itself "input: ..." in Error().)
+			if !tt.hideText && got.Message != strings.TrimPrefix(tt.cause.Error(), "input: ") {
 				t.Errorf("message %q, want the error's own %q", got.Message, tt.cause.Error())
 			}
 			if tt.code != CodeInternal {
@@ -96,4 +102,11 @@ func TestErrorPresenterKeepsGqlgensOwnCodes(t *testing.T) {
 	if got := present(ctx, err); got.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
 		t.Errorf("code = %v, want GRAPHQL_VALIDATION_FAILED kept", got.Extensions["code"])
 	}
+}
+
+// complexityRefusal is the error extension.ComplexityLimit returns.
+func complexityRefusal() error {
+	err := gqlerror.Errorf("operation has complexity 20001, which exceeds the limit of 10000")
+	errcode.Set(err, gqlgenComplexityCode)
+	return err
 }

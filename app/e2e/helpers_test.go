@@ -562,8 +562,13 @@ func (c *client) quiesce(t testing.TB) []Event {
 type appOption func(*app.Config)
 
 func withFraudLimit(cents int64) appOption { return func(c *app.Config) { c.FraudLimitCents = cents } }
+
+// withWaitTimeout sets the wait timeout and keeps the write timeout above it, as the config requires.
 func withWaitTimeout(d time.Duration) appOption {
-	return func(c *app.Config) { c.WaitTimeout = d }
+	return func(c *app.Config) {
+		c.WaitTimeout = d
+		c.WriteTimeout = max(c.WriteTimeout, c.ReadTimeout+2*d+10*time.Second)
+	}
 }
 
 // startApp starts an in-process app on a random port with its own database and stops it when the

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRequestLimitFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{name: "defaults", check: func(c Config) bool {
+			return c.Limits.MaxBodyBytes == 1<<20 && c.Limits.MaxMutations == 10 && c.Limits.Introspection &&
+				c.ReadTimeout == 10*time.Second && c.WriteTimeout == time.Minute
+		}},
+		{name: "env fallback", env: map[string]string{"ORDERFLOW_MAX_BODY_BYTES": "4096", "ORDERFLOW_INTROSPECTION": "false",
+			"ORDERFLOW_WS_INIT_TIMEOUT": "3s", "ORDERFLOW_QUERY_CACHE_BYTES": "100"},
+			check: func(c Config) bool {
+				return c.Limits.MaxBodyBytes == 4096 && !c.Limits.Introspection &&
+					c.Limits.WebsocketInitTimeout == 3*time.Second && c.Limits.QueryCacheBytes == 100
+			}},
+		{name: "flag wins", args: []string{"--max-aliases", "7", "--max-complexity", "50"},
+			env:   map[string]string{"ORDERFLOW_MAX_ALIASES": "9"},
+			check: func(c Config) bool { return c.Limits.MaxAliases == 7 && c.Limits.MaxComplexity == 50 }},
+		{name: "write timeout must leave room for the waits",
+			args:    []string{"--read-timeout", "10s", "--wait-timeout", "30s", "--write-timeout", "60s"},
+			wantErr: "--write-timeout"},
+		{name: "write timeout above read + 2 × wait",
+			args:  []string{"--read-timeout", "10s", "--wait-timeout", "30s", "--write-timeout", "71s"},
+			check: func(c Config) bool { return c.WriteTimeout == 71*time.Second }},
+		{name: "zero limit", args: []string{"--max-mutations", "0"}, wantErr: "--max-mutations"},
+		{name: "zero cache", args: []string{"--query-cache-bytes", "0"}, wantErr: "--query-cache-bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseFlags("orderflow", tt.args, env(tt.env))
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one about %s", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !tt.check(cfg):
+				t.Errorf("config %+v", cfg)
+			}
+		})
+	}
+}
