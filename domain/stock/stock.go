@@ -164,14 +164,23 @@ func (s Stock) Evolve(e Event) Stock {
 	return s
 }
 
+// CheckAdd refuses an addStock whose input is out of bounds, whatever the
+// stock: a bad product id or a quantity outside 1..MaxAddQuantity.
+func CheckAdd(productID string, quantity int) error {
+	if err := bounds.CheckID("productId", productID); err != nil {
+		return err
+	}
+	if quantity < MinAddQuantity || quantity > MaxAddQuantity {
+		return ErrBadQuantity
+	}
+	return nil
+}
+
 // Add puts goods on hand, within the bounds of one call and of the stock
 // a product may hold.
 func Add(s Stock, productID string, quantity int) ([]Event, error) {
-	if err := bounds.CheckID("productId", productID); err != nil {
+	if err := CheckAdd(productID, quantity); err != nil {
 		return nil, err
-	}
-	if quantity < MinAddQuantity || quantity > MaxAddQuantity {
-		return nil, ErrBadQuantity
 	}
 	if s.OnHand > MaxOnHand-int64(quantity) {
 		return nil, ErrOnHandLimit
