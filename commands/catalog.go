@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/catalog"
 	"orderflow/events"
 )
@@ -17,6 +18,9 @@ type UpsertProduct struct {
 // UpsertProduct records only what changed about the product.
 func (h *Handlers) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {
 	id := newID(cmd.ID)
+	if err := bounds.CheckID("product id", id); err != nil {
+		return Result{}, err
+	}
 	res, err := decideOne(ctx, h, catalog.StreamID(id), catalog.Product.Evolve, same(newMetadata(md)),
 		func(p catalog.Product) ([]catalog.Event, error) {
 			return catalog.Upsert(p, id, cmd.Name, cmd.PriceCents)

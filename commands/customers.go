@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/customer"
 	"orderflow/events"
 )
@@ -32,6 +33,9 @@ func (h *Handlers) UpdateCustomerAddress(ctx context.Context, customerID, addres
 
 func (h *Handlers) updateCustomer(ctx context.Context, id string, md events.Metadata,
 	decide func(customer.Customer) ([]customer.Event, error)) (Result, error) {
+	if err := bounds.CheckID("customer id", id); err != nil {
+		return Result{}, err
+	}
 	res, err := decideOne(ctx, h, customer.StreamID(id), customer.Customer.Evolve, same(newMetadata(md)), decide)
 	res.ID = id
 	return res, err

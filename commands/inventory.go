@@ -18,8 +18,8 @@ var ErrUnknownProduct = fault.NotFoundf("product not found")
 
 // AddStock puts goods on hand for a known product.
 func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error) {
-	if quantity < 1 {
-		return Result{}, stock.ErrBadQuantity
+	if err := stock.CheckAdd(productID, quantity); err != nil {
+		return Result{}, err
 	}
 	prices, err := h.catalog.Prices(ctx, []string{productID})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/order"
 	"orderflow/events"
 )
@@ -18,7 +19,15 @@ type PlaceOrder struct {
 // PlaceOrder checks the order against the rules, prices it from the catalog
 // copy and records OrderPlaced. The validations follow asynchronously.
 func (h *Handlers) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error) {
+	// Ids are checked before they become stream ids and are read; Place
+	// checks them again, as the rule it owns.
+	if err := bounds.CheckID("customerId", cmd.CustomerID); err != nil {
+		return Result{}, err
+	}
 	id := newID(cmd.ID)
+	if err := bounds.CheckID("order id", id); err != nil {
+		return Result{}, err
+	}
 	ids := make([]string, len(cmd.Lines))
 	for i, l := range cmd.Lines {
 		ids[i] = l.ProductID
@@ -64,6 +73,9 @@ func (h *Handlers) CancelOrder(ctx context.Context, orderID, reason string, md e
 // whole story can be followed by it.
 func (h *Handlers) updateOrder(ctx context.Context, orderID string, md events.Metadata,
 	decide func(order.Order) ([]order.Event, error)) (Result, error) {
+	if err := bounds.CheckID("orderId", orderID); err != nil {
+		return Result{}, err
+	}
 	res, err := decideOne(ctx, h, order.StreamID(orderID), order.Order.Evolve,
 		func(l loaded) events.Metadata { return withCorrelation(md, l.correlation) },
 		func(o order.Order) ([]order.Event, error) {

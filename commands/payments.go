@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
 	"orderflow/events"
@@ -12,6 +13,9 @@ import (
 // PENDING (the payment is held until it validates) or VALIDATED; the amount
 // must equal its total. The orders context turns it into OrderPaid.
 func (h *Handlers) PayOrder(ctx context.Context, orderID string, amountCents int64, md events.Metadata) (Result, error) {
+	if err := bounds.CheckID("orderId", orderID); err != nil {
+		return Result{}, err
+	}
 	var res Result
 	err := retry(ctx, func() error {
 		o, ol, err := h.loadOrder(ctx, orderID)

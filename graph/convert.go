@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/order"
 	"orderflow/events"
 	"orderflow/graph/model"
@@ -17,7 +18,7 @@ func toOrder(o *projections.Order) *model.Order {
 	}
 	lines := make([]model.OrderLine, len(o.Lines))
 	for i, l := range o.Lines {
-		lines[i] = model.OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: int(l.UnitPriceCents)}
+		lines[i] = model.OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents}
 	}
 	reasons := o.FailureReasons
 	if reasons == nil {
@@ -25,7 +26,7 @@ func toOrder(o *projections.Order) *model.Order {
 	}
 	return &model.Order{
 		ID: o.ID, CustomerID: o.CustomerID, Status: model.OrderStatus(o.Status), Lines: lines,
-		TotalCents: int(o.TotalCents), FailureReasons: reasons, Version: int(o.Version),
+		TotalCents: o.TotalCents, FailureReasons: reasons, Version: int(o.Version),
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}
 }
@@ -34,7 +35,7 @@ func toProduct(p *projections.Product) *model.Product {
 	if p == nil {
 		return nil
 	}
-	return &model.Product{ID: p.ID, Name: p.Name, PriceCents: int(p.PriceCents)}
+	return &model.Product{ID: p.ID, Name: p.Name, PriceCents: p.PriceCents}
 }
 
 func toStock(s *projections.Stock) *model.Stock {
@@ -53,7 +54,7 @@ func toCustomer(c *projections.Customer) *model.Customer {
 
 func toEvent(e events.Event) model.Event {
 	return model.Event{
-		Position: int(e.Position), StreamID: e.StreamID, Version: int(e.StreamVersion), Type: e.Type,
+		Position: e.Position, StreamID: e.StreamID, Version: int(e.StreamVersion), Type: e.Type,
 		SchemaVersion: e.SchemaVersion, OccurredAt: e.OccurredAt,
 		CorrelationID: optional(e.CorrelationID), CausationID: optional(e.CausationID), Data: string(e.Data),
 	}
@@ -69,8 +70,8 @@ func toEvents(evs []events.Event) []model.Event {
 
 func toProjectionStatus(s projections.Status) *model.ProjectionStatus {
 	out := &model.ProjectionStatus{
-		Name: s.Name, State: model.ProjectionState(s.State), Position: int(s.Position),
-		HeadPosition: int(s.HeadPosition), Lag: int(s.Lag()), LastRebuiltAt: s.LastRebuiltAt,
+		Name: s.Name, State: model.ProjectionState(s.State), Position: s.Position,
+		HeadPosition: s.HeadPosition, Lag: s.Lag(), LastRebuiltAt: s.LastRebuiltAt,
 	}
 	if s.State == projections.StateRebuilding {
 		rate := s.EventsPerSecond
@@ -92,6 +93,19 @@ func value(s *string) string {
 	}
 	return *s
 }
+
+// checkStreamID bounds a stream id as ids are bounded: a stream id is
+// <context>-<id>, so the part after the context's short name is checked
+// as an id (and the whole, when it has no such prefix).
+func checkStreamID(streamID string) error {
+	if prefix, id, ok := strings.Cut(streamID, "-"); ok && len(prefix) <= maxStreamPrefix {
+		streamID = id
+	}
+	return bounds.CheckID("streamId", streamID)
+}
+
+// maxStreamPrefix is longer than the name of any context ("customer").
+const maxStreamPrefix = 16
 
 func toRequestedLines(in []model.OrderLineInput) []order.RequestedLine {
 	out := make([]order.RequestedLine, len(in))
@@ -122,7 +136,7 @@ func decodeCursor(c string) (int64, error) {
 
 func toDeadLetter(l events.DeadLetter) *model.DeadLetter {
 	return &model.DeadLetter{
-		ID: strconv.FormatInt(l.ID, 10), Reaction: l.Reader, Position: int(l.Position), EventID: l.EventID,
+		ID: strconv.FormatInt(l.ID, 10), Reaction: l.Reader, Position: l.Position, EventID: l.EventID,
 		EventType: l.EventType, Key: l.Key, Error: l.Error, Attempts: l.Attempts, FailedAt: l.FailedAt,
 		State: model.DeadLetterState(l.State), RetriedAt: l.RetriedAt,
 	}

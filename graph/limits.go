@@ -151,7 +151,7 @@ func complexity() generated.ComplexityRoot {
 	c.Query.Orders = func(child int, _ *string, _ *model.OrderStatus, first *int, _ *string) int {
 		return listCost(child, page(first, 20, maxPage))
 	}
-	c.Query.Events = func(child int, _ *string, _ *int, first *int) int {
+	c.Query.Events = func(child int, _ *string, _ *int64, first *int) int {
 		return listCost(child, page(first, 100, maxEvents))
 	}
 	c.Query.Notifications = func(child int, _ *string, _ *string, first *int) int {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"orderflow/commands"
+	"orderflow/domain/bounds"
 	"orderflow/events"
 	"orderflow/graph/generated"
 	"orderflow/graph/model"
@@ -83,9 +84,9 @@ func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrde
 }
 
 // PayOrder is the resolver for the payOrder field.
-func (r *mutationResolver) PayOrder(ctx context.Context, orderID string, amountCents int) (*model.Order, error) {
+func (r *mutationResolver) PayOrder(ctx context.Context, orderID string, amountCents int64) (*model.Order, error) {
 	start := time.Now()
-	res, err := r.Commands.PayOrder(ctx, orderID, int64(amountCents), events.Metadata{})
+	res, err := r.Commands.PayOrder(ctx, orderID, amountCents, events.Metadata{})
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +164,9 @@ func (r *queryResolver) OrderAt(ctx context.Context, id string, version int) (*m
 	if version < 1 {
 		return nil, badInput("version must be at least 1")
 	}
+	if err := bounds.CheckID("id", id); err != nil {
+		return nil, err
+	}
 	o, err := r.Log.OrderAt(ctx, id, int64(version))
 	if errors.Is(err, projections.ErrNoSuchVersion) {
 		return nil, notFound(fmt.Sprintf("order %q has no version %d", id, version))
@@ -223,14 +227,14 @@ func (r *queryResolver) Stock(ctx context.Context, productID string) (*model.Sto
 }
 
 // Events is the resolver for the events field.
-func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosition *int, first *int) ([]model.Event, error) {
+func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosition *int64, first *int) ([]model.Event, error) {
 	var err error
 	limit, after := 100, int64(0)
 	if first != nil {
 		limit = *first
 	}
 	if afterPosition != nil {
-		after = int64(*afterPosition)
+		after = *afterPosition
 	}
 	if limit < 0 || limit > maxEvents {
 		return nil, badInput(fmt.Sprintf("first must be between 0 and %d", maxEvents))
@@ -240,6 +244,9 @@ func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosit
 	}
 	var evs []events.Event
 	if streamID != nil {
+		if err := checkStreamID(*streamID); err != nil {
+			return nil, err
+		}
 		evs, err = r.Store.ReadStreamAfter(ctx, *streamID, after, limit)
 	} else {
 		evs, err = r.Store.ReadAll(ctx, after, limit)

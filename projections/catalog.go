@@ -53,6 +53,13 @@ func (a productsApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p ev
 
 // stockDefinition keeps on-hand and reserved quantities per product. The
 // table refuses any row breaking 0 ≤ reserved ≤ on_hand.
+//
+// SQLite turns an integer sum that overflows into a REAL, and a REAL in
+// on_hand once made every stock query of the product fail (two StockAdded
+// of MaxInt64 were accepted before stock was bounded, and events stay).
+// The update casts each sum back to INTEGER, which SQLite saturates at the
+// ends of int64, so the fold of those old events saturates as the domain's
+// does and the column only ever holds integers.
 var stockDefinition = Definition{
 	Name:   "stock",
 	Tables: []string{"stock"},
@@ -69,7 +76,8 @@ CREATE TABLE %s (
 	New: func(t Names) Applier {
 		s := t("stock")
 		return stockApplier{
-			update: `UPDATE ` + s + ` SET on_hand = on_hand + ?, reserved = reserved + ?, version = ? WHERE product_id = ?`,
+			update: `UPDATE ` + s + ` SET on_hand = CAST(on_hand + ?1 AS INTEGER), reserved = CAST(reserved + ?2 AS INTEGER),
+				version = ?3 WHERE product_id = ?4`,
 			insert: `INSERT INTO ` + s + ` (product_id, on_hand, reserved, version) VALUES (?, ?, ?, ?)`,
 		}
 	},
@@ -79,16 +87,16 @@ type stockApplier struct{ update, insert string }
 
 func (a stockApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	var productID string
-	var onHand, reserved int
+	var onHand, reserved int64
 	switch p := p.(type) {
 	case stock.StockAdded:
-		productID, onHand = p.ProductID, p.Quantity
+		productID, onHand = p.ProductID, int64(p.Quantity)
 	case stock.StockReserved:
-		productID, reserved = p.ProductID, p.Quantity
+		productID, reserved = p.ProductID, int64(p.Quantity)
 	case stock.StockReleased:
-		productID, reserved = p.ProductID, -p.Quantity
+		productID, reserved = p.ProductID, -int64(p.Quantity)
 	case stock.StockCommitted:
-		productID, onHand, reserved = p.ProductID, -p.Quantity, -p.Quantity
+		productID, onHand, reserved = p.ProductID, -int64(p.Quantity), -int64(p.Quantity)
 	case stock.StockReservationRejected:
 		productID = p.ProductID
 	default:

@@ -42,12 +42,12 @@ type Product struct {
 // Stock is a product's inventory.
 type Stock struct {
 	ProductID string
-	OnHand    int
-	Reserved  int
+	OnHand    int64
+	Reserved  int64
 }
 
 // Available is what can still be reserved.
-func (s Stock) Available() int { return s.OnHand - s.Reserved }
+func (s Stock) Available() int64 { return s.OnHand - s.Reserved }
 
 // Customer is a row of the customers read model.
 type Customer struct {
@@ -179,10 +179,13 @@ func (v *Views) Prices(ctx context.Context, ids []string) (map[string]int64, err
 func (v *Views) Stock(ctx context.Context, productID string) (*Stock, error) {
 	s := Stock{ProductID: productID}
 	var known int
+	// The casts read a row that an older version of the stock projection
+	// left holding a REAL (see stockDefinition) as a saturated integer,
+	// until the projection is rebuilt.
 	err := v.db.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM products WHERE id = ?1),
-		COALESCE((SELECT on_hand FROM stock WHERE product_id = ?1), 0),
-		COALESCE((SELECT reserved FROM stock WHERE product_id = ?1), 0)`, productID).
+		COALESCE((SELECT CAST(on_hand AS INTEGER) FROM stock WHERE product_id = ?1), 0),
+		COALESCE((SELECT CAST(reserved AS INTEGER) FROM stock WHERE product_id = ?1), 0)`, productID).
 		Scan(&known, &s.OnHand, &s.Reserved)
 	if err != nil {
 		return nil, fmt.Errorf("query stock: %w", err)

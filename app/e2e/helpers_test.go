@@ -315,7 +315,7 @@ func (c *client) placeValidated(t testing.TB, id, customerID string, lines []Lin
 	return o
 }
 
-const payOrderMutation = `mutation($id: ID!, $amt: Int!) { payOrder(orderId: $id, amountCents: $amt) { ` + orderFields + ` } }`
+const payOrderMutation = `mutation($id: ID!, $amt: Int64!) { payOrder(orderId: $id, amountCents: $amt) { ` + orderFields + ` } }`
 const shipOrderMutation = `mutation($id: ID!) { shipOrder(orderId: $id) { ` + orderFields + ` } }`
 const cancelOrderMutation = `mutation($id: ID!, $reason: String) { cancelOrder(orderId: $id, reason: $reason) { ` + orderFields + ` } }`
 
@@ -394,10 +394,10 @@ func (c *client) events(t testing.TB, streamID string) []Event {
 			t.Fatalf("events(%q): paging does not end", streamID)
 		}
 		vars := map[string]any{"after": after, "first": 100}
-		q := `query($after: Int, $first: Int) { events(afterPosition: $after, first: $first) { ` + eventFields + ` } }`
+		q := `query($after: Int64, $first: Int) { events(afterPosition: $after, first: $first) { ` + eventFields + ` } }`
 		if streamID != "" {
 			vars["s"] = streamID
-			q = `query($s: ID, $after: Int, $first: Int) { events(streamId: $s, afterPosition: $after, first: $first) { ` + eventFields + ` } }`
+			q = `query($s: ID, $after: Int64, $first: Int) { events(streamId: $s, afterPosition: $after, first: $first) { ` + eventFields + ` } }`
 		}
 		var out struct{ Events []Event }
 		c.do(t, q, vars, &out)

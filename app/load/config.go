@@ -4,18 +4,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"time"
+
+	"orderflow/domain/stock"
 )
 
-// Limits of the flags. maxLines and maxQuantity mirror the order rules of
-// the domain; maxStock is the largest GraphQL Int, which addStock takes.
+// Limits of the flags. maxLines mirrors the order rules of the domain;
+// maxStock is the most one addStock may add.
 const (
 	maxClients         = 10000
 	maxSeedConcurrency = 1000
 	maxLines           = 100
-	maxStock           = math.MaxInt32
+	maxStock           = stock.MaxAddQuantity
 )
 
 // config is what one run of `orderflow load` was told.

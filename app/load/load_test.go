@@ -205,7 +205,7 @@ func TestFlagValidation(t *testing.T) {
 		{"no customers", []string{"--customers", "0"}, "--customers must be at least 1"},
 		{"no products", []string{"--products", "0"}, "--products must be at least 1"},
 		{"no stock", []string{"--stock", "0"}, "--stock must be between 1 and"},
-		{"stock beyond GraphQL Int", []string{"--stock", "3000000000"}, "--stock must be between 1 and"},
+		{"stock beyond one addStock", []string{"--stock", "1000000001"}, "--stock must be between 1 and"},
 		{"no lines", []string{"--lines", "0"}, "--lines must be between 1 and 100"},
 		{"more lines than the domain allows", []string{"--lines", "101", "--products", "200"}, "--lines must be between 1 and 100"},
 		{"more lines than products", []string{"--lines", "4", "--products", "3"}, "--lines (4) must not exceed --products (3)"},

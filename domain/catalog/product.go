@@ -3,14 +3,24 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/fault"
+)
+
+// Bounds of a price, in cents: ten million in money at most, so that an
+// order of MaxLines lines of MaxQuantity units each still has a total far
+// inside an int64.
+const (
+	MinPriceCents int64 = 1
+	MaxPriceCents int64 = 1_000_000_000
 )
 
 var (
 	ErrBlankName = fault.Invalidf("product name must not be blank")
-	ErrBadPrice  = fault.Invalidf("priceCents must be at least 1")
+	ErrBadPrice  = fault.Invalidf(fmt.Sprintf("priceCents must be between %d and %d", MinPriceCents, MaxPriceCents))
 	ErrBlankID   = fault.Invalidf("product id must not be blank")
 )
 
@@ -71,12 +81,16 @@ func (p Product) Evolve(e Event) Product {
 // is recorded, so an identical upsert records nothing.
 func Upsert(p Product, id, name string, priceCents int64) ([]Event, error) {
 	name = strings.TrimSpace(name)
-	switch {
-	case strings.TrimSpace(id) == "":
+	if strings.TrimSpace(id) == "" {
 		return nil, ErrBlankID
+	}
+	if err := bounds.CheckID("product id", id); err != nil {
+		return nil, err
+	}
+	switch {
 	case name == "":
 		return nil, ErrBlankName
-	case priceCents < 1:
+	case priceCents < MinPriceCents || priceCents > MaxPriceCents:
 		return nil, ErrBadPrice
 	}
 	if !p.Defined() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"orderflow/domain/catalog"
@@ -88,6 +89,21 @@ func TestUpsert(t *testing.T) {
 		{name: "price min int64", id: "p1", pname: "Widget", price: math.MinInt64, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
 		{name: "reprice existing to 0", state: widget, id: "p1", pname: "Widget", price: 0, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
 		{name: "reprice existing negative", state: widget, id: "p1", pname: "Gadget", price: -500, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
+		{
+			name: "highest price is 1,000,000,000 cents", id: "p1", pname: "Widget", price: catalog.MaxPriceCents,
+			want: []catalog.Event{catalog.ProductDefined{ProductID: "p1", Name: "Widget", PriceCents: 1_000_000_000}},
+		},
+		{name: "price one past the highest", id: "p1", pname: "Widget", price: 1_000_000_001, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
+		{name: "price 9e18", id: "p1", pname: "Widget", price: 9_000_000_000_000_000_000, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
+		{name: "price max int64", id: "p1", pname: "Widget", price: math.MaxInt64, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
+		{name: "reprice existing one past the highest", state: widget, id: "p1", pname: "Widget", price: 1_000_000_001, wantErr: catalog.ErrBadPrice, wantKind: fault.Invalid},
+		{
+			name: "id of 128 bytes", id: strings.Repeat("p", 128), pname: "Widget", price: 1000,
+			want: []catalog.Event{catalog.ProductDefined{ProductID: strings.Repeat("p", 128), Name: "Widget", PriceCents: 1000}},
+		},
+		{name: "id of 129 bytes", id: strings.Repeat("p", 129), pname: "Widget", price: 1000, wantKind: fault.Invalid},
+		{name: "id with a line break", id: "p\n1", pname: "Widget", price: 1000, wantKind: fault.Invalid},
+		{name: "id not UTF-8", id: "p\xff", pname: "Widget", price: 1000, wantKind: fault.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

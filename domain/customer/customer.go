@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/fault"
 )
 
@@ -67,9 +68,13 @@ func (c Customer) Evolve(e Event) Customer {
 // same details is a safe retry and records nothing.
 func Register(c Customer, id, name, email, address string) ([]Event, error) {
 	name, email, address = strings.TrimSpace(name), strings.TrimSpace(email), strings.TrimSpace(address)
-	switch {
-	case strings.TrimSpace(id) == "":
+	if strings.TrimSpace(id) == "" {
 		return nil, ErrBlankID
+	}
+	if err := bounds.CheckID("customer id", id); err != nil {
+		return nil, err
+	}
+	switch {
 	case name == "":
 		return nil, ErrBlankName
 	case address == "":

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"orderflow/domain/customer"
@@ -40,6 +41,13 @@ func TestRegister(t *testing.T) {
 		{name: "different email", state: ann, id: "c1", cname: "Ann", email: "ann@example.org", adr: "1 Main St", wantErr: customer.ErrAlreadyExists, wantKind: fault.Conflict},
 		{name: "different address", state: ann, id: "c1", cname: "Ann", email: "ann@example.com", adr: "2 Main St", wantErr: customer.ErrAlreadyExists, wantKind: fault.Conflict},
 		{name: "blank id", id: "", cname: "Ann", email: "ann@example.com", adr: "1 Main St", wantErr: customer.ErrBlankID, wantKind: fault.Invalid},
+		{
+			name: "id of 128 bytes", id: strings.Repeat("c", 128), cname: "Ann", email: "ann@example.com", adr: "1 Main St",
+			want: []customer.Event{customer.CustomerRegistered{CustomerID: strings.Repeat("c", 128), Name: "Ann", Email: "ann@example.com", Address: "1 Main St"}},
+		},
+		{name: "id of 129 bytes", id: strings.Repeat("c", 129), cname: "Ann", email: "ann@example.com", adr: "1 Main St", wantKind: fault.Invalid},
+		{name: "id of 1 MB", id: strings.Repeat("c", 1<<20), cname: "Ann", email: "ann@example.com", adr: "1 Main St", wantKind: fault.Invalid},
+		{name: "id with a line break", id: "c\n1", cname: "Ann", email: "ann@example.com", adr: "1 Main St", wantKind: fault.Invalid},
 		{name: "whitespace id", id: "  ", cname: "Ann", email: "ann@example.com", adr: "1 Main St", wantErr: customer.ErrBlankID, wantKind: fault.Invalid},
 		{name: "blank name", id: "c1", cname: "", email: "ann@example.com", adr: "1 Main St", wantErr: customer.ErrBlankName, wantKind: fault.Invalid},
 		{name: "whitespace name", id: "c1", cname: " \t ", email: "ann@example.com", adr: "1 Main St", wantErr: customer.ErrBlankName, wantKind: fault.Invalid},

@@ -4,7 +4,12 @@
 // customer's checks are recorded in the stream fraud-<customerId>.
 package fraud
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"orderflow/domain/bounds"
+)
 
 // ReasonLimitExceeded is the failure code of the fraud validation.
 const ReasonLimitExceeded = "FRAUD_LIMIT_EXCEEDED"
@@ -76,9 +81,9 @@ func (h History) Evolve(e Event) History {
 	}
 	switch e := e.(type) {
 	case FraudCheckPassed:
-		h.orders[e.OrderID] = checked{e.PlacedAt, e.TotalCents}
+		h.orders[e.OrderID] = checked{e.PlacedAt, counted(e.TotalCents)}
 	case FraudCheckFailed:
-		h.orders[e.OrderID] = checked{e.PlacedAt, e.TotalCents}
+		h.orders[e.OrderID] = checked{e.PlacedAt, counted(e.TotalCents)}
 	}
 	return h
 }
@@ -92,11 +97,11 @@ func Check(h History, r Rule, customerID, orderID string, placedAt time.Time, to
 	if _, done := h.orders[orderID]; done {
 		return nil
 	}
-	sum := totalCents
+	sum := counted(totalCents)
 	from := placedAt.Add(-r.Window)
 	for _, c := range h.orders {
 		if c.placedAt.After(from) && !c.placedAt.After(placedAt) {
-			sum += c.totalCents
+			sum = bounds.SaturatingAdd(sum, c.totalCents)
 		}
 	}
 	if sum > r.LimitCents {
@@ -105,6 +110,19 @@ func Check(h History, r Rule, customerID, orderID string, placedAt time.Time, to
 	}
 	return []Event{FraudCheckPassed{CustomerID: customerID, OrderID: orderID, PlacedAt: placedAt,
 		TotalCents: totalCents, WindowTotalCents: sum}}
+}
+
+// counted is what an order's total adds to a window. Totals are bounded
+// now, but the log may hold orders placed before: a total that wrapped to a
+// negative number stood for more than an int64 holds, so it counts as the
+// most there is, and the window sum saturates instead of wrapping. Either
+// way such an order fails the check, and so does every order after it
+// within the window, as they would have had the total been right.
+func counted(totalCents int64) int64 {
+	if totalCents < 0 {
+		return math.MaxInt64
+	}
+	return totalCents
 }
 
 // Checked reports whether the order was checked already.

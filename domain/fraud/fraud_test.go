@@ -1,6 +1,7 @@
 package fraud_test
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -105,6 +106,23 @@ func TestCheck(t *testing.T) {
 			name: "failed attempts outside the window do not count", rule: rule, total: 1000,
 			h:    history(seen{"o1", 2 * time.Hour, 250000, true}),
 			want: passed("o9", 1000, 1000),
+		},
+		{
+			// 9e18 cents ordered twice wrapped to this total before totals
+			// were bounded; it must not lower the window sum of later orders.
+			name: "an old total that wrapped negative counts as the most there is", rule: rule, total: 1000,
+			h:    history(seen{"o1", 10 * time.Minute, -446744073709551616, false}),
+			want: failed("o9", 1000, math.MaxInt64, 200000),
+		},
+		{
+			name: "an order whose total wrapped negative fails", h: history(), rule: rule, total: -446744073709551616,
+			want: failed("o9", -446744073709551616, math.MaxInt64, 200000),
+		},
+		{
+			name: "a window sum beyond int64 saturates instead of wrapping", rule: fraud.Rule{LimitCents: math.MaxInt64 - 1, Window: time.Hour},
+			total: 9_000_000_000_000_000_000,
+			h:     history(seen{"o1", 10 * time.Minute, 9_000_000_000_000_000_000, false}),
+			want:  failed("o9", 9_000_000_000_000_000_000, math.MaxInt64, math.MaxInt64-1),
 		},
 		{
 			name: "configured limit and window", rule: fraud.Rule{LimitCents: 500, Window: 10 * time.Minute}, total: 200,

@@ -9,14 +9,19 @@ import (
 	"strings"
 	"time"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/fault"
 )
 
-// Limits of one order.
+// Limits of one order. MaxTotalCents is MaxLines lines of MaxQuantity units
+// at the catalog's highest price (1,000,000,000 cents): no order placed
+// within the bounds costs more, and a price recorded before prices were
+// bounded cannot make a total wrap.
 const (
-	MaxLines    = 100
-	MinQuantity = 1
-	MaxQuantity = 1000
+	MaxLines            = 100
+	MinQuantity         = 1
+	MaxQuantity         = 1000
+	MaxTotalCents int64 = MaxLines * MaxQuantity * 1_000_000_000
 )
 
 // Status is where an order is in its lifecycle.
@@ -36,6 +41,7 @@ var (
 	ErrBlankCustomer   = fault.Invalidf("customerId must not be blank")
 	ErrNoLines         = fault.Invalidf("an order needs at least one line")
 	ErrTooManyLines    = fault.Invalidf(fmt.Sprintf("an order has at most %d lines", MaxLines))
+	ErrTotalTooLarge   = fault.Invalidf(fmt.Sprintf("the order total would exceed %d cents", MaxTotalCents))
 	ErrAlreadyPlaced   = fault.Conflictf("order id is already used by a different order")
 	ErrNotFound        = fault.NotFoundf("order not found")
 	ErrShipNeedsPaid   = fault.Conflictf("only a PAID order can be shipped")
@@ -105,6 +111,12 @@ func Place(o Order, id, customerID string, lines []RequestedLine, prices map[str
 	if strings.TrimSpace(customerID) == "" {
 		return nil, ErrBlankCustomer
 	}
+	if err := bounds.CheckID("order id", id); err != nil {
+		return nil, err
+	}
+	if err := bounds.CheckID("customerId", customerID); err != nil {
+		return nil, err
+	}
 	if o.Exists() {
 		if o.sameRequest(customerID, lines) {
 			return nil, nil
@@ -121,6 +133,9 @@ func Place(o Order, id, customerID string, lines []RequestedLine, prices map[str
 	priced := make([]Line, 0, len(lines))
 	var total int64
 	for i, l := range lines {
+		if err := bounds.CheckID(fmt.Sprintf("line %d: productId", i+1), l.ProductID); err != nil {
+			return nil, err
+		}
 		switch {
 		case l.Quantity < MinQuantity || l.Quantity > MaxQuantity:
 			return nil, fault.Invalidf(fmt.Sprintf("line %d: quantity must be between %d and %d, got %d", i+1, MinQuantity, MaxQuantity, l.Quantity))
@@ -133,7 +148,15 @@ func Place(o Order, id, customerID string, lines []RequestedLine, prices map[str
 		}
 		seen[l.ProductID] = true
 		priced = append(priced, Line{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: price})
-		total += int64(l.Quantity) * price
+		// The catalog copy may hold a price recorded before prices were
+		// bounded: check the arithmetic rather than let the total wrap.
+		lineTotal, ok := bounds.Mul(int64(l.Quantity), price)
+		if ok {
+			total, ok = bounds.Add(total, lineTotal)
+		}
+		if !ok || total > MaxTotalCents {
+			return nil, ErrTotalTooLarge
+		}
 	}
 	return []Event{OrderPlaced{OrderID: id, CustomerID: customerID, Lines: priced, TotalCents: total, PlacedAt: now.UTC()}}, nil
 }

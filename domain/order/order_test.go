@@ -3,10 +3,13 @@ package order_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"orderflow/domain/catalog"
 	"orderflow/domain/fault"
 	"orderflow/domain/order"
 )
@@ -80,6 +83,18 @@ func bulk(n int) ([]order.RequestedLine, map[string]int64) {
 
 func TestPlace(t *testing.T) {
 	hundred, hundredPrices := bulk(order.MaxLines)
+	long128, long129 := strings.Repeat("x", 128), strings.Repeat("x", 129)
+	// MaxLines lines of MaxQuantity units at the catalog's highest price,
+	// and the same with one line a cent dearer.
+	maxLines := make([]order.RequestedLine, len(hundred))
+	maxPriced := make([]order.Line, len(hundred))
+	maxPrices, overPrices := map[string]int64{}, map[string]int64{}
+	for i, l := range hundred {
+		maxLines[i] = order.RequestedLine{ProductID: l.ProductID, Quantity: order.MaxQuantity}
+		maxPriced[i] = order.Line{ProductID: l.ProductID, Quantity: order.MaxQuantity, UnitPriceCents: catalog.MaxPriceCents}
+		maxPrices[l.ProductID], overPrices[l.ProductID] = catalog.MaxPriceCents, catalog.MaxPriceCents
+	}
+	overPrices[hundred[0].ProductID]++
 	hundredOne, hundredOnePrices := bulk(order.MaxLines + 1)
 	hundredPriced := make([]order.Line, len(hundred))
 	for i, l := range hundred {
@@ -134,10 +149,29 @@ func TestPlace(t *testing.T) {
 			want: []order.Event{order.OrderPlaced{OrderID: "o1", CustomerID: "c1", Lines: hundredPriced, TotalCents: 1000, PlacedAt: now}},
 		},
 		{
-			name: "large total does not overflow", id: "o1", customer: "c1",
-			lines: []order.RequestedLine{{ProductID: "gold", Quantity: 1000}}, prices: map[string]int64{"gold": 1 << 40},
-			want: []order.Event{order.OrderPlaced{OrderID: "o1", CustomerID: "c1",
-				Lines: []order.Line{{ProductID: "gold", Quantity: 1000, UnitPriceCents: 1 << 40}}, TotalCents: 1000 << 40, PlacedAt: now}},
+			name: "the highest total: 100 lines of 1000 at the highest price", id: "o1", customer: "c1",
+			lines: maxLines, prices: maxPrices,
+			want: []order.Event{order.OrderPlaced{OrderID: "o1", CustomerID: "c1", Lines: maxPriced, TotalCents: order.MaxTotalCents, PlacedAt: now}},
+		},
+		{
+			name: "one cent past the highest total", id: "o1", customer: "c1",
+			lines: maxLines, prices: overPrices, wantErr: order.ErrTotalTooLarge, wantKind: fault.Invalid,
+		},
+		{
+			name: "an old price of 9e18 ordered twice does not wrap", id: "o1", customer: "c1",
+			lines: []order.RequestedLine{{ProductID: "gold", Quantity: 2}}, prices: map[string]int64{"gold": 9_000_000_000_000_000_000},
+			wantErr: order.ErrTotalTooLarge, wantKind: fault.Invalid,
+		},
+		{
+			name: "old prices that wrap only when summed", id: "o1", customer: "c1",
+			lines:   []order.RequestedLine{{ProductID: "a", Quantity: 1}, {ProductID: "b", Quantity: 1}},
+			prices:  map[string]int64{"a": math.MaxInt64, "b": math.MaxInt64},
+			wantErr: order.ErrTotalTooLarge, wantKind: fault.Invalid,
+		},
+		{
+			name: "an old price above the bound ordered once", id: "o1", customer: "c1",
+			lines: []order.RequestedLine{{ProductID: "gold", Quantity: 1}}, prices: map[string]int64{"gold": order.MaxTotalCents + 1},
+			wantErr: order.ErrTotalTooLarge, wantKind: fault.Invalid,
 		},
 		{name: "no lines", id: "o1", customer: "c1", lines: nil, prices: prices, wantErr: order.ErrNoLines, wantKind: fault.Invalid},
 		{name: "empty lines", id: "o1", customer: "c1", lines: []order.RequestedLine{}, prices: prices, wantErr: order.ErrNoLines, wantKind: fault.Invalid},
@@ -165,6 +199,24 @@ func TestPlace(t *testing.T) {
 		{name: "whitespace customer", id: "o1", customer: " \t", lines: placedRequest, prices: prices, wantErr: order.ErrBlankCustomer, wantKind: fault.Invalid},
 		{name: "blank id", id: "", customer: "c1", lines: placedRequest, prices: prices, wantErr: order.ErrBlankID, wantKind: fault.Invalid},
 		{name: "whitespace id", id: "  ", customer: "c1", lines: placedRequest, prices: prices, wantErr: order.ErrBlankID, wantKind: fault.Invalid},
+		{
+			name: "ids of 128 bytes", id: long128, customer: long128,
+			lines: []order.RequestedLine{{ProductID: long128, Quantity: 1}}, prices: map[string]int64{long128: 5},
+			want: []order.Event{order.OrderPlaced{OrderID: long128, CustomerID: long128,
+				Lines: []order.Line{{ProductID: long128, Quantity: 1, UnitPriceCents: 5}}, TotalCents: 5, PlacedAt: now}},
+		},
+		{name: "order id of 129 bytes", id: long129, customer: "c1", lines: placedRequest, prices: prices, wantKind: fault.Invalid},
+		{name: "order id of 1 MB", id: strings.Repeat("o", 1<<20), customer: "c1", lines: placedRequest, prices: prices, wantKind: fault.Invalid},
+		{name: "customer id of 129 bytes", id: "o1", customer: long129, lines: placedRequest, prices: prices, wantKind: fault.Invalid},
+		{name: "customer id with a control character", id: "o1", customer: "c\x1b1", lines: placedRequest, prices: prices, wantKind: fault.Invalid},
+		{
+			name: "product id of 129 bytes", id: "o1", customer: "c1",
+			lines: []order.RequestedLine{{ProductID: long129, Quantity: 1}}, prices: map[string]int64{long129: 5}, wantKind: fault.Invalid,
+		},
+		{
+			name: "product id not UTF-8", id: "o1", customer: "c1",
+			lines: []order.RequestedLine{{ProductID: "p\xff", Quantity: 1}}, prices: map[string]int64{"p\xff": 5}, wantKind: fault.Invalid,
+		},
 
 		// Placing an id that exists.
 		{name: "identical retry records nothing", state: in(order.Pending), id: "o1", customer: "c1", lines: placedRequest, prices: prices},
@@ -548,6 +600,11 @@ func TestStreamIDAndLimits(t *testing.T) {
 	if order.MaxLines != 100 || order.MinQuantity != 1 || order.MaxQuantity != 1000 {
 		t.Errorf("limits = %d lines, quantity %d..%d; DOMAIN.md says 100 lines, 1..1000",
 			order.MaxLines, order.MinQuantity, order.MaxQuantity)
+	}
+	// The highest total is what the order bounds allow at the catalog's
+	// highest price; the two packages do not import each other.
+	if want := int64(order.MaxLines) * order.MaxQuantity * catalog.MaxPriceCents; order.MaxTotalCents != want {
+		t.Errorf("MaxTotalCents = %d, want %d", order.MaxTotalCents, want)
 	}
 	if !reflect.DeepEqual(order.AllChecks, []order.Check{"INVENTORY", "FRAUD", "CUSTOMER"}) {
 		t.Errorf("AllChecks = %v", order.AllChecks)

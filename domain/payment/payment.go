@@ -8,7 +8,18 @@ import (
 	"orderflow/domain/fault"
 )
 
-var ErrAlreadyPaid = fault.Conflictf("a payment for this order was already received")
+// Bounds of a payment, in cents. The highest is the highest order total
+// (order.MaxTotalCents): an order recorded before totals were bounded,
+// whose total is negative or larger, cannot be paid.
+const (
+	MinAmountCents int64 = 1
+	MaxAmountCents int64 = 100_000_000_000_000
+)
+
+var (
+	ErrAlreadyPaid = fault.Conflictf("a payment for this order was already received")
+	ErrBadAmount   = fault.Invalidf(fmt.Sprintf("amountCents must be between %d and %d", MinAmountCents, MaxAmountCents))
+)
 
 // StreamID is the stream of an order's payment.
 func StreamID(orderID string) string { return "payment-" + orderID }
@@ -45,6 +56,9 @@ func (p Payment) Evolve(e Event) Payment {
 func Receive(p Payment, paymentID, orderID string, orderTotalCents, amountCents int64) ([]Event, error) {
 	if p.Received {
 		return nil, ErrAlreadyPaid
+	}
+	if amountCents < MinAmountCents || amountCents > MaxAmountCents {
+		return nil, ErrBadAmount
 	}
 	if amountCents != orderTotalCents {
 		return nil, fault.Invalidf(fmt.Sprintf("amountCents must equal the order total %d, got %d", orderTotalCents, amountCents))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"orderflow/domain/fault"
+	"orderflow/domain/order"
 	"orderflow/domain/payment"
 )
 
@@ -29,6 +30,17 @@ func TestReceive(t *testing.T) {
 		{name: "one cent over", total: 2499, amount: 2500, wantKind: fault.Invalid},
 		{name: "zero", total: 2499, amount: 0, wantKind: fault.Invalid},
 		{name: "negative", total: 2499, amount: -2499, wantKind: fault.Invalid},
+		{
+			name: "the highest amount", total: payment.MaxAmountCents, amount: payment.MaxAmountCents,
+			want: []payment.Event{payment.PaymentReceived{PaymentID: "pay2", OrderID: "o1", AmountCents: payment.MaxAmountCents}},
+		},
+		{name: "one cent past the highest, equal to an old total", total: payment.MaxAmountCents + 1, amount: payment.MaxAmountCents + 1, wantErr: payment.ErrBadAmount, wantKind: fault.Invalid},
+		{name: "negative, equal to a total that wrapped", total: -446744073709551616, amount: -446744073709551616, wantErr: payment.ErrBadAmount, wantKind: fault.Invalid},
+		{name: "zero, equal to the total", total: 0, amount: 0, wantErr: payment.ErrBadAmount, wantKind: fault.Invalid},
+		{
+			name: "the lowest amount", total: 1, amount: 1,
+			want: []payment.Event{payment.PaymentReceived{PaymentID: "pay2", OrderID: "o1", AmountCents: 1}},
+		},
 		{name: "already received", state: paid, total: 2499, amount: 2499, wantErr: payment.ErrAlreadyPaid, wantKind: fault.Conflict},
 		{name: "already received, wrong amount too", state: paid, total: 2499, amount: 1, wantErr: payment.ErrAlreadyPaid, wantKind: fault.Conflict},
 	}
@@ -71,6 +83,9 @@ func TestSentinelKinds(t *testing.T) {
 	}
 	if k := fault.KindOf(fmt.Errorf("pay: %w", payment.ErrAlreadyPaid)); k != fault.Conflict {
 		t.Errorf("KindOf(wrapped ErrAlreadyPaid) = %v, want Conflict", k)
+	}
+	if payment.MaxAmountCents != order.MaxTotalCents {
+		t.Errorf("MaxAmountCents = %d, want the highest order total %d", payment.MaxAmountCents, order.MaxTotalCents)
 	}
 	if got := payment.StreamID("o1"); got != "payment-o1" {
 		t.Errorf("StreamID = %q, want payment-o1", got)

@@ -10,15 +10,33 @@ package stock
 import (
 	"fmt"
 
+	"orderflow/domain/bounds"
 	"orderflow/domain/fault"
 )
 
 // ReasonInsufficientStock is the failure code of the inventory validation.
 const ReasonInsufficientStock = "INSUFFICIENT_STOCK"
 
-// ErrBadQuantity refuses to add fewer than one unit: stock only ever comes
-// in, it leaves through reservations that are committed.
-var ErrBadQuantity = fault.Invalidf("quantity must be at least 1")
+// Bounds of stock. One addStock brings in at most MaxAddQuantity units, and
+// a product never has more than MaxOnHand on hand, so that no sum of stock
+// comes near the end of an int64.
+const (
+	MinAddQuantity       = 1
+	MaxAddQuantity       = 1_000_000_000
+	MaxOnHand      int64 = 1_000_000_000_000
+)
+
+var (
+	// ErrBadQuantity refuses to add fewer than one unit (stock only ever
+	// comes in; it leaves through reservations that are committed) or more
+	// than MaxAddQuantity at once.
+	ErrBadQuantity = fault.Invalidf(fmt.Sprintf("quantity must be between %d and %d", MinAddQuantity, MaxAddQuantity))
+	// ErrOnHandLimit refuses stock that would take a product past
+	// MaxOnHand. It is a conflict, not bad input: the quantity is within
+	// its bounds, and the same request succeeds once less is on hand; it
+	// is the product's current stock that does not allow it.
+	ErrOnHandLimit = fault.Conflictf(fmt.Sprintf("stock on hand may not exceed %d units", MaxOnHand))
+)
 
 // StreamID is the stream that holds a product's stock events.
 func StreamID(productID string) string { return "stock-" + productID }
@@ -89,11 +107,14 @@ func (StockReservationRejected) EventType() string { return "StockReservationRej
 func (StockReleased) EventType() string            { return "StockReleased" }
 func (StockCommitted) EventType() string           { return "StockCommitted" }
 
-// Stock is one product's inventory.
+// Stock is one product's inventory. Its sums are int64 and saturate: the
+// log may hold StockAdded events from before stock was bounded (two of
+// MaxInt64 were once accepted), and folding them must not wrap. A saturated
+// product has far more than MaxOnHand, so nothing more can be added to it.
 type Stock struct {
 	ProductID string
-	OnHand    int
-	Reserved  int
+	OnHand    int64
+	Reserved  int64
 	// open holds the quantity reserved per order, until released or committed.
 	open map[string]int
 }
@@ -110,7 +131,7 @@ func (s Stock) Clone() Stock {
 }
 
 // Available is what can still be reserved.
-func (s Stock) Available() int { return s.OnHand - s.Reserved }
+func (s Stock) Available() int64 { return bounds.SaturatingSub(s.OnHand, s.Reserved) }
 
 // OpenReservation is the quantity held for an order, 0 if none.
 func (s Stock) OpenReservation(orderID string) int { return s.open[orderID] }
@@ -125,28 +146,44 @@ func (s Stock) Evolve(e Event) Stock {
 	switch e := e.(type) {
 	case StockAdded:
 		s.ProductID = e.ProductID
-		s.OnHand += e.Quantity
+		s.OnHand = bounds.SaturatingAdd(s.OnHand, int64(e.Quantity))
 	case StockReserved:
 		s.ProductID = e.ProductID
-		s.Reserved += e.Quantity
+		s.Reserved = bounds.SaturatingAdd(s.Reserved, int64(e.Quantity))
 		s.open[e.OrderID] = e.Quantity
 	case StockReservationRejected:
 		s.ProductID = e.ProductID
 	case StockReleased:
-		s.Reserved -= e.Quantity
+		s.Reserved = bounds.SaturatingSub(s.Reserved, int64(e.Quantity))
 		delete(s.open, e.OrderID)
 	case StockCommitted:
-		s.Reserved -= e.Quantity
-		s.OnHand -= e.Quantity
+		s.Reserved = bounds.SaturatingSub(s.Reserved, int64(e.Quantity))
+		s.OnHand = bounds.SaturatingSub(s.OnHand, int64(e.Quantity))
 		delete(s.open, e.OrderID)
 	}
 	return s
 }
 
-// Add puts goods on hand.
+// CheckAdd refuses an addStock whose input is out of bounds, whatever the
+// stock: a bad product id or a quantity outside 1..MaxAddQuantity.
+func CheckAdd(productID string, quantity int) error {
+	if err := bounds.CheckID("productId", productID); err != nil {
+		return err
+	}
+	if quantity < MinAddQuantity || quantity > MaxAddQuantity {
+		return ErrBadQuantity
+	}
+	return nil
+}
+
+// Add puts goods on hand, within the bounds of one call and of the stock
+// a product may hold.
 func Add(s Stock, productID string, quantity int) ([]Event, error) {
-	if quantity < 1 {
-		return nil, ErrBadQuantity
+	if err := CheckAdd(productID, quantity); err != nil {
+		return nil, err
+	}
+	if s.OnHand > MaxOnHand-int64(quantity) {
+		return nil, ErrOnHandLimit
 	}
 	return []Event{StockAdded{ProductID: productID, Quantity: quantity}}, nil
 }
@@ -164,10 +201,10 @@ func ReserveLine(s Stock, productID, orderID string, quantity int) []Event {
 	if s.open[orderID] > 0 {
 		return nil
 	}
-	if s.Available() < quantity {
+	if available := s.Available(); available < int64(quantity) {
 		return []Event{StockReservationRejected{
 			ProductID: productID, OrderID: orderID, Requested: quantity,
-			Available: s.Available(), Shortfall: quantity - s.Available(), Reason: ReasonInsufficientStock,
+			Available: int(available), Shortfall: quantity - int(available), Reason: ReasonInsufficientStock,
 		}}
 	}
 	return []Event{StockReserved{ProductID: productID, OrderID: orderID, Quantity: quantity}}
@@ -192,9 +229,9 @@ func CommitLine(s Stock, productID, orderID string) []Event {
 // CheckInvariants verifies 0 ≤ reserved ≤ onHand and that reserved is the
 // sum of the open reservations.
 func (s Stock) CheckInvariants() error {
-	sum := 0
+	var sum int64
 	for _, q := range s.open {
-		sum += q
+		sum += int64(q)
 	}
 	if s.Reserved < 0 || s.Reserved > s.OnHand || s.Reserved != sum {
 		return fmt.Errorf("stock %s: onHand %d reserved %d open %d", s.ProductID, s.OnHand, s.Reserved, sum)

@@ -3,8 +3,10 @@ package stock_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 
 	"orderflow/domain/fault"
@@ -66,7 +68,7 @@ func sameDecision(got, want []stock.Event) bool {
 }
 
 // level is the expected onHand and reserved of one product.
-type level struct{ onHand, reserved int }
+type level struct{ onHand, reserved int64 }
 
 func checkLevel(t *testing.T, s stock.Stock, want level) {
 	t.Helper()
@@ -116,6 +118,72 @@ func TestAdd(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAddBounds(t *testing.T) {
+	atLimit := stock.Stock{}
+	for range stock.MaxOnHand / stock.MaxAddQuantity {
+		atLimit = atLimit.Evolve(added("p1", stock.MaxAddQuantity))
+	}
+	// Two StockAdded of MaxInt64 were accepted before stock was bounded;
+	// the fold saturates instead of wrapping.
+	huge := build(t, added("p1", math.MaxInt64), added("p1", math.MaxInt64))
+	tests := []struct {
+		name     string
+		state    stock.Stock
+		id       string
+		quantity int
+		want     []stock.Event
+		wantErr  error
+	}{
+		{name: "the most one call adds", id: "p1", quantity: 1_000_000_000, want: []stock.Event{added("p1", 1_000_000_000)}},
+		{name: "one past the most one call adds", id: "p1", quantity: 1_000_000_001, wantErr: stock.ErrBadQuantity},
+		{name: "MaxInt64 at once", id: "p1", quantity: math.MaxInt64, wantErr: stock.ErrBadQuantity},
+		{name: "up to the most on hand", state: build(t, added("p1", 999_999_999_999)), id: "p1", quantity: 1, want: []stock.Event{added("p1", 1)}},
+		{name: "one past the most on hand", state: atLimit, id: "p1", quantity: 1, wantErr: stock.ErrOnHandLimit},
+		{name: "a large call past the most on hand", state: build(t, added("p1", 999_999_999_999)), id: "p1", quantity: 2, wantErr: stock.ErrOnHandLimit},
+		{name: "onto a stock that saturated", state: huge, id: "p1", quantity: 1, wantErr: stock.ErrOnHandLimit},
+		{name: "product id of 128 bytes", id: strings.Repeat("p", 128), quantity: 1, want: []stock.Event{added(strings.Repeat("p", 128), 1)}},
+		{name: "product id of 129 bytes", id: strings.Repeat("p", 129), quantity: 1},
+		{name: "blank product id", id: " ", quantity: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := stock.Add(tt.state, tt.id, tt.quantity)
+			switch {
+			case tt.want != nil:
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("Add = %#v, %v; want %#v", got, err, tt.want)
+				}
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) || len(got) != 0 {
+					t.Fatalf("Add = %#v, %v; want %v", got, err, tt.wantErr)
+				}
+			default:
+				if fault.KindOf(err) != fault.Invalid || len(got) != 0 {
+					t.Fatalf("Add = %#v, %v; want an Invalid refusal", got, err)
+				}
+			}
+		})
+	}
+	if atLimit.OnHand != stock.MaxOnHand {
+		t.Fatalf("setup: onHand %d, want %d", atLimit.OnHand, stock.MaxOnHand)
+	}
+	if k := fault.KindOf(stock.ErrOnHandLimit); k != fault.Conflict {
+		t.Errorf("ErrOnHandLimit kind %v, want Conflict", k)
+	}
+}
+
+func TestEvolveSaturates(t *testing.T) {
+	s := build(t, added("p1", math.MaxInt64), added("p1", math.MaxInt64))
+	if s.OnHand != math.MaxInt64 || s.Available() != math.MaxInt64 {
+		t.Fatalf("onHand %d available %d, want both MaxInt64", s.OnHand, s.Available())
+	}
+	// Orders can still reserve and ship from it without wrapping.
+	s = apply(t, s, "p1", stock.ReserveLine(s, "p1", "o1", 5))
+	checkLevel(t, s, level{math.MaxInt64, 5})
+	s = apply(t, s, "p1", stock.CommitLine(s, "p1", "o1"))
+	checkLevel(t, s, level{math.MaxInt64 - 5, 0})
 }
 
 func TestAddAccumulates(t *testing.T) {
@@ -453,7 +521,7 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 			if err := s.CheckInvariants(); err != nil {
 				t.Fatalf("step %d: %v", step, err)
 			}
-			if s.OnHand != onHand[id] || s.Reserved != sumHeld(held[id]) {
+			if s.OnHand != int64(onHand[id]) || s.Reserved != int64(sumHeld(held[id])) {
 				t.Fatalf("step %d: %s onHand %d reserved %d, model says %d and %d",
 					step, id, s.OnHand, s.Reserved, onHand[id], sumHeld(held[id]))
 			}

@@ -75,7 +75,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddStock              func(childComplexity int, productID string, quantity int) int
 		CancelOrder           func(childComplexity int, orderID string, reason *string) int
-		PayOrder              func(childComplexity int, orderID string, amountCents int) int
+		PayOrder              func(childComplexity int, orderID string, amountCents int64) int
 		PlaceOrder            func(childComplexity int, input model.PlaceOrderInput, waitForValidation *bool) int
 		RebuildProjection     func(childComplexity int, name string) int
 		RegisterCustomer      func(childComplexity int, input model.RegisterCustomerInput) int
@@ -149,7 +149,7 @@ type ComplexityRoot struct {
 	Query struct {
 		Customer      func(childComplexity int, id string) int
 		DeadLetters   func(childComplexity int, all *bool, first *int) int
-		Events        func(childComplexity int, streamID *string, afterPosition *int, first *int) int
+		Events        func(childComplexity int, streamID *string, afterPosition *int64, first *int) int
 		Notifications func(childComplexity int, orderID *string, customerID *string, first *int) int
 		Order         func(childComplexity int, id string) int
 		OrderAt       func(childComplexity int, id string, version int) int
@@ -181,7 +181,7 @@ type MutationResolver interface {
 	UpsertProduct(ctx context.Context, input model.ProductInput) (*model.Product, error)
 	AddStock(ctx context.Context, productID string, quantity int) (*model.Stock, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput, waitForValidation *bool) (*model.Order, error)
-	PayOrder(ctx context.Context, orderID string, amountCents int) (*model.Order, error)
+	PayOrder(ctx context.Context, orderID string, amountCents int64) (*model.Order, error)
 	ShipOrder(ctx context.Context, orderID string) (*model.Order, error)
 	CancelOrder(ctx context.Context, orderID string, reason *string) (*model.Order, error)
 	RebuildProjection(ctx context.Context, name string) (*model.ProjectionStatus, error)
@@ -201,7 +201,7 @@ type QueryResolver interface {
 	Product(ctx context.Context, id string) (*model.Product, error)
 	Customer(ctx context.Context, id string) (*model.Customer, error)
 	Stock(ctx context.Context, productID string) (*model.Stock, error)
-	Events(ctx context.Context, streamID *string, afterPosition *int, first *int) ([]model.Event, error)
+	Events(ctx context.Context, streamID *string, afterPosition *int64, first *int) ([]model.Event, error)
 	Notifications(ctx context.Context, orderID *string, customerID *string, first *int) ([]model.Notification, error)
 	Projections(ctx context.Context) ([]model.ProjectionStatus, error)
 	DeadLetters(ctx context.Context, all *bool, first *int) ([]model.DeadLetter, error)
@@ -407,7 +407,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["amountCents"].(int)), true
+		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["amountCents"].(int64)), true
 	case "Mutation.placeOrder":
 		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break
@@ -748,7 +748,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Events(childComplexity, args["streamId"].(*string), args["afterPosition"].(*int), args["first"].(*int)), true
+		return e.ComplexityRoot.Query.Events(childComplexity, args["streamId"].(*string), args["afterPosition"].(*int64), args["first"].(*int)), true
 
 	case "Query.notifications":
 		if e.ComplexityRoot.Query.Notifications == nil {
@@ -978,7 +978,7 @@ type DeadLetter {
   """
   reaction: String!
   "The event's global position in the log."
-  position: Int!
+  position: Int64!
   eventId: ID!
   eventType: String!
   "The part of the event that failed: an order line's product for inventory, else the order or customer."
@@ -1013,6 +1013,14 @@ extend type Mutation {
 	{Name: "../schema/schema.graphqls", Input: `"An instant, RFC 3339."
 scalar Time
 
+"""
+A 64-bit signed integer, for values that may not fit the 32-bit Int of the GraphQL spec: money
+in cents, stock and log positions. Sent as a JSON number; accepted as a JSON number, an integer
+literal or a string of digits. Fractions and values outside -2^63..2^63-1 are BAD_USER_INPUT.
+(Every Int of this schema is 32-bit, as the spec says.)
+"""
+scalar Int64
+
 "Where an order is in its lifecycle."
 enum OrderStatus { PENDING VALIDATED FAILED PAID SHIPPED CANCELLED }
 
@@ -1020,7 +1028,7 @@ enum OrderStatus { PENDING VALIDATED FAILED PAID SHIPPED CANCELLED }
 type Product {
   id: ID!
   name: String!
-  priceCents: Int!
+  priceCents: Int64!
   "The product's inventory (zeros before any stock was added)."
   stock: Stock
 }
@@ -1028,9 +1036,9 @@ type Product {
 "Inventory of one product: available = onHand - reserved."
 type Stock {
   productId: ID!
-  onHand: Int!
-  reserved: Int!
-  available: Int!
+  onHand: Int64!
+  reserved: Int64!
+  available: Int64!
 }
 
 type Customer {
@@ -1056,7 +1064,7 @@ type Notification {
 type OrderLine {
   productId: ID!
   quantity: Int!
-  unitPriceCents: Int!
+  unitPriceCents: Int64!
 }
 
 type Order {
@@ -1064,7 +1072,7 @@ type Order {
   customerId: ID!
   status: OrderStatus!
   lines: [OrderLine!]!
-  totalCents: Int!
+  totalCents: Int64!
   "Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER."
   failureReasons: [String!]!
   "The version of the order's stream the read model reflects."
@@ -1097,7 +1105,7 @@ type OrderConnection {
 
 "A stored event with its envelope. data is the JSON payload."
 type Event {
-  position: Int!
+  position: Int64!
   streamId: ID!
   version: Int!
   type: String!
@@ -1116,10 +1124,10 @@ type ProjectionStatus {
   name: String!
   state: ProjectionState!
   "The last global position applied to the live tables."
-  position: Int!
+  position: Int64!
   "The last global position in the event store."
-  headPosition: Int!
-  lag: Int!
+  headPosition: Int64!
+  lag: Int64!
   "Speed of the running rebuild; null when LIVE."
   eventsPerSecond: Float
   lastRebuiltAt: Time
@@ -1137,11 +1145,13 @@ input ProductInput {
   "Made by the server when absent; an existing id renames or reprices the product."
   id: ID
   name: String!
-  priceCents: Int!
+  "1..1,000,000,000."
+  priceCents: Int64!
 }
 
 input OrderLineInput {
   productId: ID!
+  "1..1,000 (an order has 1..100 lines)."
   quantity: Int!
 }
 
@@ -1163,7 +1173,7 @@ type Query {
   customer(id: ID!): Customer
   stock(productId: ID!): Stock
   "Events of one stream (streamId), or of the whole store, after a global position."
-  events(streamId: ID, afterPosition: Int = 0, first: Int = 100): [Event!]!
+  events(streamId: ID, afterPosition: Int64 = 0, first: Int = 100): [Event!]!
   "Messages sent to customers, oldest first, of one order and/or one customer."
   notifications(orderId: ID, customerId: ID, first: Int = 100): [Notification!]!
   "Every projection with its position, lag and state."
@@ -1174,6 +1184,7 @@ type Mutation {
   registerCustomer(input: RegisterCustomerInput!): Customer!
   updateCustomerAddress(customerId: ID!, address: String!): Customer!
   upsertProduct(input: ProductInput!): Product!
+  "Adds 1..1,000,000,000 units; a product never holds more than 10^12 on hand (CONFLICT past it)."
   addStock(productId: ID!, quantity: Int!): Stock!
   """
   Places an order. With waitForValidation it returns once the order is VALIDATED or FAILED,
@@ -1181,7 +1192,7 @@ type Mutation {
   """
   placeOrder(input: PlaceOrderInput!, waitForValidation: Boolean = false): Order!
   "Pays an order; a payment for a PENDING order is held until it validates."
-  payOrder(orderId: ID!, amountCents: Int!): Order!
+  payOrder(orderId: ID!, amountCents: Int64!): Order!
   shipOrder(orderId: ID!): Order!
   cancelOrder(orderId: ID!, reason: String): Order!
   """
@@ -1581,8 +1592,8 @@ func (ec *executionContext) field_Mutation_payOrder_args(ctx context.Context, ra
 	}
 	args["orderId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "amountCents",
-		func(ctx context.Context, v any) (int, error) {
-			return ec.unmarshalNInt2int(ctx, v)
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNInt642int64(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1767,8 +1778,8 @@ func (ec *executionContext) field_Query_events_args(ctx context.Context, rawArgs
 	}
 	args["streamId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "afterPosition",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2155,15 +2166,15 @@ func (ec *executionContext) _DeadLetter_position(ctx context.Context, field grap
 			return obj.Position, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_DeadLetter_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _DeadLetter_eventId(ctx context.Context, field graphql.CollectedField, obj *model.DeadLetter) (ret graphql.Marshaler) {
@@ -2362,15 +2373,15 @@ func (ec *executionContext) _Event_position(ctx context.Context, field graphql.C
 			return obj.Position, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Event_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Event", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Event", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Event_streamId(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -2787,7 +2798,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["amountCents"].(int))
+			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["amountCents"].(int64))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
@@ -3248,15 +3259,15 @@ func (ec *executionContext) _Order_totalCents(ctx context.Context, field graphql
 			return obj.TotalCents, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Order_totalCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Order_failureReasons(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
@@ -3592,15 +3603,15 @@ func (ec *executionContext) _OrderLine_unitPriceCents(ctx context.Context, field
 			return obj.UnitPriceCents, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_unitPriceCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -3707,15 +3718,15 @@ func (ec *executionContext) _Product_priceCents(ctx context.Context, field graph
 			return obj.PriceCents, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Product_priceCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Product", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Product_stock(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
@@ -3808,15 +3819,15 @@ func (ec *executionContext) _ProjectionStatus_position(ctx context.Context, fiel
 			return obj.Position, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ProjectionStatus_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _ProjectionStatus_headPosition(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
@@ -3831,15 +3842,15 @@ func (ec *executionContext) _ProjectionStatus_headPosition(ctx context.Context, 
 			return obj.HeadPosition, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ProjectionStatus_headPosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _ProjectionStatus_lag(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
@@ -3854,15 +3865,15 @@ func (ec *executionContext) _ProjectionStatus_lag(ctx context.Context, field gra
 			return obj.Lag, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ProjectionStatus_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("ProjectionStatus", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _ProjectionStatus_eventsPerSecond(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
@@ -4185,7 +4196,7 @@ func (ec *executionContext) _Query_events(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Events(ctx, fc.Args["streamId"].(*string), fc.Args["afterPosition"].(*int), fc.Args["first"].(*int))
+			return ec.Resolvers.Query().Events(ctx, fc.Args["streamId"].(*string), fc.Args["afterPosition"].(*int64), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.Event) graphql.Marshaler {
@@ -4450,15 +4461,15 @@ func (ec *executionContext) _Stock_onHand(ctx context.Context, field graphql.Col
 			return obj.OnHand, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Stock_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Stock", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Stock", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Stock_reserved(ctx context.Context, field graphql.CollectedField, obj *model.Stock) (ret graphql.Marshaler) {
@@ -4473,15 +4484,15 @@ func (ec *executionContext) _Stock_reserved(ctx context.Context, field graphql.C
 			return obj.Reserved, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Stock_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Stock", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Stock", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Stock_available(ctx context.Context, field graphql.CollectedField, obj *model.Stock) (ret graphql.Marshaler) {
@@ -4496,15 +4507,15 @@ func (ec *executionContext) _Stock_available(ctx context.Context, field graphql.
 			return obj.Available, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Stock_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Stock", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Stock", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Subscription_orderUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -5763,7 +5774,7 @@ func (ec *executionContext) unmarshalInputProductInput(ctx context.Context, obj 
 			it.Name = data
 		case "priceCents":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceCents"))
-			data, err := ec.unmarshalNInt2int(ctx, v)
+			data, err := ec.unmarshalNInt642int64(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -7213,15 +7224,29 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := graphql.UnmarshalInt(v)
+	res, err := model.UnmarshalInt(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := model.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
+	res, err := model.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int64!")
 	}
 	return res
 }
@@ -7683,7 +7708,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalInt(v)
+	res, err := model.UnmarshalInt(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -7692,8 +7717,25 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 		return graphql.Null
 	}
 	_ = sel
+	res := model.MarshalInt(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOInt642ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := model.MarshalInt64(*v)
 	return res
 }
 

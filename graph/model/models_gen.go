@@ -25,7 +25,7 @@ type DeadLetter struct {
 	// "projection <name>".
 	Reaction string `json:"reaction"`
 	// The event's global position in the log.
-	Position  int    `json:"position"`
+	Position  int64  `json:"position"`
 	EventID   string `json:"eventId"`
 	EventType string `json:"eventType"`
 	// The part of the event that failed: an order line's product for inventory, else the order or customer.
@@ -40,7 +40,7 @@ type DeadLetter struct {
 
 // A stored event with its envelope. data is the JSON payload.
 type Event struct {
-	Position      int       `json:"position"`
+	Position      int64     `json:"position"`
 	StreamID      string    `json:"streamId"`
 	Version       int       `json:"version"`
 	Type          string    `json:"type"`
@@ -71,7 +71,7 @@ type Order struct {
 	CustomerID string      `json:"customerId"`
 	Status     OrderStatus `json:"status"`
 	Lines      []OrderLine `json:"lines"`
-	TotalCents int         `json:"totalCents"`
+	TotalCents int64       `json:"totalCents"`
 	// Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER.
 	FailureReasons []string `json:"failureReasons"`
 	// The version of the order's stream the read model reflects.
@@ -99,12 +99,13 @@ type OrderEdge struct {
 type OrderLine struct {
 	ProductID      string `json:"productId"`
 	Quantity       int    `json:"quantity"`
-	UnitPriceCents int    `json:"unitPriceCents"`
+	UnitPriceCents int64  `json:"unitPriceCents"`
 }
 
 type OrderLineInput struct {
 	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
+	// 1..1,000 (an order has 1..100 lines).
+	Quantity int `json:"quantity"`
 }
 
 type PageInfo struct {
@@ -123,16 +124,17 @@ type PlaceOrderInput struct {
 type Product struct {
 	ID         string `json:"id"`
 	Name       string `json:"name"`
-	PriceCents int    `json:"priceCents"`
+	PriceCents int64  `json:"priceCents"`
 	// The product's inventory (zeros before any stock was added).
 	Stock *Stock `json:"stock,omitempty"`
 }
 
 type ProductInput struct {
 	// Made by the server when absent; an existing id renames or reprices the product.
-	ID         *string `json:"id,omitempty"`
-	Name       string  `json:"name"`
-	PriceCents int     `json:"priceCents"`
+	ID   *string `json:"id,omitempty"`
+	Name string  `json:"name"`
+	// 1..1,000,000,000.
+	PriceCents int64 `json:"priceCents"`
 }
 
 // A read model's projection and how far it has read the log.
@@ -140,10 +142,10 @@ type ProjectionStatus struct {
 	Name  string          `json:"name"`
 	State ProjectionState `json:"state"`
 	// The last global position applied to the live tables.
-	Position int `json:"position"`
+	Position int64 `json:"position"`
 	// The last global position in the event store.
-	HeadPosition int `json:"headPosition"`
-	Lag          int `json:"lag"`
+	HeadPosition int64 `json:"headPosition"`
+	Lag          int64 `json:"lag"`
 	// Speed of the running rebuild; null when LIVE.
 	EventsPerSecond *float64   `json:"eventsPerSecond,omitempty"`
 	LastRebuiltAt   *time.Time `json:"lastRebuiltAt,omitempty"`
@@ -163,9 +165,9 @@ type RegisterCustomerInput struct {
 // Inventory of one product: available = onHand - reserved.
 type Stock struct {
 	ProductID string `json:"productId"`
-	OnHand    int    `json:"onHand"`
-	Reserved  int    `json:"reserved"`
-	Available int    `json:"available"`
+	OnHand    int64  `json:"onHand"`
+	Reserved  int64  `json:"reserved"`
+	Available int64  `json:"available"`
 }
 
 type Subscription struct {
