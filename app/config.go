@@ -10,6 +10,7 @@ import (
 	"orderflow/domain/fraud"
 	"orderflow/domain/notification"
 	"orderflow/events"
+	"orderflow/graph/access"
 )
 
 // Config is everything the service can be told, built once at start.
@@ -33,14 +34,19 @@ type Config struct {
 	MaxValidationLag time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ on the same address.
 	Pprof bool
+	// AuthSecret turns access control on: every request must carry an
+	// HS256 token signed with it (see graph/access). Empty serves everyone
+	// as admin, for development.
+	AuthSecret string
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 }
 
 // DefaultConfig is what `go run .` uses with no flags and no environment.
+// It listens on localhost only: without an auth secret the server is open.
 func DefaultConfig() Config {
 	return Config{
-		Addr:             ":8080",
+		Addr:             "localhost:8080",
 		DBPath:           "orderflow.db",
 		FraudLimitCents:  fraud.DefaultLimitCents,
 		FraudWindow:      fraud.DefaultWindow,
@@ -75,6 +81,8 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.MaxValidationLag, "max-validation-lag", cfg.MaxValidationLag,
 		"placeOrder waits while validation lags by more than this (env ORDERFLOW_MAX_VALIDATION_LAG)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve the Go profiler at /debug/pprof/ (env ORDERFLOW_PPROF)")
+	fs.StringVar(&cfg.AuthSecret, "auth-secret", cfg.AuthSecret,
+		"turns access control on: requests need a JWT signed with this secret, at least 32 bytes (env ORDERFLOW_AUTH_SECRET)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
@@ -96,6 +104,12 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	addrGiven := getenv(envPrefix+envName("addr")) != ""
+	fs.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
+	if !addrGiven && cfg.AuthSecret != "" {
+		// Access control is on: serve on every interface, as a service does.
+		cfg.Addr = ":8080"
 	}
 	d, err := events.ParseDurability(durability)
 	if err != nil {
@@ -122,6 +136,8 @@ func (c Config) Validate() error {
 		return errors.New("--bus-partitions must be between 1 and 256")
 	case c.MaxValidationLag <= 0:
 		return errors.New("--max-validation-lag must be positive")
+	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
+		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}
 	return nil
 }

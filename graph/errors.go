@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"orderflow/domain/fault"
+	"orderflow/graph/access"
 )
 
 // Error codes in extensions.code.
@@ -20,6 +21,11 @@ const (
 	CodeTimeout      = "TIMEOUT"
 	CodeInternal     = "INTERNAL"
 	CodeOverloaded   = "OVERLOADED"
+	// CodeUnauthenticated: access control is on and the request has no
+	// valid token.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeForbidden: the caller may not do this, or the data is not theirs.
+	CodeForbidden = "FORBIDDEN"
 )
 
 // errTimeout is returned when a change was recorded but the read models did
@@ -45,8 +51,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return out // parse and validation errors of gqlgen itself
 		}
 		var gqlErr *gqlerror.Error
+		var unauthenticated *access.UnauthenticatedError
+		var forbidden *access.ForbiddenError
 		code := ""
 		switch {
+		case errors.As(err, &unauthenticated):
+			code = CodeUnauthenticated
+		case errors.As(err, &forbidden):
+			code = CodeForbidden
 		case errors.As(err, &gqlErr) && fault.KindOf(err) == fault.Unknown:
 			// gqlgen reports arguments it could not coerce (say, an Int out
 			// of range) as *gqlerror.Error; resolvers never return one.

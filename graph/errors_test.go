@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"orderflow/domain/fault"
+	"orderflow/graph/access"
 )
 
 func TestErrorPresenterCodes(t *testing.T) {
@@ -27,6 +30,10 @@ func TestErrorPresenterCodes(t *testing.T) {
 		{"read models behind", errTimeout, CodeTimeout, false},
 		{"overloaded", fmt.Errorf("%w: %w", errOverloaded, context.DeadlineExceeded), CodeOverloaded, true},
 		{"cancelled", context.Canceled, CodeTimeout, true},
+		{"no token", &access.UnauthenticatedError{Reason: "the token has expired"}, CodeUnauthenticated, false},
+		// As gqlgen hands them over: wrapped with the field's path.
+		{"not theirs", gqlerror.WrapPath(ast.Path{ast.PathName("payOrder")},
+			fmt.Errorf("pay: %w", &access.ForbiddenError{Operation: access.PayOrder, Reason: "it belongs to another customer"})), CodeForbidden, false},
 		{"internal", errors.New("sql: database is closed"), CodeInternal, true},
 	}
 	for _, tt := range tests {

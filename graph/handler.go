@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,14 +13,20 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"orderflow/graph/access"
 	"orderflow/graph/generated"
 )
 
 // NewHandler serves the GraphQL endpoint: POST and GET queries, and
-// WebSocket (graphql-ws) for subscriptions.
-func NewHandler(r *Resolver, log *slog.Logger) http.Handler {
+// WebSocket (graphql-ws) for subscriptions. Callers are told apart by the
+// verifier's tokens, in the Authorization header or, over WebSocket, in
+// the connection_init payload; a nil verifier serves everyone as admin.
+func NewHandler(r *Resolver, log *slog.Logger, verifier *access.Verifier) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r}))
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: 10 * time.Second})
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc:              websocketInit(verifier),
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -27,7 +34,28 @@ func NewHandler(r *Resolver, log *slog.Logger) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.SetErrorPresenter(ErrorPresenter(log))
 	srv.SetRecoverFunc(Recover(log))
-	return srv
+	return access.Authenticate(verifier, srv)
+}
+
+// websocketInit takes the caller from the connection_init payload
+// ({"Authorization": "Bearer <token>"}, as browsers cannot set headers on
+// a WebSocket), else keeps the one of the upgrade request's header. The
+// connection is closed when the token expires, so a subscription does not
+// outlive the right to see what it shows.
+func websocketInit(verifier *access.Verifier) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		if auth := p.Authorization(); auth != "" && verifier != nil {
+			ctx = verifier.Context(ctx, auth)
+		}
+		if exp := access.Expires(ctx); !exp.IsZero() {
+			ctx = transport.AppendCloseReason(ctx, "the token has expired")
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, exp)
+			// The connection's end (its request context) releases the timer.
+			context.AfterFunc(ctx, cancel)
+		}
+		return ctx, nil, nil
+	}
 }
 
 // Playground serves GraphiQL pointed at endpoint.
