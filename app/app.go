@@ -20,6 +20,7 @@ import (
 	"orderflow/domain/fraud"
 	"orderflow/events"
 	"orderflow/graph"
+	"orderflow/graph/access"
 	"orderflow/migrations"
 	"orderflow/projections"
 )
@@ -98,8 +99,16 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
 		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
 		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
+	var verifier *access.Verifier
+	if cfg.AuthSecret != "" {
+		if verifier, err = access.NewVerifier([]byte(cfg.AuthSecret), time.Now); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("access control is off (no --auth-secret): every caller may do everything; for development only")
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits))
+	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.db.Reader().PingContext(r.Context()); err != nil {

@@ -11,6 +11,7 @@ import (
 	"orderflow/domain/notification"
 	"orderflow/events"
 	"orderflow/graph"
+	"orderflow/graph/access"
 )
 
 // Config is everything the service can be told, built once at start.
@@ -47,14 +48,19 @@ type Config struct {
 	// aliases, mutations), the parsed-query cache, the WebSocket init wait
 	// and introspection.
 	Limits graph.Limits
+	// AuthSecret turns access control on: every request must carry an
+	// HS256 token signed with it (see graph/access). Empty serves everyone
+	// as admin, for development.
+	AuthSecret string
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 }
 
 // DefaultConfig is what `go run .` uses with no flags and no environment.
+// It listens on localhost only: without an auth secret the server is open.
 func DefaultConfig() Config {
 	return Config{
-		Addr:             ":8080",
+		Addr:             "localhost:8080",
 		DBPath:           "orderflow.db",
 		FraudLimitCents:  fraud.DefaultLimitCents,
 		FraudWindow:      fraud.DefaultWindow,
@@ -125,6 +131,8 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		"longest a WebSocket may stay open without sending connection_init (env ORDERFLOW_WS_INIT_TIMEOUT)")
 	fs.BoolVar(&cfg.Limits.Introspection, "introspection", cfg.Limits.Introspection,
 		"answer GraphQL introspection (__schema, __type); turn off in production (env ORDERFLOW_INTROSPECTION)")
+	fs.StringVar(&cfg.AuthSecret, "auth-secret", cfg.AuthSecret,
+		"turns access control on: requests need a JWT signed with this secret, at least 32 bytes (env ORDERFLOW_AUTH_SECRET)")
 	durability := string(cfg.Durability)
 	fs.StringVar(&durability, "durability", durability,
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
@@ -146,6 +154,12 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	addrGiven := getenv(envPrefix+envName("addr")) != ""
+	fs.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
+	if !addrGiven && cfg.AuthSecret != "" {
+		// Access control is on: serve on every interface, as a service does.
+		cfg.Addr = ":8080"
 	}
 	d, err := events.ParseDurability(durability)
 	if err != nil {
@@ -188,6 +202,8 @@ func (c Config) Validate() error {
 		return errors.New("--query-cache-bytes must be at least 1")
 	case c.Limits.WebsocketInitTimeout <= 0:
 		return errors.New("--ws-init-timeout must be positive")
+	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
+		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}
 	return nil
 }

@@ -19,8 +19,9 @@ Usage:
   orderflow [serve] [flags]                    serve GraphQL (the default)
   orderflow replay --db PATH [--projection N]  rebuild read models offline from the event store
   orderflow load --target URL [flags]          place orders against a running server and report throughput
+  orderflow token --secret S --sub ID [flags]  print an access token for a server run with --auth-secret S
 
-Run "orderflow serve -h", "orderflow replay -h" or "orderflow load -h" for the flags.
+Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h" or "orderflow token -h" for the flags.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -36,6 +37,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "replay" {
 		return replay(args[1:], os.Getenv, stderr)
+	}
+	if len(args) > 0 && args[0] == "token" {
+		return token(args[1:], os.Getenv, time.Now(), stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]

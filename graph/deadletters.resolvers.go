@@ -11,12 +11,16 @@ import (
 	"fmt"
 	"orderflow/domain/fault"
 	"orderflow/events"
+	"orderflow/graph/access"
 	"orderflow/graph/model"
 	"strconv"
 )
 
 // RetryDeadLetter is the resolver for the retryDeadLetter field.
 func (r *mutationResolver) RetryDeadLetter(ctx context.Context, id string) (*model.DeadLetter, error) {
+	if err := access.Allow(ctx, access.RetryDeadLetter, access.Everyone()); err != nil {
+		return nil, err
+	}
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("no dead letter %q", id))
@@ -47,6 +51,9 @@ func (r *mutationResolver) RetryDeadLetter(ctx context.Context, id string) (*mod
 
 // DeadLetters is the resolver for the deadLetters field.
 func (r *queryResolver) DeadLetters(ctx context.Context, all *bool, first *int) ([]model.DeadLetter, error) {
+	if err := access.Allow(ctx, access.DeadLetters, access.Everyone()); err != nil {
+		return nil, err
+	}
 	limit := maxPage
 	if first != nil {
 		limit = *first

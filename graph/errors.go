@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"orderflow/domain/fault"
+	"orderflow/graph/access"
 )
 
 // Error codes in extensions.code.
@@ -24,6 +25,11 @@ const (
 	// request limits allow (body size, complexity, aliases, mutations).
 	// Nothing of it ran.
 	CodeLimitExceeded = "LIMIT_EXCEEDED"
+	// CodeUnauthenticated: access control is on and the request has no
+	// valid token.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeForbidden: the caller may not do this, or the data is not theirs.
+	CodeForbidden = "FORBIDDEN"
 )
 
 // gqlgenComplexityCode is the code extension.ComplexityLimit gives its
@@ -81,8 +87,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		var fromResolver *resolverError
 		var limitErr *limitError
+		var unauthenticated *access.UnauthenticatedError
+		var forbidden *access.ForbiddenError
 		code := CodeInternal
 		switch {
+		case errors.As(err, &unauthenticated):
+			code = CodeUnauthenticated
+		case errors.As(err, &forbidden):
+			code = CodeForbidden
 		case errors.As(err, &limitErr):
 			code = CodeLimitExceeded
 		case errors.Is(err, errPanic):

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"orderflow/domain/fault"
+	"orderflow/graph/access"
 )
 
 // TestErrorPresenterCodes hands the presenter each error as gqlgen does: a
@@ -61,6 +62,9 @@ func TestErrorPresenterCodes(t *testing.T) {
 		{"request limit", &limitError{what: "aliases", got: 201, limit: 200}, operation, CodeLimitExceeded, false},
 		{"complexity limit", complexityRefusal(), func(err error) error { return err }, CodeLimitExceeded, false},
 		{"introspection off", errIntrospectionOff, operation, CodeBadUserInput, false},
+		{"no token", &access.UnauthenticatedError{Reason: "the token has expired"}, fromResolver, CodeUnauthenticated, false},
+		{"not theirs", fmt.Errorf("pay: %w", &access.ForbiddenError{Operation: access.PayOrder, Reason: "it belongs to another customer"}),
+			fromResolver, CodeForbidden, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,16 +12,21 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/google/uuid"
 
+	"orderflow/graph/access"
 	"orderflow/graph/generated"
 )
 
 // NewHandler serves the GraphQL endpoint: POST and GET queries, and
-// WebSocket (graphql-ws) for subscriptions, within limits.
-func NewHandler(r *Resolver, log *slog.Logger, limits Limits) http.Handler {
+// WebSocket (graphql-ws) for subscriptions, within limits. Callers are told
+// apart by the verifier's tokens, in the Authorization header or, over
+// WebSocket, in the connection_init payload; a nil verifier serves everyone
+// as admin.
+func NewHandler(r *Resolver, log *slog.Logger, limits Limits, verifier *access.Verifier) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           limits.WebsocketInitTimeout,
+		InitFunc:              websocketInit(verifier),
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -37,7 +42,7 @@ func NewHandler(r *Resolver, log *slog.Logger, limits Limits) http.Handler {
 	present := ErrorPresenter(log)
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(log))
-	return withRequestID(limitRequest(srv, limits.MaxBodyBytes, present))
+	return withRequestID(limitRequest(access.Authenticate(verifier, srv), limits.MaxBodyBytes, present))
 }
 
 type requestIDKey struct{}
@@ -60,6 +65,27 @@ func requestID(ctx context.Context) string {
 		return id
 	}
 	return uuid.NewString()
+}
+
+// websocketInit takes the caller from the connection_init payload
+// ({"Authorization": "Bearer <token>"}, as browsers cannot set headers on
+// a WebSocket), else keeps the one of the upgrade request's header. The
+// connection is closed when the token expires, so a subscription does not
+// outlive the right to see what it shows.
+func websocketInit(verifier *access.Verifier) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		if auth := p.Authorization(); auth != "" && verifier != nil {
+			ctx = verifier.Context(ctx, auth)
+		}
+		if exp := access.Expires(ctx); !exp.IsZero() {
+			ctx = transport.AppendCloseReason(ctx, "the token has expired")
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, exp)
+			// The connection's end (its request context) releases the timer.
+			context.AfterFunc(ctx, cancel)
+		}
+		return ctx, nil, nil
+	}
 }
 
 // Playground serves GraphiQL pointed at endpoint.

@@ -12,6 +12,7 @@ import (
 	"orderflow/commands"
 	"orderflow/domain/bounds"
 	"orderflow/events"
+	"orderflow/graph/access"
 	"orderflow/graph/generated"
 	"orderflow/graph/model"
 	"orderflow/projections"
@@ -21,8 +22,12 @@ import (
 
 // RegisterCustomer is the resolver for the registerCustomer field.
 func (r *mutationResolver) RegisterCustomer(ctx context.Context, input model.RegisterCustomerInput) (*model.Customer, error) {
+	id := access.Scope(ctx, input.ID)
+	if err := access.Allow(ctx, access.RegisterCustomer, access.OwnedBy(id)); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.RegisterCustomer(ctx, commands.RegisterCustomer{
-		ID: value(input.ID), Name: input.Name, Email: input.Email, Address: input.Address,
+		ID: id, Name: input.Name, Email: input.Email, Address: input.Address,
 	}, events.Metadata{})
 	if err != nil {
 		return nil, err
@@ -32,6 +37,9 @@ func (r *mutationResolver) RegisterCustomer(ctx context.Context, input model.Reg
 
 // UpdateCustomerAddress is the resolver for the updateCustomerAddress field.
 func (r *mutationResolver) UpdateCustomerAddress(ctx context.Context, customerID string, address string) (*model.Customer, error) {
+	if err := access.Allow(ctx, access.UpdateCustomerAddress, access.OwnedBy(customerID)); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.UpdateCustomerAddress(ctx, customerID, address, events.Metadata{})
 	if err != nil {
 		return nil, err
@@ -41,6 +49,9 @@ func (r *mutationResolver) UpdateCustomerAddress(ctx context.Context, customerID
 
 // UpsertProduct is the resolver for the upsertProduct field.
 func (r *mutationResolver) UpsertProduct(ctx context.Context, input model.ProductInput) (*model.Product, error) {
+	if err := access.Allow(ctx, access.UpsertProduct, access.Everyone()); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.UpsertProduct(ctx, commands.UpsertProduct{
 		ID: value(input.ID), Name: input.Name, PriceCents: int64(input.PriceCents),
 	}, events.Metadata{})
@@ -53,6 +64,9 @@ func (r *mutationResolver) UpsertProduct(ctx context.Context, input model.Produc
 
 // AddStock is the resolver for the addStock field.
 func (r *mutationResolver) AddStock(ctx context.Context, productID string, quantity int) (*model.Stock, error) {
+	if err := access.Allow(ctx, access.AddStock, access.Everyone()); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.AddStock(ctx, productID, quantity, events.Metadata{})
 	if err != nil {
 		return nil, err
@@ -63,6 +77,9 @@ func (r *mutationResolver) AddStock(ctx context.Context, productID string, quant
 
 // PlaceOrder is the resolver for the placeOrder field.
 func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrderInput, waitForValidation *bool) (*model.Order, error) {
+	if err := access.Allow(ctx, access.PlaceOrder, access.OwnedBy(input.CustomerID)); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	defer r.observePlaceOrder(start)
 	if err := r.admitted(ctx); err != nil {
@@ -85,6 +102,9 @@ func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrde
 
 // PayOrder is the resolver for the payOrder field.
 func (r *mutationResolver) PayOrder(ctx context.Context, orderID string, amountCents int64) (*model.Order, error) {
+	if err := access.AllowLookup(ctx, access.PayOrder, r.orderOwner(orderID)); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	res, err := r.Commands.PayOrder(ctx, orderID, amountCents, events.Metadata{})
 	if err != nil {
@@ -101,6 +121,9 @@ func (r *mutationResolver) PayOrder(ctx context.Context, orderID string, amountC
 
 // ShipOrder is the resolver for the shipOrder field.
 func (r *mutationResolver) ShipOrder(ctx context.Context, orderID string) (*model.Order, error) {
+	if err := access.Allow(ctx, access.ShipOrder, access.Everyone()); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.ShipOrder(ctx, orderID, events.Metadata{})
 	if err != nil {
 		return nil, err
@@ -113,6 +136,9 @@ func (r *mutationResolver) ShipOrder(ctx context.Context, orderID string) (*mode
 
 // CancelOrder is the resolver for the cancelOrder field.
 func (r *mutationResolver) CancelOrder(ctx context.Context, orderID string, reason *string) (*model.Order, error) {
+	if err := access.AllowLookup(ctx, access.CancelOrder, r.orderOwner(orderID)); err != nil {
+		return nil, err
+	}
 	res, err := r.Commands.CancelOrder(ctx, orderID, value(reason), events.Metadata{})
 	if err != nil {
 		return nil, err
@@ -125,6 +151,9 @@ func (r *mutationResolver) CancelOrder(ctx context.Context, orderID string, reas
 
 // RebuildProjection is the resolver for the rebuildProjection field.
 func (r *mutationResolver) RebuildProjection(ctx context.Context, name string) (*model.ProjectionStatus, error) {
+	if err := access.Allow(ctx, access.RebuildProjection, access.Everyone()); err != nil {
+		return nil, err
+	}
 	if err := r.Runner.RebuildInBackground(name); err != nil && !errors.Is(err, projections.ErrRebuilding) {
 		if errors.Is(err, projections.ErrUnknownProjection) {
 			return nil, notFound(fmt.Sprintf("no projection named %q; known: %s", name, strings.Join(r.projectionNames(), ", ")))
@@ -156,7 +185,14 @@ func (r *productResolver) Stock(ctx context.Context, obj *model.Product) (*model
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, error) {
 	o, err := r.Views.Order(ctx, id)
-	return toOrder(o), err
+	if err != nil {
+		return nil, err
+	}
+	// Decided on the order read, so nothing but its own is ever shown.
+	if err := access.Allow(ctx, access.Order, ownerOf(o)); err != nil {
+		return nil, err
+	}
+	return toOrder(o), nil
 }
 
 // OrderAt is the resolver for the orderAt field.
@@ -169,13 +205,27 @@ func (r *queryResolver) OrderAt(ctx context.Context, id string, version int) (*m
 	}
 	o, err := r.Log.OrderAt(ctx, id, int64(version))
 	if errors.Is(err, projections.ErrNoSuchVersion) {
+		// How many versions an order has is the owner's to learn.
+		if err := access.AllowLookup(ctx, access.OrderAt, r.orderOwner(id)); err != nil {
+			return nil, err
+		}
 		return nil, notFound(fmt.Sprintf("order %q has no version %d", id, version))
 	}
-	return toOrder(o), err
+	if err != nil {
+		return nil, err
+	}
+	if err := access.Allow(ctx, access.OrderAt, ownerOf(o)); err != nil {
+		return nil, err
+	}
+	return toOrder(o), nil
 }
 
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, customerID *string, status *model.OrderStatus, first *int, after *string) (*model.OrderConnection, error) {
+	customer := access.Scope(ctx, customerID)
+	if err := access.Allow(ctx, access.Orders, access.OwnedBy(customer)); err != nil {
+		return nil, err
+	}
 	var err error
 	limit := 20
 	if first != nil {
@@ -190,7 +240,7 @@ func (r *queryResolver) Orders(ctx context.Context, customerID *string, status *
 			return nil, err
 		}
 	}
-	filter := projections.OrderFilter{CustomerID: value(customerID)}
+	filter := projections.OrderFilter{CustomerID: customer}
 	if status != nil {
 		filter.Status = string(*status)
 	}
@@ -210,24 +260,37 @@ func (r *queryResolver) Orders(ctx context.Context, customerID *string, status *
 
 // Product is the resolver for the product field.
 func (r *queryResolver) Product(ctx context.Context, id string) (*model.Product, error) {
+	if err := access.Allow(ctx, access.Product, access.Everyone()); err != nil {
+		return nil, err
+	}
 	p, err := r.Views.Product(ctx, id)
 	return toProduct(p), err
 }
 
 // Customer is the resolver for the customer field.
 func (r *queryResolver) Customer(ctx context.Context, id string) (*model.Customer, error) {
+	if err := access.Allow(ctx, access.Customer, access.OwnedBy(id)); err != nil {
+		return nil, err
+	}
 	c, err := r.Views.Customer(ctx, id)
 	return toCustomer(c), err
 }
 
 // Stock is the resolver for the stock field.
 func (r *queryResolver) Stock(ctx context.Context, productID string) (*model.Stock, error) {
+	if err := access.Allow(ctx, access.Stock, access.Everyone()); err != nil {
+		return nil, err
+	}
 	s, err := r.Views.Stock(ctx, productID)
 	return toStock(s), err
 }
 
 // Events is the resolver for the events field.
 func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosition *int64, first *int) ([]model.Event, error) {
+	owner := r.streamOwner(value(streamID))
+	if err := access.AllowLookup(ctx, access.Events, owner); err != nil {
+		return nil, err
+	}
 	var err error
 	limit, after := 100, int64(0)
 	if first != nil {
@@ -259,6 +322,10 @@ func (r *queryResolver) Events(ctx context.Context, streamID *string, afterPosit
 
 // Notifications is the resolver for the notifications field.
 func (r *queryResolver) Notifications(ctx context.Context, orderID *string, customerID *string, first *int) ([]model.Notification, error) {
+	customer := access.Scope(ctx, customerID)
+	if err := access.Allow(ctx, access.Notifications, access.OwnedBy(customer)); err != nil {
+		return nil, err
+	}
 	limit := 100
 	if first != nil {
 		limit = *first
@@ -266,7 +333,7 @@ func (r *queryResolver) Notifications(ctx context.Context, orderID *string, cust
 	if limit < 0 || limit > maxEvents {
 		return nil, badInput(fmt.Sprintf("first must be between 0 and %d", maxEvents))
 	}
-	ns, err := r.Views.Notifications(ctx, value(orderID), value(customerID), limit)
+	ns, err := r.Views.Notifications(ctx, value(orderID), customer, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +346,9 @@ func (r *queryResolver) Notifications(ctx context.Context, orderID *string, cust
 
 // Projections is the resolver for the projections field.
 func (r *queryResolver) Projections(ctx context.Context) ([]model.ProjectionStatus, error) {
+	if err := access.Allow(ctx, access.Projections, access.Everyone()); err != nil {
+		return nil, err
+	}
 	statuses := r.Runner.Statuses()
 	out := make([]model.ProjectionStatus, len(statuses))
 	for i, s := range statuses {
@@ -289,6 +359,9 @@ func (r *queryResolver) Projections(ctx context.Context) ([]model.ProjectionStat
 
 // OrderUpdated is the resolver for the orderUpdated field.
 func (r *subscriptionResolver) OrderUpdated(ctx context.Context, id string) (<-chan *model.Order, error) {
+	if err := access.AllowLookup(ctx, access.OrderUpdated, r.orderOwner(id)); err != nil {
+		return nil, err
+	}
 	return watchOrder(ctx, r.Resolver, id), nil
 }
 

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"orderflow/domain/order"
 	"orderflow/events"
@@ -27,6 +28,27 @@ func NewHistory(store *events.Store, reg *events.Registry) *History {
 // OrderEvents is the order's own stream, oldest first.
 func (h *History) OrderEvents(ctx context.Context, orderID string) ([]events.Event, error) {
 	return h.store.ReadStream(ctx, order.StreamID(orderID), 0)
+}
+
+// OrderCustomer is the customer who placed an order, from the order's
+// first event in the log (found is false for an order nobody placed). It
+// reads the log rather than a read model, so an order placed a moment ago
+// is known however far the read models lag; an order's customer never
+// changes.
+func (h *History) OrderCustomer(ctx context.Context, orderID string) (customerID string, found bool, err error) {
+	first, err := h.store.ReadStreamAfter(ctx, order.StreamID(orderID), 0, 1)
+	if err != nil || len(first) == 0 {
+		return "", false, err
+	}
+	p, err := h.reg.Decode(first[0])
+	if err != nil {
+		return "", false, err
+	}
+	placed, ok := p.(order.OrderPlaced)
+	if !ok {
+		return "", false, fmt.Errorf("order %q starts with %s, not OrderPlaced", orderID, first[0].Type)
+	}
+	return placed.CustomerID, true, nil
 }
 
 // Timeline is every event sharing the order's correlation id, in position

@@ -22,6 +22,7 @@ const (
 // config is what one run of `orderflow load` was told.
 type config struct {
 	target          string // the GraphQL endpoint, path included
+	token           string // sent as Authorization: Bearer when not empty
 	clients         int
 	duration        time.Duration
 	customers       int
@@ -50,6 +51,8 @@ func flagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("orderflow load", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.target, "target", c.target, "GraphQL endpoint of the orderflow to load; a base URL gets /graphql appended")
+	fs.StringVar(&c.token, "token", c.token,
+		"admin token for a server run with --auth-secret (make one with: orderflow token --role admin --sub load)")
 	fs.IntVar(&c.clients, "clients", c.clients, "concurrent clients placing orders")
 	fs.DurationVar(&c.duration, "duration", c.duration, "how long the clients place orders")
 	fs.IntVar(&c.customers, "customers", c.customers, "customers to register; orders go to them round-robin")

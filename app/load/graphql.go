@@ -24,13 +24,15 @@ const (
 // client sends GraphQL requests to the one target it was made for. All
 // requests of a run share its connection pool.
 type client struct {
-	url  string
-	http *http.Client
+	url           string
+	authorization string // the Authorization header, empty for an open server
+	http          *http.Client
 }
 
 // newClient makes a client keeping up to conns idle connections, so every
 // concurrent caller can reuse its own connection instead of dialling anew.
-func newClient(target string, conns int) *client {
+// A token, when given, goes with every request.
+func newClient(target, token string, conns int) *client {
 	transport := &http.Transport{
 		Proxy:               nil, // talk to the target itself, never to a proxy from the environment
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -39,7 +41,11 @@ func newClient(target string, conns int) *client {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
-	return &client{url: target, http: &http.Client{
+	var authorization string
+	if token != "" {
+		authorization = "Bearer " + token
+	}
+	return &client{url: target, authorization: authorization, http: &http.Client{
 		Transport: transport,
 		Timeout:   requestTimeout,
 		// A redirect would lead away from the target: report it instead.
@@ -75,6 +81,9 @@ func (c *client) do(ctx context.Context, query string, variables any, out any) e
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if c.authorization != "" {
+		req.Header.Set("Authorization", c.authorization)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return &requestError{kind: "transport", msg: err.Error()}

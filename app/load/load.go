@@ -53,7 +53,7 @@ Flags:
 // the summary to stdout.
 func runLoad(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	r := newRun(time.Now())
-	c := newClient(cfg.target, max(cfg.clients, cfg.seedConcurrency))
+	c := newClient(cfg.target, cfg.token, max(cfg.clients, cfg.seedConcurrency))
 	defer c.close()
 
 	fmt.Fprintf(stderr, "load: run %s: seeding %d customers and %d products (%d units each) on %s\n",

@@ -16,6 +16,7 @@ import (
 
 	"orderflow/app"
 	"orderflow/app/load"
+	"orderflow/graph/access"
 )
 
 // TestLoadAgainstRealApp runs a short load against the real application on
@@ -67,6 +68,44 @@ func TestLoadAgainstRealApp(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "placed/s") {
 		t.Errorf("no progress line on stderr")
+	}
+}
+
+// TestLoadWithToken runs against the real application with access control
+// on: refused at the seed without a token, and accounted in full with an
+// admin token.
+func TestLoadWithToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	secret := strings.Repeat("k", 32)
+	cfg := app.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DBPath = filepath.Join(t.TempDir(), "o.db")
+	cfg.AuthSecret = secret
+	a, err := app.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start app: %v", err)
+	}
+	defer a.Shutdown(ctx)
+	args := []string{"--target", a.URL(), "--clients", "2", "--duration", "1s", "--customers", "2", "--products", "1"}
+
+	var stdout, stderr bytes.Buffer
+	if code := load.Main(ctx, args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "UNAUTHENTICATED") {
+		t.Errorf("without a token: exit %d, stderr %q; want 1 and UNAUTHENTICATED", code, stderr.String())
+	}
+
+	tok, err := access.Issue([]byte(secret), access.Caller{Subject: "load", Role: access.RoleAdmin}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := load.Main(ctx, append(args, "--token", tok), &stdout, &stderr); code != 0 {
+		t.Fatalf("with an admin token: exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	placed := summaryInt(t, stdout.String(), "orders placed")
+	if placed == 0 || summaryInt(t, stdout.String(), "errors") != 0 || summaryInt(t, stdout.String(), "VALIDATED") != placed {
+		t.Errorf("with an admin token, want every placed order validated and no errors:\n%s", stdout.String())
 	}
 }
 
