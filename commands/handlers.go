@@ -40,7 +40,7 @@ func Registry() *events.Registry {
 		stock.StockAdded{}, stock.StockReserved{}, stock.StockReleased{}, stock.StockCommitted{},
 		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
-		payment.PaymentReceived{},
+		payment.PaymentReceived{}, payment.PaymentRefunded{},
 		notification.NotificationSent{},
 	)
 	regs = append(regs, events.Registration{
