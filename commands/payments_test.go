@@ -43,7 +43,9 @@ func TestPaymentsRefundWhatEndedUnfulfilled(t *testing.T) {
 		}
 	}
 	lines := []order.Line{{ProductID: "p1", Quantity: 1, UnitPriceCents: 700}}
-	place := func(id string) { add(order.StreamID(id), order.OrderPlaced{OrderID: id, CustomerID: "c1", Lines: lines, TotalCents: 700}) }
+	place := func(id string) {
+		add(order.StreamID(id), order.OrderPlaced{OrderID: id, CustomerID: "c1", Lines: lines, TotalCents: 700})
+	}
 	pay := func(id string) {
 		add(payment.StreamID(id), payment.PaymentReceived{PaymentID: "pay-" + id, OrderID: id, AmountCents: 700})
 	}
@@ -52,7 +54,9 @@ func TestPaymentsRefundWhatEndedUnfulfilled(t *testing.T) {
 		add(order.StreamID(id), order.OrderPaid{OrderID: id, PaymentID: "pay-" + id, AmountCents: 700})
 	}
 	cancel := func(id string) { add(order.StreamID(id), order.OrderCancelled{OrderID: id, Lines: lines}) }
-	fail := func(id string) { add(order.StreamID(id), order.OrderFailed{OrderID: id, Reason: "INSUFFICIENT_STOCK", Lines: lines}) }
+	fail := func(id string) {
+		add(order.StreamID(id), order.OrderFailed{OrderID: id, Reason: "INSUFFICIENT_STOCK", Lines: lines})
+	}
 
 	refund := func(id, reason string) []events.Payload {
 		return []events.Payload{
