@@ -25,7 +25,7 @@ func toOrder(o *projections.Order) *model.Order {
 	}
 	return &model.Order{
 		ID: o.ID, CustomerID: o.CustomerID, Status: model.OrderStatus(o.Status), Lines: lines,
-		TotalCents: int(o.TotalCents), FailureReasons: reasons, Version: int(o.Version),
+		TotalCents: int(o.TotalCents), PaidCents: int(o.PaidCents), RefundedCents: int(o.RefundedCents), FailureReasons: reasons, Version: int(o.Version),
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}
 }
