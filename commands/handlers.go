@@ -101,7 +101,9 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 		stock: newSnapshots(
 			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
 		frauds: newSnapshots(
-			func(h fraud.History, p events.Payload) fraud.History { return h.Evolve(p) }, fraud.History.Clone),
+			func(h fraud.History, p events.Payload) fraud.History {
+				return h.Evolve(p).Forget(cfg.Fraud.Retention())
+			}, fraud.History.Clone),
 	}
 }
 
