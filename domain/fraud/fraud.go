@@ -131,6 +131,11 @@ func (h History) Forget(keep time.Duration) History {
 		clear(h.orders[n:]) // let the forgotten order ids go
 		h.orders = h.orders[:n]
 	}
+	if cap(h.orders) > 2*len(h.orders)+4 {
+		// A burst of orders grew it: a million customers' histories should
+		// not keep their peak capacity for ever.
+		h.orders = append([]checked(nil), h.orders...)
+	}
 	return h
 }
 
