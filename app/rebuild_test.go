@@ -262,7 +262,7 @@ func waitLive(t *testing.T, a *App, name string) {
 func (a *App) dumpReadModels(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	for table, key := range map[string]string{"orders": "id", "products": "id", "stock": "product_id", "customers": "id", "notifications": "seq"} {
+	for table, key := range map[string]string{"orders": "id", "products": "id", "stock": "product_id", "customers": "id", "notifications": "seq", "payments": "order_id"} {
 		rows, err := a.db.Reader().Query(`SELECT * FROM ` + table + ` ORDER BY ` + key)
 		if err != nil {
 			t.Fatal(err)

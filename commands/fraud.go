@@ -10,7 +10,8 @@ import (
 
 // fraudConsumer is the fraud context's reaction to placed orders. Orders are
 // keyed by customer, so one lane owns each customer's fraud stream and keeps
-// the customer's window of order totals in memory.
+// the customer's recent orders in memory: only those within the retention
+// (fraud.Rule.Retention), for at most laneCacheLimit customers per lane.
 func (h *Handlers) fraudConsumer() events.ConsumerSpec {
 	return events.ConsumerSpec{
 		Name:  "fraud",
@@ -23,7 +24,7 @@ func (h *Handlers) fraudConsumer() events.ConsumerSpec {
 			return []events.Routed{{Key: placed.CustomerID}}
 		},
 		NewLane: func(int, int64) events.BatchHandler {
-			return &fraudLane{h: h, histories: map[string]*fraudState{}}
+			return &fraudLane{h: h, histories: newLRU[*fraudState](laneCacheLimit)}
 		},
 	}
 }
@@ -31,17 +32,22 @@ func (h *Handlers) fraudConsumer() events.ConsumerSpec {
 // fraudLane owns the fraud streams of its customers.
 type fraudLane struct {
 	h         *Handlers
-	histories map[string]*fraudState // by customer id
+	histories *lru[*fraudState] // by customer id
 }
 
 type fraudState struct {
 	history fraud.History
 	version int64
+	// answered is the position of the placement the stream last answered:
+	// placements reach the lane in log order, so one at or below it was
+	// checked already, even if the history has forgotten it since.
+	answered int64
 }
 
 func (l *fraudLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
 	touched := map[string]bool{}
+	staged := map[string][]fraud.Event{} // by customer: decided in this batch, not committed yet
 	redelivered := 0
 	err := func() error {
 		for _, d := range batch {
@@ -53,42 +59,69 @@ func (l *fraudLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 			if err != nil {
 				return err
 			}
-			// A history remembers every order it checked, so a redelivered
-			// placement is recognised by its order id.
-			if s.history.Checked(placed.OrderID) {
+			if d.Event.Position <= s.answered {
 				redelivered++
 				continue
 			}
 			touched[placed.CustomerID] = true
-			evs := fraud.Check(s.history, l.h.fraud, placed.CustomerID, placed.OrderID, placed.PlacedAt, placed.TotalCents)
+			h := s.history
+			if !h.Covers(l.h.fraud, placed.PlacedAt) {
+				// Placed long before the newest order checked: the part of
+				// its window the lane forgot is read from the log again.
+				if h, err = l.whole(ctx, placed.CustomerID, staged[placed.CustomerID]); err != nil {
+					return err
+				}
+			}
+			evs := fraud.Check(h, l.h.fraud, placed.CustomerID, placed.OrderID, placed.PlacedAt, placed.TotalCents)
 			if err := b.add(fraud.StreamID(placed.CustomerID), s.version, d.Event, payloads(evs)); err != nil {
 				return err
 			}
 			for _, e := range evs {
-				s.history = s.history.Evolve(e)
+				s.history = s.history.Evolve(e).Forget(l.h.fraud.Retention())
 			}
+			staged[placed.CustomerID] = append(staged[placed.CustomerID], evs...)
 			s.version += int64(len(evs))
+			s.answered = d.Event.Position
 		}
 		return b.commit(ctx)
 	}()
 	if err != nil {
 		for id := range touched {
-			delete(l.histories, id)
+			l.histories.remove(id)
 		}
 		return 0, err
 	}
+	l.histories.trim()
 	return redelivered, nil
 }
 
 func (l *fraudLane) load(ctx context.Context, customerID string) (*fraudState, error) {
-	if s, ok := l.histories[customerID]; ok {
+	if s, ok := l.histories.get(customerID); ok {
 		return s, nil
 	}
-	hist, version, err := l.h.frauds.load(ctx, l.h, fraud.StreamID(customerID))
+	stream := fraud.StreamID(customerID)
+	hist, version, err := l.h.frauds.load(ctx, l.h, stream)
 	if err != nil {
 		return nil, err
 	}
-	s := &fraudState{history: hist, version: version}
-	l.histories[customerID] = s
+	answered, err := l.h.store.CausedThrough(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	s := &fraudState{history: hist, version: version, answered: answered}
+	l.histories.put(customerID, s)
 	return s, nil
+}
+
+// whole is a customer's complete history, forgetting nothing: the stream as
+// stored and what this batch decided for the customer so far.
+func (l *fraudLane) whole(ctx context.Context, customerID string, staged []fraud.Event) (fraud.History, error) {
+	var h fraud.History
+	if _, err := l.h.load(ctx, fraud.StreamID(customerID), func(p events.Payload) { h = h.Evolve(p) }); err != nil {
+		return h, err
+	}
+	for _, e := range staged {
+		h = h.Evolve(e)
+	}
+	return h, nil
 }

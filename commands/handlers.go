@@ -40,7 +40,7 @@ func Registry() *events.Registry {
 		stock.StockAdded{}, stock.StockReserved{}, stock.StockReleased{}, stock.StockCommitted{},
 		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
-		payment.PaymentReceived{},
+		payment.PaymentReceived{}, payment.PaymentRefunded{},
 		notification.NotificationSent{},
 	)
 	regs = append(regs, events.Registration{
@@ -101,7 +101,9 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 		stock: newSnapshots(
 			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
 		frauds: newSnapshots(
-			func(h fraud.History, p events.Payload) fraud.History { return h.Evolve(p) }, fraud.History.Clone),
+			func(h fraud.History, p events.Payload) fraud.History {
+				return h.Evolve(p).Forget(cfg.Fraud.Retention())
+			}, fraud.History.Clone),
 	}
 }
 

@@ -57,7 +57,7 @@ func (h *Handlers) inventoryConsumer() events.ConsumerSpec {
 		Types: eventTypes(order.OrderPlaced{}, order.OrderFailed{}, order.OrderCancelled{}, order.OrderShipped{}),
 		Route: byProduct,
 		NewLane: func(int, int64) events.BatchHandler {
-			return &inventoryLane{h: h, stocks: map[string]*stockState{}}
+			return &inventoryLane{h: h, stocks: newLRU[*stockState](laneCacheLimit)}
 		},
 	}
 }
@@ -86,7 +86,7 @@ func byProduct(_ events.Event, p events.Payload) []events.Routed {
 // inventoryLane owns the stock streams of its products.
 type inventoryLane struct {
 	h      *Handlers
-	stocks map[string]*stockState // by product id
+	stocks *lru[*stockState] // by product id
 }
 
 // stockState is a product's stock as its lane holds it.
@@ -145,16 +145,18 @@ func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery
 	if err != nil {
 		// What the batch decided never happened: reload it from the log.
 		for id := range touched {
-			delete(l.stocks, id)
+			l.stocks.remove(id)
 		}
 		return 0, err
 	}
+	l.stocks.trim()
 	return redelivered, nil
 }
 
-// load returns a product's stock, read from the log the first time.
+// load returns a product's stock, read from the log the first time (or
+// again after the lane forgot it).
 func (l *inventoryLane) load(ctx context.Context, productID string) (*stockState, error) {
-	if s, ok := l.stocks[productID]; ok {
+	if s, ok := l.stocks.get(productID); ok {
 		return s, nil
 	}
 	stream := stock.StreamID(productID)
@@ -167,7 +169,7 @@ func (l *inventoryLane) load(ctx context.Context, productID string) (*stockState
 		return nil, err
 	}
 	s := &stockState{stock: st, version: version, answered: answered}
-	l.stocks[productID] = s
+	l.stocks.put(productID, s)
 	return s, nil
 }
 

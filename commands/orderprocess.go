@@ -195,6 +195,10 @@ func orderOf(p events.Payload) (string, bool) {
 		return e.OrderID, true
 	case order.OrderValidated:
 		return e.OrderID, true
+	case order.OrderCancelled:
+		return e.OrderID, true
+	case order.OrderFailed:
+		return e.OrderID, true
 	case payment.PaymentReceived:
 		return e.OrderID, true
 	}

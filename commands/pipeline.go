@@ -11,8 +11,8 @@ import (
 //
 // Every stream a reaction writes has one writer: the consumer routes its
 // input by the key of the stream it writes (inventory by product, fraud by
-// customer, the order process, the customer check and notifications by
-// order), and one lane owns each key. A lane keeps its keys' state in
+// customer, the order process, the customer check, notifications and payments
+// by order), and one lane owns each key. A lane keeps its keys' state in
 // memory, decides a batch of deliveries against it and appends the whole
 // batch in one writer request, so a steady state has no version conflicts
 // and a popular product costs nothing extra. A conflict only comes from a
@@ -25,6 +25,7 @@ func (h *Handlers) Consumers() []events.ConsumerSpec {
 		h.customerCheckConsumer(),
 		h.orderProcessConsumer(),
 		h.notificationsConsumer(),
+		h.paymentsConsumer(),
 	}
 }
 

@@ -12,14 +12,21 @@ import (
 // the streams that grow with every order: a product's stock and a
 // customer's fraud history. An entry is only ever a fold of committed events
 // up to its version and is copied in and out, so the log stays the truth and
-// a stale entry only means a longer read.
+// a stale entry only means a longer read. It holds at most snapshotLimit
+// streams, forgetting the least recently used: a forgotten stream is read
+// from its start again.
 type snapshots[S any] struct {
 	fold  func(S, events.Payload) S
 	clone func(S) S
 
 	mu sync.Mutex
-	m  map[string]snapshot[S]
+	m  *lru[snapshot[S]]
 }
+
+// snapshotLimit bounds the streams one kind of snapshot keeps. The lanes of
+// the reactions keep their own keys' state, so this only spares reads when
+// a lane reloads a key it forgot or a command (addStock) loads one.
+const snapshotLimit = 20_000
 
 type snapshot[S any] struct {
 	state   S
@@ -27,13 +34,13 @@ type snapshot[S any] struct {
 }
 
 func newSnapshots[S any](fold func(S, events.Payload) S, clone func(S) S) *snapshots[S] {
-	return &snapshots[S]{fold: fold, clone: clone, m: map[string]snapshot[S]{}}
+	return &snapshots[S]{fold: fold, clone: clone, m: newLRU[snapshot[S]](snapshotLimit)}
 }
 
 // load returns the current state and version of a stream.
 func (c *snapshots[S]) load(ctx context.Context, h *Handlers, stream string) (S, int64, error) {
 	c.mu.Lock()
-	e, ok := c.m[stream]
+	e, ok := c.m.get(stream)
 	c.mu.Unlock()
 	if ok {
 		e.state = c.clone(e.state)
@@ -52,8 +59,9 @@ func (c *snapshots[S]) load(ctx context.Context, h *Handlers, stream string) (S,
 	}
 	if len(evs) > 0 {
 		c.mu.Lock()
-		if c.m[stream].version < e.version {
-			c.m[stream] = snapshot[S]{state: c.clone(e.state), version: e.version}
+		if held, _ := c.m.get(stream); held.version < e.version {
+			c.m.put(stream, snapshot[S]{state: c.clone(e.state), version: e.version})
+			c.m.trim()
 		}
 		c.mu.Unlock()
 	}

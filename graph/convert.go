@@ -26,7 +26,7 @@ func toOrder(o *projections.Order) *model.Order {
 	}
 	return &model.Order{
 		ID: o.ID, CustomerID: o.CustomerID, Status: model.OrderStatus(o.Status), Lines: lines,
-		TotalCents: o.TotalCents, FailureReasons: reasons, Version: int(o.Version),
+		TotalCents: o.TotalCents, PaidCents: o.PaidCents, RefundedCents: o.RefundedCents, FailureReasons: reasons, Version: int(o.Version),
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}
 }

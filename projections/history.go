@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"orderflow/domain/order"
+	"orderflow/domain/payment"
 	"orderflow/events"
 )
 
@@ -116,6 +117,14 @@ func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
 		o.Status = string(order.Shipped)
 	case order.OrderCancelled:
 		o.Status = string(order.Cancelled)
+	case payment.PaymentReceived:
+		if p.OrderID == orderID {
+			o.PaidCents = p.AmountCents
+		}
+	case payment.PaymentRefunded:
+		if p.OrderID == orderID {
+			o.RefundedCents = p.AmountCents
+		}
 	}
 	if id, reason, ok := reportedFailure(p); ok && id == orderID {
 		o.addReason(reason)

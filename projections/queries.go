@@ -18,6 +18,8 @@ type Order struct {
 	Status         string
 	Lines          []OrderLine
 	TotalCents     int64
+	PaidCents      int64 // received for it, whatever became of the order
+	RefundedCents  int64 // given back because it was cancelled or failed
 	FailureReasons []string
 	Version        int64
 	CorrelationID  string
@@ -66,7 +68,8 @@ type Views struct {
 func NewViews(db *sql.DB) *Views { return &Views{db: db} }
 
 const selectOrder = `SELECT id, seq, customer_id, status, total_cents, lines, failure_reasons, version,
-	correlation_id, created_at, updated_at FROM orders `
+	correlation_id, created_at, updated_at, COALESCE(paid_cents, 0), COALESCE(refunded_cents, 0)
+	FROM orders LEFT JOIN payments ON payments.order_id = orders.id `
 
 // Order returns one order, nil when there is none.
 func (v *Views) Order(ctx context.Context, id string) (*Order, error) {
@@ -117,7 +120,7 @@ func (v *Views) orders(ctx context.Context, q string, args ...any) ([]Order, err
 		var lines, reasons string
 		var created, updated int64
 		if err := rows.Scan(&o.ID, &o.Seq, &o.CustomerID, &o.Status, &o.TotalCents, &lines, &reasons,
-			&o.Version, &o.CorrelationID, &created, &updated); err != nil {
+			&o.Version, &o.CorrelationID, &created, &updated, &o.PaidCents, &o.RefundedCents); err != nil {
 			return nil, fmt.Errorf("query orders: %w", err)
 		}
 		if err := json.Unmarshal([]byte(lines), &o.Lines); err != nil {

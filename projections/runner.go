@@ -42,7 +42,8 @@ type Definition struct {
 
 // All returns every projection of the read side.
 func All() []Definition {
-	return []Definition{ordersDefinition, productsDefinition, stockDefinition, customersDefinition, notificationsDefinition}
+	return []Definition{ordersDefinition, productsDefinition, stockDefinition, customersDefinition, notificationsDefinition,
+		paymentsDefinition}
 }
 
 func generationNames(gen int64) Names {

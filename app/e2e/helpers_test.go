@@ -67,6 +67,8 @@ type Order struct {
 	Status         string      `json:"status"`
 	Lines          []OrderLine `json:"lines"`
 	TotalCents     int         `json:"totalCents"`
+	PaidCents      int         `json:"paidCents"`
+	RefundedCents  int         `json:"refundedCents"`
 	FailureReasons []string    `json:"failureReasons"`
 	Version        int         `json:"version"`
 	CreatedAt      time.Time   `json:"createdAt"`
@@ -117,7 +119,7 @@ const (
 	stockFields    = `productId onHand reserved available`
 	productFields  = `id name priceCents`
 	customerFields = `id name email address`
-	orderFields    = `id customerId status lines { productId quantity unitPriceCents } totalCents failureReasons version createdAt updatedAt`
+	orderFields    = `id customerId status lines { productId quantity unitPriceCents } totalCents paidCents refundedCents failureReasons version createdAt updatedAt`
 	eventFields    = `position streamId version type schemaVersion occurredAt correlationId causationId data`
 )
 

@@ -55,52 +55,118 @@ type Rule struct {
 	Window     time.Duration
 }
 
+// Retention is how far behind the newest order checked a history keeps
+// orders: the window, and a margin of one more window for checks that
+// arrive out of placement order. placeOrder stamps placedAt before its
+// append waits for the group commit, so two placements of one customer can
+// reach the log (and fraud, which reads it in order) the other way round,
+// by as long as an append takes: milliseconds, seconds under overload, more
+// if the clock steps back. An order placed up to one window before the
+// newest is still decided from memory; an older one, or a redelivery of one
+// forgotten, is decided against the whole stream (see Covers), so the
+// margin only saves reads, never correctness.
+func (r Rule) Retention() time.Duration { return 2 * r.Window }
+
 type checked struct {
-	placedAt   time.Time
+	orderID    string
+	placedAt   int64 // unix nanoseconds
 	totalCents int64
 }
 
-// History is the orders already checked for one customer.
+// History is the orders already checked for one customer that a check may
+// still need, in placement order. Forget keeps it to the retention, so its
+// size follows the customer's orders in the last two windows, not all their
+// orders ever.
 type History struct {
-	orders map[string]checked
+	orders []checked
+	// horizon is the placement time before which orders were forgotten;
+	// 0 when none were.
+	horizon int64
 }
 
 // Clone returns a copy that shares nothing with h.
 func (h History) Clone() History {
-	c := History{orders: make(map[string]checked, len(h.orders))}
-	for k, v := range h.orders {
-		c.orders[k] = v
-	}
-	return c
+	h.orders = append([]checked(nil), h.orders...)
+	return h
 }
 
-// Evolve applies one event (in place: a History belongs to one fold).
+// Evolve applies one event (in place: a History belongs to one fold). An
+// order already held, or placed before the horizon, changes nothing.
 func (h History) Evolve(e Event) History {
-	if h.orders == nil {
-		h.orders = map[string]checked{}
-	}
+	var c checked
 	switch e := e.(type) {
 	case FraudCheckPassed:
-		h.orders[e.OrderID] = checked{e.PlacedAt, counted(e.TotalCents)}
+		c = checked{e.OrderID, e.PlacedAt.UnixNano(), counted(e.TotalCents)}
 	case FraudCheckFailed:
-		h.orders[e.OrderID] = checked{e.PlacedAt, counted(e.TotalCents)}
+		c = checked{e.OrderID, e.PlacedAt.UnixNano(), counted(e.TotalCents)}
+	default:
+		return h
+	}
+	if h.Checked(c.orderID) || (h.horizon != 0 && c.placedAt < h.horizon) {
+		return h
+	}
+	// Checks come almost always in placement order: look from the end.
+	i := len(h.orders)
+	for i > 0 && h.orders[i-1].placedAt > c.placedAt {
+		i--
+	}
+	h.orders = append(h.orders, checked{})
+	copy(h.orders[i+1:], h.orders[i:])
+	h.orders[i] = c
+	return h
+}
+
+// Forget drops the orders placed more than keep before the newest one held
+// and moves the horizon there (in place, like Evolve).
+func (h History) Forget(keep time.Duration) History {
+	if len(h.orders) == 0 {
+		return h
+	}
+	cut := h.orders[len(h.orders)-1].placedAt - int64(keep)
+	if cut <= h.horizon {
+		return h
+	}
+	h.horizon = cut
+	i := 0
+	for i < len(h.orders) && h.orders[i].placedAt < cut {
+		i++
+	}
+	if i > 0 {
+		n := copy(h.orders, h.orders[i:])
+		clear(h.orders[n:]) // let the forgotten order ids go
+		h.orders = h.orders[:n]
+	}
+	if cap(h.orders) > 2*len(h.orders)+4 {
+		// A burst of orders grew it: a million customers' histories should
+		// not keep their peak capacity for ever.
+		h.orders = append([]checked(nil), h.orders...)
 	}
 	return h
+}
+
+// Covers says whether h still holds every order the check of an order
+// placed at placedAt needs: all those placed in its window, and the order
+// itself if it was checked. When it does not, the check must be decided
+// against the customer's whole stream.
+func (h History) Covers(r Rule, placedAt time.Time) bool {
+	return h.horizon == 0 || placedAt.UnixNano()-int64(r.Window) >= h.horizon
 }
 
 // Check decides one order: the sum of the customer's orders placed within
 // the trailing window that ends at this order's placement (this one
 // included) must not exceed the limit. Orders placed later do not count
 // even when they were checked first, so the answer does not depend on the
-// order in which checks run. An order already checked records nothing.
+// order in which checks run. An order already checked records nothing. h
+// must cover the order's placement (Covers).
 func Check(h History, r Rule, customerID, orderID string, placedAt time.Time, totalCents int64) []Event {
-	if _, done := h.orders[orderID]; done {
+	if h.Checked(orderID) {
 		return nil
 	}
 	sum := counted(totalCents)
-	from := placedAt.Add(-r.Window)
+	at := placedAt.UnixNano()
+	from := at - int64(r.Window)
 	for _, c := range h.orders {
-		if c.placedAt.After(from) && !c.placedAt.After(placedAt) {
+		if c.placedAt > from && c.placedAt <= at {
 			sum = bounds.SaturatingAdd(sum, c.totalCents)
 		}
 	}
@@ -125,8 +191,15 @@ func counted(totalCents int64) int64 {
 	return totalCents
 }
 
+// Len is how many orders the history holds.
+func (h History) Len() int { return len(h.orders) }
+
 // Checked reports whether the order was checked already.
 func (h History) Checked(orderID string) bool {
-	_, ok := h.orders[orderID]
-	return ok
+	for _, c := range h.orders {
+		if c.orderID == orderID {
+			return true
+		}
+	}
+	return false
 }

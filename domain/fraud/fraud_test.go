@@ -1,7 +1,9 @@
 package fraud_test
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -205,5 +207,109 @@ func TestConstants(t *testing.T) {
 	}
 	if got := fraud.StreamID("c1"); got != "fraud-c1" {
 		t.Errorf("StreamID = %q, want fraud-c1", got)
+	}
+}
+
+func TestForgetAndCovers(t *testing.T) {
+	w := rule.Window
+	var h fraud.History
+	// One order an hour for five hours: o0 at t0 … o4 at t0+4h.
+	for i := range 5 {
+		h = h.Evolve(fraud.FraudCheckPassed{CustomerID: "c1", OrderID: fmt.Sprint("o", i), PlacedAt: t0.Add(time.Duration(i) * time.Hour), TotalCents: 1})
+	}
+	if !h.Covers(rule, t0.Add(-10*w)) {
+		t.Fatal("a history that forgot nothing must cover everything")
+	}
+	h = h.Forget(rule.Retention())
+	// Kept: placed at or after t0+4h-2h.
+	for i, want := range []bool{false, false, true, true, true} {
+		if got := h.Checked(fmt.Sprint("o", i)); got != want {
+			t.Errorf("after Forget, o%d held = %v, want %v", i, got, want)
+		}
+	}
+	newest := t0.Add(4 * time.Hour)
+	tests := []struct {
+		name     string
+		placedAt time.Time
+		want     bool
+	}{
+		{"a later order", newest.Add(time.Minute), true},
+		{"the newest itself", newest, true},
+		{"within the margin: its window is all held", newest.Add(-w), true},
+		{"beyond the margin: part of its window is forgotten", newest.Add(-w - time.Nanosecond), false},
+		{"a forgotten order redelivered", t0, false},
+	}
+	for _, tt := range tests {
+		if got := h.Covers(rule, tt.placedAt); got != tt.want {
+			t.Errorf("%s: Covers = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// An order placed before the horizon is not taken back in.
+	if h = h.Evolve(fraud.FraudCheckPassed{CustomerID: "c1", OrderID: "late", PlacedAt: t0, TotalCents: 1}); h.Checked("late") {
+		t.Error("an order placed before the horizon was kept")
+	}
+}
+
+// TestForgettingChangesNoDecision checks a customer's orders in an order of
+// arrival that differs from placement order (by up to three quarters of a
+// window, and now and then by two windows), once against a history that
+// keeps everything and once against one that forgets beyond the retention,
+// falling back to the whole history when it does not cover the order, as
+// the fraud context does. Every decision must be the same, and the history
+// kept must stay small.
+func TestForgettingChangesNoDecision(t *testing.T) {
+	r := fraud.Rule{LimitCents: 5000, Window: time.Hour}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	type placed struct {
+		id    string
+		at    time.Time
+		total int64
+	}
+	var arrivals []placed
+	for i := range 3000 {
+		at := t0.Add(time.Duration(i) * 2 * time.Minute)
+		switch {
+		case i%97 == 0:
+			at = at.Add(-2 * r.Window) // far out of order: beyond the margin
+		default:
+			at = at.Add(-time.Duration(rnd.Int64N(int64(45 * time.Minute))))
+		}
+		arrivals = append(arrivals, placed{fmt.Sprint("o", i), at, 1 + rnd.Int64N(400)})
+	}
+	var full, kept fraud.History
+	fallbacks, largest := 0, 0
+	for _, o := range arrivals {
+		want := fraud.Check(full, r, "c1", o.id, o.at, o.total)
+		from := kept
+		if !kept.Covers(r, o.at) {
+			fallbacks++
+			from = full // the whole stream, read again
+		}
+		got := fraud.Check(from, r, "c1", o.id, o.at, o.total)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s placed %v: forgetting history = %#v, want %#v", o.id, o.at, got, want)
+		}
+		for _, e := range got {
+			full = full.Evolve(e)
+			kept = kept.Evolve(e).Forget(r.Retention())
+		}
+		largest = max(largest, kept.Len())
+	}
+	if fallbacks == 0 || fallbacks > len(arrivals)/50 {
+		t.Errorf("%d of %d checks fell back to the whole stream, want a few (only the far out-of-order ones)", fallbacks, len(arrivals))
+	}
+	// Two windows of one order per 2 minutes, plus the out-of-order slack.
+	if largest > 80 {
+		t.Errorf("the kept history reached %d orders, want at most 80 (of %d)", largest, len(arrivals))
+	}
+	// A redelivered order, forgotten or not, records nothing.
+	for _, o := range arrivals[:10] {
+		from := kept
+		if !kept.Covers(r, o.at) {
+			from = full
+		}
+		if again := fraud.Check(from, r, "c1", o.id, o.at, o.total); len(again) != 0 {
+			t.Errorf("%s redelivered: %#v, want nothing", o.id, again)
+		}
 	}
 }

@@ -91,3 +91,54 @@ func TestSentinelKinds(t *testing.T) {
 		t.Errorf("StreamID = %q, want payment-o1", got)
 	}
 }
+
+func TestRefund(t *testing.T) {
+	received := payment.Payment{}.Evolve(payment.PaymentReceived{PaymentID: "pay1", OrderID: "o1", AmountCents: 2499})
+	refunded := received.Evolve(payment.PaymentRefunded{PaymentID: "pay1", OrderID: "o1", AmountCents: 2499, Reason: "ORDER_CANCELLED"})
+	tests := []struct {
+		name    string
+		state   payment.Payment
+		outcome payment.OrderOutcome
+		want    []payment.Event
+	}{
+		{name: "paid order cancelled", state: received, outcome: payment.OrderCancelled,
+			want: []payment.Event{payment.PaymentRefunded{PaymentID: "pay1", OrderID: "o1", AmountCents: 2499, Reason: "ORDER_CANCELLED"}}},
+		{name: "payment held for an order that failed", state: received, outcome: payment.OrderFailed,
+			want: []payment.Event{payment.PaymentRefunded{PaymentID: "pay1", OrderID: "o1", AmountCents: 2499, Reason: "ORDER_FAILED"}}},
+		{name: "order still open", state: received, outcome: payment.OrderOpen},
+		{name: "cancelled, never paid", state: payment.Payment{}, outcome: payment.OrderCancelled},
+		{name: "failed, never paid", state: payment.Payment{}, outcome: payment.OrderFailed},
+		{name: "already refunded", state: refunded, outcome: payment.OrderCancelled},
+		{name: "already refunded, told of the failure too", state: refunded, outcome: payment.OrderFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := payment.Refund(tt.state, "o1", tt.outcome)
+			if !(len(got) == 0 && len(tt.want) == 0) && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("events = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRefundOnce follows a refund into the state: the money goes back once,
+// a second decision records nothing, and a new payment is still refused.
+func TestRefundOnce(t *testing.T) {
+	p := payment.Payment{}.Evolve(payment.PaymentReceived{PaymentID: "pay1", OrderID: "o1", AmountCents: 700})
+	evs := payment.Refund(p, "o1", payment.OrderCancelled)
+	if len(evs) != 1 {
+		t.Fatalf("refund = %#v, want one PaymentRefunded", evs)
+	}
+	for _, e := range evs {
+		p = p.Evolve(e)
+	}
+	if want := (payment.Payment{Received: true, PaymentID: "pay1", AmountCents: 700, Refunded: true, RefundedCents: 700}); p != want {
+		t.Fatalf("state = %+v, want %+v", p, want)
+	}
+	if again := payment.Refund(p.Evolve(evs[0]), "o1", payment.OrderCancelled); len(again) != 0 {
+		t.Errorf("second refund = %#v, want nothing", again)
+	}
+	if _, err := payment.Receive(p, "pay2", "o1", 700, 700); !errors.Is(err, payment.ErrAlreadyPaid) {
+		t.Errorf("payment after the refund: err %v, want ErrAlreadyPaid", err)
+	}
+}

@@ -101,6 +101,8 @@ type ComplexityRoot struct {
 		History        func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Lines          func(childComplexity int) int
+		PaidCents      func(childComplexity int) int
+		RefundedCents  func(childComplexity int) int
 		Status         func(childComplexity int) int
 		Timeline       func(childComplexity int) int
 		TotalCents     func(childComplexity int) int
@@ -559,6 +561,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Lines(childComplexity), true
+	case "Order.paidCents":
+		if e.ComplexityRoot.Order.PaidCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.PaidCents(childComplexity), true
+	case "Order.refundedCents":
+		if e.ComplexityRoot.Order.RefundedCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.RefundedCents(childComplexity), true
 	case "Order.status":
 		if e.ComplexityRoot.Order.Status == nil {
 			break
@@ -1073,6 +1087,10 @@ type Order {
   status: OrderStatus!
   lines: [OrderLine!]!
   totalCents: Int64!
+  "What was received for the order (payOrder), whatever became of it since."
+  paidCents: Int64!
+  "What was given back: the payment of an order that was cancelled or failed is refunded whole."
+  refundedCents: Int64!
   "Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER."
   failureReasons: [String!]!
   "The version of the order's stream the read model reflects."
@@ -1314,6 +1332,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_lines(ctx, field)
 	case "totalCents":
 		return ec.fieldContext_Order_totalCents(ctx, field)
+	case "paidCents":
+		return ec.fieldContext_Order_paidCents(ctx, field)
+	case "refundedCents":
+		return ec.fieldContext_Order_refundedCents(ctx, field)
 	case "failureReasons":
 		return ec.fieldContext_Order_failureReasons(ctx, field)
 	case "version":
@@ -3267,6 +3289,52 @@ func (ec *executionContext) _Order_totalCents(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Order_totalCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Order_paidCents(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_paidCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaidCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_paidCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Order_refundedCents(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_refundedCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundedCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_refundedCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, false, false, "Int64")
 }
 
@@ -6268,6 +6336,16 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "totalCents":
 			out.Values[i] = ec._Order_totalCents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paidCents":
+			out.Values[i] = ec._Order_paidCents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refundedCents":
+			out.Values[i] = ec._Order_refundedCents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

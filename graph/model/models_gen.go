@@ -72,6 +72,10 @@ type Order struct {
 	Status     OrderStatus `json:"status"`
 	Lines      []OrderLine `json:"lines"`
 	TotalCents int64       `json:"totalCents"`
+	// What was received for the order (payOrder), whatever became of it since.
+	PaidCents int64 `json:"paidCents"`
+	// What was given back: the payment of an order that was cancelled or failed is refunded whole.
+	RefundedCents int64 `json:"refundedCents"`
 	// Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER.
 	FailureReasons []string `json:"failureReasons"`
 	// The version of the order's stream the read model reflects.
