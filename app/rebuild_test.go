@@ -53,18 +53,28 @@ func TestRebuiltReadModelsEqualIncrementalOnes(t *testing.T) {
 	rebuilt := a.dumpReadModels(t)
 	compareDumps(t, "incremental vs rebuilt", incremental, rebuilt)
 
-	// Online: rebuild the orders projection while orders keep coming.
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		flow.placeOrders(ctx, orders/4)
-	}()
-	time.Sleep(20 * time.Millisecond)
+	// Online: rebuild the orders projection while orders keep coming, for
+	// real: orders are placed until the rebuild has swapped, and some must
+	// have been placed while it ran.
 	if err := a.runner.RebuildInBackground("orders"); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	during := 0
+	for {
+		s, _ := a.runner.Status("orders")
+		if s.State != "REBUILDING" {
+			break
+		}
+		flow.placeOrders(ctx, 8)
+		if s, _ := a.runner.Status("orders"); s.State == "REBUILDING" {
+			during += 8
+		}
+	}
+	if during == 0 {
+		t.Fatal("no order was placed while the rebuild ran")
+	}
+	t.Logf("%d orders placed while the online rebuild ran", during)
+	flow.placeOrders(ctx, orders/8) // and after the swap
 	a.settle(t)
 	waitLive(t, a, "orders")
 	online := a.dumpReadModels(t)
