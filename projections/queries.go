@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -62,6 +63,27 @@ type Customer struct {
 // Views answers queries from the read models.
 type Views struct {
 	db *sql.DB
+	// stmts keeps the prepared statements of the queries that run for
+	// every request (an order read back after each placeOrder): preparing
+	// a join over views costs more than running it. SQLite prepares them
+	// again by itself when a rebuild swaps a view.
+	stmts sync.Map // query → *sql.Stmt
+}
+
+// query runs q as a prepared statement kept for the next time.
+func (v *Views) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st, ok := v.stmts.Load(q); ok {
+		return st.(*sql.Stmt).QueryContext(ctx, args...)
+	}
+	st, err := v.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := v.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // NewViews returns the queries over the read connections db.
@@ -109,7 +131,7 @@ func (v *Views) Orders(ctx context.Context, f OrderFilter, first int, afterSeq i
 }
 
 func (v *Views) orders(ctx context.Context, q string, args ...any) ([]Order, error) {
-	rows, err := v.db.QueryContext(ctx, q, args...)
+	rows, err := v.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query orders: %w", err)
 	}
