@@ -59,7 +59,8 @@ func (l *fraudLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 			if err != nil {
 				return err
 			}
-			if d.Event.Position <= s.answered {
+			// A retried dead letter was never answered, however old it is.
+			if d.Event.Position <= s.answered && !d.Retry {
 				redelivered++
 				continue
 			}
@@ -81,7 +82,7 @@ func (l *fraudLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 			}
 			staged[placed.CustomerID] = append(staged[placed.CustomerID], evs...)
 			s.version += int64(len(evs))
-			s.answered = d.Event.Position
+			s.answered = max(s.answered, d.Event.Position)
 		}
 		return b.commit(ctx)
 	}()

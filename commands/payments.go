@@ -103,7 +103,8 @@ func (l *paymentLane) HandleBatch(ctx context.Context, batch []events.Delivery) 
 				continue
 			}
 			touched[id] = true
-			if d.Event.Position <= s.answered {
+			// A retried dead letter was never answered, however old it is.
+			if d.Event.Position <= s.answered && !d.Retry {
 				redelivered++
 				continue
 			}
@@ -131,7 +132,7 @@ func (l *paymentLane) HandleBatch(ctx context.Context, batch []events.Delivery) 
 				s.payment = s.payment.Evolve(e)
 			}
 			s.version += int64(len(evs))
-			s.answered = d.Event.Position
+			s.answered = max(s.answered, d.Event.Position)
 		}
 		return b.commit(ctx)
 	}()

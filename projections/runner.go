@@ -223,14 +223,7 @@ func (r *Runner) follow(ctx context.Context) {
 // live generations, each projection only the events it has not applied, and
 // returns that lowest position and the new one.
 func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
-	positions := make([]int64, len(r.projections))
-	low = -1
-	for i, p := range r.projections {
-		positions[i] = r.Position(p.def.Name)
-		if low < 0 || positions[i] < low {
-			low = positions[i]
-		}
-	}
+	positions, low := r.livePositions()
 	evs, payloads, err := r.read(ctx, low, r.batch)
 	if err != nil || len(evs) == 0 {
 		return low, low, err
@@ -260,6 +253,20 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 	return low, last, nil
 }
 
+// livePositions is where each projection is, in the order of
+// r.projections, and the lowest of them.
+func (r *Runner) livePositions() (positions []int64, low int64) {
+	positions = make([]int64, len(r.projections))
+	low = -1
+	for i, p := range r.projections {
+		positions[i] = r.Position(p.def.Name)
+		if low < 0 || positions[i] < low {
+			low = positions[i]
+		}
+	}
+	return positions, low
+}
+
 // maxApplyAttempts is how often a batch is tried before the runner takes
 // it one event and one projection at a time.
 const maxApplyAttempts = 5
@@ -269,14 +276,7 @@ const maxApplyAttempts = 5
 // that fails is rolled back alone, and the event is recorded as a dead
 // letter of that projection, which moves past it like the others.
 func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
-	positions := make([]int64, len(r.projections))
-	low = -1
-	for i, p := range r.projections {
-		positions[i] = r.Position(p.def.Name)
-		if low < 0 || positions[i] < low {
-			low = positions[i]
-		}
-	}
+	positions, low := r.livePositions()
 	evs, payloads, err := r.read(ctx, low, 1)
 	if err != nil || len(evs) == 0 {
 		return low, low, err
