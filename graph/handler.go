@@ -29,8 +29,9 @@ func NewHandler(r *Resolver, log *slog.Logger, limits Limits, verifier *access.V
 		InitFunc:              websocketInit(verifier),
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	// Answered as the GraphQL over HTTP spec asks (see overHTTP).
+	srv.AddTransport(overHTTP{transport.GET{}})
+	srv.AddTransport(overHTTP{transport.POST{}})
 	srv.SetQueryCache(newQueryCache(limits.QueryCacheBytes))
 	// The cheap counts first, so that their refusal names what was exceeded.
 	srv.Use(requestLimits{maxAliases: limits.MaxAliases, maxMutations: limits.MaxMutations, introspection: limits.Introspection})

@@ -254,9 +254,12 @@ func jsonProblem(err error) string {
 }
 
 // refuse answers a request refused before it reached gqlgen, as a GraphQL
-// response whose error is presented (given its code) like every other.
+// response whose error is presented (given its code) like every other, and
+// without data, as nothing ran (see overHTTP).
 func refuse(w http.ResponseWriter, r *http.Request, status int, present graphql.ErrorPresenterFunc, err error) {
-	b, mErr := json.Marshal(graphql.Response{Errors: gqlerror.List{present(r.Context(), err)}})
+	b, mErr := json.Marshal(struct {
+		Errors gqlerror.List `json:"errors"`
+	}{gqlerror.List{present(r.Context(), err)}})
 	if mErr != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
