@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"orderflow/app/board"
 	"orderflow/commands"
 	"orderflow/domain/fraud"
 	"orderflow/events"
@@ -88,16 +89,24 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.handlers, a.runner = handlers, runner
 	projCtx, stopProjections := context.WithCancel(context.Background())
 	a.stopProjections = stopProjections
+	// The subscriptions' feed hears of changed orders from the first batch on.
+	feed := graph.NewOrderFeed(views.Order, log)
+	runner.OnOrdersChanged(feed.Changed)
 	if a.projectionsDone, err = runner.Start(projCtx); err != nil {
 		return nil, err
 	}
+	a.projectionsDone.Add(1)
+	go func() {
+		defer a.projectionsDone.Done()
+		feed.Run(projCtx)
+	}()
 
 	// Then the reactions: each a consumer of the log with its own cursor.
 	a.metrics = newMetrics(a.db, runner, func() []ReactionStats { return a.pipeline.stats() })
 	a.pipeline = startPipeline(store, reg, handlers.Consumers(), cfg, a.metrics.ObserveAdmission, log)
 
 	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
-		Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
+		Orders: feed, Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
 		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
 	var verifier *access.Verifier
 	if cfg.AuthSecret != "" {
@@ -110,6 +119,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
 	mux.Handle("GET /{$}", graph.Playground("/graphql"))
+	mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
+	mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.db.Reader().PingContext(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)

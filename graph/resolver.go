@@ -20,6 +20,8 @@ type Resolver struct {
 	// after it sees what it wrote (read-your-writes).
 	Runner *projections.Runner
 	Store  *events.Store
+	// Orders feeds the orderUpdated subscriptions.
+	Orders *OrderFeed
 	// Log answers history questions (an order's events, its timeline, the
 	// order at a version) straight from the event store.
 	Log *projections.History

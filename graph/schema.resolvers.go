@@ -362,7 +362,7 @@ func (r *subscriptionResolver) OrderUpdated(ctx context.Context, id string) (<-c
 	if err := access.AllowLookup(ctx, access.OrderUpdated, r.orderOwner(id)); err != nil {
 		return nil, err
 	}
-	return watchOrder(ctx, r.Resolver, id), nil
+	return r.Orders.Subscribe(ctx, id), nil
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -84,6 +84,27 @@ func (a *ordersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p eve
 	return nil
 }
 
+// changedOrder is the order whose row the orders read model changes for an
+// event, if any: what its Apply reads the order id from.
+func changedOrder(p events.Payload) (string, bool) {
+	switch p := p.(type) {
+	case order.OrderPlaced:
+		return p.OrderID, true
+	case order.OrderValidated:
+		return p.OrderID, true
+	case order.OrderFailed:
+		return p.OrderID, true
+	case order.OrderPaid:
+		return p.OrderID, true
+	case order.OrderShipped:
+		return p.OrderID, true
+	case order.OrderCancelled:
+		return p.OrderID, true
+	}
+	id, _, ok := reportedFailure(p)
+	return id, ok
+}
+
 // reportedFailure reads a failed validation out of an event: the order and
 // the reason code.
 func reportedFailure(p events.Payload) (orderID, reason string, ok bool) {

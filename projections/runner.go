@@ -90,8 +90,10 @@ type Runner struct {
 	mu        sync.Mutex
 	positions map[string]int64
 	changed   chan struct{}
-	rebuilds  map[string]*rebuildStatus
-	rebuiltAt map[string]time.Time
+	// ordersChanged is told which orders each applied batch changed.
+	ordersChanged func(ids []string)
+	rebuilds      map[string]*rebuildStatus
+	rebuiltAt     map[string]time.Time
 
 	// ctx is the one given to Start: background rebuilds end with it.
 	ctx context.Context
@@ -249,7 +251,7 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 	if err != nil {
 		return low, low, err
 	}
-	r.advanceAll(evs, last)
+	r.advanceAll(evs, payloads, last)
 	return low, last, nil
 }
 
@@ -320,12 +322,13 @@ func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
 	if err != nil {
 		return low, low, err
 	}
-	r.advanceAll(evs, last)
+	r.advanceAll(evs, payloads, last)
 	return low, last, nil
 }
 
-// advanceAll moves every projection to last once the batch evs committed.
-func (r *Runner) advanceAll(evs []events.Event, last int64) {
+// advanceAll moves every projection to last once the batch evs committed,
+// then tells the watcher of orders which ones changed.
+func (r *Runner) advanceAll(evs []events.Event, payloads []events.Payload, last int64) {
 	// After the commit, before anyone waiting for these positions is told:
 	// whoever reads prices after an upsert returned sees them changed.
 	for _, e := range evs {
@@ -337,6 +340,31 @@ func (r *Runner) advanceAll(evs []events.Event, last int64) {
 	for _, p := range r.projections {
 		r.advance(p.def.Name, last)
 	}
+	r.mu.Lock()
+	watch := r.ordersChanged
+	r.mu.Unlock()
+	if watch == nil {
+		return
+	}
+	var ids []string
+	for _, p := range payloads {
+		if id, ok := changedOrder(p); ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 0 {
+		watch(ids)
+	}
+}
+
+// OnOrdersChanged registers fn to be told, after each applied batch, the ids
+// of the orders whose read model rows it changed (with repeats), so that a
+// subscription reads an order only when it changed instead of at every
+// advance. fn runs on the projections' reader: it must not block.
+func (r *Runner) OnOrdersChanged(fn func(ids []string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ordersChanged = fn
 }
 
 // undecodable stands for the payload of an event that cannot be decoded:

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium, which .ci/run installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBoardInBrowser opens /board in a real headless chromium, places an
+// order from its form and watches the order move on the board without a
+// reload: VALIDATED by the asynchronous validations, then PAID after a
+// payment made through the API. It saves a screenshot (to
+// ORDERFLOW_ARTIFACTS when set).
+func TestBoardInBrowser(t *testing.T) {
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Fatalf("this test needs Debian's chromium at %s (apt-get install -y chromium; .ci/run does it): %v", chromiumPath, err)
+	}
+	c := startApp(t)
+	c.registerCustomer(t, "c-board", "Bo Ard", "board@example.com", "1 Screen St")
+	c.upsertProduct(t, "p-lamp", "Lamp", 2500)
+	c.addStock(t, "p-lamp", 10)
+	c.placeValidated(t, "o-earlier", "c-board", []Line{{ProductID: "p-lamp", Quantity: 1}})
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox, // CI runs as root, where chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 720),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancelAlloc()
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	card := func(id, status string) string {
+		return fmt.Sprintf(`.column[data-status=%s] .card[data-order-id=%q]`, status, id)
+	}
+	// A marker set on the page: gone if the page were loaded again.
+	const marker = `window.boardLoadedOnce`
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(c.base+"/board"),
+		chromedp.WaitVisible(`#conn.up`),
+		chromedp.WaitVisible(card("o-earlier", "VALIDATED")),
+	)
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](marker+` = true`))
+	}
+	if err != nil {
+		t.Fatalf("opening the board: %v", err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`#place input[name=id]`, "o-board"),
+		chromedp.SendKeys(`#place input[name=customerId]`, "c-board"),
+		chromedp.SendKeys(`#place input[name=productId]`, "p-lamp"),
+		chromedp.SetValue(`#place input[name=quantity]`, "2"),
+		chromedp.Click(`#place button`),
+		chromedp.WaitVisible(card("o-board", "VALIDATED")),
+	)
+	if err != nil {
+		t.Fatalf("placing from the board: %v", err)
+	}
+	placed, err := chromedp.Run(ctx, chromedp.Text(`#placed`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if placed != "placed o-board" {
+		t.Fatalf("the form says %q, want %q", placed, "placed o-board")
+	}
+
+	c.payOrder(t, "o-board", 5000)
+	err = chromedp.Do(ctx,
+		chromedp.WaitVisible(card("o-board", "PAID")),
+		chromedp.WaitVisible(`#stock tr[data-product-id="p-lamp"]`),
+		chromedp.WaitVisible(`#projections tr[data-projection="orders"]`),
+	)
+	if err != nil {
+		t.Fatalf("following the payment on the board: %v", err)
+	}
+	if stillLoaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](marker+` === true`)); err != nil || !stillLoaded {
+		t.Fatalf("the page was loaded again (%v): the board must follow without a reload", err)
+	}
+	// 10 on hand, 1 + 2 reserved for the two validated orders; the stock
+	// is polled, so wait for it.
+	var stock string
+	for range 50 {
+		if stock, err = chromedp.Run(ctx, chromedp.Text(`#stock tr[data-product-id="p-lamp"]`)); err != nil {
+			t.Fatal(err)
+		}
+		if stock == "p-lamp\t10\t3\t7" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if stock != "p-lamp\t10\t3\t7" {
+		t.Fatalf("stock row %q, want p-lamp 10 on hand, 3 reserved, 7 available", stock)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveArtifact(t, "board.png", shot)
+}
+
+// saveArtifact writes a test's file under its temp dir and, when
+// ORDERFLOW_ARTIFACTS names a directory, there too.
+func saveArtifact(t *testing.T, name string, data []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("ORDERFLOW_ARTIFACTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path = filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("screenshot: %s", path)
+}
