@@ -21,6 +21,7 @@ import (
 	"orderflow/events"
 	"orderflow/graph"
 	"orderflow/graph/access"
+	"orderflow/graph/graphiql"
 	"orderflow/migrations"
 	"orderflow/projections"
 )
@@ -109,7 +110,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
-	mux.Handle("GET /{$}", graph.Playground("/graphql"))
+	// GraphiQL, with every file it loads served from the binary.
+	ide := graphiql.Handler("orderflow", "/graphql")
+	mux.Handle("GET /{$}", ide)
+	mux.Handle("GET "+graphiql.AssetsPath, ide)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.db.Reader().PingContext(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
