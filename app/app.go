@@ -22,6 +22,7 @@ import (
 	"orderflow/events"
 	"orderflow/graph"
 	"orderflow/graph/access"
+	"orderflow/graph/graphiql"
 	"orderflow/migrations"
 	"orderflow/projections"
 )
@@ -118,7 +119,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
-	mux.Handle("GET /{$}", graph.Playground("/graphql"))
+	// GraphiQL, with every file it loads served from the binary.
+	ide := graphiql.Handler("orderflow", "/graphql")
+	mux.Handle("GET /{$}", ide)
+	mux.Handle("GET "+graphiql.AssetsPath, ide)
 	mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
 	mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/google/uuid"
 
 	"orderflow/graph/access"
@@ -87,9 +86,4 @@ func websocketInit(verifier *access.Verifier) transport.WebsocketInitFunc {
 		}
 		return ctx, nil, nil
 	}
-}
-
-// Playground serves GraphiQL pointed at endpoint.
-func Playground(endpoint string) http.Handler {
-	return playground.Handler("orderflow", endpoint)
 }
