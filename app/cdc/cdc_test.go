@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -172,7 +174,9 @@ func TestSnapshotThenStream(t *testing.T) {
 		`INSERT INTO products VALUES ('p1', 'Widget', 1000), ('p2', 'Gadget', 2500), ('bad', 'Free lunch', 0)`,
 		`INSERT INTO customers VALUES ('c1', 'Ada', 'ada@example.com', '1 Old Road')`)
 	dbPath := filepath.Join(t.TempDir(), "orderflow.db")
-	run := startCDC(t, testConfig(pg.DSN(), dbPath))
+	cfg := testConfig(pg.DSN(), dbPath)
+	cfg.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	run := startCDC(t, cfg)
 
 	waitFor(t, "the snapshot", 30*time.Second, func() bool { return run.stats.Streaming.Load() })
 	if got := run.stats.RowsSnapshotted.Load(); got != 4 {
@@ -206,6 +210,18 @@ func TestSnapshotThenStream(t *testing.T) {
 		}
 	}
 	waitFor(t, "the lag to close", 10*time.Second, func() bool { return run.stats.LagBytes() == 0 })
+	resp, err := http.Get("http://" + cfg.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{"orderflow_cdc_rows_snapshotted_total 4", "orderflow_cdc_changes_rejected_total 1",
+		"orderflow_cdc_lag_bytes 0", "orderflow_cdc_streaming 1"} {
+		if !strings.Contains(string(body), "\n"+line+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", line, body)
+		}
+	}
 	run.stop()
 	checkCatalog(t, dbPath)
 }
