@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"orderflow/app/cdc"
 	"orderflow/app/load"
 )
 
@@ -20,8 +21,9 @@ Usage:
   orderflow replay --db PATH [--projection N]  rebuild read models offline from the event store
   orderflow load --target URL [flags]          place orders against a running server and report throughput
   orderflow token --secret S --sub ID [flags]  print an access token for a server run with --auth-secret S
+  orderflow cdc --pg DSN --db PATH [flags]     follow a legacy PostgreSQL database into the store
 
-Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h" or "orderflow token -h" for the flags.
+Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h", "orderflow token -h" or "orderflow cdc -h" for the flags.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -34,6 +36,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return load.Main(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "cdc" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cdc.Main(ctx, args[1:], os.Getenv, stderr)
 	}
 	if len(args) > 0 && args[0] == "replay" {
 		return replay(args[1:], os.Getenv, stderr)

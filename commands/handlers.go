@@ -33,7 +33,7 @@ func Registry() *events.Registry {
 		return out
 	}
 	regs := current(
-		catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{},
+		catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{}, catalog.ProductWithdrawn{},
 		customer.CustomerRegistered{}, customer.CustomerAddressChanged{},
 		order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
 		order.OrderShipped{}, order.OrderCancelled{},

@@ -31,11 +31,15 @@ CREATE TABLE %s (
 			define:  `INSERT INTO ` + p + ` (id, name, price_cents, version, updated_at) VALUES (?, ?, ?, ?, ?)`,
 			rename:  `UPDATE ` + p + ` SET name = ?, version = ?, updated_at = ? WHERE id = ?`,
 			reprice: `UPDATE ` + p + ` SET price_cents = ?, version = ?, updated_at = ? WHERE id = ?`,
+			// A withdrawn product leaves the catalog: the orders context's
+			// price copy no longer knows it, so placeOrder refuses it as
+			// unknown, and the product query answers null.
+			withdraw: `DELETE FROM ` + p + ` WHERE id = ?`,
 		}
 	},
 }
 
-type productsApplier struct{ define, rename, reprice string }
+type productsApplier struct{ define, rename, reprice, withdraw string }
 
 func (a productsApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	var err error
@@ -47,6 +51,8 @@ func (a productsApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p ev
 		_, err = tx.Exec(ctx, a.rename, p.Name, e.StreamVersion, at, p.ProductID)
 	case catalog.ProductRepriced:
 		_, err = tx.Exec(ctx, a.reprice, p.PriceCents, e.StreamVersion, at, p.ProductID)
+	case catalog.ProductWithdrawn:
+		_, err = tx.Exec(ctx, a.withdraw, p.ProductID)
 	}
 	return err
 }

@@ -22,6 +22,8 @@ var (
 	ErrBlankName = fault.Invalidf("product name must not be blank")
 	ErrBadPrice  = fault.Invalidf(fmt.Sprintf("priceCents must be between %d and %d", MinPriceCents, MaxPriceCents))
 	ErrBlankID   = fault.Invalidf("product id must not be blank")
+	// ErrUnknownProduct refuses withdrawing a product that was never defined.
+	ErrUnknownProduct = fault.NotFoundf("product not found")
 )
 
 // StreamID is the stream that holds a product's events.
@@ -47,9 +49,18 @@ type ProductRepriced struct {
 	PriceCents int64  `json:"priceCents"`
 }
 
-func (ProductDefined) EventType() string  { return "ProductDefined" }
-func (ProductRenamed) EventType() string  { return "ProductRenamed" }
-func (ProductRepriced) EventType() string { return "ProductRepriced" }
+// ProductWithdrawn is recorded when a product leaves the catalog (its row
+// was deleted in the legacy database). Orders for it are refused as for an
+// unknown product; orders already placed keep their lines. Defining the
+// same id again brings it back.
+type ProductWithdrawn struct {
+	ProductID string `json:"productId"`
+}
+
+func (ProductDefined) EventType() string   { return "ProductDefined" }
+func (ProductRenamed) EventType() string   { return "ProductRenamed" }
+func (ProductRepriced) EventType() string  { return "ProductRepriced" }
+func (ProductWithdrawn) EventType() string { return "ProductWithdrawn" }
 
 // Event is any event of a product stream.
 type Event interface{ EventType() string }
@@ -59,26 +70,30 @@ type Product struct {
 	ID         string
 	Name       string
 	PriceCents int64
+	Withdrawn  bool
 }
 
-// Defined reports whether the product exists.
-func (p Product) Defined() bool { return p.ID != "" }
+// Defined reports whether the product exists and is not withdrawn.
+func (p Product) Defined() bool { return p.ID != "" && !p.Withdrawn }
 
 // Evolve applies one event.
 func (p Product) Evolve(e Event) Product {
 	switch e := e.(type) {
 	case ProductDefined:
-		p.ID, p.Name, p.PriceCents = e.ProductID, e.Name, e.PriceCents
+		p.ID, p.Name, p.PriceCents, p.Withdrawn = e.ProductID, e.Name, e.PriceCents, false
 	case ProductRenamed:
 		p.Name = e.Name
 	case ProductRepriced:
 		p.PriceCents = e.PriceCents
+	case ProductWithdrawn:
+		p.Withdrawn = true
 	}
 	return p
 }
 
 // Upsert defines the product, or renames and reprices it: only what changed
-// is recorded, so an identical upsert records nothing.
+// is recorded, so an identical upsert records nothing. A withdrawn product
+// is defined afresh.
 func Upsert(p Product, id, name string, priceCents int64) ([]Event, error) {
 	name = strings.TrimSpace(name)
 	if strings.TrimSpace(id) == "" {
@@ -104,4 +119,17 @@ func Upsert(p Product, id, name string, priceCents int64) ([]Event, error) {
 		out = append(out, ProductRepriced{ProductID: id, PriceCents: priceCents})
 	}
 	return out, nil
+}
+
+// Withdraw takes a defined product out of the catalog. Withdrawing a product
+// already withdrawn records nothing (a safe retry); one never defined is not
+// found.
+func Withdraw(p Product, id string) ([]Event, error) {
+	switch {
+	case p.ID == "":
+		return nil, ErrUnknownProduct
+	case p.Withdrawn:
+		return nil, nil
+	}
+	return []Event{ProductWithdrawn{ProductID: id}}, nil
 }

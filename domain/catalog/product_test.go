@@ -218,3 +218,38 @@ func TestStreamID(t *testing.T) {
 		t.Errorf("StreamID = %q, want product-p1", got)
 	}
 }
+
+func TestWithdraw(t *testing.T) {
+	widget := defined("p1", "Widget", 1000)
+	withdrawn := widget.Evolve(catalog.ProductWithdrawn{ProductID: "p1"})
+	tests := []struct {
+		name    string
+		state   catalog.Product
+		want    []catalog.Event
+		wantErr error
+	}{
+		{name: "defined product is withdrawn", state: widget, want: []catalog.Event{catalog.ProductWithdrawn{ProductID: "p1"}}},
+		{name: "withdrawing again records nothing", state: withdrawn},
+		{name: "never defined is not found", wantErr: catalog.ErrUnknownProduct},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := catalog.Withdraw(tt.state, "p1")
+			if !errors.Is(err, tt.wantErr) || !sameEvents(got, tt.want) {
+				t.Fatalf("Withdraw = %#v, %v; want %#v, %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+	if withdrawn.Defined() {
+		t.Error("a withdrawn product still counts as defined")
+	}
+	// Upserting a withdrawn product defines it afresh, with the new details.
+	got, err := catalog.Upsert(withdrawn, "p1", "Widget", 1000)
+	want := []catalog.Event{catalog.ProductDefined{ProductID: "p1", Name: "Widget", PriceCents: 1000}}
+	if err != nil || !sameEvents(got, want) {
+		t.Fatalf("Upsert after withdrawal = %#v, %v; want %#v", got, err, want)
+	}
+	if back := withdrawn.Evolve(got[0]); !back.Defined() || back.Withdrawn {
+		t.Fatalf("redefined product = %+v, want defined", back)
+	}
+}

@@ -1,0 +1,166 @@
+// Package cdc is `orderflow cdc`: change data capture from a legacy
+// PostgreSQL database into the orderflow store. It follows the legacy
+// products and customers tables by logical replication (the pgoutput
+// plugin) and turns every row change into an orderflow command, written
+// in-process through commands.Handlers into the same SQLite store the
+// server uses (so it holds the store's lock while it runs).
+//
+// Guarantees: the first run takes a consistent snapshot of the tables (read
+// in the snapshot exported when the replication slot is made) and then
+// streams every change committed after it, in commit order. A change is
+// confirmed to PostgreSQL only once the events it caused are committed to
+// the store, so a crash loses nothing: PostgreSQL sends again everything
+// after the last confirmed position. What it sends again is applied at most
+// once, because each command is idempotent on the source row and the
+// change's LSN (see commands.SourceChange). A lost connection (the legacy
+// database restarting) is retried with a growing backoff; bad credentials,
+// a missing table or column, a missing privilege and a wal_level below
+// logical stop it with a message that says what to fix.
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"orderflow/commands"
+	"orderflow/events"
+	"orderflow/migrations"
+	"orderflow/projections"
+)
+
+// Main runs `orderflow cdc` until ctx ends or a permanent error, and
+// returns the process exit code.
+func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := ParseFlags(args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "orderflow cdc:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := Run(ctx, cfg, log, nil); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "orderflow cdc:", err)
+		return 1
+	}
+	return 0
+}
+
+// Stats is the progress of a run, read by /metrics and the progress log.
+type Stats struct {
+	RowsSnapshotted atomic.Int64
+	ChangesApplied  atomic.Int64 // row changes turned into commands (including ones that recorded nothing)
+	ChangesSkipped  atomic.Int64 // changes met again that had been applied before
+	ChangesRejected atomic.Int64 // rows the domain refused (a blank name, a bad price, …), logged
+	AppliedLSN      atomic.Uint64
+	ServerLSN       atomic.Uint64 // end of the source's log as last reported
+	Reconnects      atomic.Int64
+	Streaming       atomic.Bool
+}
+
+// LagBytes is how far the applied position is behind the end of the
+// source's log, in bytes of WAL.
+func (s *Stats) LagBytes() int64 {
+	server, applied := s.ServerLSN.Load(), s.AppliedLSN.Load()
+	if server <= applied {
+		return 0
+	}
+	return int64(server - applied)
+}
+
+// Run follows the legacy database until ctx ends or a permanent error.
+// stats, when not nil, is kept up to date.
+func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if stats == nil {
+		stats = &Stats{}
+	}
+	db, err := events.Open(ctx, cfg.DBPath, events.Options{Migrate: migrations.Apply, Durability: cfg.Durability})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", cfg.DBPath, err)
+	}
+	defer db.Close()
+	store := events.NewStore(db)
+	h := commands.New(store, commands.Registry(), projections.NewViews(db.Reader()), commands.Config{})
+
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		srv := &http.Server{Handler: metricsHandler(stats), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("cdc: serving /metrics", "addr", ln.Addr().String())
+	}
+
+	r := &runner{cfg: cfg, log: log, db: db, h: h, stats: stats}
+	go r.logProgress(ctx)
+	backoff := cfg.MinBackoff
+	for {
+		started := time.Now()
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return err
+		}
+		if time.Since(started) > 2*cfg.MaxBackoff {
+			backoff = cfg.MinBackoff // it ran well for a while: start the backoff afresh
+		}
+		stats.Streaming.Store(false)
+		stats.Reconnects.Add(1)
+		log.Warn("cdc: lost the source, reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, cfg.MaxBackoff)
+	}
+}
+
+// permanentError is what reconnecting cannot mend: it stops the run.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(format string, args ...any) error {
+	return &permanentError{fmt.Errorf(format, args...)}
+}
+
+// runner is one run: the store, the handlers and the progress.
+type runner struct {
+	cfg   Config
+	log   *slog.Logger
+	db    *events.DB
+	h     *commands.Handlers
+	stats *Stats
+}
+
+func (r *runner) logProgress(ctx context.Context) {
+	t := time.NewTicker(r.cfg.ProgressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s := r.stats
+			r.log.Info("cdc: progress", "rows_snapshotted", s.RowsSnapshotted.Load(),
+				"changes_applied", s.ChangesApplied.Load(), "changes_skipped", s.ChangesSkipped.Load(),
+				"changes_rejected", s.ChangesRejected.Load(), "applied_lsn", lsnString(s.AppliedLSN.Load()),
+				"lag_bytes", s.LagBytes(), "streaming", s.Streaming.Load())
+		}
+	}
+}

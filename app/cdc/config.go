@@ -1,0 +1,180 @@
+package cdc
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"orderflow/events"
+)
+
+// Table maps a legacy table onto what orderflow needs of it: its name
+// (schema-qualified or not) and the columns holding, in order, what the
+// mapping names (id, name, price_cents for products; id, name, email,
+// address for customers). The id column is the table's primary key.
+type Table struct {
+	Schema  string
+	Name    string
+	Columns []string
+}
+
+// String is the mapping as the flag takes it: schema.table(col,col,…).
+func (t Table) String() string {
+	return fmt.Sprintf("%s.%s(%s)", t.Schema, t.Name, strings.Join(t.Columns, ","))
+}
+
+var tableSyntax = regexp.MustCompile(`^\s*(?:([A-Za-z_][A-Za-z0-9_$]*)\.)?([A-Za-z_][A-Za-z0-9_$]*)\s*\(([^()]*)\)\s*$`)
+
+// parseTable reads a mapping "[schema.]table(col1,col2,…)" of want columns.
+func parseTable(s string, want int) (Table, error) {
+	m := tableSyntax.FindStringSubmatch(s)
+	if m == nil {
+		return Table{}, fmt.Errorf("%q: want [schema.]table(column,…)", s)
+	}
+	t := Table{Schema: m[1], Name: m[2]}
+	if t.Schema == "" {
+		t.Schema = "public"
+	}
+	for _, c := range strings.Split(m[3], ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			t.Columns = append(t.Columns, c)
+		}
+	}
+	if len(t.Columns) != want {
+		return Table{}, fmt.Errorf("%q: want %d columns, got %d", s, want, len(t.Columns))
+	}
+	return t, nil
+}
+
+type tableFlag struct {
+	t    *Table
+	want int
+}
+
+func (f tableFlag) String() string {
+	if f.t == nil || f.t.Name == "" {
+		return ""
+	}
+	return f.t.String()
+}
+
+func (f tableFlag) Set(s string) error {
+	t, err := parseTable(s, f.want)
+	if err == nil {
+		*f.t = t
+	}
+	return err
+}
+
+// Config is what one run of `orderflow cdc` was told.
+type Config struct {
+	// DSN is the legacy PostgreSQL database, as a URL or key=value string.
+	DSN string
+	// DBPath is the orderflow SQLite store the commands are written to.
+	DBPath     string
+	Durability events.Durability
+	// Slot and Publication are the logical replication slot and the
+	// publication it follows; both are made when missing.
+	Slot, Publication   string
+	Products, Customers Table
+	// MetricsAddr serves /metrics there when not empty.
+	MetricsAddr string
+	// StatusInterval is how often the applied position is confirmed to
+	// the source (and at most how long a confirmation waits).
+	StatusInterval time.Duration
+	// ProgressInterval is how often progress is logged.
+	ProgressInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait between reconnections.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// DefaultConfig is the legacy layout the issue describes.
+func DefaultConfig() Config {
+	return Config{
+		DBPath:           "orderflow.db",
+		Durability:       events.DurabilityFull,
+		Slot:             "orderflow",
+		Publication:      "orderflow",
+		Products:         Table{Schema: "public", Name: "products", Columns: []string{"id", "name", "price_cents"}},
+		Customers:        Table{Schema: "public", Name: "customers", Columns: []string{"id", "name", "email", "address"}},
+		StatusInterval:   time.Second,
+		ProgressInterval: 10 * time.Second,
+		MinBackoff:       200 * time.Millisecond,
+		MaxBackoff:       10 * time.Second,
+	}
+}
+
+var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// ParseFlags reads the flags of `orderflow cdc`; each has an ORDERFLOW_*
+// environment fallback, as the server's flags do.
+func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("orderflow cdc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DSN, "pg", cfg.DSN,
+		"legacy PostgreSQL database, e.g. postgres://orderflow_cdc:secret@db:5432/shop (env ORDERFLOW_PG)")
+	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "orderflow SQLite database file the commands are written to (env ORDERFLOW_DB)")
+	durability := string(cfg.Durability)
+	fs.StringVar(&durability, "durability", durability, "full or normal, as for the server (env ORDERFLOW_DURABILITY)")
+	fs.StringVar(&cfg.Slot, "slot", cfg.Slot, "logical replication slot, made when missing (env ORDERFLOW_SLOT)")
+	fs.StringVar(&cfg.Publication, "publication", cfg.Publication, "publication, made when missing (env ORDERFLOW_PUBLICATION)")
+	fs.Var(tableFlag{&cfg.Products, 3}, "products",
+		"legacy products table and its id, name and price-in-cents columns (env ORDERFLOW_PRODUCTS)")
+	fs.Var(tableFlag{&cfg.Customers, 4}, "customers",
+		"legacy customers table and its id, name, email and address columns (env ORDERFLOW_CUSTOMERS)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr,
+		"serve progress at /metrics on this address, e.g. 127.0.0.1:9464; off when empty (env ORDERFLOW_METRICS_ADDR)")
+	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval,
+		"how often the applied position is confirmed to PostgreSQL (env ORDERFLOW_STATUS_INTERVAL)")
+	fs.DurationVar(&cfg.ProgressInterval, "progress-interval", cfg.ProgressInterval,
+		"how often progress is logged (env ORDERFLOW_PROGRESS_INTERVAL)")
+	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff,
+		"longest wait between reconnections to PostgreSQL (env ORDERFLOW_MAX_BACKOFF)")
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "ORDERFLOW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(key); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	d, err := events.ParseDurability(durability)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Durability = d
+	return cfg, cfg.Validate()
+}
+
+// Validate refuses settings cdc cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.DSN == "":
+		return errors.New("--pg is required: the legacy PostgreSQL database to follow")
+	case c.DBPath == "":
+		return errors.New("--db must not be empty")
+	case !identifier.MatchString(c.Slot):
+		// Slot names are lower-case letters, digits and underscores (PostgreSQL's rule).
+		return fmt.Errorf("--slot %q: use lower-case letters, digits and underscores", c.Slot)
+	case !identifier.MatchString(c.Publication):
+		return fmt.Errorf("--publication %q: use lower-case letters, digits and underscores", c.Publication)
+	case c.StatusInterval <= 0 || c.ProgressInterval <= 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
+		return errors.New("intervals and backoffs must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package cdc
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metricsHandler serves the run's progress, read from stats at each scrape.
+func metricsHandler(s *Stats) http.Handler {
+	reg := prometheus.NewRegistry()
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter("orderflow_cdc_rows_snapshotted_total", "Rows read by the initial snapshot and applied.",
+		func() float64 { return float64(s.RowsSnapshotted.Load()) })
+	counter("orderflow_cdc_changes_applied_total", "Row changes (and snapshot rows) turned into commands.",
+		func() float64 { return float64(s.ChangesApplied.Load()) })
+	counter("orderflow_cdc_changes_skipped_total", "Row changes met again after a reconnection that had been applied before.",
+		func() float64 { return float64(s.ChangesSkipped.Load()) })
+	counter("orderflow_cdc_changes_rejected_total", "Rows the domain refused (logged with the reason).",
+		func() float64 { return float64(s.ChangesRejected.Load()) })
+	counter("orderflow_cdc_reconnects_total", "Times the connection to the source was lost and made again.",
+		func() float64 { return float64(s.Reconnects.Load()) })
+	gauge("orderflow_cdc_lag_bytes", "Bytes of the source's WAL not yet applied.",
+		func() float64 { return float64(s.LagBytes()) })
+	gauge("orderflow_cdc_applied_lsn", "Source position up to which every change is in the store.",
+		func() float64 { return float64(s.AppliedLSN.Load()) })
+	gauge("orderflow_cdc_streaming", "1 while streaming from the source.", func() float64 {
+		if s.Streaming.Load() {
+			return 1
+		}
+		return 0
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}

@@ -1,0 +1,90 @@
+package commands_test
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"orderflow/commands"
+	"orderflow/events"
+	"orderflow/migrations"
+	"orderflow/projections"
+)
+
+// TestSourceChangesApplyOnce replays legacy changes as change data capture
+// does after a crash (everything after the last confirmed position comes
+// again) and checks each is recorded once: without the check on the change's
+// LSN, the replayed reprice to 1200 would be recorded a second time.
+func TestSourceChangesApplyOnce(t *testing.T) {
+	ctx := context.Background()
+	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "o.db"), events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, reg := events.NewStore(db), commands.Registry()
+	h := commands.New(store, reg, projections.NewViews(db.Reader()), commands.Config{})
+	at := func(lsn uint64, seq uint32) commands.SourceChange {
+		return commands.SourceChange{Source: "sys1", LSN: lsn, Seq: seq}
+	}
+	widget := func(price int64) commands.LegacyProduct {
+		return commands.LegacyProduct{ID: "p1", Name: "Widget", PriceCents: price}
+	}
+	steps := []struct {
+		name    string
+		apply   func() (bool, error)
+		applied bool
+	}{
+		{"snapshot row", func() (bool, error) { return h.SyncProduct(ctx, at(0x100, 0), widget(1000)) }, true},
+		{"reprice", func() (bool, error) { return h.SyncProduct(ctx, at(0x200, 1), widget(1200)) }, true},
+		{"reprice back", func() (bool, error) { return h.SyncProduct(ctx, at(0x300, 2), widget(1000)) }, true},
+		{"replayed snapshot row", func() (bool, error) { return h.SyncProduct(ctx, at(0x100, 0), widget(1000)) }, false},
+		{"replayed reprice", func() (bool, error) { return h.SyncProduct(ctx, at(0x200, 1), widget(1200)) }, false},
+		{"replayed reprice back", func() (bool, error) { return h.SyncProduct(ctx, at(0x300, 2), widget(1000)) }, false},
+		{"later change in the same transaction", func() (bool, error) { return h.SyncProduct(ctx, at(0x300, 3), widget(900)) }, true},
+		{"withdrawal", func() (bool, error) { return h.WithdrawProduct(ctx, at(0x400, 1), "p1") }, true},
+		{"replayed withdrawal", func() (bool, error) { return h.WithdrawProduct(ctx, at(0x400, 1), "p1") }, false},
+		{"defined again", func() (bool, error) { return h.SyncProduct(ctx, at(0x500, 1), widget(800)) }, true},
+		{"another source is not compared", func() (bool, error) {
+			return h.SyncProduct(ctx, commands.SourceChange{Source: "sys2", LSN: 1}, widget(700))
+		}, true},
+	}
+	for _, s := range steps {
+		applied, err := s.apply()
+		if err != nil || applied != s.applied {
+			t.Fatalf("%s: applied = %v, %v; want %v", s.name, applied, err, s.applied)
+		}
+	}
+	evs, err := store.ReadStream(ctx, "product-p1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Type)
+	}
+	want := []string{"ProductDefined", "ProductRepriced", "ProductRepriced", "ProductRepriced",
+		"ProductWithdrawn", "ProductDefined", "ProductRepriced"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+
+	// Customers: registered, then moved; a replay records nothing more.
+	c := commands.LegacyCustomer{ID: "c1", Name: "Ada", Email: "ada@example.com", Address: "1 Road"}
+	for i, ch := range []commands.SourceChange{at(0x100, 0), at(0x100, 0)} {
+		if applied, err := h.SyncCustomer(ctx, ch, c); err != nil || applied != (i == 0) {
+			t.Fatalf("customer %d: %v, %v", i, applied, err)
+		}
+	}
+	c.Address = "2 Street"
+	if _, err := h.SyncCustomer(ctx, at(0x600, 1), c); err != nil {
+		t.Fatal(err)
+	}
+	if applied, _ := h.SyncCustomer(ctx, at(0x600, 1), c); applied {
+		t.Fatal("replayed address change applied again")
+	}
+	if evs, _ := store.ReadStream(ctx, "customer-c1", 0); len(evs) != 2 || evs[1].Type != "CustomerAddressChanged" {
+		t.Fatalf("customer events = %+v", evs)
+	}
+}
