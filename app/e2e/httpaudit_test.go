@@ -14,7 +14,7 @@ import (
 
 // TestGraphQLOverHTTPAudit runs the public audit suite of the GraphQL over
 // HTTP spec (serverAudits of the npm package graphql-http, pinned in
-// tools/httpaudit) against the real binary, and fails on any audit that is
+// app/e2e/testdata/httpaudit) against the real binary, and fails on any audit that is
 // not ok: errors (MUST), warnings (SHOULD) and notices (MAY) alike.
 //
 // It needs node and npm; without them it fails and says so, rather than
@@ -27,7 +27,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(root, "tools", "httpaudit")
+	dir := filepath.Join(root, "app", "e2e", "testdata", "httpaudit")
 	installAudit(t, npm, dir)
 
 	p := startBinary(t, bin, filepath.Join(t.TempDir(), "orderflow.db"))
