@@ -46,54 +46,50 @@ type fraudState struct {
 
 func (l *fraudLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
-	touched := map[string]bool{}
 	staged := map[string][]fraud.Event{} // by customer: decided in this batch, not committed yet
-	redelivered := 0
-	err := func() error {
-		for _, d := range batch {
-			placed, ok := d.Payload.(order.OrderPlaced)
-			if !ok {
-				continue
-			}
-			s, err := l.load(ctx, placed.CustomerID)
-			if err != nil {
-				return err
-			}
-			// A retried dead letter was never answered, however old it is.
-			if d.Event.Position <= s.answered && !d.Retry {
-				redelivered++
-				continue
-			}
-			touched[placed.CustomerID] = true
-			h := s.history
-			if !h.Covers(l.h.fraud, placed.PlacedAt) {
-				// Placed long before the newest order checked: the part of
-				// its window the lane forgot is read from the log again.
-				if h, err = l.whole(ctx, placed.CustomerID, staged[placed.CustomerID]); err != nil {
-					return err
-				}
-			}
-			evs := fraud.Check(h, l.h.fraud, placed.CustomerID, placed.OrderID, placed.PlacedAt, placed.TotalCents)
-			if err := b.add(fraud.StreamID(placed.CustomerID), s.version, d.Event, payloads(evs)); err != nil {
-				return err
-			}
-			for _, e := range evs {
-				s.history = s.history.Evolve(e).Forget(l.h.fraud.Retention())
-			}
-			staged[placed.CustomerID] = append(staged[placed.CustomerID], evs...)
-			s.version += int64(len(evs))
-			s.answered = max(s.answered, d.Event.Position)
-		}
-		return b.commit(ctx)
-	}()
-	if err != nil {
-		for id := range touched {
-			l.histories.remove(id)
-		}
-		return 0, err
+	redelivered, err := b.decideEach(ctx, batch, l.histories.remove, func(d events.Delivery) (decision, error) {
+		return l.decide(ctx, b, d, staged)
+	})
+	if err == nil {
+		l.histories.trim()
 	}
-	l.histories.trim()
-	return redelivered, nil
+	return redelivered, err
+}
+
+// decide checks one placement against its customer's window.
+func (l *fraudLane) decide(ctx context.Context, b *batch, d events.Delivery, staged map[string][]fraud.Event) (decision, error) {
+	placed, ok := d.Payload.(order.OrderPlaced)
+	if !ok {
+		return decision{}, nil
+	}
+	s, err := l.load(ctx, placed.CustomerID)
+	if err != nil {
+		return decision{}, err
+	}
+	// A retried dead letter was never answered, however old it is.
+	if d.Event.Position <= s.answered && !d.Retry {
+		return decision{redelivered: true}, nil
+	}
+	touched := decision{key: placed.CustomerID}
+	h := s.history
+	if !h.Covers(l.h.fraud, placed.PlacedAt) {
+		// Placed long before the newest order checked: the part of its
+		// window the lane forgot is read from the log again.
+		if h, err = l.whole(ctx, placed.CustomerID, staged[placed.CustomerID]); err != nil {
+			return touched, err
+		}
+	}
+	evs := fraud.Check(h, l.h.fraud, placed.CustomerID, placed.OrderID, placed.PlacedAt, placed.TotalCents)
+	if err := b.add(fraud.StreamID(placed.CustomerID), s.version, d.Event, payloads(evs)); err != nil {
+		return touched, err
+	}
+	for _, e := range evs {
+		s.history = s.history.Evolve(e).Forget(l.h.fraud.Retention())
+	}
+	staged[placed.CustomerID] = append(staged[placed.CustomerID], evs...)
+	s.version += int64(len(evs))
+	s.answered = max(s.answered, d.Event.Position)
+	return touched, nil
 }
 
 func (l *fraudLane) load(ctx context.Context, customerID string) (*fraudState, error) {

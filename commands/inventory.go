@@ -101,56 +101,50 @@ type stockState struct {
 
 func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
-	touched := map[string]bool{}
-	redelivered := 0
-	err := func() error {
-		for _, d := range batch {
-			line, ok := d.Item.(order.Line)
-			if !ok {
-				return fmt.Errorf("inventory: delivery of %s at %d without its line", d.Event.Type, d.Event.Position)
-			}
-			s, err := l.load(ctx, line.ProductID)
-			if err != nil {
-				return err
-			}
-			// A retried dead letter is older than what the stream answered
-			// since, and was never answered itself.
-			if d.Event.Position <= s.answered && !d.Retry {
-				redelivered++
-				continue
-			}
-			touched[line.ProductID] = true
-			var evs []stock.Event
-			switch p := d.Payload.(type) {
-			case order.OrderPlaced:
-				evs = stock.ReserveLine(s.stock, line.ProductID, p.OrderID, line.Quantity)
-			case order.OrderFailed:
-				evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
-			case order.OrderCancelled:
-				evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
-			case order.OrderShipped:
-				evs = stock.CommitLine(s.stock, line.ProductID, p.OrderID)
-			}
-			if err := b.add(stock.StreamID(line.ProductID), s.version, d.Event, payloads(evs)); err != nil {
-				return err
-			}
-			for _, e := range evs {
-				s.stock = s.stock.Evolve(e)
-			}
-			s.version += int64(len(evs))
-			s.answered = max(s.answered, d.Event.Position)
-		}
-		return b.commit(ctx)
-	}()
-	if err != nil {
-		// What the batch decided never happened: reload it from the log.
-		for id := range touched {
-			l.stocks.remove(id)
-		}
-		return 0, err
+	redelivered, err := b.decideEach(ctx, batch, l.stocks.remove, func(d events.Delivery) (decision, error) {
+		return l.decide(ctx, b, d)
+	})
+	if err == nil {
+		l.stocks.trim()
 	}
-	l.stocks.trim()
-	return redelivered, nil
+	return redelivered, err
+}
+
+// decide answers one order line against its product's stock.
+func (l *inventoryLane) decide(ctx context.Context, b *batch, d events.Delivery) (decision, error) {
+	line, ok := d.Item.(order.Line)
+	if !ok {
+		return decision{}, fmt.Errorf("inventory: delivery of %s at %d without its line", d.Event.Type, d.Event.Position)
+	}
+	s, err := l.load(ctx, line.ProductID)
+	if err != nil {
+		return decision{}, err
+	}
+	// A retried dead letter is older than what the stream answered since,
+	// and was never answered itself.
+	if d.Event.Position <= s.answered && !d.Retry {
+		return decision{redelivered: true}, nil
+	}
+	var evs []stock.Event
+	switch p := d.Payload.(type) {
+	case order.OrderPlaced:
+		evs = stock.ReserveLine(s.stock, line.ProductID, p.OrderID, line.Quantity)
+	case order.OrderFailed:
+		evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
+	case order.OrderCancelled:
+		evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
+	case order.OrderShipped:
+		evs = stock.CommitLine(s.stock, line.ProductID, p.OrderID)
+	}
+	if err := b.add(stock.StreamID(line.ProductID), s.version, d.Event, payloads(evs)); err != nil {
+		return decision{key: line.ProductID}, err
+	}
+	for _, e := range evs {
+		s.stock = s.stock.Evolve(e)
+	}
+	s.version += int64(len(evs))
+	s.answered = max(s.answered, d.Event.Position)
+	return decision{key: line.ProductID}, nil
 }
 
 // load returns a product's stock, read from the log the first time (or

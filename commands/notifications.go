@@ -46,63 +46,60 @@ type confirmation struct {
 
 func (l *notificationLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
-	touched := map[string]bool{}
-	redelivered := 0
-	err := func() error {
-		for _, d := range batch {
-			id, ok := orderOf(d.Payload)
-			if !ok {
-				continue
-			}
-			c, err := l.load(ctx, id, d)
-			if err != nil {
-				return err
-			}
-			touched[id] = true
-			at := d.Event.OccurredAt
-			switch e := d.Payload.(type) {
-			case order.OrderPlaced:
-				continue
-			case order.OrderValidated:
-				c.validatedAt = &at
-			case payment.PaymentReceived:
-				c.paidAt, c.paidCents = &at, e.AmountCents
-			}
-			if c.sent {
-				redelivered++
-				continue
-			}
-			facts := notification.Facts{ValidatedAt: c.validatedAt, PaidAt: c.paidAt, PaymentMatches: c.paidCents == c.totalCents}
-			if facts.ValidatedAt == nil || facts.PaidAt == nil {
-				continue
-			}
-			// The customer as they stand now: an address changed after the
-			// order was placed is where the confirmation goes.
-			var cu customer.Customer
-			if _, err := l.h.load(ctx, customer.StreamID(c.customerID), func(p events.Payload) { cu = cu.Evolve(p) }); err != nil {
-				return err
-			}
-			if cu.Registered() {
-				facts.Recipient = &notification.Recipient{CustomerID: cu.ID, Email: cu.Email, Address: cu.Address}
-			}
-			evs := notification.ConfirmOrder(id, facts, l.h.joinWindow, l.h.now())
-			if err := b.add(notification.StreamID(id), 0, d.Event, payloads(evs)); err != nil {
-				return err
-			}
-			c.sent = len(evs) > 0
-		}
-		return b.commit(ctx)
-	}()
-	if err != nil {
-		for id := range touched {
-			delete(l.orders, id)
-		}
-		return 0, err
-	}
-	if len(l.orders) >= laneCacheLimit {
+	forget := func(id string) { delete(l.orders, id) }
+	redelivered, err := b.decideEach(ctx, batch, forget, func(d events.Delivery) (decision, error) {
+		return l.decide(ctx, b, d)
+	})
+	if err == nil && len(l.orders) >= laneCacheLimit {
 		clear(l.orders) // forgotten orders are read from the log if seen again
 	}
-	return redelivered, nil
+	return redelivered, err
+}
+
+// decide joins one event of an order into its confirmation, and sends the
+// confirmation once both halves are there.
+func (l *notificationLane) decide(ctx context.Context, b *batch, d events.Delivery) (decision, error) {
+	id, ok := orderOf(d.Payload)
+	if !ok {
+		return decision{}, nil
+	}
+	c, err := l.load(ctx, id, d)
+	if err != nil {
+		return decision{}, err
+	}
+	dec := decision{key: id}
+	at := d.Event.OccurredAt
+	switch e := d.Payload.(type) {
+	case order.OrderPlaced:
+		return dec, nil
+	case order.OrderValidated:
+		c.validatedAt = &at
+	case payment.PaymentReceived:
+		c.paidAt, c.paidCents = &at, e.AmountCents
+	}
+	if c.sent {
+		dec.redelivered = true
+		return dec, nil
+	}
+	facts := notification.Facts{ValidatedAt: c.validatedAt, PaidAt: c.paidAt, PaymentMatches: c.paidCents == c.totalCents}
+	if facts.ValidatedAt == nil || facts.PaidAt == nil {
+		return dec, nil
+	}
+	// The customer as they stand now: an address changed after the order
+	// was placed is where the confirmation goes.
+	var cu customer.Customer
+	if _, err := l.h.load(ctx, customer.StreamID(c.customerID), func(p events.Payload) { cu = cu.Evolve(p) }); err != nil {
+		return dec, err
+	}
+	if cu.Registered() {
+		facts.Recipient = &notification.Recipient{CustomerID: cu.ID, Email: cu.Email, Address: cu.Address}
+	}
+	evs := notification.ConfirmOrder(id, facts, l.h.joinWindow, l.h.now())
+	if err := b.add(notification.StreamID(id), 0, d.Event, payloads(evs)); err != nil {
+		return dec, err
+	}
+	c.sent = len(evs) > 0
+	return dec, nil
 }
 
 // load returns what the join knows of an order: a placement after the start

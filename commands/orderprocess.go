@@ -60,60 +60,12 @@ func (p *orderProcess) has(r order.CheckResult) bool {
 
 func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
-	touched := map[string]bool{}
 	var validated []time.Time // placement times of the orders this batch validates
-	redelivered := 0
-	err := func() error {
-		for _, d := range batch {
-			id, ok := orderOf(d.Payload)
-			if !ok {
-				continue
-			}
-			p, err := l.load(ctx, id, d)
-			if err != nil {
-				return err
-			}
-			touched[id] = true
-			switch e := d.Payload.(type) {
-			case order.OrderPlaced:
-				continue // it only introduces the order
-			case payment.PaymentReceived:
-				if p.payment.Received {
-					redelivered++
-				}
-				p.payment = p.payment.Evolve(e)
-			default:
-				// A result already known (read from the log with the order,
-				// or redelivered) still lets the order decide: loading may
-				// have brought results this lane had not handled yet.
-				if _, r, ok := validationResult(e); ok {
-					if p.has(r) {
-						redelivered++
-					} else {
-						p.results = append(p.results, r)
-					}
-				}
-			}
-			evs := order.Evaluate(p.order, p.results)
-			p.apply(evs)
-			if p.order.Status == order.Validated && len(evs) > 0 {
-				validated = append(validated, p.order.PlacedAt)
-			}
-			if p.payment.Received {
-				paid := order.ApplyPayment(p.order, p.payment.PaymentID, p.payment.AmountCents)
-				p.apply(paid)
-				evs = append(evs, paid...)
-			}
-			if err := b.add(order.StreamID(id), p.version-int64(len(evs)), d.Event, payloads(evs)); err != nil {
-				return err
-			}
-		}
-		return b.commit(ctx)
-	}()
+	forget := func(id string) { delete(l.orders, id) }
+	redelivered, err := b.decideEach(ctx, batch, forget, func(d events.Delivery) (decision, error) {
+		return l.decide(ctx, b, d, &validated)
+	})
 	if err != nil {
-		for id := range touched {
-			delete(l.orders, id)
-		}
 		return 0, err
 	}
 	if l.h.observeValidated != nil {
@@ -124,6 +76,48 @@ func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 	}
 	l.forgetSettled()
 	return redelivered, nil
+}
+
+// decide lets an order take in one result or payment, and then decide.
+func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, validated *[]time.Time) (decision, error) {
+	id, ok := orderOf(d.Payload)
+	if !ok {
+		return decision{}, nil
+	}
+	p, err := l.load(ctx, id, d)
+	if err != nil {
+		return decision{}, err
+	}
+	dec := decision{key: id}
+	switch e := d.Payload.(type) {
+	case order.OrderPlaced:
+		return dec, nil // it only introduces the order
+	case payment.PaymentReceived:
+		dec.redelivered = p.payment.Received
+		p.payment = p.payment.Evolve(e)
+	default:
+		// A result already known (read from the log with the order, or
+		// redelivered) still lets the order decide: loading may have
+		// brought results this lane had not handled yet.
+		if _, r, ok := validationResult(e); ok {
+			if p.has(r) {
+				dec.redelivered = true
+			} else {
+				p.results = append(p.results, r)
+			}
+		}
+	}
+	evs := order.Evaluate(p.order, p.results)
+	p.apply(evs)
+	if p.order.Status == order.Validated && len(evs) > 0 {
+		*validated = append(*validated, p.order.PlacedAt)
+	}
+	if p.payment.Received {
+		paid := order.ApplyPayment(p.order, p.payment.PaymentID, p.payment.AmountCents)
+		p.apply(paid)
+		evs = append(evs, paid...)
+	}
+	return dec, b.add(order.StreamID(id), p.version-int64(len(evs)), d.Event, payloads(evs))
 }
 
 func (p *orderProcess) apply(evs []order.Event) {

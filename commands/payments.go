@@ -87,64 +87,55 @@ type paymentState struct {
 
 func (l *paymentLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
-	touched := map[string]bool{}
-	redelivered := 0
-	err := func() error {
-		for _, d := range batch {
-			id, ok := orderOf(d.Payload)
-			if !ok {
-				continue
-			}
-			s, err := l.load(ctx, id, d)
-			if err != nil {
-				return err
-			}
-			if s == nil { // a placement from before this run: nothing to know yet
-				continue
-			}
-			touched[id] = true
-			// A retried dead letter was never answered, however old it is.
-			if d.Event.Position <= s.answered && !d.Retry {
-				redelivered++
-				continue
-			}
-			// Each fact is applied so that applying it again is harmless: a
-			// state read from the log may already hold it.
-			switch e := d.Payload.(type) {
-			case order.OrderCancelled:
-				s.outcome = payment.OrderCancelled
-			case order.OrderFailed:
-				if s.outcome == payment.OrderOpen {
-					s.outcome = payment.OrderFailed
-				}
-			case payment.PaymentReceived:
-				s.payment = s.payment.Evolve(e)
-				s.version = max(s.version, d.Event.StreamVersion)
-			}
-			evs := payment.Refund(s.payment, id, s.outcome)
-			if len(evs) == 0 {
-				continue
-			}
-			if err := b.add(payment.StreamID(id), s.version, d.Event, payloads(evs)); err != nil {
-				return err
-			}
-			for _, e := range evs {
-				s.payment = s.payment.Evolve(e)
-			}
-			s.version += int64(len(evs))
-			s.answered = max(s.answered, d.Event.Position)
-		}
-		return b.commit(ctx)
-	}()
-	if err != nil {
-		// What the batch decided never happened: reload it from the log.
-		for id := range touched {
-			l.orders.remove(id)
-		}
-		return 0, err
+	redelivered, err := b.decideEach(ctx, batch, l.orders.remove, func(d events.Delivery) (decision, error) {
+		return l.decide(ctx, b, d)
+	})
+	if err == nil {
+		l.orders.trim()
 	}
-	l.orders.trim()
-	return redelivered, nil
+	return redelivered, err
+}
+
+// decide refunds what an order's outcome calls for, once.
+func (l *paymentLane) decide(ctx context.Context, b *batch, d events.Delivery) (decision, error) {
+	id, ok := orderOf(d.Payload)
+	if !ok {
+		return decision{}, nil
+	}
+	s, err := l.load(ctx, id, d)
+	if err != nil || s == nil { // nil: a placement from before this run, nothing to know yet
+		return decision{}, err
+	}
+	// A retried dead letter was never answered, however old it is.
+	if d.Event.Position <= s.answered && !d.Retry {
+		return decision{key: id, redelivered: true}, nil
+	}
+	// Each fact is applied so that applying it again is harmless: a
+	// state read from the log may already hold it.
+	switch e := d.Payload.(type) {
+	case order.OrderCancelled:
+		s.outcome = payment.OrderCancelled
+	case order.OrderFailed:
+		if s.outcome == payment.OrderOpen {
+			s.outcome = payment.OrderFailed
+		}
+	case payment.PaymentReceived:
+		s.payment = s.payment.Evolve(e)
+		s.version = max(s.version, d.Event.StreamVersion)
+	}
+	evs := payment.Refund(s.payment, id, s.outcome)
+	if len(evs) == 0 {
+		return decision{key: id}, nil
+	}
+	if err := b.add(payment.StreamID(id), s.version, d.Event, payloads(evs)); err != nil {
+		return decision{key: id}, err
+	}
+	for _, e := range evs {
+		s.payment = s.payment.Evolve(e)
+	}
+	s.version += int64(len(evs))
+	s.answered = max(s.answered, d.Event.Position)
+	return decision{key: id}, nil
 }
 
 // load returns what the lane knows of an order. A placement after the start

@@ -74,6 +74,46 @@ func (b *batch) add(streamID string, expected int64, trigger events.Event, ps []
 	return nil
 }
 
+// decision is what a lane's decide says of one delivery.
+type decision struct {
+	key         string // the key whose state the delivery touched, if any
+	redelivered bool   // it had been handled before
+}
+
+// decideEach decides every delivery of a lane's batch in order with
+// decide, which stages the events in b, and then commits b in one writer
+// request; it returns how many deliveries were redeliveries. When anything
+// fails nothing of the batch was written, so forget is told every key the
+// batch touched: the lane reloads their state from the log before it
+// decides the batch again.
+func (b *batch) decideEach(ctx context.Context, deliveries []events.Delivery, forget func(key string),
+	decide func(d events.Delivery) (decision, error)) (int, error) {
+	touched := map[string]bool{}
+	redelivered := 0
+	err := func() error {
+		for _, d := range deliveries {
+			dec, err := decide(d)
+			if dec.key != "" {
+				touched[dec.key] = true
+			}
+			if err != nil {
+				return err
+			}
+			if dec.redelivered {
+				redelivered++
+			}
+		}
+		return b.commit(ctx)
+	}()
+	if err != nil {
+		for key := range touched {
+			forget(key)
+		}
+		return 0, err
+	}
+	return redelivered, nil
+}
+
 // commit appends everything staged in one transaction. What a reaction
 // appends follows from events already stored, so it is a derived write.
 func (b *batch) commit(ctx context.Context) error {
