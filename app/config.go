@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"orderflow/app/flags"
 	"time"
 
 	"orderflow/domain/fraud"
@@ -86,10 +87,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// envPrefix starts the environment fallback of every flag: --fraud-window
-// falls back to ORDERFLOW_FRAUD_WINDOW.
-const envPrefix = "ORDERFLOW_"
-
 // ParseFlags reads flags, falling back to ORDERFLOW_* environment variables
 // and then to the defaults. A flag given on the command line wins.
 func ParseFlags(name string, args []string, getenv func(string) string) (Config, error) {
@@ -137,25 +134,10 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&durability, "durability", durability,
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
 
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		key := envPrefix + envName(f.Name)
-		if v := getenv(key); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	addrGiven := getenv(envPrefix+envName("addr")) != ""
+	addrGiven := getenv(flags.EnvName("addr")) != ""
 	fs.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
 	if !addrGiven && cfg.AuthSecret != "" {
 		// Access control is on: serve on every interface, as a service does.
@@ -206,17 +188,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}
 	return nil
-}
-
-func envName(flagName string) string {
-	b := []byte(flagName)
-	for i, c := range b {
-		switch {
-		case c == '-':
-			b[i] = '_'
-		case c >= 'a' && c <= 'z':
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"orderflow/app/flags"
 	"os"
 	"os/signal"
 	"strings"
@@ -113,7 +114,7 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func envOr(getenv func(string) string, name, def string) string {
-	if v := getenv(envPrefix + name); v != "" {
+	if v := getenv(flags.EnvPrefix + name); v != "" {
 		return v
 	}
 	return def

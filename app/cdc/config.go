@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"orderflow/app/flags"
 	"regexp"
 	"strings"
 	"time"
@@ -135,23 +136,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"how often progress is logged (env ORDERFLOW_PROGRESS_INTERVAL)")
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff,
 		"longest wait between reconnections to PostgreSQL (env ORDERFLOW_MAX_BACKOFF)")
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		key := "ORDERFLOW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(key); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	d, err := events.ParseDurability(durability)
 	if err != nil {

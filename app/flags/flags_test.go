@@ -1,0 +1,44 @@
+package flags_test
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"orderflow/app/flags"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    time.Duration
+		wantErr string
+	}{
+		{"default", nil, nil, time.Hour, ""},
+		{"from the environment", nil, map[string]string{"ORDERFLOW_FRAUD_WINDOW": "2h"}, 2 * time.Hour, ""},
+		{"the command line wins", []string{"--fraud-window", "3h"}, map[string]string{"ORDERFLOW_FRAUD_WINDOW": "2h"}, 3 * time.Hour, ""},
+		{"a bad environment value names its variable", nil, map[string]string{"ORDERFLOW_FRAUD_WINDOW": "soon"}, 0, "ORDERFLOW_FRAUD_WINDOW"},
+		{"a stray argument", []string{"extra"}, nil, 0, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			window := fs.Duration("fraud-window", time.Hour, "")
+			err := flags.Parse(fs, tt.args, func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || *window != tt.want {
+				t.Fatalf("window = %v, err %v; want %v", *window, err, tt.want)
+			}
+		})
+	}
+}
