@@ -21,7 +21,8 @@ import (
 // Guarantees, before the mechanism:
 //   - Nothing is delivered that was not committed (it reads the log).
 //   - Every event of its types is delivered at least once, across crashes:
-//     the checkpoint only moves past events whose batch was handled.
+//     the checkpoint only moves past events that were handled, or set aside
+//     as a dead letter after they kept failing (see handle).
 //   - One writer per key: every delivery is routed by a key (an order id, a
 //     product id, a customer id) and all deliveries of one key go to one
 //     lane, in log order. A lane is the only writer of the streams of its
