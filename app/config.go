@@ -130,8 +130,7 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		"answer GraphQL introspection (__schema, __type); turn off in production (env ORDERFLOW_INTROSPECTION)")
 	fs.StringVar(&cfg.AuthSecret, "auth-secret", cfg.AuthSecret,
 		"turns access control on: requests need a JWT signed with this secret, at least 32 bytes (env ORDERFLOW_AUTH_SECRET)")
-	durability := string(cfg.Durability)
-	fs.StringVar(&durability, "durability", durability,
+	fs.Var(&cfg.Durability, "durability",
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
 
 	if err := flags.Parse(fs, args, getenv); err != nil {
@@ -143,11 +142,6 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		// Access control is on: serve on every interface, as a service does.
 		cfg.Addr = ":8080"
 	}
-	d, err := events.ParseDurability(durability)
-	if err != nil {
-		return Config{}, err
-	}
-	cfg.Durability = d
 	return cfg, cfg.Validate()
 }
 

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"orderflow/events"
 )
 
 func TestRequestLimitFlags(t *testing.T) {
@@ -51,5 +53,31 @@ func TestRequestLimitFlags(t *testing.T) {
 				t.Errorf("config %+v", cfg)
 			}
 		})
+	}
+}
+
+func TestDurabilityFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		env     map[string]string
+		want    events.Durability
+		wantErr string
+	}{
+		{nil, nil, events.DurabilityFull, ""},
+		{[]string{"--durability", "normal"}, nil, events.DurabilityNormal, ""},
+		{nil, map[string]string{"ORDERFLOW_DURABILITY": "normal"}, events.DurabilityNormal, ""},
+		{[]string{"--durability", "sometimes"}, nil, "", `durability "sometimes"`},
+		{nil, map[string]string{"ORDERFLOW_DURABILITY": "sometimes"}, "", "ORDERFLOW_DURABILITY"},
+	} {
+		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v %v: err = %v, want one with %q", tt.args, tt.env, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg.Durability != tt.want {
+			t.Errorf("%v %v: durability %q, err %v; want %q", tt.args, tt.env, cfg.Durability, err, tt.want)
+		}
 	}
 }

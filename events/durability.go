@@ -27,6 +27,19 @@ func ParseDurability(s string) (Durability, error) {
 	return "", fmt.Errorf("durability %q: want %q or %q", s, DurabilityFull, DurabilityNormal)
 }
 
+// String and Set make a *Durability a command-line flag value, checked as
+// it is set.
+func (d *Durability) String() string { return string(*d) }
+
+// Set accepts what ParseDurability accepts.
+func (d *Durability) Set(s string) error {
+	v, err := ParseDurability(s)
+	if err == nil {
+		*d = v
+	}
+	return err
+}
+
 // setSync syncs a batch's commit only when it holds a durable write. Derived
 // writes (what reactions, projections and the relay write) can always be
 // written again from the events before them, and SQLite's log can only lose

@@ -120,8 +120,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.DSN, "pg", cfg.DSN,
 		"legacy PostgreSQL database, e.g. postgres://orderflow_cdc:secret@db:5432/shop (env ORDERFLOW_PG)")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "orderflow SQLite database file the commands are written to (env ORDERFLOW_DB)")
-	durability := string(cfg.Durability)
-	fs.StringVar(&durability, "durability", durability, "full or normal, as for the server (env ORDERFLOW_DURABILITY)")
+	fs.Var(&cfg.Durability, "durability", "full or normal, as for the server (env ORDERFLOW_DURABILITY)")
 	fs.StringVar(&cfg.Slot, "slot", cfg.Slot, "logical replication slot, made when missing (env ORDERFLOW_SLOT)")
 	fs.StringVar(&cfg.Publication, "publication", cfg.Publication, "publication, made when missing (env ORDERFLOW_PUBLICATION)")
 	fs.Var(tableFlag{&cfg.Products, 3}, "products",
@@ -139,11 +138,6 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
 	}
-	d, err := events.ParseDurability(durability)
-	if err != nil {
-		return Config{}, err
-	}
-	cfg.Durability = d
 	return cfg, cfg.Validate()
 }
 
