@@ -18,7 +18,7 @@ func (h *Handlers) customerCheckConsumer() events.ConsumerSpec {
 		Types: eventTypes(order.OrderPlaced{}),
 		Route: byOrder,
 		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &customerCheckLane{h: h, startHead: startHead, registeredAt: map[string]int64{}}
+			return &customerCheckLane{h: h, startHead: startHead, registeredAt: newLRU[int64](laneCacheLimit)}
 		},
 	}
 }
@@ -29,7 +29,7 @@ type customerCheckLane struct {
 	startHead int64
 	// registeredAt caches the position of each customer's registration
 	// (it never changes once made); unknown customers are asked again.
-	registeredAt map[string]int64
+	registeredAt *lru[int64]
 }
 
 func (l *customerCheckLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
@@ -70,7 +70,7 @@ func (l *customerCheckLane) HandleBatch(ctx context.Context, batch []events.Deli
 // given position. Deciding by position rather than by "now" gives the same
 // answer however late the check runs.
 func (l *customerCheckLane) registeredBefore(ctx context.Context, customerID string, position int64) (bool, error) {
-	if at, ok := l.registeredAt[customerID]; ok {
+	if at, ok := l.registeredAt.get(customerID); ok {
 		return at < position, nil
 	}
 	evs, err := l.h.store.ReadStreamAfter(ctx, customer.StreamID(customerID), 0, 1)
@@ -80,10 +80,8 @@ func (l *customerCheckLane) registeredBefore(ctx context.Context, customerID str
 	if len(evs) == 0 {
 		return false, nil
 	}
-	if len(l.registeredAt) >= laneCacheLimit {
-		clear(l.registeredAt)
-	}
-	l.registeredAt[customerID] = evs[0].Position
+	l.registeredAt.put(customerID, evs[0].Position)
+	l.registeredAt.trim()
 	return evs[0].Position < position, nil
 }
 

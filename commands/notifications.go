@@ -23,7 +23,7 @@ func (h *Handlers) notificationsConsumer() events.ConsumerSpec {
 		Types: eventTypes(order.OrderPlaced{}, order.OrderValidated{}, payment.PaymentReceived{}),
 		Route: byOrder,
 		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &notificationLane{h: h, startHead: startHead, orders: map[string]*confirmation{}}
+			return &notificationLane{h: h, startHead: startHead, orders: newLRU[*confirmation](laneCacheLimit)}
 		},
 	}
 }
@@ -31,7 +31,7 @@ func (h *Handlers) notificationsConsumer() events.ConsumerSpec {
 type notificationLane struct {
 	h         *Handlers
 	startHead int64
-	orders    map[string]*confirmation
+	orders    *lru[*confirmation] // by order id
 }
 
 // confirmation is what the join of one order knows so far.
@@ -46,12 +46,11 @@ type confirmation struct {
 
 func (l *notificationLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
-	forget := func(id string) { delete(l.orders, id) }
-	redelivered, err := b.decideEach(ctx, batch, forget, func(d events.Delivery) (decision, error) {
+	redelivered, err := b.decideEach(ctx, batch, l.orders.remove, func(d events.Delivery) (decision, error) {
 		return l.decide(ctx, b, d)
 	})
-	if err == nil && len(l.orders) >= laneCacheLimit {
-		clear(l.orders) // forgotten orders are read from the log if seen again
+	if err == nil {
+		l.orders.trim() // forgotten orders are read from the log if seen again
 	}
 	return redelivered, err
 }
@@ -106,13 +105,13 @@ func (l *notificationLane) decide(ctx context.Context, b *batch, d events.Delive
 // of this run introduces it with nothing else known; otherwise its order,
 // payment and notification streams are read from the log.
 func (l *notificationLane) load(ctx context.Context, orderID string, d events.Delivery) (*confirmation, error) {
-	if c, ok := l.orders[orderID]; ok {
+	if c, ok := l.orders.get(orderID); ok {
 		return c, nil
 	}
 	c := &confirmation{}
 	if placed, ok := d.Payload.(order.OrderPlaced); ok && d.Event.Position > l.startHead {
 		c.customerID, c.totalCents = placed.CustomerID, placed.TotalCents
-		l.orders[orderID] = c
+		l.orders.put(orderID, c)
 		return c, nil
 	}
 	for _, stream := range []string{order.StreamID(orderID), payment.StreamID(orderID), notification.StreamID(orderID)} {
@@ -138,6 +137,6 @@ func (l *notificationLane) load(ctx context.Context, orderID string, d events.De
 			}
 		}
 	}
-	l.orders[orderID] = c
+	l.orders.put(orderID, c)
 	return c, nil
 }

@@ -28,7 +28,7 @@ func (h *Handlers) orderProcessConsumer() events.ConsumerSpec {
 			payment.PaymentReceived{}),
 		Route: byOrder,
 		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &orderLane{h: h, startHead: startHead, orders: map[string]*orderProcess{}}
+			return &orderLane{h: h, startHead: startHead, orders: newLRU[*orderProcess](laneCacheLimit)}
 		},
 	}
 }
@@ -37,7 +37,7 @@ func (h *Handlers) orderProcessConsumer() events.ConsumerSpec {
 type orderLane struct {
 	h         *Handlers
 	startHead int64
-	orders    map[string]*orderProcess
+	orders    *lru[*orderProcess] // by order id
 }
 
 // orderProcess is what the process knows of one order.
@@ -61,8 +61,7 @@ func (p *orderProcess) has(r order.CheckResult) bool {
 func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
 	b := l.h.newBatch()
 	var validated []time.Time // placement times of the orders this batch validates
-	forget := func(id string) { delete(l.orders, id) }
-	redelivered, err := b.decideEach(ctx, batch, forget, func(d events.Delivery) (decision, error) {
+	redelivered, err := b.decideEach(ctx, batch, l.orders.remove, func(d events.Delivery) (decision, error) {
 		return l.decide(ctx, b, d, &validated)
 	})
 	if err != nil {
@@ -74,7 +73,7 @@ func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 			l.h.observeValidated(now.Sub(at))
 		}
 	}
-	l.forgetSettled()
+	l.orders.trim()
 	return redelivered, nil
 }
 
@@ -133,14 +132,14 @@ func (p *orderProcess) apply(evs []order.Event) {
 // events, its results and its payment are read from the log; they all carry
 // the order's correlation id.
 func (l *orderLane) load(ctx context.Context, orderID string, d events.Delivery) (*orderProcess, error) {
-	if p, ok := l.orders[orderID]; ok {
+	if p, ok := l.orders.get(orderID); ok {
 		return p, nil
 	}
 	p := &orderProcess{}
 	if placed, ok := d.Payload.(order.OrderPlaced); ok && d.Event.Position > l.startHead {
 		p.order = p.order.Evolve(placed)
 		p.version = d.Event.StreamVersion
-		l.orders[orderID] = p
+		l.orders.put(orderID, p)
 		return p, nil
 	}
 	related, err := l.h.store.ReadCorrelated(ctx, d.Event.CorrelationID)
@@ -165,21 +164,8 @@ func (l *orderLane) load(ctx context.Context, orderID string, d events.Delivery)
 			}
 		}
 	}
-	l.orders[orderID] = p
+	l.orders.put(orderID, p)
 	return p, nil
-}
-
-// forgetSettled keeps the lane's memory bounded: past the limit it forgets
-// the orders no longer pending; a late event about one reloads it.
-func (l *orderLane) forgetSettled() {
-	if len(l.orders) < laneCacheLimit {
-		return
-	}
-	for id, p := range l.orders {
-		if p.order.Status != order.Pending {
-			delete(l.orders, id)
-		}
-	}
 }
 
 // orderOf is the order an event of the flow is about.

@@ -124,9 +124,9 @@ func (b *batch) commit(ctx context.Context) error {
 	return err
 }
 
-// laneCacheLimit bounds how many keys a lane of a per-order reaction keeps
-// in memory; past it the lane forgets the settled ones and reloads a key
-// from the log if it ever sees it again.
+// laneCacheLimit bounds how many keys a lane keeps in memory (an lru);
+// past it the lane forgets the least recently used and reloads a key from
+// the log if it ever sees it again.
 const laneCacheLimit = 50_000
 
 func causedBy(trigger events.Event) events.Metadata {
