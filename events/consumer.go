@@ -414,7 +414,8 @@ func (c *Consumer) handle(ctx context.Context, h BatchHandler, batch []Delivery)
 		return false
 	}
 	if err == nil {
-		return c.finish(batch)
+		c.finish(batch)
+		return true
 	}
 	if len(batch) == 1 {
 		return c.bury(batch[0], err)
@@ -426,9 +427,7 @@ func (c *Consumer) handle(ctx context.Context, h BatchHandler, batch []Delivery)
 		case stop:
 			return false
 		case err == nil:
-			if !c.finish(one) {
-				return false
-			}
+			c.finish(one)
 		default:
 			if !c.bury(d, err) {
 				return false
@@ -497,13 +496,12 @@ func (c *Consumer) try(ctx context.Context, h BatchHandler, batch []Delivery) (r
 
 // finish tells the retried dead letters among handled deliveries that they
 // are done.
-func (c *Consumer) finish(batch []Delivery) bool {
+func (c *Consumer) finish(batch []Delivery) {
 	for _, d := range batch {
 		if d.done != nil {
 			d.done <- nil
 		}
 	}
-	return true
 }
 
 // bury sets a delivery that keeps failing aside as a dead letter and lets
