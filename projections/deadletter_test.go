@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"orderflow/commands"
 	"orderflow/domain/catalog"
 	"orderflow/events"
-	"orderflow/migrations"
 	"orderflow/projections"
 )
 
@@ -42,25 +38,14 @@ func (r refusing) Apply(ctx context.Context, tx *projections.Tx, e events.Event,
 // dead letter at once.
 func TestAProjectionThatCannotApplyAnEventDoesNotStopTheOthers(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "p.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, reg := events.NewStore(db), commands.Registry()
 	fussy := projections.Definition{
 		Name: "fussy", Tables: []string{"seen"},
 		Schema: func(n projections.Names) string { return `CREATE TABLE ` + n("seen") + ` (id TEXT PRIMARY KEY)` },
 		New:    func(n projections.Names) projections.Applier { return refusing{names: n, bad: "p2"} },
 	}
 	defs := append(projections.All(), fussy)
-	runner := projections.NewRunner(store, reg, slog.New(slog.DiscardHandler), defs...)
-	runCtx, stop := context.WithCancel(ctx)
-	wg, err := runner.Start(runCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stop(); wg.Wait() }()
+	f := newFixture(t, defs...)
+	db, store, reg, runner := f.db, f.store, f.reg, f.runner
 
 	for i := range 4 {
 		id := fmt.Sprintf("p%d", i)
