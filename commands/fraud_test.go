@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"orderflow/domain/fraud"
 	"orderflow/domain/order"
 	"orderflow/events"
-	"orderflow/migrations"
 )
 
 // TestFraudLaneForgetsAndReloads runs the fraud lane with room for two
@@ -22,12 +20,7 @@ import (
 // everything again must append nothing.
 func TestFraudLaneForgetsAndReloads(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "o.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, reg := events.NewStore(db), Registry()
+	db, store, reg := OpenTestStore(t)
 	rule := fraud.Rule{LimitCents: 3000, Window: time.Hour}
 	h := New(store, reg, nil, Config{Fraud: rule})
 

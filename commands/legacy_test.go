@@ -2,13 +2,10 @@ package commands_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"orderflow/commands"
-	"orderflow/events"
-	"orderflow/migrations"
 	"orderflow/projections"
 )
 
@@ -18,12 +15,7 @@ import (
 // LSN, the replayed reprice to 1200 would be recorded a second time.
 func TestSourceChangesApplyOnce(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "o.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, reg := events.NewStore(db), commands.Registry()
+	db, store, reg := commands.OpenTestStore(t)
 	h := commands.New(store, reg, projections.NewViews(db.Reader()), commands.Config{})
 	at := func(lsn uint64, seq uint32) commands.SourceChange {
 		return commands.SourceChange{Source: "sys1", LSN: lsn, Seq: seq}

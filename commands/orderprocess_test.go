@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"orderflow/domain/customercheck"
@@ -11,7 +10,6 @@ import (
 	"orderflow/domain/order"
 	"orderflow/domain/stock"
 	"orderflow/events"
-	"orderflow/migrations"
 )
 
 // TestOrderLaneForgetsAndReloads runs the order process with room for one
@@ -21,12 +19,7 @@ import (
 // everything again must append nothing.
 func TestOrderLaneForgetsAndReloads(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "o.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, reg := events.NewStore(db), Registry()
+	db, store, reg := OpenTestStore(t)
 	h := New(store, reg, nil, Config{})
 
 	const orders = 5

@@ -3,7 +3,6 @@ package commands_test
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
 	"orderflow/events"
-	"orderflow/migrations"
 	"orderflow/projections"
 )
 
@@ -24,12 +22,7 @@ import (
 // from the start of the log, which must append nothing.
 func TestPaymentsRefundWhatEndedUnfulfilled(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "o.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, reg := events.NewStore(db), commands.Registry()
+	db, store, reg := commands.OpenTestStore(t)
 	h := commands.New(store, reg, projections.NewViews(db.Reader()), commands.Config{Fraud: fraud.Rule{LimitCents: 1 << 40, Window: time.Hour}})
 
 	add := func(stream string, p events.Payload) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"orderflow/domain/fraud"
 	"orderflow/domain/stock"
 	"orderflow/events"
-	"orderflow/migrations"
 	"orderflow/projections"
 )
 
@@ -23,12 +21,7 @@ import (
 // and the orders projection (which must list the failure reason).
 func TestOldSchemaVersionsReadThroughAggregatesAndProjections(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "o.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, reg := events.NewStore(db), commands.Registry()
+	db, store, reg := commands.OpenTestStore(t)
 
 	raw := func(stream string, typ string, version int, data string) events.StreamAppend {
 		return events.StreamAppend{StreamID: stream, ExpectedVersion: events.AnyVersion, Events: []events.Event{
