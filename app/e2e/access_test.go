@@ -336,21 +336,6 @@ func TestAccessSubscription(t *testing.T) {
 	}
 }
 
-// nextMessage is the next graphql-transport-ws message that is not a ping or pong.
-func nextMessage(t *testing.T, conn *websocket.Conn) wsMessage {
-	t.Helper()
-	for {
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		var m wsMessage
-		if err := conn.ReadJSON(&m); err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		if m.Type != "ping" && m.Type != "pong" {
-			return m
-		}
-	}
-}
-
 // wsErrorCodes are the extensions.code of an "error" message, or of the
 // errors of a "next" one.
 func wsErrorCodes(t *testing.T, m wsMessage) []string {

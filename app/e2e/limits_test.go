@@ -300,19 +300,7 @@ func TestSubscriptionOutlivesServerTimeouts(t *testing.T) {
 	c.placeOrder(t, "o-long", "c-long", []Line{{ProductID: "p-long", Quantity: 1}}, false)
 
 	conn := wsDial(t, c)
-	next := func() wsMessage {
-		t.Helper()
-		for {
-			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			var m wsMessage
-			if err := conn.ReadJSON(&m); err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if m.Type != "ping" && m.Type != "pong" {
-				return m
-			}
-		}
-	}
+	next := func() wsMessage { t.Helper(); return nextMessage(t, conn) }
 	if err := conn.WriteJSON(wsMessage{Type: "connection_init"}); err != nil {
 		t.Fatal(err)
 	}

@@ -39,18 +39,7 @@ func TestOrderUpdatedSubscription(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	next := func() wsMessage {
-		for {
-			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			var m wsMessage
-			if err := conn.ReadJSON(&m); err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if m.Type != "ping" && m.Type != "pong" {
-				return m
-			}
-		}
-	}
+	next := func() wsMessage { return nextMessage(t, conn) }
 	send(wsMessage{Type: "connection_init"})
 	if m := next(); m.Type != "connection_ack" {
 		t.Fatalf("got %s, want connection_ack", m.Type)
@@ -108,4 +97,19 @@ func TestOrderUpdatedSubscription(t *testing.T) {
 		t.Fatalf("last update %+v, want SHIPPED at version 4", last)
 	}
 	send(wsMessage{ID: "1", Type: "complete"})
+}
+
+// nextMessage is the next graphql-transport-ws message that is not a ping or pong.
+func nextMessage(t *testing.T, conn *websocket.Conn) wsMessage {
+	t.Helper()
+	for {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var m wsMessage
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if m.Type != "ping" && m.Type != "pong" {
+			return m
+		}
+	}
 }
