@@ -67,7 +67,7 @@ func (l *fraudLane) decide(ctx context.Context, b *batch, d events.Delivery, sta
 		return decision{}, err
 	}
 	// A retried dead letter was never answered, however old it is.
-	if d.Event.Position <= s.answered && !d.Retry {
+	if d.Event.Origin() <= s.answered && !d.Retry {
 		return decision{redelivered: true}, nil
 	}
 	touched := decision{key: placed.CustomerID}
@@ -88,7 +88,7 @@ func (l *fraudLane) decide(ctx context.Context, b *batch, d events.Delivery, sta
 	}
 	staged[placed.CustomerID] = append(staged[placed.CustomerID], evs...)
 	s.version += int64(len(evs))
-	s.answered = max(s.answered, d.Event.Position)
+	s.answered = max(s.answered, d.Event.Origin())
 	return touched, nil
 }
 

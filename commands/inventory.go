@@ -122,7 +122,7 @@ func (l *inventoryLane) decide(ctx context.Context, b *batch, d events.Delivery)
 	}
 	// A retried dead letter is older than what the stream answered since,
 	// and was never answered itself.
-	if d.Event.Position <= s.answered && !d.Retry {
+	if d.Event.Origin() <= s.answered && !d.Retry {
 		return decision{redelivered: true}, nil
 	}
 	var evs []stock.Event
@@ -143,7 +143,7 @@ func (l *inventoryLane) decide(ctx context.Context, b *batch, d events.Delivery)
 		s.stock = s.stock.Evolve(e)
 	}
 	s.version += int64(len(evs))
-	s.answered = max(s.answered, d.Event.Position)
+	s.answered = max(s.answered, d.Event.Origin())
 	return decision{key: line.ProductID}, nil
 }
 

@@ -107,7 +107,7 @@ func (l *paymentLane) decide(ctx context.Context, b *batch, d events.Delivery) (
 		return decision{}, err
 	}
 	// A retried dead letter was never answered, however old it is.
-	if d.Event.Position <= s.answered && !d.Retry {
+	if d.Event.Origin() <= s.answered && !d.Retry {
 		return decision{key: id, redelivered: true}, nil
 	}
 	// Each fact is applied so that applying it again is harmless: a
@@ -134,7 +134,7 @@ func (l *paymentLane) decide(ctx context.Context, b *batch, d events.Delivery) (
 		s.payment = s.payment.Evolve(e)
 	}
 	s.version += int64(len(evs))
-	s.answered = max(s.answered, d.Event.Position)
+	s.answered = max(s.answered, d.Event.Origin())
 	return decision{key: id}, nil
 }
 

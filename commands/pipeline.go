@@ -130,5 +130,5 @@ func (b *batch) commit(ctx context.Context) error {
 const laneCacheLimit = 50_000
 
 func causedBy(trigger events.Event) events.Metadata {
-	return events.Metadata{CorrelationID: trigger.CorrelationID, CausationID: trigger.ID}
+	return events.Metadata{CorrelationID: trigger.CorrelationID, CausationID: trigger.ID, CausePosition: trigger.Origin()}
 }

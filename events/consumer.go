@@ -53,6 +53,8 @@ type Consumer struct {
 	saved atomic.Int64
 
 	handled, conflicts, retries, redeliveries, deadLetters atomic.Uint64
+	// fed says it runs with RunFed.
+	fed atomic.Bool
 }
 
 // Delivery is one routed piece of an event for a consumer's lane.
@@ -70,6 +72,9 @@ type Delivery struct {
 
 	// done, for a retry, is told how it went.
 	done chan error
+	// ack, for a fed consumer, is called once the delivery was handled or
+	// set aside as a dead letter.
+	ack func()
 }
 
 // Routed is one key an event is delivered to.
@@ -501,6 +506,9 @@ func (c *Consumer) finish(batch []Delivery) {
 		if d.done != nil {
 			d.done <- nil
 		}
+		if d.ack != nil {
+			d.ack()
+		}
 	}
 }
 
@@ -520,12 +528,19 @@ func (c *Consumer) bury(d Delivery, cause error) bool {
 		return false
 	}
 	c.deadLetters.Add(1)
+	if d.ack != nil {
+		d.ack()
+	}
 	return true
 }
 
 // position is the last position below which everything was handled.
 func (c *Consumer) position() int64 {
 	safe := c.dispatched.Load()
+	if c.fed.Load() {
+		// Fed from outside, it is behind this log only by what it holds.
+		safe = c.store.db.Head()
+	}
 	for _, l := range c.lanes {
 		if h, ok := l.oldest(); ok {
 			safe = min(safe, h.position-1)
@@ -572,4 +587,82 @@ func (c *Consumer) Lag() time.Duration {
 		return 0
 	}
 	return max(time.Since(oldest), 0)
+}
+
+// RunFed runs the consumer's lanes for deliveries handed over with
+// Deliver, by a reader of something other than this log (a Kafka consumer
+// group), which keeps the cursor itself. It returns once ctx ended and each
+// lane finished the batch it was in.
+func (c *Consumer) RunFed(ctx context.Context) error {
+	startHead := c.store.db.Head()
+	c.fed.Store(true)
+	c.dispatched.Store(startHead)
+	var lanes sync.WaitGroup
+	for i, l := range c.lanes {
+		h := c.spec.NewLane(i, startHead)
+		lanes.Go(func() { c.runLane(ctx, l, h) })
+	}
+	<-ctx.Done()
+	for _, l := range c.lanes {
+		l.sendMu.Lock()
+		l.closed = true
+		close(l.queue)
+		l.sendMu.Unlock()
+	}
+	lanes.Wait()
+	return nil
+}
+
+// Deliver hands a fed consumer an event that is in this log (at
+// e.Position): it is routed as the consumer routes, keeping only the keys
+// keep accepts (all when keep is nil), and ack is called once every
+// delivery of it was handled or set aside as a dead letter, at once when
+// there is none. Deliveries of one key must be handed over in the order
+// of their writer's log. It returns false when ctx ended first; ack is
+// then never called.
+func (c *Consumer) Deliver(ctx context.Context, e Event, keep func(key string) bool, ack func()) bool {
+	if !c.wants(e.Type) {
+		ack()
+		return true
+	}
+	p, err := c.store.Decode(c.reg, e)
+	if err != nil {
+		cause := fmt.Errorf("decode %s at %d: %w", e.Type, e.Position, err)
+		c.opts.Log.Error("consumer: undecodable event set aside as a dead letter", "consumer", c.spec.Name, "err", cause)
+		if err := c.store.db.addDeadLetter(c.spec.Name, Delivery{Event: e}, 1, cause); err != nil {
+			return false
+		}
+		c.deadLetters.Add(1)
+		ack()
+		return true
+	}
+	var routes []Routed
+	for _, r := range c.spec.Route(e, p) {
+		if keep == nil || keep(r.Key) {
+			routes = append(routes, r)
+		}
+	}
+	if len(routes) == 0 {
+		ack()
+		return true
+	}
+	var left atomic.Int32
+	left.Store(int32(len(routes)))
+	one := func() {
+		if left.Add(-1) == 0 {
+			ack()
+		}
+	}
+	for _, r := range routes {
+		l := c.lanes[Partition(r.Key, len(c.lanes))]
+		if !l.send(ctx, Delivery{Event: e, Payload: p, Key: r.Key, Item: r.Item, ack: one}) {
+			return false
+		}
+	}
+	for {
+		d := c.dispatched.Load()
+		if e.Position <= d || c.dispatched.CompareAndSwap(d, e.Position) {
+			return true
+		}
+	}
 }

@@ -23,13 +23,34 @@ type Event struct {
 	CorrelationID string
 	CausationID   string
 	Data          json.RawMessage
+	// SourcePosition is, for an event imported from another process's log
+	// (over Kafka), its position there; 0 for an event written here.
+	SourcePosition int64
+	// CausePosition is the origin position (see Origin) of the event that
+	// caused this one, when it has a cause and it was recorded.
+	CausePosition int64
 }
+
+// Origin is the event's position in the log of the process that wrote it:
+// its own position, or its source position when it was imported. Events of
+// one writer are ordered by it in every process that holds them.
+func (e Event) Origin() int64 {
+	if e.SourcePosition != 0 {
+		return e.SourcePosition
+	}
+	return e.Position
+}
+
+// Imported says the event was written by another process and copied here.
+func (e Event) Imported() bool { return e.SourcePosition != 0 }
 
 // Metadata travels with a command into the events it produces, so the story
 // of one request can be followed across contexts.
 type Metadata struct {
 	CorrelationID string
 	CausationID   string
+	// CausePosition is the origin position of the causing event, if any.
+	CausePosition int64
 }
 
 // AnyVersion as an expected version skips the concurrency check.

@@ -92,6 +92,7 @@ func (r *Registry) Encode(md Metadata, payloads ...Payload) ([]Event, error) {
 			Data:          data,
 			CorrelationID: md.CorrelationID,
 			CausationID:   md.CausationID,
+			CausePosition: md.CausePosition,
 		})
 	}
 	return out, nil

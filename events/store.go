@@ -133,7 +133,8 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend
 			}
 			e.OccurredAt = e.OccurredAt.UTC()
 			res, err := insert.ExecContext(ctx, e.ID, e.StreamID, e.StreamVersion, e.Type, e.SchemaVersion,
-				e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data))
+				e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data),
+				nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition))
 			if err != nil {
 				if a.ExpectedVersion == 0 && v == 1 && versionTaken(err) && (!wrote || savepoint) {
 					// Nothing of this append is left in the transaction
@@ -169,6 +170,13 @@ func versionTaken(err error) bool {
 		strings.Contains(se.Error(), "stream_version")
 }
 
+func nullablePosition(p int64) any {
+	if p == 0 {
+		return nil
+	}
+	return p
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil
@@ -177,7 +185,8 @@ func nullable(s string) any {
 }
 
 const selectEvents = `SELECT position, id, stream_id, stream_version, type, schema_version,
-	occurred_at, COALESCE(correlation_id, ''), COALESCE(causation_id, ''), data FROM events `
+	occurred_at, COALESCE(correlation_id, ''), COALESCE(causation_id, ''), data,
+	COALESCE(source_position, 0), COALESCE(cause_position, 0) FROM events `
 
 // ReadStream returns the events of one stream after the given version, in
 // version order. An unknown stream has no events.
@@ -221,7 +230,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, erro
 		var at int64
 		var data string
 		if err := rows.Scan(&e.Position, &e.ID, &e.StreamID, &e.StreamVersion, &e.Type, &e.SchemaVersion,
-			&at, &e.CorrelationID, &e.CausationID, &data); err != nil {
+			&at, &e.CorrelationID, &e.CausationID, &data, &e.SourcePosition, &e.CausePosition); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.OccurredAt = time.Unix(0, at).UTC()
@@ -293,14 +302,18 @@ func isDerived(ctx context.Context) bool {
 	return v
 }
 
-// CausedThrough is the position of the event that caused the stream's
-// latest caused event: how far in the log the stream's single writer had
-// answered when it last wrote (0 when no event of the stream has a cause in
-// the log). A writer that answers events in log order can tell from it
-// whether an event it is handed again was answered already.
+// CausedThrough is the origin position (see Event.Origin) of the event
+// that caused the stream's latest caused event: how far in its cause's log
+// the stream's single writer had answered when it last wrote (0 when no
+// event of the stream has a known cause). A writer that answers events
+// in the order of their writer's log can tell from it whether an event it
+// is handed again was answered already, even when another process wrote
+// the stream before it (after a failover) and the cause is not in this log.
 func (s *Store) CausedThrough(ctx context.Context, streamID string) (int64, error) {
-	stmt, err := s.db.readStmt(ctx, `SELECT cause.position FROM events e JOIN events cause ON cause.id = e.causation_id
-		WHERE e.stream_id = ? ORDER BY e.stream_version DESC LIMIT 1`)
+	stmt, err := s.db.readStmt(ctx, `SELECT COALESCE(e.cause_position, cause.source_position, cause.position)
+		FROM events e LEFT JOIN events cause ON cause.id = e.causation_id
+		WHERE e.stream_id = ? AND (e.cause_position IS NOT NULL OR cause.id IS NOT NULL)
+		ORDER BY e.stream_version DESC LIMIT 1`)
 	if err != nil {
 		return 0, fmt.Errorf("read cause of %q: %w", streamID, err)
 	}

@@ -1,0 +1,234 @@
+package kafkabus
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"orderflow/commands"
+	"orderflow/events"
+)
+
+// relayCheckpoint is the relay's cursor in the local log.
+const relayCheckpoint = "kafka-relay"
+
+// Relay publishes the events written in this process to Kafka: the log is
+// the outbox. Guarantees, before the mechanism:
+//   - Nothing is published that was not committed here, and events copied
+//     from other processes are never published again.
+//   - Every event is published at least once, across crashes: the cursor
+//     moves only past events Kafka acknowledged (acks from all in-sync
+//     replicas). Readers import by event id, so a repeat is harmless.
+//   - One stream's events are published in order (one key, one partition,
+//     one publisher at a time).
+//   - An event of a table family (catalog, customers) is acknowledged
+//     before any later event is published, so a reader that sees an order
+//     finds the customer and the products it refers to by catching up on
+//     their topics.
+//
+// It reads a batch of the log, publishes it with several publishers in
+// parallel (each key always to the same one) and moves on once all of it
+// was acknowledged.
+type Relay struct {
+	store     *events.Store
+	reg       *events.Registry
+	publisher message.Publisher
+	log       *slog.Logger
+	published atomic.Int64
+}
+
+// NewRelay returns a relay of store's events through publisher.
+func NewRelay(store *events.Store, reg *events.Registry, publisher message.Publisher, log *slog.Logger) *Relay {
+	return &Relay{store: store, reg: reg, publisher: publisher, log: log}
+}
+
+// Published is the position of this log up to which every event written
+// here is acknowledged by Kafka.
+func (r *Relay) Published() int64 { return r.published.Load() }
+
+// WaitPublished returns once everything up to pos is published, or ctx's
+// error.
+func (r *Relay) WaitPublished(ctx context.Context, pos int64) error {
+	for r.published.Load() < pos {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the relay to publish up to %d (at %d): %w", pos, r.published.Load(), ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// publishers is how many publish in parallel.
+const publishers = 16
+
+// outgoing is one record to publish.
+type outgoing struct {
+	topic, key string
+	msg        *message.Message
+}
+
+// Run publishes until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	db := r.store.DB()
+	pos, err := db.Checkpoint(ctx, relayCheckpoint)
+	if err != nil {
+		return err
+	}
+	r.published.Store(pos)
+	saved := pos
+	lastSave := time.Now()
+	save := func() {
+		if pos == saved {
+			return
+		}
+		at := pos
+		err := db.Write(context.Background(), func(tx *sql.Tx) error {
+			return events.SaveCheckpoint(context.Background(), tx, relayCheckpoint, at)
+		})
+		if err != nil {
+			if !errors.Is(err, events.ErrClosed) {
+				r.log.Warn("kafka relay: could not save its cursor", "err", err)
+			}
+			return
+		}
+		saved, lastSave = at, time.Now()
+	}
+	defer save()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		evs, err := r.store.ReadAll(ctx, pos, 512)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("kafka relay: read the log: %w", err)
+		}
+		if len(evs) == 0 {
+			if time.Since(lastSave) > 50*time.Millisecond {
+				save()
+			}
+			wait, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			_, err := db.WaitBeyond(wait, pos)
+			cancel()
+			if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		var segment []outgoing
+		for _, e := range evs {
+			out, table, err := r.records(e)
+			if err != nil {
+				return err
+			}
+			segment = append(segment, out...)
+			if table {
+				if !r.publishAll(ctx, segment) {
+					return nil
+				}
+				segment = segment[:0]
+			}
+		}
+		if !r.publishAll(ctx, segment) {
+			return nil
+		}
+		pos = evs[len(evs)-1].Position
+		r.published.Store(pos)
+		if time.Since(lastSave) > 50*time.Millisecond {
+			save()
+		}
+	}
+}
+
+// records are what an event becomes in Kafka, and whether it belongs to a
+// table family (its publication is a barrier).
+func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
+	if e.Imported() {
+		return nil, false, nil
+	}
+	family := commands.StreamContext(e.StreamID)
+	if family == "" {
+		r.log.Warn("kafka relay: an event of a stream of no known family is not published", "stream", e.StreamID, "position", e.Position)
+		return nil, false, nil
+	}
+	value, err := encodeEvent(e)
+	if err != nil {
+		return nil, false, err
+	}
+	key := commands.StreamKey(e.StreamID)
+	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: message.NewMessage(e.ID, value)}}
+	if family == commands.ContextOrders {
+		p, err := r.store.Decode(r.reg, e)
+		if err != nil {
+			return nil, false, fmt.Errorf("kafka relay: decode %s at %d: %w", e.Type, e.Position, err)
+		}
+		for _, product := range commands.ProductKeys(p) {
+			out = append(out, outgoing{topic: RepartitionTopic, key: product, msg: message.NewMessage(e.ID, value)})
+		}
+	}
+	table := family == commands.ContextCatalog || family == commands.ContextCustomers
+	return out, table, nil
+}
+
+// publishAll publishes records in parallel, each key's in order, retrying
+// until all were acknowledged; false when ctx ended first.
+func (r *Relay) publishAll(ctx context.Context, recs []outgoing) bool {
+	if len(recs) == 0 {
+		return true
+	}
+	var queues [publishers][]outgoing
+	for _, rec := range recs {
+		h := fnv.New32a()
+		h.Write([]byte(rec.key))
+		i := h.Sum32() % publishers
+		queues[i] = append(queues[i], rec)
+	}
+	var wg sync.WaitGroup
+	var stopped atomic.Bool
+	for _, q := range queues {
+		if len(q) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			for _, rec := range q {
+				if !publish(ctx, r.publisher, r.log, rec) {
+					stopped.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return !stopped.Load()
+}
+
+// publish sends one record until Kafka acknowledges it; false when ctx
+// ended first.
+func publish(ctx context.Context, pub message.Publisher, log *slog.Logger, rec outgoing) bool {
+	wait := 50 * time.Millisecond
+	for {
+		rec.msg.Metadata.Set(keyMetadata, rec.key)
+		err := pub.Publish(rec.topic, rec.msg)
+		if err == nil {
+			return true
+		}
+		log.Warn("kafka: publish failed, retrying", "topic", rec.topic, "key", rec.key, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}

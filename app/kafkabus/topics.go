@@ -1,0 +1,118 @@
+// Package kafkabus carries orderflow over Kafka when it is split into
+// services: every process publishes the events its contexts write to one
+// topic per family (the relay), keeps a local copy of the families it reads
+// (the replica), feeds each of its reactions from a consumer group named
+// after its context (the feed), and sends commands for contexts that run
+// elsewhere as messages, waiting for their reply (the command bus).
+//
+// The log of each process stays the SQLite event store: Kafka carries what
+// was committed there, and what a process reads from Kafka is imported into
+// its own log before anything acts on it, so history, projections and
+// replay work the same in one process and in many.
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/commands"
+)
+
+// Topic names. Every family of streams has its own topic keyed by the
+// stream's key (so one stream's events keep their order in one partition);
+// order events are also repartitioned by product for inventory, the
+// talk's "re-key by product id" step; each context has a command topic
+// keyed like its streams, and all replies share one topic.
+const prefix = "orderflow."
+
+// FamilyTopic is the topic of the events of a context's streams.
+func FamilyTopic(context string) string { return prefix + context }
+
+// RepartitionTopic carries order events keyed by the product of each line
+// (one message per product of the order), for inventory.
+const RepartitionTopic = prefix + "orders-by-product"
+
+// CommandTopic carries the commands for a context, keyed by the key of
+// the stream they are about.
+func CommandTopic(context string) string { return prefix + context + ".commands" }
+
+// RepliesTopic carries the answers to commands, keyed by command id.
+const RepliesTopic = prefix + "replies"
+
+// GroupName is the consumer group of a context.
+func GroupName(context string) string { return prefix + context }
+
+// AllTopics lists every topic orderflow uses.
+func AllTopics() []string {
+	var out []string
+	for _, c := range commands.Contexts() {
+		if c == commands.ContextAPI {
+			continue
+		}
+		out = append(out, FamilyTopic(c), CommandTopic(c))
+	}
+	return append(out, RepartitionTopic, RepliesTopic)
+}
+
+// EnsureTopics creates the topics that are missing, with the given number
+// of partitions and unlimited retention: the topics are the log of record
+// between services, as in the talk, and a service that starts from nothing
+// rebuilds its copy from their beginning. A topic that exists with another
+// number of partitions is an error, since keys would not be co-partitioned.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
+	adm := kadm.NewClient(cl)
+	topics := AllTopics()
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var missing []string
+	for _, t := range topics {
+		d, ok := details[t]
+		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			missing = append(missing, t)
+			continue
+		}
+		if d.Err != nil {
+			return fmt.Errorf("topic %s: %w", t, d.Err)
+		}
+		if n := len(d.Partitions); n != partitions {
+			return fmt.Errorf("topic %s has %d partitions, not %d (--kafka-partitions): every orderflow topic must have the same number, so that one key lands in the same partition of each", t, n, partitions)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	retention := "-1"
+	resp, err := adm.CreateTopics(ctx, int32(partitions), -1, map[string]*string{"retention.ms": &retention}, missing...)
+	if err != nil {
+		return fmt.Errorf("create topics %s: %w", strings.Join(missing, ", "), err)
+	}
+	for _, r := range resp.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}
+
+// newClient is a franz-go client of the brokers with the given options.
+func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
+	base := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.RetryTimeout(0), // retry requests for as long as the context allows
+		kgo.RetryBackoffFn(func(int) time.Duration { return 250 * time.Millisecond }),
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %s: %w", strings.Join(brokers, ","), err)
+	}
+	return cl, nil
+}

@@ -1,0 +1,214 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"orderflow/events"
+)
+
+// API is what the GraphQL API asks of the write side. *Handlers does all
+// of it in this process; a Router sends what belongs to a context running
+// elsewhere as a Command.
+type API interface {
+	RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error)
+	UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error)
+	UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error)
+	AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error)
+	PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error)
+	PayOrder(ctx context.Context, orderID string, amountCents int64, md events.Metadata) (Result, error)
+	ShipOrder(ctx context.Context, orderID string, md events.Metadata) (Result, error)
+	CancelOrder(ctx context.Context, orderID, reason string, md events.Metadata) (Result, error)
+}
+
+var _ API = (*Handlers)(nil)
+
+// Command is a command on its way to the context that owns it, as it
+// travels over Kafka: its name, the context and the key of the stream it
+// is about (its partition key, so one key's commands reach its single
+// writer in order), and its arguments.
+type Command struct {
+	// ID identifies the command: the events it writes name it as their
+	// cause, so a command delivered twice is carried out once.
+	ID            string          `json:"id"`
+	Name          string          `json:"name"`
+	Context       string          `json:"context"`
+	Key           string          `json:"key"`
+	CorrelationID string          `json:"correlationId,omitempty"`
+	Args          json.RawMessage `json:"args"`
+}
+
+// The arguments of the commands that take more than their struct.
+type (
+	addressArgs struct {
+		CustomerID string `json:"customerId"`
+		Address    string `json:"address"`
+	}
+	stockArgs struct {
+		ProductID string `json:"productId"`
+		Quantity  int    `json:"quantity"`
+	}
+	payArgs struct {
+		OrderID     string `json:"orderId"`
+		AmountCents int64  `json:"amountCents"`
+	}
+	orderArgs struct {
+		OrderID string `json:"orderId"`
+		Reason  string `json:"reason,omitempty"`
+	}
+)
+
+// CommandIDPrefix starts every command id, so that the log can find the
+// events a command wrote by their cause (an index covers only these).
+const CommandIDPrefix = "cmd-"
+
+func newCommand(name, context, key string, md events.Metadata, args any) (Command, error) {
+	data, err := json.Marshal(args)
+	if err != nil {
+		return Command{}, fmt.Errorf("encode %s: %w", name, err)
+	}
+	return Command{ID: CommandIDPrefix + events.NewID(), Name: name, Context: context, Key: key,
+		CorrelationID: md.CorrelationID, Args: data}, nil
+}
+
+// Execute carries out a command received from another process, with the
+// command's id as the cause of what it writes.
+func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
+	md := events.Metadata{CorrelationID: cmd.CorrelationID, CausationID: cmd.ID}
+	// Delivered again (the process stopped before it could say it was
+	// done): what it wrote the first time is its result.
+	if pos, ok, err := h.store.CommandWritten(ctx, cmd.ID); err != nil || ok {
+		return Result{ID: cmd.Key, Position: pos}, err
+	}
+	decode := func(v any) error {
+		if err := json.Unmarshal(cmd.Args, v); err != nil {
+			return fmt.Errorf("command %s %s: bad arguments: %w", cmd.Name, cmd.ID, err)
+		}
+		return nil
+	}
+	switch cmd.Name {
+	case "RegisterCustomer":
+		var a RegisterCustomer
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.RegisterCustomer(ctx, a, md)
+	case "UpdateCustomerAddress":
+		var a addressArgs
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.UpdateCustomerAddress(ctx, a.CustomerID, a.Address, md)
+	case "UpsertProduct":
+		var a UpsertProduct
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.UpsertProduct(ctx, a, md)
+	case "AddStock":
+		var a stockArgs
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.AddStock(ctx, a.ProductID, a.Quantity, md)
+	case "PlaceOrder":
+		var a PlaceOrder
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.PlaceOrder(ctx, a, md)
+	case "PayOrder":
+		var a payArgs
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.PayOrder(ctx, a.OrderID, a.AmountCents, md)
+	case "ShipOrder":
+		var a orderArgs
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.ShipOrder(ctx, a.OrderID, md)
+	case "CancelOrder":
+		var a orderArgs
+		if err := decode(&a); err != nil {
+			return Result{}, err
+		}
+		return h.CancelOrder(ctx, a.OrderID, a.Reason, md)
+	}
+	return Result{}, fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+// Router hands each command to the context that owns it: to the local
+// handlers when that context runs in this process, else to send, which
+// carries it to the process that runs it and returns its result there.
+type Router struct {
+	Local *Handlers
+	// Runs says whether a context runs in this process.
+	Runs func(context string) bool
+	Send func(ctx context.Context, cmd Command) (Result, error)
+}
+
+var _ API = (*Router)(nil)
+
+// route runs a command here or sends it. The ids the local handlers would
+// make are made before the command leaves, so the caller learns them.
+func (r *Router) route(ctx context.Context, name, context, key string, md events.Metadata, args any,
+	local func() (Result, error)) (Result, error) {
+	if r.Runs(context) {
+		return local()
+	}
+	cmd, err := newCommand(name, context, key, md, args)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := r.Send(ctx, cmd)
+	if err == nil && res.ID == "" {
+		res.ID = key
+	}
+	return res, err
+}
+
+func (r *Router) RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error) {
+	cmd.ID = newID(cmd.ID)
+	return r.route(ctx, "RegisterCustomer", ContextCustomers, cmd.ID, md, cmd,
+		func() (Result, error) { return r.Local.RegisterCustomer(ctx, cmd, md) })
+}
+
+func (r *Router) UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error) {
+	return r.route(ctx, "UpdateCustomerAddress", ContextCustomers, customerID, md, addressArgs{customerID, address},
+		func() (Result, error) { return r.Local.UpdateCustomerAddress(ctx, customerID, address, md) })
+}
+
+func (r *Router) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {
+	cmd.ID = newID(cmd.ID)
+	return r.route(ctx, "UpsertProduct", ContextCatalog, cmd.ID, md, cmd,
+		func() (Result, error) { return r.Local.UpsertProduct(ctx, cmd, md) })
+}
+
+func (r *Router) AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error) {
+	return r.route(ctx, "AddStock", ContextInventory, productID, md, stockArgs{productID, quantity},
+		func() (Result, error) { return r.Local.AddStock(ctx, productID, quantity, md) })
+}
+
+func (r *Router) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error) {
+	cmd.ID = newID(cmd.ID)
+	return r.route(ctx, "PlaceOrder", ContextOrders, cmd.ID, md, cmd,
+		func() (Result, error) { return r.Local.PlaceOrder(ctx, cmd, md) })
+}
+
+func (r *Router) PayOrder(ctx context.Context, orderID string, amountCents int64, md events.Metadata) (Result, error) {
+	return r.route(ctx, "PayOrder", ContextPayments, orderID, md, payArgs{orderID, amountCents},
+		func() (Result, error) { return r.Local.PayOrder(ctx, orderID, amountCents, md) })
+}
+
+func (r *Router) ShipOrder(ctx context.Context, orderID string, md events.Metadata) (Result, error) {
+	return r.route(ctx, "ShipOrder", ContextOrders, orderID, md, orderArgs{OrderID: orderID},
+		func() (Result, error) { return r.Local.ShipOrder(ctx, orderID, md) })
+}
+
+func (r *Router) CancelOrder(ctx context.Context, orderID, reason string, md events.Metadata) (Result, error) {
+	return r.route(ctx, "CancelOrder", ContextOrders, orderID, md, orderArgs{orderID, reason},
+		func() (Result, error) { return r.Local.CancelOrder(ctx, orderID, reason, md) })
+}

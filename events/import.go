@@ -1,0 +1,160 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Imported says what became of one event handed to Import.
+type Imported struct {
+	// Position is where the event is in this log: where it was just
+	// written, or where it already was. 0 when it was dropped as stale.
+	Position int64
+	// New says it was written by this call.
+	New bool
+	// Stale says the stream already holds another event at its version:
+	// a writer that lost its streams to another process (after a failover)
+	// published it late. The first event of each version wins, in every
+	// process alike, so it is dropped.
+	Stale bool
+}
+
+// Import copies events written by other processes (received over Kafka)
+// into this log in one transaction, keeping their ids, streams, stream
+// versions and metadata, with their origin positions as source positions.
+// Kafka delivers at least once: an event already here (by id) is not
+// written again. Events of one stream must come in version order, as one
+// Kafka partition carries them. also, when given, runs in the same
+// transaction (to record how far the import got, exactly once).
+func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.Context, tx *sql.Tx) error) ([]Imported, error) {
+	out := make([]Imported, len(evs))
+	if len(evs) == 0 && also == nil {
+		return out, nil
+	}
+	var stored []Event
+	req := &writeReq{ctx: ctx, durable: false}
+	req.fn = func(wctx context.Context, tx *sql.Tx) error {
+		stored = stored[:0]
+		if err := s.importTx(wctx, tx, evs, out, &stored); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(wctx, tx)
+		}
+		return nil
+	}
+	req.after = func() {
+		if n := len(stored); n > 0 {
+			s.db.tail.add(stored)
+			s.db.head.advance(stored[n-1].Position)
+		}
+	}
+	if err := s.db.submit(ctx, req); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imported, stored *[]Event) error {
+	insert := tx.StmtContext(ctx, s.db.insertStmt)
+	byID, err := tx.PrepareContext(ctx, "SELECT position FROM events WHERE id = ?")
+	if err != nil {
+		return err
+	}
+	defer byID.Close()
+	versions := map[string]int64{}
+	for i, e := range evs {
+		out[i] = Imported{}
+		if e.ID == "" || e.StreamID == "" || e.StreamVersion < 1 || e.Type == "" {
+			return fmt.Errorf("import: event %q of %q at version %d is incomplete", e.ID, e.StreamID, e.StreamVersion)
+		}
+		var pos int64
+		switch err := byID.QueryRowContext(ctx, e.ID).Scan(&pos); {
+		case err == nil:
+			out[i].Position = pos
+			continue
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("import %s: %w", e.ID, err)
+		}
+		v, ok := versions[e.StreamID]
+		if !ok {
+			if v, err = s.db.streamVersion(ctx, tx, e.StreamID); err != nil {
+				return fmt.Errorf("import: read version of %q: %w", e.StreamID, err)
+			}
+		}
+		if e.StreamVersion <= v {
+			out[i].Stale = true
+			continue
+		}
+		e.SourcePosition = e.Origin()
+		e.Position = 0
+		e.OccurredAt = e.OccurredAt.UTC()
+		res, err := insert.ExecContext(ctx, e.ID, e.StreamID, e.StreamVersion, e.Type, max(e.SchemaVersion, 1),
+			e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data),
+			nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition))
+		if err != nil {
+			return &writeFailed{fmt.Errorf("import %s into %q: %w", e.Type, e.StreamID, err)}
+		}
+		if e.Position, err = res.LastInsertId(); err != nil {
+			return &writeFailed{err}
+		}
+		versions[e.StreamID] = e.StreamVersion
+		out[i] = Imported{Position: e.Position, New: true}
+		*stored = append(*stored, e)
+	}
+	for id, v := range versions {
+		s.db.pending[id] = v
+	}
+	return nil
+}
+
+// CommandWritten is the position of the last event written by the command
+// with the given id (the events' cause), and false when it wrote nothing
+// here. Command ids start with "cmd-"; only those are indexed.
+func (s *Store) CommandWritten(ctx context.Context, commandID string) (int64, bool, error) {
+	stmt, err := s.db.readStmt(ctx, `SELECT position FROM events
+		WHERE causation_id = ? AND causation_id LIKE 'cmd-%' ORDER BY position DESC LIMIT 1`)
+	if err != nil {
+		return 0, false, fmt.Errorf("find the events of command %s: %w", commandID, err)
+	}
+	var pos int64
+	switch err := stmt.QueryRowContext(ctx, commandID).Scan(&pos); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("find the events of command %s: %w", commandID, err)
+	}
+	return pos, true, nil
+}
+
+// PositionOf is where the event with the given id is in this log, and
+// false when it is not (yet) here.
+func (s *Store) PositionOf(ctx context.Context, eventID string) (int64, bool, error) {
+	stmt, err := s.db.readStmt(ctx, `SELECT position FROM events WHERE id = ?`)
+	if err != nil {
+		return 0, false, fmt.Errorf("find event %s: %w", eventID, err)
+	}
+	var pos int64
+	switch err := stmt.QueryRowContext(ctx, eventID).Scan(&pos); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("find event %s: %w", eventID, err)
+	}
+	return pos, true, nil
+}
+
+// IDAt is the id of the event at a position of this log ("" when none).
+func (s *Store) IDAt(ctx context.Context, position int64) (string, error) {
+	stmt, err := s.db.readStmt(ctx, `SELECT id FROM events WHERE position = ?`)
+	if err != nil {
+		return "", fmt.Errorf("read event %d: %w", position, err)
+	}
+	var id string
+	if err := stmt.QueryRowContext(ctx, position).Scan(&id); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read event %d: %w", position, err)
+	}
+	return id, nil
+}
