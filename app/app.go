@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +37,7 @@ type App struct {
 	handlers *commands.Handlers
 	runner   *projections.Runner
 	pipeline *pipeline
+	kafka    *kafkaBus // nil in one process
 	metrics  *metrics
 	http     *http.Server
 	ln       net.Listener
@@ -78,12 +80,22 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	reg := commands.Registry()
 	views := projections.NewViews(a.db.Reader())
 	runner := projections.NewRunner(store, reg, log, projections.All()...)
+	var catchUp func(ctx context.Context, families ...string) error
+	if cfg.Split() {
+		// Kafka first: the topics, the relay of what this process writes,
+		// and the copy of what it reads.
+		if a.kafka, err = connectKafka(ctx, cfg, store, reg, log); err != nil {
+			return nil, err
+		}
+		catchUp = a.kafka.replica.CatchUp
+	}
 	// The orders context prices orders from its in-memory copy of the catalog.
 	handlers := commands.New(store, reg, projections.NewPrices(views, runner), commands.Config{
 		Fraud:      fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
 		JoinWindow: cfg.JoinWindow,
 		// a.metrics is set before the reactions start.
 		ObserveValidated: func(d time.Duration) { a.metrics.ObservePlacedToValidated(d) },
+		CatchUp:          catchUp,
 	})
 
 	// Read side first: projections catch up from their checkpoints.
@@ -104,9 +116,22 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	// Then the reactions: each a consumer of the log with its own cursor.
 	a.metrics = newMetrics(a.db, runner, func() []ReactionStats { return a.pipeline.stats() })
-	a.pipeline = startPipeline(store, reg, handlers.Consumers(), cfg, a.metrics.ObserveAdmission, log)
+	var specs []events.ConsumerSpec
+	for _, spec := range handlers.Consumers() {
+		if cfg.Runs(commands.ReactionContext(spec.Name)) {
+			specs = append(specs, spec)
+		}
+	}
+	a.pipeline = startPipeline(store, reg, specs, cfg, cfg.Split(), a.metrics.ObserveAdmission, log)
+	var api commands.API = handlers
+	if a.kafka != nil {
+		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, log); err != nil {
+			return nil, err
+		}
+		api = &commands.Router{Local: handlers, Runs: cfg.Runs, Send: a.kafka.send(cfg.WaitTimeout)}
+	}
 
-	resolver := &graph.Resolver{Commands: handlers, Views: views, Runner: runner, Store: store,
+	resolver := &graph.Resolver{Commands: api, Views: views, Runner: runner, Store: store,
 		Orders: feed, Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
 		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
 	var verifier *access.Verifier
@@ -118,13 +143,15 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		log.Warn("access control is off (no --auth-secret): every caller may do everything; for development only")
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
-	// GraphiQL, with every file it loads served from the binary.
-	ide := graphiql.Handler("orderflow", "/graphql")
-	mux.Handle("GET /{$}", ide)
-	mux.Handle("GET "+graphiql.AssetsPath, ide)
-	mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
-	mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
+	if cfg.Runs(commands.ContextAPI) {
+		mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
+		// GraphiQL, with every file it loads served from the binary.
+		ide := graphiql.Handler("orderflow", "/graphql")
+		mux.Handle("GET /{$}", ide)
+		mux.Handle("GET "+graphiql.AssetsPath, ide)
+		mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
+		mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.db.Reader().PingContext(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
@@ -168,7 +195,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			log.Error("http server stopped", "err", err)
 		}
 	}()
-	log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability))
+	log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability),
+		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","))
 	return a, nil
 }
 
@@ -210,8 +238,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 		case a.ln != nil: // Start failed after listening, before serving
 			a.ln.Close()
 		}
+		if a.kafka != nil {
+			a.kafka.stopFeedsNow()
+		}
 		if a.pipeline != nil {
 			errs = append(errs, a.pipeline.stop(ctx))
+		}
+		if a.kafka != nil {
+			errs = append(errs, a.kafka.stop(ctx, a.store))
 		}
 		if a.stopProjections != nil {
 			a.stopProjections()

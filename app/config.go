@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"orderflow/app/flags"
+	"slices"
+	"strings"
 	"time"
 
+	"orderflow/commands"
 	"orderflow/domain/fraud"
 	"orderflow/domain/notification"
 	"orderflow/events"
@@ -55,7 +58,29 @@ type Config struct {
 	AuthSecret string
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+
+	// Transport is how the contexts talk: "inproc" (one process, the log
+	// read directly) or "kafka" (split into services over Kafka).
+	Transport string
+	// KafkaBrokers are the seed brokers, with Transport "kafka".
+	KafkaBrokers []string
+	// KafkaPartitions is the number of partitions of the topics created.
+	KafkaPartitions int
+	// Contexts are the bounded contexts this process runs (all by default).
+	Contexts []string
 }
+
+// Transports.
+const (
+	TransportInproc = "inproc"
+	TransportKafka  = "kafka"
+)
+
+// Runs says whether this process runs a context.
+func (c Config) Runs(context string) bool { return slices.Contains(c.Contexts, context) }
+
+// Split says the process runs over Kafka.
+func (c Config) Split() bool { return c.Transport == TransportKafka }
 
 // DefaultConfig is what `go run .` uses with no flags and no environment.
 // It listens on localhost only: without an auth secret the server is open.
@@ -74,6 +99,9 @@ func DefaultConfig() Config {
 		ReadTimeout:      10 * time.Second,
 		WriteTimeout:     60 * time.Second,
 		IdleTimeout:      2 * time.Minute,
+		Transport:        TransportInproc,
+		KafkaPartitions:  12,
+		Contexts:         commands.Contexts(),
 		Limits: graph.Limits{
 			MaxBodyBytes:         1 << 20,
 			MaxComplexity:        10000,
@@ -133,8 +161,20 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.Var(&cfg.Durability, "durability",
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
 
+	fs.StringVar(&cfg.Transport, "transport", cfg.Transport,
+		"inproc: one process, contexts talk through the log; kafka: split into services over Kafka (env ORDERFLOW_TRANSPORT)")
+	brokers := fs.String("kafka-brokers", "", "Kafka seed brokers, host:port[,host:port…], for --transport kafka (env ORDERFLOW_KAFKA_BROKERS)")
+	fs.IntVar(&cfg.KafkaPartitions, "kafka-partitions", cfg.KafkaPartitions,
+		"partitions of the topics orderflow creates when missing (env ORDERFLOW_KAFKA_PARTITIONS)")
+	contexts := fs.String("contexts", "all", "bounded contexts this process runs, comma-separated, from "+
+		strings.Join(commands.Contexts(), ", ")+"; others need --transport kafka (env ORDERFLOW_CONTEXTS)")
+
 	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
+	}
+	cfg.KafkaBrokers = splitList(*brokers)
+	if *contexts != "all" {
+		cfg.Contexts = splitList(*contexts)
 	}
 	addrGiven := getenv(flags.EnvName("addr")) != ""
 	fs.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
@@ -178,8 +218,30 @@ func (c Config) Validate() error {
 		return errors.New("--query-cache-bytes must be at least 1")
 	case c.Limits.WebsocketInitTimeout <= 0:
 		return errors.New("--ws-init-timeout must be positive")
+	case c.Transport != TransportInproc && c.Transport != TransportKafka:
+		return fmt.Errorf("--transport must be %s or %s, not %q", TransportInproc, TransportKafka, c.Transport)
+	case c.Split() && len(c.KafkaBrokers) == 0:
+		return errors.New("--transport kafka needs --kafka-brokers host:port[,host:port…]")
+	case c.KafkaPartitions < 1 || c.KafkaPartitions > 10000:
+		return errors.New("--kafka-partitions must be between 1 and 10000")
+	case !c.Split() && len(c.Contexts) != len(commands.Contexts()):
+		return errors.New("--contexts other than all needs --transport kafka: the contexts of other processes are reached over Kafka")
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}
+	if err := commands.CheckContexts(c.Contexts); err != nil {
+		return fmt.Errorf("--contexts: %w", err)
+	}
 	return nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

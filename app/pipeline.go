@@ -38,7 +38,10 @@ var validationConsumers = map[string]bool{"inventory": true, "fraud": true, "cus
 // lagEvery is how often the validation lag is measured for admission.
 const lagEvery = 5 * time.Millisecond
 
-func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config,
+// startPipeline starts a consumer per spec. fed consumers are handed
+// their deliveries from Kafka (see kafkabus.Feed) instead of reading the
+// log.
+func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config, fed bool,
 	observeAdmission func(waited time.Duration, admitted bool), log *slog.Logger) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pipeline{store: store, maxLag: cfg.MaxValidationLag, observeAdmission: observeAdmission, cancel: cancel}
@@ -48,8 +51,12 @@ func startPipeline(store *events.Store, reg *events.Registry, specs []events.Con
 		if validationConsumers[spec.Name] {
 			p.validating = append(p.validating, c)
 		}
+		run := c.Run
+		if fed {
+			run = c.RunFed
+		}
 		p.done.Go(func() {
-			if err := c.Run(ctx); err != nil {
+			if err := run(ctx); err != nil {
 				log.Error("reaction stopped", "reaction", c.Name(), "err", err)
 			}
 		})
@@ -117,6 +124,16 @@ func (p *pipeline) stats() []ReactionStats {
 			DeadLetters: s.DeadLetters}
 	}
 	return out
+}
+
+// consumer is the running consumer of a reaction, nil when none runs here.
+func (p *pipeline) consumer(name string) *events.Consumer {
+	for _, c := range p.consumers {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
 }
 
 // retry hands a dead letter to the reaction that set it aside.

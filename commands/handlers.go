@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"orderflow/domain/catalog"
@@ -72,6 +73,13 @@ type Handlers struct {
 	// observeValidated is told how long each order took from placement
 	// to validation; nil when nobody listens.
 	observeValidated func(time.Duration)
+	// catchUp, when split into services, returns once this process's copy
+	// of other contexts' families holds what was published before.
+	catchUp func(ctx context.Context, families ...string) error
+	// stockEpoch changes when the stock this process holds may have been
+	// written elsewhere (it was given inventory partitions): the lanes
+	// then forget what they held.
+	stockEpoch atomic.Int64
 }
 
 // Config are the business settings the handlers need.
@@ -85,6 +93,10 @@ type Config struct {
 	// ObserveValidated, when set, is told how long each order took from
 	// placement to validation (for the latency histogram in /metrics).
 	ObserveValidated func(time.Duration)
+	// CatchUp, when the contexts are split into services, returns once
+	// the local copy of the given families holds what was published before
+	// it was called (nil in one process, where the log is the copy).
+	CatchUp func(ctx context.Context, families ...string) error
 }
 
 // New returns the command handlers.
@@ -97,7 +109,7 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 	}
 	return &Handlers{
 		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, joinWindow: cfg.JoinWindow, now: cfg.Now,
-		observeValidated: cfg.ObserveValidated,
+		observeValidated: cfg.ObserveValidated, catchUp: cfg.CatchUp,
 		stock: newSnapshots(
 			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
 		frauds: newSnapshots(
@@ -261,3 +273,8 @@ func positionOr(written, fallback int64) int64 {
 	}
 	return written
 }
+
+// ForgetStock makes the inventory lanes read every stock from the log again
+// before their next decision: another process may have written it since
+// (it had the product's partition before this process was given it).
+func (h *Handlers) ForgetStock() { h.stockEpoch.Add(1) }

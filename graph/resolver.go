@@ -14,7 +14,7 @@ import (
 
 // Resolver holds what the resolvers call. It is built once in app.
 type Resolver struct {
-	Commands *commands.Handlers
+	Commands commands.API
 	Views    *projections.Views
 	// Projections is waited on after each mutation, so that a query right
 	// after it sees what it wrote (read-your-writes).

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -585,6 +587,10 @@ func startApp(t *testing.T, opts ...appOption) *client {
 	cfg.WaitTimeout = 10 * time.Second
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if os.Getenv("ORDERFLOW_TEST_LOG") != "" {
+		// For debugging a test: the app's log on stderr.
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("contexts", strings.Join(cfg.Contexts, ","))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	startCtx, startCancel := context.WithTimeout(ctx, 30*time.Second)

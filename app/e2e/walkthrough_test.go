@@ -11,7 +11,12 @@ import (
 // and the event stream it leaves behind.
 func TestWalkthrough(t *testing.T) {
 	t.Parallel()
-	c := startApp(t)
+	walkthrough(t, startApp(t))
+}
+
+// walkthrough is the README's walkthrough, against an API at c: one
+// process, or the API of services split over Kafka.
+func walkthrough(t *testing.T, c *client) {
 
 	cust := c.registerCustomer(t, "c-walk", "Ada Lovelace", "ada@example.com", "1 Analytical Way")
 	if cust.ID != "c-walk" || cust.Name != "Ada Lovelace" || cust.Email != "ada@example.com" || cust.Address != "1 Analytical Way" {

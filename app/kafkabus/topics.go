@@ -116,3 +116,6 @@ func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
 	}
 	return cl, nil
 }
+
+// NewAdminClient is a client for setting topics up.
+func NewAdminClient(brokers []string) (*kgo.Client, error) { return newClient(brokers) }

@@ -1,0 +1,54 @@
+package e2e
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"orderflow/app"
+)
+
+// startBroker starts an in-process Kafka-protocol broker (kfake) for the
+// test and returns its address.
+func startBroker(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	if len(addrs) != 1 {
+		t.Fatalf("broker addresses %v", addrs)
+	}
+	if _, _, err := net.SplitHostPort(addrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	return addrs[0]
+}
+
+// withContexts runs only the given contexts, over Kafka at broker.
+func withContexts(broker, contexts string) appOption {
+	return func(c *app.Config) {
+		c.Transport = app.TransportKafka
+		c.KafkaBrokers = []string{broker}
+		c.Contexts = strings.Split(contexts, ",")
+	}
+}
+
+// startSplit starts the three services of the README's split on one
+// broker and returns the API's client.
+func startSplit(t *testing.T, opts ...appOption) *client {
+	broker := startBroker(t)
+	api := startApp(t, append(opts, withContexts(broker, "api,orders,catalog,customers,payments"))...)
+	startApp(t, append(opts, withContexts(broker, "inventory"))...)
+	startApp(t, append(opts, withContexts(broker, "fraud,customercheck,notifications"))...)
+	return api
+}
+
+func TestSplitWalkthrough(t *testing.T) {
+	t.Parallel()
+	walkthrough(t, startSplit(t))
+}

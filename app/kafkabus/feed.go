@@ -1,0 +1,379 @@
+package kafkabus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/commands"
+	"orderflow/domain/fault"
+	"orderflow/events"
+)
+
+// Feed is one context's consumer group: it reads the context's command
+// topic and the topics its reaction consumes, imports their events into the
+// local log, hands them to the reaction (a fed events.Consumer) and
+// carries out the commands.
+//
+// Guarantees, before the mechanism:
+//   - At least once: a record's offset is committed only when what it
+//     caused is done and published: its reaction's batch committed here and
+//     the relay published that batch's events, or its command carried out,
+//     answered and its events published. A process that dies leaves the
+//     rest to the member that takes its partitions over.
+//   - One writer per key: a partition is read by one member at a time and
+//     one key's records are in one partition, in their writer's order; the
+//     reaction's lanes keep one key to one lane.
+//   - Before a member reads partitions it was given, OnAssigned runs
+//     (inventory catches up on the stock topic then, so it decides against
+//     what the previous owner wrote).
+type Feed struct {
+	Context  string
+	Store    *events.Store
+	Reaction *events.Consumer // nil for a context without one
+	// Repartitioned says the reaction reads a topic keyed by what it
+	// writes (inventory: orders by product), and takes from each record
+	// only the key it was published under.
+	Repartitioned bool
+	Topics        []string // the reaction's input topics
+	Handlers      *commands.Handlers
+	Replica       *Replica
+	Relay         *Relay
+	Publisher     message.Publisher
+	OnAssigned    func(ctx context.Context) error
+	Log           *slog.Logger
+
+	cl      *kgo.Client
+	mu      sync.Mutex
+	pending map[partitionKey][]*tracked
+}
+
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// tracked is a record in hand, not yet committed.
+type tracked struct {
+	rec  *kgo.Record
+	done atomic.Bool
+	// head is the local log's head when it was done: everything it caused
+	// is at or below it.
+	head atomic.Int64
+}
+
+func (t *tracked) finish(head int64) {
+	t.head.Store(head)
+	t.done.Store(true)
+}
+
+// Start joins the context's group.
+func (f *Feed) Start(brokers []string) error {
+	topics := append([]string{CommandTopic(f.Context)}, f.Topics...)
+	f.pending = map[partitionKey][]*tracked{}
+	cl, err := newClient(brokers,
+		kgo.ConsumerGroup(GroupName(f.Context)),
+		kgo.ConsumeTopics(topics...),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		// Partition n of every topic of the group goes to the same member:
+		// the commands for a product reach the member that reserves it.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.SessionTimeout(6*time.Second),
+		kgo.HeartbeatInterval(time.Second),
+		kgo.FetchMaxWait(50*time.Millisecond),
+		kgo.OnPartitionsAssigned(f.assigned),
+		kgo.OnPartitionsRevoked(f.revoked),
+		kgo.OnPartitionsLost(f.lost),
+	)
+	if err != nil {
+		return err
+	}
+	f.cl = cl
+	return nil
+}
+
+// Run reads until ctx ends, then commits what is done and leaves the group.
+func (f *Feed) Run(ctx context.Context) error {
+	commits := make(chan struct{})
+	go func() {
+		defer close(commits)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.commit(ctx)
+			}
+		}
+	}()
+	defer func() {
+		<-commits
+		final, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		f.commit(final)
+		cancel()
+		// Leaving the group is a rebalance, which waits for the last poll
+		// to be allowed one.
+		f.cl.AllowRebalance()
+		f.cl.Close()
+	}()
+	for {
+		fetches := f.cl.PollRecords(ctx, 4096)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			f.Log.Warn("kafka feed: fetch failed, retrying", "group", GroupName(f.Context), "topic", topic, "partition", p, "err", err)
+		})
+		if err := f.handle(ctx, fetches.Records()); err != nil {
+			if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		f.cl.AllowRebalance()
+	}
+}
+
+// handle takes one poll's records in hand: events are imported in one
+// transaction and handed to the reaction, commands carried out in order.
+func (f *Feed) handle(ctx context.Context, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	ts := make([]*tracked, len(recs))
+	f.mu.Lock()
+	for i, rec := range recs {
+		ts[i] = &tracked{rec: rec}
+		k := partitionKey{rec.Topic, rec.Partition}
+		f.pending[k] = append(f.pending[k], ts[i])
+	}
+	f.mu.Unlock()
+
+	var evs []events.Event
+	var evIdx []int
+	commandTopic := CommandTopic(f.Context)
+	for i, rec := range recs {
+		if rec.Topic == commandTopic {
+			continue
+		}
+		e, err := decodeEvent(rec.Value)
+		if err != nil {
+			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+			ts[i].finish(0)
+			continue
+		}
+		evs = append(evs, e)
+		evIdx = append(evIdx, i)
+	}
+	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) { return f.Store.Import(ctx, evs, nil) })
+	if err != nil {
+		return err
+	}
+	at := map[int]int{} // record index → index in evs
+	for j, i := range evIdx {
+		at[i] = j
+	}
+	for i, rec := range recs {
+		t := ts[i]
+		if rec.Topic == commandTopic {
+			if err := f.execute(ctx, rec); err != nil {
+				return err
+			}
+			t.finish(f.Store.DB().Head())
+			continue
+		}
+		j, ok := at[i]
+		if !ok {
+			continue
+		}
+		imp := imported[j]
+		if imp.Stale || f.Reaction == nil {
+			t.finish(0)
+			continue
+		}
+		e := evs[j]
+		e.Position = imp.Position
+		var keep func(string) bool
+		if f.Repartitioned {
+			key := string(rec.Key)
+			keep = func(k string) bool { return k == key }
+		}
+		if !f.Reaction.Deliver(ctx, e, keep, func() { t.finish(f.Store.DB().Head()) }) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// execute carries out one command and publishes its reply.
+func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
+	var cmd commands.Command
+	if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.ID == "" {
+		f.Log.Error("kafka feed: a record that is not a command is skipped", "topic", rec.Topic, "offset", rec.Offset, "err", err)
+		return nil
+	}
+	rep := reply{CommandID: cmd.ID}
+	if cmd.Context != f.Context {
+		rep.Code, rep.Message = "INTERNAL", "command "+cmd.Name+" for "+cmd.Context+" reached "+f.Context
+	} else {
+		// Whatever the caller had published before it sent the command is
+		// in the copies this context reads (a product defined just before
+		// its stock is added).
+		if needs := commands.Needs(cmd.Context); len(needs) > 0 && f.Replica != nil {
+			wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := f.Replica.CatchUp(wait, needs...); err != nil {
+				f.Log.Warn("kafka feed: could not catch up before a command; carrying it out with the copy as it is", "command", cmd.Name, "err", err)
+			}
+			cancel()
+		}
+		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			rep.Code, rep.Message = refusal(err)
+			if rep.Code == "INTERNAL" {
+				f.Log.Error("kafka feed: command failed", "command", cmd.Name, "id", cmd.ID, "err", err)
+				rep.Message = "the " + f.Context + " service could not carry out " + cmd.Name + " (see its log, command " + cmd.ID + ")"
+			}
+		default:
+			rep.ResultID = res.ID
+			if res.Position > 0 {
+				id, err := f.Store.IDAt(ctx, res.Position)
+				if err != nil {
+					return err
+				}
+				rep.EventID = id
+			}
+		}
+	}
+	value, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	if !publish(ctx, f.Publisher, f.Log, outgoing{topic: RepliesTopic, key: cmd.ID, msg: message.NewMessage(events.NewID(), value)}) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// refusal is the code and message a remote caller gets for err.
+func refusal(err error) (string, string) {
+	switch fault.KindOf(err) {
+	case fault.Invalid:
+		return "BAD_USER_INPUT", err.Error()
+	case fault.NotFound:
+		return "NOT_FOUND", err.Error()
+	case fault.Conflict:
+		return "CONFLICT", err.Error()
+	}
+	return "INTERNAL", err.Error()
+}
+
+// commit commits, per partition, the records done and published from the
+// oldest on.
+func (f *Feed) commit(ctx context.Context) {
+	published := f.Relay.Published()
+	var recs []*kgo.Record
+	f.mu.Lock()
+	for k, ts := range f.pending {
+		n := 0
+		for n < len(ts) && ts[n].done.Load() && ts[n].head.Load() <= published {
+			n++
+		}
+		if n > 0 {
+			recs = append(recs, ts[n-1].rec)
+			f.pending[k] = ts[n:]
+		}
+	}
+	f.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	if err := f.cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
+		// The records were handled; they come again only if this process
+		// stops before a later commit, and their effects are idempotent.
+		f.Log.Warn("kafka feed: commit failed", "group", GroupName(f.Context), "err", err)
+	}
+}
+
+func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
+	if f.OnAssigned != nil {
+		if err := f.OnAssigned(ctx); err != nil {
+			f.Log.Error("kafka feed: preparing assigned partitions failed", "group", GroupName(f.Context), "err", err)
+		}
+	}
+}
+
+// revoked waits (a while) until what was taken from the partitions going
+// away is done, and commits it, so that the next owner starts after it.
+func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		f.commit(ctx)
+		if f.inHand(revoked) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.drop(revoked)
+}
+
+// lost forgets the records of partitions taken away without a chance to
+// commit: the next owner has them again.
+func (f *Feed) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	f.Log.Warn("kafka feed: partitions lost", "group", GroupName(f.Context), "partitions", lost)
+	f.drop(lost)
+}
+
+func (f *Feed) inHand(parts map[string][]int32) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for topic, ps := range parts {
+		for _, p := range ps {
+			n += len(f.pending[partitionKey{topic, p}])
+		}
+	}
+	return n
+}
+
+func (f *Feed) drop(parts map[string][]int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for topic, ps := range parts {
+		for _, p := range ps {
+			delete(f.pending, partitionKey{topic, p})
+		}
+	}
+}
+
+// retryUnavailable runs fn until it does not fail for the database being
+// unavailable, or ctx ends.
+func retryUnavailable[T any](ctx context.Context, log *slog.Logger, fn func() (T, error)) (T, error) {
+	wait := 10 * time.Millisecond
+	for {
+		v, err := fn()
+		if err == nil || !events.Unavailable(err) {
+			return v, err
+		}
+		log.Warn("kafka: the database is unavailable, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}

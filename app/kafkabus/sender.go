@@ -1,0 +1,152 @@
+package kafkabus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/commands"
+	"orderflow/domain/fault"
+	"orderflow/events"
+)
+
+// Sender carries commands to the contexts that run in other processes and
+// waits for their replies: a refusal decided there comes back with its
+// kind (so the API answers with the same code), a success once the events
+// it wrote reached this process's log (so a query right after it sees
+// them).
+type Sender struct {
+	store     *events.Store
+	relay     *Relay
+	publisher message.Publisher
+	log       *slog.Logger
+	cl        *kgo.Client
+
+	mu      sync.Mutex
+	waiting map[string]chan reply
+}
+
+// NewSender returns a sender that reads replies from now on.
+func NewSender(ctx context.Context, store *events.Store, relay *Relay, publisher message.Publisher, brokers []string, log *slog.Logger) (*Sender, error) {
+	admCl, err := newClient(brokers)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := kadm.NewClient(admCl).ListEndOffsets(ctx, RepliesTopic)
+	admCl.Close()
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", RepliesTopic, err)
+	}
+	from := map[string]map[int32]kgo.Offset{RepliesTopic: {}}
+	ends.Each(func(o kadm.ListedOffset) { from[RepliesTopic][o.Partition] = kgo.NewOffset().At(o.Offset) })
+	cl, err := newClient(brokers, kgo.ConsumePartitions(from), kgo.FetchMaxWait(20*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	return &Sender{store: store, relay: relay, publisher: publisher, log: log, cl: cl, waiting: map[string]chan reply{}}, nil
+}
+
+// Run reads replies until ctx ends.
+func (s *Sender) Run(ctx context.Context) error {
+	defer s.cl.Close()
+	for {
+		fetches := s.cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			s.log.Warn("kafka: reading replies failed, retrying", "partition", p, "err", err)
+		})
+		fetches.EachRecord(func(rec *kgo.Record) {
+			var rep reply
+			if err := json.Unmarshal(rec.Value, &rep); err != nil {
+				s.log.Error("kafka: a record that is not a reply is skipped", "offset", rec.Offset, "err", err)
+				return
+			}
+			s.mu.Lock()
+			ch, ok := s.waiting[rep.CommandID]
+			delete(s.waiting, rep.CommandID)
+			s.mu.Unlock()
+			if ok {
+				ch <- rep
+			}
+		})
+	}
+}
+
+// Send carries cmd to its context and returns its result there, as a
+// result in this log.
+func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Result, error) {
+	// Causality: what this process wrote before the command (the product
+	// whose stock it adds) is published before the command is.
+	if err := s.relay.WaitPublished(ctx, s.store.DB().Head()); err != nil {
+		return commands.Result{}, s.late(cmd, err)
+	}
+	ch := make(chan reply, 1)
+	s.mu.Lock()
+	s.waiting[cmd.ID] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiting, cmd.ID)
+		s.mu.Unlock()
+	}()
+	value, err := json.Marshal(cmd)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: message.NewMessage(cmd.ID, value)}) {
+		return commands.Result{}, s.late(cmd, ctx.Err())
+	}
+	var rep reply
+	select {
+	case rep = <-ch:
+	case <-ctx.Done():
+		return commands.Result{}, s.late(cmd, ctx.Err())
+	}
+	switch rep.Code {
+	case "":
+	case "BAD_USER_INPUT":
+		return commands.Result{}, fault.Invalidf(rep.Message)
+	case "NOT_FOUND":
+		return commands.Result{}, fault.NotFoundf(rep.Message)
+	case "CONFLICT":
+		return commands.Result{}, fault.Conflictf(rep.Message)
+	default:
+		return commands.Result{}, errors.New(rep.Message)
+	}
+	res := commands.Result{ID: rep.ResultID}
+	if rep.EventID == "" {
+		return res, nil
+	}
+	for {
+		pos, ok, err := s.store.PositionOf(ctx, rep.EventID)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			res.Position = pos
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("%s was carried out by the %s service, but its events did not reach this process in time: %w", cmd.Name, cmd.Context, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Sender) late(cmd commands.Command, err error) error {
+	return fmt.Errorf("the %s service did not answer %s in time (is it running?): %w", cmd.Context, cmd.Name, err)
+}

@@ -1,0 +1,198 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/app/kafkabus"
+	"orderflow/commands"
+	"orderflow/events"
+)
+
+// kafkaBus is what a process runs when split into services: the relay of
+// its events, the replica of the families it reads, the command sender of
+// the API, and a consumer group per context.
+type kafkaBus struct {
+	publisher message.Publisher
+	relay     *kafkabus.Relay
+	replica   *kafkabus.Replica
+	sender    *kafkabus.Sender
+	feeds     []*kafkabus.Feed
+
+	stopFeeds, stopRest context.CancelFunc
+	feedsDone, restDone sync.WaitGroup
+}
+
+// replicaFamilies are the families a process copies: what its contexts
+// read of others, and inventory's own (see commands.Needs).
+func replicaFamilies(cfg Config) []string {
+	var out []string
+	for _, c := range cfg.Contexts {
+		for _, f := range commands.Needs(c) {
+			own := cfg.Runs(f) && !(f == commands.ContextInventory && c == commands.ContextInventory)
+			if !own && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// connectKafka makes sure the topics exist and starts the relay and the
+// replica; the feeds start later (startFeeds), once the reactions run.
+func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *events.Registry, log *slog.Logger) (*kafkaBus, error) {
+	admin, err := kafkabusClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaPartitions)
+	admin.Close()
+	if err != nil {
+		return nil, fmt.Errorf("kafka at %v: %w", cfg.KafkaBrokers, err)
+	}
+	k := &kafkaBus{}
+	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers, log); err != nil {
+		return nil, err
+	}
+	k.relay = kafkabus.NewRelay(store, reg, k.publisher, log)
+	if k.replica, err = kafkabus.NewReplica(setup, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg), cfg.Contexts, log); err != nil {
+		k.publisher.Close()
+		return nil, err
+	}
+	if cfg.Runs(commands.ContextAPI) {
+		if k.sender, err = kafkabus.NewSender(setup, store, k.relay, k.publisher, cfg.KafkaBrokers, log); err != nil {
+			k.replica.Close()
+			k.publisher.Close()
+			return nil, err
+		}
+	}
+	rest, stopRest := context.WithCancel(context.Background())
+	k.stopRest = stopRest
+	k.restDone.Go(func() {
+		if err := k.relay.Run(rest); err != nil {
+			log.Error("kafka relay stopped", "err", err)
+		}
+	})
+	k.restDone.Go(func() {
+		defer k.replica.Close()
+		if err := k.replica.Run(rest); err != nil {
+			log.Error("kafka replica stopped", "err", err)
+		}
+	})
+	if k.sender != nil {
+		k.restDone.Go(func() {
+			if err := k.sender.Run(rest); err != nil {
+				log.Error("kafka replies reader stopped", "err", err)
+			}
+		})
+	}
+	return k, nil
+}
+
+// startFeeds joins a consumer group for each context this process runs
+// (but the API, which reads through the replica).
+func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *commands.Handlers, p *pipeline, log *slog.Logger) error {
+	ctx, stop := context.WithCancel(context.Background())
+	k.stopFeeds = stop
+	for _, c := range cfg.Contexts {
+		if c == commands.ContextAPI {
+			continue
+		}
+		f := &kafkabus.Feed{Context: c, Store: store, Handlers: handlers, Replica: k.replica, Relay: k.relay,
+			Publisher: k.publisher, Log: log}
+		for _, spec := range handlers.Consumers() {
+			if commands.ReactionContext(spec.Name) != c {
+				continue
+			}
+			f.Reaction = p.consumer(spec.Name)
+			for _, t := range spec.Types {
+				topic := kafkabus.FamilyTopic(commands.TypeContext(t))
+				if c == commands.ContextInventory {
+					// Orders re-keyed by product: each member reads the
+					// products of its partitions.
+					topic = kafkabus.RepartitionTopic
+					f.Repartitioned = true
+				}
+				if !slices.Contains(f.Topics, topic) {
+					f.Topics = append(f.Topics, topic)
+				}
+			}
+		}
+		if c == commands.ContextInventory {
+			f.OnAssigned = func(ctx context.Context) error {
+				// Decide only against everything the stock topic holds
+				// (a previous owner's last reservations included).
+				if err := k.replica.CatchUp(ctx, commands.ContextInventory); err != nil {
+					return err
+				}
+				handlers.ForgetStock()
+				return nil
+			}
+		}
+		if err := f.Start(cfg.KafkaBrokers); err != nil {
+			return err
+		}
+		k.feeds = append(k.feeds, f)
+		k.feedsDone.Go(func() {
+			if err := f.Run(ctx); err != nil {
+				log.Error("kafka feed stopped", "context", c, "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// send carries a command to the process that runs its context, waiting
+// at most timeout.
+func (k *kafkaBus) send(timeout time.Duration) func(ctx context.Context, cmd commands.Command) (commands.Result, error) {
+	return func(ctx context.Context, cmd commands.Command) (commands.Result, error) {
+		if k.sender == nil {
+			return commands.Result{}, errors.New("this process does not run the api context and sends no commands")
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return k.sender.Send(ctx, cmd)
+	}
+}
+
+// stopFeedsNow leaves the consumer groups (committing what is done).
+func (k *kafkaBus) stopFeedsNow() {
+	if k.stopFeeds != nil {
+		k.stopFeeds()
+		k.feedsDone.Wait()
+	}
+}
+
+// stop stops the relay, the replica and the replies reader, after the
+// relay had a moment to publish what the reactions wrote last.
+func (k *kafkaBus) stop(ctx context.Context, store *events.Store) error {
+	var err error
+	if k.relay != nil {
+		flush, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = k.relay.WaitPublished(flush, store.DB().Head())
+		cancel()
+	}
+	if k.stopRest != nil {
+		k.stopRest()
+		k.restDone.Wait()
+	}
+	if k.publisher != nil {
+		err = errors.Join(err, k.publisher.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
+}
+
+func kafkabusClient(cfg Config) (*kgo.Client, error) { return kafkabus.NewAdminClient(cfg.KafkaBrokers) }
