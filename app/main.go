@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"orderflow/app/cdc"
+	"orderflow/app/devbroker"
 	"orderflow/app/load"
 )
 
@@ -22,8 +23,10 @@ Usage:
   orderflow load --target URL [flags]          place orders against a running server and report throughput
   orderflow token --secret S --sub ID [flags]  print an access token for a server run with --auth-secret S
   orderflow cdc --pg DSN --db PATH [flags]     follow a legacy PostgreSQL database into the store
+  orderflow devbroker [--addr H:P] [--data D]  run a Kafka-protocol broker for tests and demos (not production)
 
-Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h", "orderflow token -h" or "orderflow cdc -h" for the flags.
+Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h", "orderflow token -h",
+"orderflow cdc -h" or "orderflow devbroker -h" for the flags.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -41,6 +44,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cdc.Main(ctx, args[1:], os.Getenv, stderr)
+	}
+	if len(args) > 0 && args[0] == "devbroker" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return devbroker.Main(ctx, args[1:], os.Getenv, stderr)
 	}
 	if len(args) > 0 && args[0] == "replay" {
 		return replay(args[1:], os.Getenv, stderr)

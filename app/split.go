@@ -195,4 +195,6 @@ func (k *kafkaBus) stop(ctx context.Context, store *events.Store) error {
 	return nil
 }
 
-func kafkabusClient(cfg Config) (*kgo.Client, error) { return kafkabus.NewAdminClient(cfg.KafkaBrokers) }
+func kafkabusClient(cfg Config) (*kgo.Client, error) {
+	return kafkabus.NewAdminClient(cfg.KafkaBrokers)
+}

@@ -42,3 +42,18 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+// TestParseWithPrefix: a command with its own prefix reads only its own
+// variables, so the server's ORDERFLOW_ADDR does not leak into it.
+func TestParseWithPrefix(t *testing.T) {
+	env := map[string]string{"ORDERFLOW_ADDR": ":8080", "ORDERFLOW_DEVBROKER_ADDR": "127.0.0.1:19092"}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", "127.0.0.1:9092", "")
+	if err := flags.ParseWithPrefix(fs, nil, func(k string) string { return env[k] }, "ORDERFLOW_DEVBROKER_"); err != nil {
+		t.Fatal(err)
+	}
+	if *addr != "127.0.0.1:19092" {
+		t.Fatalf("addr = %q, want ORDERFLOW_DEVBROKER_ADDR's 127.0.0.1:19092", *addr)
+	}
+}

@@ -1,0 +1,176 @@
+package devbroker_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/app/devbroker"
+)
+
+// syncBuffer is a bytes.Buffer the broker's goroutines and the test can
+// share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runBroker runs devbroker.Run on addr in the background and returns the
+// address it listens on and a stop function that ends it and waits for it.
+func runBroker(t *testing.T, addr string, cfg devbroker.Config) (string, func()) {
+	t.Helper()
+	ln, err := devbroker.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- devbroker.Run(ctx, ln, cfg, stderr) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v\nstderr:\n%s", err, stderr)
+			}
+			if !strings.Contains(stderr.String(), "orderflow devbroker: stopped") {
+				t.Errorf("no stop line; stderr:\n%s", stderr)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+// TestRestartKeepsTopicsRecordsAndOffsets: a broker with a data directory,
+// stopped and started again on it (and on the same address), still has the
+// topic with its 12 partitions and unlimited retention, every acknowledged
+// record at its offset, and the group's committed offsets; and a member of
+// the group resumes after them. With and without --fsync.
+func TestRestartKeepsTopicsRecordsAndOffsets(t *testing.T) {
+	for _, fsync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fsync=%v", fsync), func(t *testing.T) { testRestart(t, fsync) })
+	}
+}
+
+func testRestart(t *testing.T, fsync bool) {
+	cfg := devbroker.Config{DataDir: t.TempDir(), Fsync: fsync}
+	addr, stop := runBroker(t, "127.0.0.1:0", cfg)
+	acked := produceConsumeCommit(t, addr)
+	stop()
+
+	again, _ := runBroker(t, addr, cfg)
+	if again != addr {
+		t.Fatalf("restarted on %s, want the same address %s", again, addr)
+	}
+	checkKept(t, addr, acked)
+
+	// The group resumes where it committed: the first thing it reads is a
+	// record produced after the restart, nothing from before.
+	next := produce(t, addr, testTopic, len(acked), 1)[0]
+	cl := newClient(t, addr, kgo.ConsumerGroup(testGroup), kgo.ConsumeTopics(testTopic),
+		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer cl.Close()
+	ctx := waitCtx(t)
+	for seen := false; !seen; {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("the group never read the record produced after the restart")
+		}
+		fetches.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fetches.EachRecord(func(r *kgo.Record) {
+			if got := toRecord(r); got != next {
+				t.Errorf("the group read %v again after the restart; it had committed past it", got)
+			} else {
+				seen = true
+			}
+		})
+	}
+}
+
+// TestInMemoryForgets: without a data directory a restart starts empty,
+// which is what "in memory" in the ready line promises.
+func TestInMemoryForgets(t *testing.T) {
+	addr, stop := runBroker(t, "127.0.0.1:0", devbroker.Config{})
+	createTopic(t, addr, testTopic, testPartitions)
+	stop()
+	addr, _ = runBroker(t, addr, devbroker.Config{})
+	// Creating it again succeeds only if the first one is gone.
+	createTopic(t, addr, testTopic, testPartitions)
+}
+
+// TestAddressInUse: another process on the address is refused at once with
+// a message naming the cause and the flag to change.
+func TestAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr syncBuffer
+	code := devbroker.Main(context.Background(), []string{"--addr", ln.Addr().String()}, noEnv, &stderr)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "already in use") || !strings.Contains(stderr.String(), "--addr") {
+		t.Fatalf("stderr does not say the address is in use and which flag to change:\n%s", stderr.String())
+	}
+}
+
+func noEnv(string) string { return "" }
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    devbroker.Config
+		wantErr string
+	}{
+		{"defaults", nil, nil, devbroker.Config{Addr: "127.0.0.1:9092"}, ""},
+		{"flags", []string{"--addr", "127.0.0.1:19092", "--data", "/tmp/b", "--fsync"}, nil,
+			devbroker.Config{Addr: "127.0.0.1:19092", DataDir: "/tmp/b", Fsync: true}, ""},
+		{"environment", nil, map[string]string{"ORDERFLOW_DEVBROKER_ADDR": "localhost:19092", "ORDERFLOW_DEVBROKER_DATA": "/tmp/b"},
+			devbroker.Config{Addr: "localhost:19092", DataDir: "/tmp/b"}, ""},
+		{"the server's ORDERFLOW_ADDR is not ours", nil, map[string]string{"ORDERFLOW_ADDR": ":8080"},
+			devbroker.Config{Addr: "127.0.0.1:9092"}, ""},
+		{"no port", []string{"--addr", "127.0.0.1"}, nil, devbroker.Config{}, "want host:port"},
+		{"unspecified host", []string{"--addr", "0.0.0.0:9092"}, nil, devbroker.Config{}, "host clients can reach"},
+		{"empty host", []string{"--addr", ":9092"}, nil, devbroker.Config{}, "host clients can reach"},
+		{"fsync in memory", []string{"--fsync"}, nil, devbroker.Config{}, "--fsync needs --data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out syncBuffer
+			cfg, err := devbroker.ParseFlags(tt.args, func(k string) string { return tt.env[k] }, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg != tt.want {
+				t.Fatalf("got %+v, err %v; want %+v", cfg, err, tt.want)
+			}
+		})
+	}
+}
