@@ -128,7 +128,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 	}
-	a.pipeline = startPipeline(store, reg, specs, cfg, cfg.Split(), a.metrics.ObserveAdmission, log)
+	a.pipeline = startPipeline(store, reg, specs, cfg, func(spec events.ConsumerSpec) bool { return fedReaction(cfg, spec) },
+		a.metrics.ObserveAdmission, log)
 	var api commands.API = handlers
 	if a.kafka != nil {
 		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, log); err != nil {

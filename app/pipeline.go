@@ -38,10 +38,10 @@ var validationConsumers = map[string]bool{"inventory": true, "fraud": true, "cus
 // lagEvery is how often the validation lag is measured for admission.
 const lagEvery = 5 * time.Millisecond
 
-// startPipeline starts a consumer per spec. fed consumers are handed
+// startPipeline starts a consumer per spec. Those fed says are handed
 // their deliveries from Kafka (see kafkabus.Feed) instead of reading the
 // log.
-func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config, fed bool,
+func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config, fed func(events.ConsumerSpec) bool,
 	observeAdmission func(waited time.Duration, admitted bool), log *slog.Logger) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pipeline{store: store, maxLag: cfg.MaxValidationLag, observeAdmission: observeAdmission, cancel: cancel}
@@ -52,7 +52,7 @@ func startPipeline(store *events.Store, reg *events.Registry, specs []events.Con
 			p.validating = append(p.validating, c)
 		}
 		run := c.Run
-		if fed {
+		if fed(spec) {
 			run = c.RunFed
 		}
 		p.done.Go(func() {

@@ -38,7 +38,8 @@ type kafkaBus struct {
 // inventory's own, which it must hold when it takes partitions over.
 func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
 	fed := map[string]bool{}
-	for c, topics := range feedTopics(cfg, specs) {
+	perContext, _ := feedTopics(cfg, specs)
+	for c, topics := range perContext {
 		if c == commands.ContextInventory {
 			continue
 		}
@@ -59,33 +60,45 @@ func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
 	return out
 }
 
+// fedReaction says a reaction is fed by its context's consumer group: it
+// reads a family written in another process. A reaction that reads only
+// what its own process writes (payments, beside orders) reads the log, in
+// its order, as in one process.
+func fedReaction(cfg Config, spec events.ConsumerSpec) bool {
+	if !cfg.Split() {
+		return false
+	}
+	for _, t := range spec.Types {
+		if !cfg.Runs(commands.TypeContext(t)) {
+			return true
+		}
+	}
+	return false
+}
+
 // feedTopics are, per context this process runs (but the API), the topics
-// its reaction consumes.
-func feedTopics(cfg Config, specs []events.ConsumerSpec) map[string][]string {
-	out := map[string][]string{}
+// its reaction is fed from, and whether they are re-keyed.
+func feedTopics(cfg Config, specs []events.ConsumerSpec) (map[string][]string, map[string]bool) {
+	topics, rekeyed := map[string][]string{}, map[string]bool{}
 	for _, c := range cfg.Contexts {
 		if c == commands.ContextAPI {
 			continue
 		}
-		out[c] = nil
+		topics[c] = nil
 		for _, spec := range specs {
-			if commands.ReactionContext(spec.Name) != c {
+			if commands.ReactionContext(spec.Name) != c || !fedReaction(cfg, spec) {
 				continue
 			}
 			for _, t := range spec.Types {
-				topic := kafkabus.FamilyTopic(commands.TypeContext(t))
-				if c == commands.ContextInventory {
-					// Orders re-keyed by product: each member reads the
-					// products of its partitions.
-					topic = kafkabus.RepartitionTopic
-				}
-				if !slices.Contains(out[c], topic) {
-					out[c] = append(out[c], topic)
+				topic, re := kafkabus.ReactionTopic(c, commands.TypeContext(t))
+				rekeyed[c] = rekeyed[c] || re
+				if !slices.Contains(topics[c], topic) {
+					topics[c] = append(topics[c], topic)
 				}
 			}
 		}
 	}
-	return out
+	return topics, rekeyed
 }
 
 // connectKafka makes sure the topics exist and starts the relay and the
@@ -158,12 +171,12 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *command
 		f := &kafkabus.Feed{Context: c, Store: store, Handlers: handlers, Replica: k.replica, Relay: k.relay,
 			Publisher: k.publisher, Log: log}
 		for _, spec := range handlers.Consumers() {
-			if commands.ReactionContext(spec.Name) == c {
+			if commands.ReactionContext(spec.Name) == c && fedReaction(cfg, spec) {
 				f.Reaction = p.consumer(spec.Name)
 			}
 		}
-		f.Topics = feedTopics(cfg, handlers.Consumers())[c]
-		f.Repartitioned = c == commands.ContextInventory
+		topics, rekeyed := feedTopics(cfg, handlers.Consumers())
+		f.Topics, f.Repartitioned = topics[c], rekeyed[c]
 		if c == commands.ContextInventory {
 			f.OnAssigned = func(ctx context.Context) error {
 				// Decide only against everything the stock topic holds

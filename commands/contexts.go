@@ -89,6 +89,15 @@ func ProductKeys(p events.Payload) []string {
 	return keys
 }
 
+// CustomerKeys is the repartition of placements to fraud: the customer of
+// an OrderPlaced; other events have none.
+func CustomerKeys(p events.Payload) []string {
+	if placed, ok := p.(order.OrderPlaced); ok {
+		return []string{placed.CustomerID}
+	}
+	return nil
+}
+
 // Needs is what a context reads of other contexts besides the events its
 // reactions consume: the families it keeps a local copy of, to load state
 // and to check what a command refers to. Inventory keeps a copy of its own

@@ -70,6 +70,9 @@ func (l *notificationLane) decide(ctx context.Context, b *batch, d events.Delive
 	at := d.Event.OccurredAt
 	switch e := d.Payload.(type) {
 	case order.OrderPlaced:
+		// Split into services, the placement may come after the payment
+		// (they travel on different topics): it still says who and how much.
+		c.customerID, c.totalCents = e.CustomerID, e.TotalCents
 		return dec, nil
 	case order.OrderValidated:
 		c.validatedAt = &at

@@ -168,13 +168,18 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 	}
 	key := commands.StreamKey(e.StreamID)
 	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: message.NewMessage(e.ID, value)}}
-	if family == commands.ContextOrders {
-		p, err := r.store.Decode(r.reg, e)
-		if err != nil {
-			return nil, false, fmt.Errorf("kafka relay: decode %s at %d: %w", e.Type, e.Position, err)
+	var p events.Payload
+	for _, rp := range repartitions {
+		if rp.Family != family {
+			continue
 		}
-		for _, product := range commands.ProductKeys(p) {
-			out = append(out, outgoing{topic: RepartitionTopic, key: product, msg: message.NewMessage(e.ID, value)})
+		if p == nil {
+			if p, err = r.store.Decode(r.reg, e); err != nil {
+				return nil, false, fmt.Errorf("kafka relay: decode %s at %d: %w", e.Type, e.Position, err)
+			}
+		}
+		for _, k := range rp.Keys(p) {
+			out = append(out, outgoing{topic: rp.Topic, key: k, msg: message.NewMessage(e.ID, value)})
 		}
 	}
 	table := family == commands.ContextCatalog || family == commands.ContextCustomers

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"orderflow/commands"
+	"orderflow/events"
 )
 
 // Topic names. Every family of streams has its own topic keyed by the
@@ -35,9 +36,37 @@ const prefix = "orderflow."
 // FamilyTopic is the topic of the events of a context's streams.
 func FamilyTopic(context string) string { return prefix + context }
 
-// RepartitionTopic carries order events keyed by the product of each line
-// (one message per product of the order), for inventory.
-const RepartitionTopic = prefix + "orders-by-product"
+// A repartition re-keys a family's events by what a reaction writes, so
+// that one member of its group owns each key and sees its events in the
+// order they were written: the talk's "re-key by product id".
+type repartition struct {
+	Topic  string
+	Family string
+	Keys   func(events.Payload) []string
+}
+
+// Repartitions are the re-keyed topics: order events by the product of
+// each line (one record per product of the order) for inventory, and
+// placements by customer for fraud.
+var repartitions = []repartition{
+	{Topic: prefix + "orders-by-product", Family: commands.ContextOrders, Keys: commands.ProductKeys},
+	{Topic: prefix + "orders-by-customer", Family: commands.ContextOrders, Keys: commands.CustomerKeys},
+}
+
+// ReactionTopic is the topic a context's reaction reads the events of a
+// family from, and whether it is re-keyed (then the reaction takes from a
+// record only the key it was published under).
+func ReactionTopic(context, family string) (string, bool) {
+	if family == commands.ContextOrders {
+		switch context {
+		case commands.ContextInventory:
+			return repartitions[0].Topic, true
+		case commands.ContextFraud:
+			return repartitions[1].Topic, true
+		}
+	}
+	return FamilyTopic(family), false
+}
 
 // CommandTopic carries the commands for a context, keyed by the key of
 // the stream they are about.
@@ -58,7 +87,10 @@ func AllTopics() []string {
 		}
 		out = append(out, FamilyTopic(c), CommandTopic(c))
 	}
-	return append(out, RepartitionTopic, RepliesTopic)
+	for _, r := range repartitions {
+		out = append(out, r.Topic)
+	}
+	return append(out, RepliesTopic)
 }
 
 // EnsureTopics creates the topics that are missing, with the given number
