@@ -88,7 +88,7 @@ func (f *Feed) Start(brokers []string) error {
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.SessionTimeout(6*time.Second),
 		kgo.HeartbeatInterval(time.Second),
-		kgo.FetchMaxWait(50*time.Millisecond),
+		kgo.FetchMaxWait(time.Second),
 		kgo.OnPartitionsAssigned(f.assigned),
 		kgo.OnPartitionsRevoked(f.revoked),
 		kgo.OnPartitionsLost(f.lost),

@@ -64,7 +64,7 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 			consume[topic][p] = kgo.NewOffset().At(next)
 		}
 	}
-	cl, err := newClient(brokers, kgo.ConsumePartitions(consume), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := newClient(brokers, kgo.ConsumePartitions(consume), kgo.FetchMaxWait(time.Second))
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func NewSender(ctx context.Context, store *events.Store, relay *Relay, publisher
 	}
 	from := map[string]map[int32]kgo.Offset{RepliesTopic: {}}
 	ends.Each(func(o kadm.ListedOffset) { from[RepliesTopic][o.Partition] = kgo.NewOffset().At(o.Offset) })
-	cl, err := newClient(brokers, kgo.ConsumePartitions(from), kgo.FetchMaxWait(20*time.Millisecond))
+	cl, err := newClient(brokers, kgo.ConsumePartitions(from), kgo.FetchMaxWait(time.Second))
 	if err != nil {
 		return nil, err
 	}
