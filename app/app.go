@@ -14,10 +14,10 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"orderflow/app/board"
+	"orderflow/app/devbroker"
 	"orderflow/commands"
 	"orderflow/domain/fraud"
 	"orderflow/events"
@@ -208,17 +208,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 }
 
 // listen opens the server's socket, saying plainly when the address is
-// taken.
-func listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen on %s: the address is already in use by another process (choose another with --addr): %w", addr, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ln, nil
-}
+// taken (as the broker of demos does).
+var listen = devbroker.Listen
 
 // URL is the base address the server answers on.
 func (a *App) URL() string {

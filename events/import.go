@@ -45,12 +45,7 @@ func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.C
 		}
 		return nil
 	}
-	req.after = func() {
-		if n := len(stored); n > 0 {
-			s.db.tail.add(stored)
-			s.db.head.advance(stored[n-1].Position)
-		}
-	}
+	req.after = func() { s.committed(stored) }
 	if err := s.db.submit(ctx, req); err != nil {
 		return nil, err
 	}

@@ -68,16 +68,20 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 		stored = stored[:0]
 		return s.appendTx(wctx, tx, appends, savepoint, &stored)
 	}
-	req.after = func() {
-		if n := len(stored); n > 0 {
-			s.db.tail.add(stored)
-			s.db.head.advance(stored[n-1].Position)
-		}
-	}
+	req.after = func() { s.committed(stored) }
 	if err := s.db.submit(ctx, req); err != nil {
 		return nil, err
 	}
 	return stored, nil
+}
+
+// committed tells the log's readers about events just committed: they join
+// the in-memory tail and the head moves past them.
+func (s *Store) committed(stored []Event) {
+	if n := len(stored); n > 0 {
+		s.db.tail.add(stored)
+		s.db.head.advance(stored[n-1].Position)
+	}
 }
 
 func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend, savepoint bool, out *[]Event) error {
