@@ -125,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.pipeline = startPipeline(store, reg, specs, cfg, cfg.Split(), a.metrics.ObserveAdmission, log)
 	var api commands.API = handlers
 	if a.kafka != nil {
-		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, log); err != nil {
+		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, runner, log); err != nil {
 			return nil, err
 		}
 		api = &commands.Router{Local: handlers, Runs: cfg.Runs, Send: a.kafka.send(cfg.WaitTimeout)}

@@ -15,6 +15,7 @@ import (
 	"orderflow/app/kafkabus"
 	"orderflow/commands"
 	"orderflow/events"
+	"orderflow/projections"
 )
 
 // kafkaBus is what a process runs when split into services: the relay of
@@ -101,7 +102,7 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 
 // startFeeds joins a consumer group for each context this process runs
 // (but the API, which reads through the replica).
-func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *commands.Handlers, p *pipeline, log *slog.Logger) error {
+func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *commands.Handlers, p *pipeline, runner *projections.Runner, log *slog.Logger) error {
 	ctx, stop := context.WithCancel(context.Background())
 	k.stopFeeds = stop
 	for _, c := range cfg.Contexts {
@@ -109,7 +110,7 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *command
 			continue
 		}
 		f := &kafkabus.Feed{Context: c, Store: store, Handlers: handlers, Replica: k.replica, Relay: k.relay,
-			Publisher: k.publisher, Log: log}
+			Publisher: k.publisher, ReadModelsAt: runner.WaitFor, Log: log}
 		for _, spec := range handlers.Consumers() {
 			if commands.ReactionContext(spec.Name) != c {
 				continue
