@@ -47,6 +47,20 @@ func replicaFamilies(cfg Config) []string {
 	return out
 }
 
+// readModels are the projections a process keeps. One process, or the
+// API, keeps them all. A service split off without the API keeps only the
+// products read model, its price copy: nobody queries the others there,
+// and they would be built from part of their streams (an inventory service
+// receives only the order events of its products' partitions, so after a
+// failover an OrderFailed whose OrderPlaced another member took, which
+// stops the orders projection for good).
+func readModels(cfg Config) []projections.Definition {
+	if !cfg.Split() || cfg.Runs(commands.ContextAPI) {
+		return projections.All()
+	}
+	return projections.PricesDefinitions()
+}
+
 // connectKafka makes sure the topics exist and starts the relay and the
 // replica; the feeds start later (startFeeds), once the reactions run.
 func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *events.Registry, log *slog.Logger) (*kafkaBus, error) {
