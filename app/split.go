@@ -132,10 +132,16 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *command
 			f.Reaction = p.consumer(spec.Name)
 			for _, t := range spec.Types {
 				topic := kafkabus.FamilyTopic(commands.TypeContext(t))
-				if c == commands.ContextInventory {
+				switch c {
+				case commands.ContextInventory:
 					// Orders re-keyed by product: each member reads the
 					// products of its partitions.
 					topic = kafkabus.RepartitionTopic
+					f.Repartitioned = true
+				case commands.ContextFraud:
+					// Orders re-keyed by customer: one customer's orders
+					// in one partition, in the order they were placed.
+					topic = kafkabus.CustomerRepartitionTopic
 					f.Repartitioned = true
 				}
 				if !slices.Contains(f.Topics, topic) {

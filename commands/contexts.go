@@ -89,6 +89,20 @@ func ProductKeys(p events.Payload) []string {
 	return keys
 }
 
+// CustomerKeys is the repartition of order events to fraud: the customer
+// of an OrderPlaced, whose history decides it. Its lanes take a customer's
+// orders as "already answered" when they come before the last one
+// answered, so the orders must reach them in the order they were placed,
+// as one partition keyed by customer carries them. Events of other types
+// have none.
+func CustomerKeys(p events.Payload) []string {
+	var keys []string
+	for _, r := range byCustomer(events.Event{}, p) {
+		keys = append(keys, r.Key)
+	}
+	return keys
+}
+
 // Needs is what a context reads of other contexts besides the events its
 // reactions consume: the families it keeps a local copy of, to load state
 // and to check what a command refers to. Inventory keeps a copy of its own

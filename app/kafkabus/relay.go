@@ -176,6 +176,9 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 		for _, product := range commands.ProductKeys(p) {
 			out = append(out, outgoing{topic: RepartitionTopic, key: product, msg: message.NewMessage(e.ID, value)})
 		}
+		for _, customer := range commands.CustomerKeys(p) {
+			out = append(out, outgoing{topic: CustomerRepartitionTopic, key: customer, msg: message.NewMessage(e.ID, value)})
+		}
 	}
 	table := family == commands.ContextCatalog || family == commands.ContextCustomers
 	return out, table, nil

@@ -39,6 +39,10 @@ func FamilyTopic(context string) string { return prefix + context }
 // (one message per product of the order), for inventory.
 const RepartitionTopic = prefix + "orders-by-product"
 
+// CustomerRepartitionTopic carries OrderPlaced events keyed by customer,
+// for fraud, which decides by the customer's history.
+const CustomerRepartitionTopic = prefix + "orders-by-customer"
+
 // CommandTopic carries the commands for a context, keyed by the key of
 // the stream they are about.
 func CommandTopic(context string) string { return prefix + context + ".commands" }
@@ -58,7 +62,7 @@ func AllTopics() []string {
 		}
 		out = append(out, FamilyTopic(c), CommandTopic(c))
 	}
-	return append(out, RepartitionTopic, RepliesTopic)
+	return append(out, RepartitionTopic, CustomerRepartitionTopic, RepliesTopic)
 }
 
 // EnsureTopics creates the topics that are missing, with the given number
