@@ -87,7 +87,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		if a.kafka, err = connectKafka(ctx, cfg, store, reg, log); err != nil {
 			return nil, err
 		}
-		catchUp = a.kafka.replica.CatchUp
+		// The replica starts once the reactions are known (below).
+		catchUp = func(ctx context.Context, families ...string) error { return a.kafka.replica.CatchUp(ctx, families...) }
 	}
 	// The orders context prices orders from its in-memory copy of the catalog.
 	handlers := commands.New(store, reg, projections.NewPrices(views, runner), commands.Config{
@@ -120,6 +121,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	for _, spec := range handlers.Consumers() {
 		if cfg.Runs(commands.ReactionContext(spec.Name)) {
 			specs = append(specs, spec)
+		}
+	}
+	if a.kafka != nil {
+		if err := a.kafka.startReplica(ctx, cfg, store, specs, log); err != nil {
+			return nil, err
 		}
 	}
 	a.pipeline = startPipeline(store, reg, specs, cfg, cfg.Split(), a.metrics.ObserveAdmission, log)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"orderflow/commands"
 	"orderflow/events"
 )
 
@@ -78,6 +79,42 @@ func TestDurabilityFlag(t *testing.T) {
 		}
 		if err != nil || cfg.Durability != tt.want {
 			t.Errorf("%v %v: durability %q, err %v; want %q", tt.args, tt.env, cfg.Durability, err, tt.want)
+		}
+	}
+}
+
+func TestTransportFlags(t *testing.T) {
+	all := strings.Join(commands.Contexts(), ",")
+	for _, tt := range []struct {
+		args     []string
+		env      map[string]string
+		split    bool
+		brokers  string
+		contexts string
+		wantErr  string
+	}{
+		{nil, nil, false, "", all, ""},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "a:9092, b:9092", "--contexts", "inventory"}, nil, true, "a:9092,b:9092", "inventory", ""},
+		{nil, map[string]string{"ORDERFLOW_TRANSPORT": "kafka", "ORDERFLOW_KAFKA_BROKERS": "k:1", "ORDERFLOW_CONTEXTS": "fraud,customercheck"},
+			true, "k:1", "fraud,customercheck", ""},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1"}, nil, true, "k:1", all, ""},
+		{[]string{"--transport", "carrier-pigeon"}, nil, false, "", "", "--transport must be"},
+		{[]string{"--transport", "kafka"}, nil, false, "", "", "needs --kafka-brokers"},
+		{[]string{"--contexts", "inventory"}, nil, false, "", "", "needs --transport kafka"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "orders"}, nil, false, "", "", "same process"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "shipping"}, nil, false, "", "", `unknown context "shipping"`},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-partitions", "0"}, nil, false, "", "", "--kafka-partitions"},
+	} {
+		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v %v: err = %v, want one with %q", tt.args, tt.env, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg.Split() != tt.split || strings.Join(cfg.KafkaBrokers, ",") != tt.brokers ||
+			strings.Join(cfg.Contexts, ",") != tt.contexts || cfg.KafkaPartitions != 12 {
+			t.Errorf("%v %v: %+v, err %v", tt.args, tt.env, cfg, err)
 		}
 	}
 }

@@ -28,18 +28,31 @@ type kafkaBus struct {
 	sender    *kafkabus.Sender
 	feeds     []*kafkabus.Feed
 
+	rest                context.Context // ends when stop stops the relay, replica and replies
 	stopFeeds, stopRest context.CancelFunc
 	feedsDone, restDone sync.WaitGroup
 }
 
 // replicaFamilies are the families a process copies: what its contexts
-// read of others, and inventory's own (see commands.Needs).
-func replicaFamilies(cfg Config) []string {
+// read of others (see commands.Needs), but those a consumer group of its
+// own reads whole anyway (it imports every record it reads), and
+// inventory's own, which it must hold when it takes partitions over.
+func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
+	fed := map[string]bool{}
+	for c, topics := range feedTopics(cfg, specs) {
+		if c == commands.ContextInventory {
+			continue
+		}
+		for _, t := range topics {
+			fed[t] = true
+		}
+	}
 	var out []string
 	for _, c := range cfg.Contexts {
 		for _, f := range commands.Needs(c) {
-			own := cfg.Runs(f) && !(f == commands.ContextInventory && c == commands.ContextInventory)
-			if !own && !slices.Contains(out, f) {
+			restore := f == commands.ContextInventory && c == commands.ContextInventory
+			copied := !cfg.Runs(f) && !fed[kafkabus.FamilyTopic(f)]
+			if (restore || copied) && !slices.Contains(out, f) {
 				out = append(out, f)
 			}
 		}
@@ -61,6 +74,40 @@ func readModels(cfg Config) []projections.Definition {
 	return projections.PricesDefinitions()
 }
 
+// feedTopics are, per context this process runs (but the API), the topics
+// its reaction consumes.
+func feedTopics(cfg Config, specs []events.ConsumerSpec) map[string][]string {
+	out := map[string][]string{}
+	for _, c := range cfg.Contexts {
+		if c == commands.ContextAPI {
+			continue
+		}
+		out[c] = nil
+		for _, spec := range specs {
+			if commands.ReactionContext(spec.Name) != c {
+				continue
+			}
+			for _, t := range spec.Types {
+				topic := kafkabus.FamilyTopic(commands.TypeContext(t))
+				switch c {
+				case commands.ContextInventory:
+					// Orders re-keyed by product: each member reads the
+					// products of its partitions.
+					topic = kafkabus.RepartitionTopic
+				case commands.ContextFraud:
+					// Orders re-keyed by customer: one customer's orders
+					// in one partition, in the order they were placed.
+					topic = kafkabus.CustomerRepartitionTopic
+				}
+				if !slices.Contains(out[c], topic) {
+					out[c] = append(out[c], topic)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // connectKafka makes sure the topics exist and starts the relay and the
 // replica; the feeds start later (startFeeds), once the reactions run.
 func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *events.Registry, log *slog.Logger) (*kafkaBus, error) {
@@ -80,28 +127,17 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		return nil, err
 	}
 	k.relay = kafkabus.NewRelay(store, reg, k.publisher, log)
-	if k.replica, err = kafkabus.NewReplica(setup, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg), cfg.Contexts, log); err != nil {
-		k.publisher.Close()
-		return nil, err
-	}
 	if cfg.Runs(commands.ContextAPI) {
 		if k.sender, err = kafkabus.NewSender(setup, store, k.relay, k.publisher, cfg.KafkaBrokers, log); err != nil {
-			k.replica.Close()
 			k.publisher.Close()
 			return nil, err
 		}
 	}
 	rest, stopRest := context.WithCancel(context.Background())
-	k.stopRest = stopRest
+	k.rest, k.stopRest = rest, stopRest
 	k.restDone.Go(func() {
 		if err := k.relay.Run(rest); err != nil {
 			log.Error("kafka relay stopped", "err", err)
-		}
-	})
-	k.restDone.Go(func() {
-		defer k.replica.Close()
-		if err := k.replica.Run(rest); err != nil {
-			log.Error("kafka replica stopped", "err", err)
 		}
 	})
 	if k.sender != nil {
@@ -112,6 +148,22 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		})
 	}
 	return k, nil
+}
+
+// startReplica starts copying the families this process reads.
+func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.Store, specs []events.ConsumerSpec, log *slog.Logger) error {
+	var err error
+	if k.replica, err = kafkabus.NewReplica(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg, specs), cfg.Contexts, log); err != nil {
+		return err
+	}
+	rest := k.rest
+	k.restDone.Go(func() {
+		defer k.replica.Close()
+		if err := k.replica.Run(rest); err != nil {
+			log.Error("kafka replica stopped", "err", err)
+		}
+	})
+	return nil
 }
 
 // startFeeds joins a consumer group for each context this process runs
@@ -126,29 +178,12 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *command
 		f := &kafkabus.Feed{Context: c, Store: store, Handlers: handlers, Replica: k.replica, Relay: k.relay,
 			Publisher: k.publisher, ReadModelsAt: runner.WaitFor, Log: log}
 		for _, spec := range handlers.Consumers() {
-			if commands.ReactionContext(spec.Name) != c {
-				continue
-			}
-			f.Reaction = p.consumer(spec.Name)
-			for _, t := range spec.Types {
-				topic := kafkabus.FamilyTopic(commands.TypeContext(t))
-				switch c {
-				case commands.ContextInventory:
-					// Orders re-keyed by product: each member reads the
-					// products of its partitions.
-					topic = kafkabus.RepartitionTopic
-					f.Repartitioned = true
-				case commands.ContextFraud:
-					// Orders re-keyed by customer: one customer's orders
-					// in one partition, in the order they were placed.
-					topic = kafkabus.CustomerRepartitionTopic
-					f.Repartitioned = true
-				}
-				if !slices.Contains(f.Topics, topic) {
-					f.Topics = append(f.Topics, topic)
-				}
+			if commands.ReactionContext(spec.Name) == c {
+				f.Reaction = p.consumer(spec.Name)
 			}
 		}
+		f.Topics = feedTopics(cfg, handlers.Consumers())[c]
+		f.Repartitioned = c == commands.ContextInventory || c == commands.ContextFraud
 		if c == commands.ContextInventory {
 			f.OnAssigned = func(ctx context.Context) error {
 				// Decide only against everything the stock topic holds

@@ -281,3 +281,57 @@ func TestConsumerSetsAsideWhatKeepsFailing(t *testing.T) {
 		})
 	}
 }
+
+// TestFedConsumerAcksOnceHandled checks the consumer fed from outside (a
+// Kafka consumer group): only the kept keys are delivered, in the order
+// handed over, and each event is acknowledged once all its deliveries
+// were handled (at once when none is kept).
+func TestFedConsumerAcksOnceHandled(t *testing.T) {
+	s, _ := openStore(t)
+	appendKeyed(t, s, 3, 5, 0)
+	r := &laneLog{byKey: map[string][]int{}, laneOf: map[string]int{}}
+	reg := events.NewRegistry(events.Registration{Payload: keyed{}}, events.Registration{Payload: other{}})
+	c := events.NewConsumer(s, reg, keyedSpec("fed", r), events.ConsumerOptions{Lanes: 2, MaxBatch: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.RunFed(ctx) }()
+
+	evs, err := s.ReadAll(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked sync.WaitGroup
+	acks := map[int64]int{}
+	var mu sync.Mutex
+	keep := func(key string) bool { return key != "k2" }
+	for _, e := range evs {
+		acked.Add(1)
+		if !c.Deliver(ctx, e, keep, func() {
+			mu.Lock()
+			acks[e.Position]++
+			mu.Unlock()
+			acked.Done()
+		}) {
+			t.Fatal("Deliver refused before the end")
+		}
+	}
+	acked.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if acks[e.Position] != 1 {
+			t.Errorf("event %d acknowledged %d times", e.Position, acks[e.Position])
+		}
+	}
+	want := []int{0, 1, 2, 3, 4}
+	for _, k := range []string{"k0", "k1"} {
+		if fmt.Sprint(r.byKey[k]) != fmt.Sprint(want) {
+			t.Errorf("key %s got %v, want %v", k, r.byKey[k], want)
+		}
+	}
+	if len(r.byKey["k2"]) != 0 || len(r.errs) > 0 {
+		t.Errorf("k2 (not kept) got %v; errors %v", r.byKey["k2"], r.errs)
+	}
+}

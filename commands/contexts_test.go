@@ -1,0 +1,173 @@
+package commands_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"orderflow/commands"
+	"orderflow/domain/fault"
+	"orderflow/domain/order"
+	"orderflow/domain/stock"
+	"orderflow/events"
+	"orderflow/projections"
+)
+
+func TestStreamsBelongToTheirContext(t *testing.T) {
+	tests := []struct {
+		stream, context, key string
+	}{
+		{"order-o-1", commands.ContextOrders, "o-1"},
+		{"product-kettle", commands.ContextCatalog, "kettle"},
+		{"customer-ada", commands.ContextCustomers, "ada"},
+		{"stock-kettle", commands.ContextInventory, "kettle"},
+		{"fraud-ada", commands.ContextFraud, "ada"},
+		{"customercheck-o-1", commands.ContextCustomerCheck, "o-1"},
+		{"payment-o-1", commands.ContextPayments, "o-1"},
+		{"notification-o-1", commands.ContextNotifications, "o-1"},
+		{"unknown-1", "", "1"},
+		{"nohyphen", "", ""},
+	}
+	for _, tt := range tests {
+		if got := commands.StreamContext(tt.stream); got != tt.context {
+			t.Errorf("StreamContext(%q) = %q, want %q", tt.stream, got, tt.context)
+		}
+		if got := commands.StreamKey(tt.stream); got != tt.key {
+			t.Errorf("StreamKey(%q) = %q, want %q", tt.stream, got, tt.key)
+		}
+	}
+	// Every registered event type belongs to a context.
+	for _, typ := range commands.Registry().Types() {
+		if commands.TypeContext(typ.Name) == "" {
+			t.Errorf("event type %s belongs to no context", typ.Name)
+		}
+	}
+}
+
+func TestCheckContexts(t *testing.T) {
+	tests := []struct {
+		list    string
+		problem string // "" when valid
+	}{
+		{strings.Join(commands.Contexts(), ","), ""},
+		{"api,orders,catalog,customers,payments", ""},
+		{"inventory", ""},
+		{"fraud,customercheck,notifications", ""},
+		{"", "no contexts"},
+		{"inventory,warehouse", `unknown context "warehouse"`},
+		{"inventory,inventory", "given twice"},
+		{"api,orders", "same process"},
+		{"payments", "same process"},
+	}
+	for _, tt := range tests {
+		var list []string
+		if tt.list != "" {
+			list = strings.Split(tt.list, ",")
+		}
+		err := commands.CheckContexts(list)
+		switch {
+		case tt.problem == "" && err != nil:
+			t.Errorf("CheckContexts(%s) = %v, want nil", tt.list, err)
+		case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem)):
+			t.Errorf("CheckContexts(%s) = %v, want an error saying %q", tt.list, err, tt.problem)
+		}
+	}
+}
+
+func TestProductKeysRepartitionOrderEvents(t *testing.T) {
+	lines := []order.Line{{ProductID: "a", Quantity: 1}, {ProductID: "b", Quantity: 2}, {ProductID: "a", Quantity: 3}}
+	tests := []struct {
+		p    events.Payload
+		want []string
+	}{
+		{order.OrderPlaced{OrderID: "o", Lines: lines}, []string{"a", "b"}},
+		{order.OrderCancelled{OrderID: "o", Lines: lines[1:2]}, []string{"b"}},
+		{order.OrderValidated{OrderID: "o"}, nil},
+		{stock.StockAdded{ProductID: "a"}, nil},
+	}
+	for _, tt := range tests {
+		if got := commands.ProductKeys(tt.p); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ProductKeys(%T) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}
+
+// TestRouterSendsWhatRunsElsewhere runs commands through a Router whose
+// inventory runs "elsewhere": a Send that carries the command out with
+// Execute on handlers of their own log, as a remote service would.
+func TestRouterSendsWhatRunsElsewhere(t *testing.T) {
+	ctx := context.Background()
+	db, store, reg := commands.OpenTestStore(t)
+	h := commands.New(store, reg, projections.NewViews(db.Reader()), commands.Config{})
+	var sent []commands.Command
+	r := &commands.Router{
+		Local: h,
+		Runs:  func(c string) bool { return c != commands.ContextInventory },
+		Send: func(ctx context.Context, cmd commands.Command) (commands.Result, error) {
+			sent = append(sent, cmd)
+			return h.Execute(ctx, cmd)
+		},
+	}
+	// Local: the catalog runs here.
+	if _, err := r.UpsertProduct(ctx, commands.UpsertProduct{ID: "kettle", Name: "Kettle", PriceCents: 2500}, events.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 0 {
+		t.Fatalf("a local command was sent: %+v", sent)
+	}
+	waitCatalog(t, db, store, reg)
+	res, err := r.AddStock(ctx, "kettle", 5, events.Metadata{CorrelationID: "corr-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || sent[0].Name != "AddStock" || sent[0].Context != commands.ContextInventory || sent[0].Key != "kettle" ||
+		sent[0].CorrelationID != "corr-1" || !strings.HasPrefix(sent[0].ID, commands.CommandIDPrefix) {
+		t.Fatalf("sent %+v", sent)
+	}
+	if res.ID != "kettle" || res.Position == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	// Delivered again: carried out once, the same result.
+	again, err := h.Execute(ctx, sent[0])
+	if err != nil || again.Position != res.Position {
+		t.Fatalf("redelivery = %+v, %v; want position %d", again, err, res.Position)
+	}
+	evs, err := store.ReadStream(ctx, stock.StreamID("kettle"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].CausationID != sent[0].ID {
+		t.Fatalf("stock stream = %+v, want one StockAdded caused by the command", evs)
+	}
+	// A refusal decided there keeps its kind.
+	_, err = r.AddStock(ctx, "unknown", 5, events.Metadata{})
+	if fault.KindOf(err) != fault.NotFound {
+		t.Fatalf("addStock of an unknown product = %v, want NOT_FOUND", err)
+	}
+	if _, err := h.Execute(ctx, commands.Command{ID: "cmd-x", Name: "Teleport"}); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("unknown command = %v", err)
+	}
+	if _, err := h.Execute(ctx, commands.Command{ID: "cmd-y", Name: "AddStock", Args: []byte(`{"quantity":"many"}`)}); err == nil ||
+		!strings.Contains(err.Error(), "bad arguments") {
+		t.Fatalf("bad arguments = %v", err)
+	}
+}
+
+// waitCatalog runs the projections until the catalog read model holds the
+// log, so a product just defined is known to the handlers.
+func waitCatalog(t *testing.T, db *events.DB, store *events.Store, reg *events.Registry) {
+	t.Helper()
+	runner := projections.NewRunner(store, reg, nil, projections.All()...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wg, err := runner.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.WaitFor(ctx, db.Head()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	wg.Wait()
+}

@@ -1,0 +1,157 @@
+package events_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"orderflow/events"
+)
+
+// foreign is an event as another process wrote it: its id, stream version
+// and its position there (which arrives as the source position).
+func foreign(id, stream string, version, origin int64) events.Event {
+	e := ev("A", int(version))
+	e.ID, e.StreamID, e.StreamVersion, e.SourcePosition = id, stream, version, origin
+	e.OccurredAt = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	return e
+}
+
+func TestImportKeepsTheEnvelopeAndIsIdempotent(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("B", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	batch := []events.Event{foreign("e1", "stock-p", 1, 40), foreign("e2", "stock-p", 2, 41), foreign("e3", "fraud-c", 1, 42)}
+	got, err := s.Import(ctx, batch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, imp := range got {
+		if !imp.New || imp.Stale || imp.Position != int64(i+2) {
+			t.Errorf("import %d = %+v, want new at position %d", i, imp, i+2)
+		}
+	}
+	evs, err := s.ReadStream(ctx, "stock-p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].ID != "e1" || evs[1].StreamVersion != 2 || evs[1].SourcePosition != 41 ||
+		evs[1].Origin() != 41 || !evs[1].Imported() || !evs[0].OccurredAt.Equal(batch[0].OccurredAt) || evs[0].CorrelationID != "corr" {
+		t.Fatalf("imported stream = %+v", evs)
+	}
+
+	// Kafka delivers at least once: the same events again are found where
+	// they are, and nothing is written.
+	head := s.DB().Head()
+	again, err := s.Import(ctx, batch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, imp := range again {
+		if imp.New || imp.Position != got[i].Position {
+			t.Errorf("re-import %d = %+v, want the existing position %d", i, imp, got[i].Position)
+		}
+	}
+	if s.DB().Head() != head {
+		t.Fatalf("re-import wrote: head %d → %d", head, s.DB().Head())
+	}
+
+	// Another writer's event at a version the stream already holds is
+	// stale: the first event of each version wins.
+	stale, err := s.Import(ctx, []events.Event{foreign("zombie", "stock-p", 2, 99), foreign("e4", "stock-p", 3, 100)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stale[0].Stale || stale[0].Position != 0 || !stale[1].New {
+		t.Fatalf("stale import = %+v", stale)
+	}
+	// A local append follows on from what was imported.
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-p", ExpectedVersion: 3, Events: []events.Event{ev("C", 1)}}); err != nil {
+		t.Fatalf("append after import: %v", err)
+	}
+}
+
+func TestImportRecordsItsProgressInTheSameTransaction(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	fail := errors.New("offsets could not be saved")
+	_, err := s.Import(ctx, []events.Event{foreign("e1", "stock-p", 1, 7)}, func(ctx context.Context, tx *sql.Tx) error {
+		return fail
+	})
+	if !errors.Is(err, fail) {
+		t.Fatalf("import = %v, want the failure of what runs with it", err)
+	}
+	if evs, _ := s.ReadStream(ctx, "stock-p", 0); len(evs) != 0 {
+		t.Fatalf("the events stayed although their offsets were not saved: %+v", evs)
+	}
+	_, err = s.Import(ctx, []events.Event{foreign("e1", "stock-p", 1, 7)}, func(ctx context.Context, tx *sql.Tx) error {
+		return events.SaveCheckpoint(ctx, tx, "kafka:t:0", 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := s.DB().Checkpoint(ctx, "kafka:t:0"); err != nil || pos != 1 {
+		t.Fatalf("checkpoint = %d, %v", pos, err)
+	}
+}
+
+func TestCausedThroughUsesTheCausesOwnLog(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	// Written here in answer to an event of another log (at 500 there),
+	// which is not in this log.
+	e := ev("Reserved", 1)
+	e.CausationID, e.CausePosition = "placed-elsewhere", 500
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-p", Events: []events.Event{e}}); err != nil {
+		t.Fatal(err)
+	}
+	// Then a command with no cause in any log.
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-p", ExpectedVersion: 1, Events: []events.Event{{Type: "Added", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.CausedThrough(ctx, "stock-p"); err != nil || got != 500 {
+		t.Fatalf("CausedThrough = %d, %v; want 500 (the cause's position in its own log)", got, err)
+	}
+	// An event written before cause positions were recorded: its cause is
+	// looked up in this log.
+	cause, err := s.Append(ctx, events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("Placed", 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ev("Reserved", 2)
+	old.CausationID = cause[0].ID
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-q", Events: []events.Event{old}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.CausedThrough(ctx, "stock-q"); err != nil || got != cause[0].Position {
+		t.Fatalf("CausedThrough(old) = %d, %v; want %d", got, err, cause[0].Position)
+	}
+}
+
+func TestCommandWrittenFindsACommandsEvents(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, ok, err := s.CommandWritten(ctx, "cmd-1"); err != nil || ok {
+		t.Fatalf("before: ok %v, err %v", ok, err)
+	}
+	e := ev("Added", 1)
+	e.CausationID = "cmd-1"
+	stored, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-p", Events: []events.Event{e, e}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, ok, err := s.CommandWritten(ctx, "cmd-1")
+	if err != nil || !ok || pos != stored[1].Position {
+		t.Fatalf("CommandWritten = %d, %v, %v; want %d", pos, ok, err, stored[1].Position)
+	}
+	if id, err := s.IDAt(ctx, pos); err != nil || id != stored[1].ID {
+		t.Fatalf("IDAt = %q, %v", id, err)
+	}
+	if got, ok, err := s.PositionOf(ctx, stored[0].ID); err != nil || !ok || got != stored[0].Position {
+		t.Fatalf("PositionOf = %d, %v, %v", got, ok, err)
+	}
+}
