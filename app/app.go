@@ -79,7 +79,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.store = store
 	reg := commands.Registry()
 	views := projections.NewViews(a.db.Reader())
-	runner := projections.NewRunner(store, reg, log, projections.All()...)
+	runner := projections.NewRunner(store, reg, log, readModels(cfg)...)
 	var catchUp func(ctx context.Context, families ...string) error
 	if cfg.Split() {
 		// Kafka first: the topics, the relay of what this process writes,
@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.metrics.ObserveAdmission, log)
 	var api commands.API = handlers
 	if a.kafka != nil {
-		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, log); err != nil {
+		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, runner, log); err != nil {
 			return nil, err
 		}
 		api = &commands.Router{Local: handlers, Runs: cfg.Runs, Send: a.kafka.send(cfg.WaitTimeout)}

@@ -15,6 +15,7 @@ import (
 	"orderflow/app/kafkabus"
 	"orderflow/commands"
 	"orderflow/events"
+	"orderflow/projections"
 )
 
 // kafkaBus is what a process runs when split into services: the relay of
@@ -74,6 +75,20 @@ func fedReaction(cfg Config, spec events.ConsumerSpec) bool {
 		}
 	}
 	return false
+}
+
+// readModels are the projections a process keeps. One process, or the
+// API, keeps them all. A service split off without the API keeps only the
+// products read model, its price copy: nobody queries the others there,
+// and they would be built from part of their streams (an inventory service
+// receives only the order events of its products' partitions, so after a
+// failover an OrderFailed whose OrderPlaced another member took, which
+// stops the orders projection for good).
+func readModels(cfg Config) []projections.Definition {
+	if !cfg.Split() || cfg.Runs(commands.ContextAPI) {
+		return projections.All()
+	}
+	return projections.PricesDefinitions()
 }
 
 // feedTopics are, per context this process runs (but the API), the topics
@@ -161,7 +176,7 @@ func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.S
 
 // startFeeds joins a consumer group for each context this process runs
 // (but the API, which reads through the replica).
-func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *commands.Handlers, p *pipeline, log *slog.Logger) error {
+func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *commands.Handlers, p *pipeline, runner *projections.Runner, log *slog.Logger) error {
 	ctx, stop := context.WithCancel(context.Background())
 	k.stopFeeds = stop
 	for _, c := range cfg.Contexts {
@@ -169,7 +184,7 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *command
 			continue
 		}
 		f := &kafkabus.Feed{Context: c, Store: store, Handlers: handlers, Replica: k.replica, Relay: k.relay,
-			Publisher: k.publisher, Log: log}
+			Publisher: k.publisher, ReadModelsAt: runner.WaitFor, Log: log}
 		for _, spec := range handlers.Consumers() {
 			if commands.ReactionContext(spec.Name) == c && fedReaction(cfg, spec) {
 				f.Reaction = p.consumer(spec.Name)

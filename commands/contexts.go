@@ -89,13 +89,18 @@ func ProductKeys(p events.Payload) []string {
 	return keys
 }
 
-// CustomerKeys is the repartition of placements to fraud: the customer of
-// an OrderPlaced; other events have none.
+// CustomerKeys is the repartition of order events to fraud: the customer
+// of an OrderPlaced, whose history decides it. Its lanes take a customer's
+// orders as "already answered" when they come before the last one
+// answered, so the orders must reach them in the order they were placed,
+// as one partition keyed by customer carries them. Events of other types
+// have none.
 func CustomerKeys(p events.Payload) []string {
-	if placed, ok := p.(order.OrderPlaced); ok {
-		return []string{placed.CustomerID}
+	var keys []string
+	for _, r := range byCustomer(events.Event{}, p) {
+		keys = append(keys, r.Key)
 	}
-	return nil
+	return keys
 }
 
 // Needs is what a context reads of other contexts besides the events its

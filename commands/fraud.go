@@ -16,13 +16,7 @@ func (h *Handlers) fraudConsumer() events.ConsumerSpec {
 	return events.ConsumerSpec{
 		Name:  "fraud",
 		Types: eventTypes(order.OrderPlaced{}),
-		Route: func(_ events.Event, p events.Payload) []events.Routed {
-			placed, ok := p.(order.OrderPlaced)
-			if !ok {
-				return nil
-			}
-			return []events.Routed{{Key: placed.CustomerID}}
-		},
+		Route: byCustomer,
 		NewLane: func(int, int64) events.BatchHandler {
 			return &fraudLane{h: h, histories: newLRU[*fraudState](laneCacheLimit)}
 		},
@@ -30,6 +24,16 @@ func (h *Handlers) fraudConsumer() events.ConsumerSpec {
 }
 
 // fraudLane owns the fraud streams of its customers.
+// byCustomer keys a placed order by its customer, whose fraud history
+// decides it.
+func byCustomer(_ events.Event, p events.Payload) []events.Routed {
+	placed, ok := p.(order.OrderPlaced)
+	if !ok {
+		return nil
+	}
+	return []events.Routed{{Key: placed.CustomerID}}
+}
+
 type fraudLane struct {
 	h         *Handlers
 	histories *lru[*fraudState] // by customer id

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,7 +101,9 @@ type ConsumerSpec struct {
 	Route func(e Event, p Payload) []Routed
 	// NewLane makes the handler of one lane. startHead is the head of the
 	// log when the consumer started: an event after it cannot have been
-	// handled by an earlier run, so its effects need not be looked up.
+	// handled by an earlier run, so its effects need not be looked up. A
+	// fed consumer (RunFed) passes math.MaxInt64: there every event may
+	// have been handled before.
 	NewLane func(lane int, startHead int64) BatchHandler
 }
 
@@ -597,9 +600,14 @@ func (c *Consumer) RunFed(ctx context.Context) error {
 	startHead := c.store.db.Head()
 	c.fed.Store(true)
 	c.dispatched.Store(startHead)
+	// Lanes may take an event past the head at start as never handled
+	// before (NewLane). Fed, that does not hold: Kafka hands a record again
+	// within one run after its partition was lost or moved and came back
+	// uncommitted, so fed lanes are told that everything may have been
+	// handled, and look.
 	var lanes sync.WaitGroup
 	for i, l := range c.lanes {
-		h := c.spec.NewLane(i, startHead)
+		h := c.spec.NewLane(i, math.MaxInt64)
 		lanes.Go(func() { c.runLane(ctx, l, h) })
 	}
 	<-ctx.Done()

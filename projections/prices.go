@@ -29,6 +29,10 @@ func NewPrices(views *Views, runner *Runner) *Prices {
 	return &Prices{views: views, runner: runner, known: map[string]int64{}}
 }
 
+// PricesDefinitions are the read models Prices reads, all a process split
+// off without the API keeps.
+func PricesDefinitions() []Definition { return []Definition{productsDefinition} }
+
 // Prices returns the unit price of each known product among ids; unknown
 // ids are absent.
 func (p *Prices) Prices(ctx context.Context, ids []string) (map[string]int64, error) {

@@ -679,6 +679,17 @@ var listeningRE = regexp.MustCompile(`listening on (http://[^\s"]+)`)
 func startBinary(t *testing.T, bin, dbPath string, extraArgs ...string) *process {
 	t.Helper()
 	args := append([]string{"--addr", "127.0.0.1:0", "--db", dbPath}, extraArgs...)
+	p, url := spawn(t, bin, args, listeningRE)
+	p.client = newClient(url)
+	checkHealth(t, p.client)
+	return p
+}
+
+// spawn runs the binary with args and waits until a line of its stderr matches ready; it returns
+// the process and the first submatch of that line. The process is killed when the test ends if
+// it is still running.
+func spawn(t *testing.T, bin string, args []string, ready *regexp.Regexp) (*process, string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -688,7 +699,7 @@ func startBinary(t *testing.T, bin, dbPath string, extraArgs ...string) *process
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
 	}
-	urls := make(chan string, 1)
+	matches := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -697,9 +708,9 @@ func startBinary(t *testing.T, bin, dbPath string, extraArgs ...string) *process
 			line := sc.Text()
 			p.stderr.Write([]byte(line + "\n"))
 			if !found {
-				if m := listeningRE.FindStringSubmatch(line); m != nil {
+				if m := ready.FindStringSubmatch(line); m != nil {
 					found = true
-					urls <- m[1]
+					matches <- m[len(m)-1]
 				}
 			}
 		}
@@ -716,15 +727,14 @@ func startBinary(t *testing.T, bin, dbPath string, extraArgs ...string) *process
 		}
 	})
 	select {
-	case u := <-urls:
-		p.client = newClient(u)
+	case m := <-matches:
+		return p, m
 	case <-p.done:
-		t.Fatalf("binary exited before listening: %v\nstderr:\n%s", p.waitErr, p.stderr.String())
+		t.Fatalf("%s %s exited before it was ready: %v\nstderr:\n%s", bin, strings.Join(args, " "), p.waitErr, p.stderr.String())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("binary did not print 'listening on' within 60s\nstderr:\n%s", p.stderr.String())
+		t.Fatalf("%s %s printed no line matching %q within 60s\nstderr:\n%s", bin, strings.Join(args, " "), ready, p.stderr.String())
 	}
-	checkHealth(t, p.client)
-	return p
+	return nil, ""
 }
 
 func (p *process) kill(t *testing.T) {

@@ -48,7 +48,11 @@ type Feed struct {
 	Relay         *Relay
 	Publisher     message.Publisher
 	OnAssigned    func(ctx context.Context) error
-	Log           *slog.Logger
+	// ReadModelsAt, when set, returns once this process's read models have
+	// applied the local log up to position: commands decide against them
+	// (addStock asks the products read model whether the product exists).
+	ReadModelsAt func(ctx context.Context, position int64) error
+	Log          *slog.Logger
 
 	cl      *kgo.Client
 	mu      sync.Mutex
@@ -228,10 +232,14 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 	} else {
 		// Whatever the caller had published before it sent the command is
 		// in the copies this context reads (a product defined just before
-		// its stock is added).
+		// its stock is added), and in the read models built from them.
 		if needs := commands.Needs(cmd.Context); len(needs) > 0 && f.Replica != nil {
 			wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := f.Replica.CatchUp(wait, needs...); err != nil {
+			err := f.Replica.CatchUp(wait, needs...)
+			if err == nil && f.ReadModelsAt != nil {
+				err = f.ReadModelsAt(wait, f.Store.DB().Head())
+			}
+			if err != nil {
 				f.Log.Warn("kafka feed: could not catch up before a command; carrying it out with the copy as it is", "command", cmd.Name, "err", err)
 			}
 			cancel()

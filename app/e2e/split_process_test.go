@@ -1,0 +1,662 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The issue's tests of the split deployment, with real binaries: one `orderflow devbroker` and
+// services started with --transport kafka --contexts …, each with its own database. The README's
+// three processes are apiContexts, "inventory" and checkContexts.
+const (
+	apiContexts   = "api,orders,catalog,customers,payments"
+	checkContexts = "fraud,customercheck,notifications"
+	// splitSettleTimeout bounds the wait for every order to settle after a load: a killed inventory
+	// member's partitions move only after its group session (6 s) times out, and the race detector
+	// on two shared cores makes every process slower.
+	splitSettleTimeout = 60 * time.Second
+)
+
+// devbroker is a running `orderflow devbroker` on a fixed address and data directory, so that it
+// can be stopped and started again where the services expect it.
+type devbroker struct {
+	bin, addr, data string
+	p               *process
+}
+
+// startDevbroker runs a devbroker on a free local port with a data directory of the test's.
+func startDevbroker(t *testing.T, bin string) *devbroker {
+	t.Helper()
+	d := &devbroker{bin: bin, addr: freeLocalAddr(t), data: t.TempDir()}
+	d.start(t)
+	return d
+}
+
+// start runs the broker (again) on its address and data directory and waits for its ready line.
+func (d *devbroker) start(t *testing.T) {
+	t.Helper()
+	ready := regexp.MustCompile(`^orderflow devbroker: Kafka protocol on ` + regexp.QuoteMeta(d.addr) + ` `)
+	d.p, _ = spawn(t, d.bin, []string{"devbroker", "--addr", d.addr, "--data", d.data}, ready)
+}
+
+// freeLocalAddr is a loopback address with a port nobody listened on a moment ago. The devbroker
+// advertises the address it is given, so it cannot be told port 0.
+func freeLocalAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// splitDeployment is a devbroker and the services started on it, by name for the logs.
+type splitDeployment struct {
+	t      *testing.T
+	bin    string
+	broker *devbroker
+	mu     sync.Mutex
+	names  []string
+	procs  map[string]*process
+}
+
+// newSplitDeployment starts a devbroker; the services are started with service. When the test
+// fails, every process's log is written to the test log.
+func newSplitDeployment(t *testing.T) *splitDeployment {
+	bin := needBinary(t)
+	s := &splitDeployment{t: t, bin: bin, procs: map[string]*process{}}
+	s.broker = startDevbroker(t, bin)
+	s.add("devbroker", s.broker.p)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, name := range s.names {
+			t.Logf("---- log of %s ----\n%s", name, s.procs[name].stderr.String())
+		}
+	})
+	return s
+}
+
+func (s *splitDeployment) add(name string, p *process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.procs[name]; !ok {
+		s.names = append(s.names, name)
+	}
+	s.procs[name] = p
+}
+
+// service starts one service of the split with its own database, running contexts.
+func (s *splitDeployment) service(name, contexts string, extraArgs ...string) *process {
+	s.t.Helper()
+	db := filepath.Join(s.t.TempDir(), name+".db")
+	args := append([]string{
+		"--transport", "kafka", "--kafka-brokers", s.broker.addr, "--contexts", contexts,
+		"--wait-timeout", "20s",
+	}, extraArgs...)
+	p := startBinary(s.t, s.bin, db, args...)
+	s.add(name, p)
+	return p
+}
+
+// errorLines are the lines a service logged at level ERROR: none is expected, whatever the
+// test did to the processes and the broker.
+func (s *splitDeployment) checkNoErrorsLogged() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range s.names {
+		if name == "devbroker" {
+			continue
+		}
+		for _, line := range strings.Split(s.procs[name].stderr.String(), "\n") {
+			if strings.Contains(line, "level=ERROR") {
+				s.t.Errorf("%s logged an error: %s", name, line)
+			}
+		}
+	}
+}
+
+// TestSplitProcessWalkthrough is the README walkthrough against the three services of the README
+// on one devbroker, then the three ways an order fails, each decided in another process than the
+// API's, and the confirmation sent by the notifications service.
+func TestSplitProcessWalkthrough(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts).client
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts, "--fraud-limit-cents", "10000")
+
+	walkthrough(t, c)
+
+	// The paid order was confirmed by the notifications service, to the customer's details it
+	// copied from the customers topic.
+	n := c.waitNotification(t, "o-walk")
+	if n.Kind != "ORDER_CONFIRMED" || n.CustomerID != "c-walk" || n.Email != "ada@example.com" || n.Address != "1 Analytical Way" {
+		t.Errorf("notification of o-walk = %+v, want ORDER_CONFIRMED to ada@example.com at 1 Analytical Way", n)
+	}
+
+	// After the walkthrough p-gadget has 117 on hand, 7 reserved by the o-page orders.
+	c.waitStock(t, "p-gadget", 117, 7)
+
+	// Inventory refuses what it does not have, and keeps nothing reserved for the order.
+	c.upsertProduct(t, "p-scarce", "Scarce", 100)
+	c.addStock(t, "p-scarce", 2)
+	o := c.placeOrder(t, "o-short", "c-other", []Line{{"p-scarce", 3}}, true)
+	if o.Status != "FAILED" || !reflect.DeepEqual(o.FailureReasons, []string{"INSUFFICIENT_STOCK"}) {
+		t.Errorf("o-short: %s %v, want FAILED with INSUFFICIENT_STOCK", o.Status, o.FailureReasons)
+	}
+	// The customer check refuses an unregistered customer; inventory releases what it reserved.
+	o = c.placeOrder(t, "o-ghost", "c-nobody", []Line{{"p-gadget", 1}}, true)
+	if o.Status != "FAILED" || !reflect.DeepEqual(o.FailureReasons, []string{"UNKNOWN_CUSTOMER"}) {
+		t.Errorf("o-ghost: %s %v, want FAILED with UNKNOWN_CUSTOMER", o.Status, o.FailureReasons)
+	}
+	// The fraud service, run with a 10000-cent limit, refuses 34 × 300 = 10200 cents.
+	c.registerCustomer(t, "c-big", "Big Spender", "big@example.com", "3 Large Lane")
+	o = c.placeOrder(t, "o-big", "c-big", []Line{{"p-gadget", 34}}, true)
+	if o.Status != "FAILED" || !reflect.DeepEqual(o.FailureReasons, []string{"FRAUD_LIMIT_EXCEEDED"}) {
+		t.Errorf("o-big: %s %v, want FAILED with FRAUD_LIMIT_EXCEEDED", o.Status, o.FailureReasons)
+	}
+	for id, reason := range map[string]string{"o-short": "INSUFFICIENT_STOCK", "o-ghost": "UNKNOWN_CUSTOMER", "o-big": "FRAUD_LIMIT_EXCEEDED"} {
+		if got := c.mustOrder(t, id); got.Status != "FAILED" || !got.hasReason(reason) {
+			t.Errorf("order(%s) = %s %v, want FAILED with %s", id, got.Status, got.FailureReasons, reason)
+		}
+	}
+	c.waitStock(t, "p-scarce", 2, 0)
+	c.waitStock(t, "p-gadget", 117, 7)
+	c.quiesce(t)
+	if got := c.notifications(t, "o-walk"); len(got) != 1 {
+		t.Errorf("notifications of o-walk = %+v, want exactly one", got)
+	}
+	for _, id := range []string{"o-short", "o-ghost", "o-big"} {
+		if got := c.notifications(t, id); len(got) != 0 {
+			t.Errorf("failed order %s was confirmed: %+v", id, got)
+		}
+	}
+	s.checkNoErrorsLogged()
+}
+
+// orderLoad places orders from several goroutines until it is stopped and remembers which were
+// acknowledged (placeOrder answered without error), and in which phase of the test.
+type orderLoad struct {
+	c        *client
+	tag      string
+	products []string
+	phase    atomic.Int32
+
+	mu     sync.Mutex
+	acked  map[string]ackedOrder
+	failed int // requests not acknowledged
+	errs   []string
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type ackedOrder struct {
+	customer string
+	lines    []Line
+	phase    int32
+}
+
+// ghostEvery makes every so many orders come from an unregistered customer: they fail after
+// inventory reserved their lines, which it then releases.
+const ghostEvery = 10
+
+// startOrderLoad starts workers placing orders of one or two lines of products, by the customers
+// c-0 … c-4 (registered by the caller) and now and then by an unregistered one. Each worker pauses
+// between orders so that the load does not starve two shared cores.
+func startOrderLoad(c *client, tag string, products []string, workers int, pause time.Duration) *orderLoad {
+	l := &orderLoad{c: c, tag: tag, products: products, acked: map[string]ackedOrder{}, stop: make(chan struct{})}
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				l.placeOne(int(next.Add(1)))
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(pause):
+				}
+			}
+		})
+	}
+	return l
+}
+
+func (l *orderLoad) placeOne(n int) {
+	id := fmt.Sprintf("o-%s-%04d", l.tag, n)
+	customer := fmt.Sprintf("c-%d", n%5)
+	if n%ghostEvery == 0 {
+		customer = "c-ghost"
+	}
+	lines := []Line{{l.products[n%len(l.products)], n%3 + 1}}
+	if n%2 == 0 {
+		lines = append(lines, Line{l.products[(n+1)%len(l.products)], (n/2)%2 + 1})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := l.c.exec(ctx, placeOrderMutation, placeOrderVars(id, customer, lines, false))
+	var out struct{ PlaceOrder Order }
+	if err == nil && len(resp.Errors) > 0 {
+		err = fmt.Errorf("GraphQL errors %v: %s", resp.codes(), resp.Body)
+	}
+	if err == nil {
+		if err = json.Unmarshal(resp.Data, &out); err == nil && out.PlaceOrder.ID != id {
+			err = fmt.Errorf("placeOrder answered order %q", out.PlaceOrder.ID)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.failed++
+		if len(l.errs) < 5 {
+			l.errs = append(l.errs, fmt.Sprintf("%s: %v", id, err))
+		}
+		return
+	}
+	l.acked[id] = ackedOrder{customer: customer, lines: lines, phase: l.phase.Load()}
+}
+
+// finish stops the workers and returns the acknowledged orders.
+func (l *orderLoad) finish(t *testing.T) map[string]ackedOrder {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	perPhase := map[int32]int{}
+	for _, o := range l.acked {
+		perPhase[o.phase]++
+	}
+	t.Logf("load %s: %d orders acknowledged (per phase %v), %d not acknowledged %v", l.tag, len(l.acked), perPhase, l.failed, l.errs)
+	return l.acked
+}
+
+// registerLoadCustomers registers c-0 … c-4, the customers of orderLoad.
+func registerLoadCustomers(t *testing.T, c *client) {
+	t.Helper()
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("c-%d", i)
+		c.registerCustomer(t, id, "Buyer "+id, id+"@example.com", fmt.Sprintf("%d Load Street", i))
+	}
+}
+
+// checkSplitOutcome is what must hold after a load, whatever happened to the processes or the
+// broker during it: every acknowledged order exists and every stored order settles (VALIDATED or
+// FAILED, never stuck PENDING) with exactly one decision; each product's stock still has its
+// onHand and reserves exactly the lines of the VALIDATED orders; and in each stock stream an
+// order line was reserved at most once, and stays reserved only for a VALIDATED order.
+func checkSplitOutcome(t *testing.T, c *client, acked map[string]ackedOrder, onHand map[string]int) {
+	t.Helper()
+	if len(acked) == 0 {
+		t.Fatal("no order was acknowledged")
+	}
+	var all []Order
+	var pending []Order
+	for deadline := time.Now().Add(splitSettleTimeout); ; {
+		missing := ""
+		for id := range acked {
+			if c.order(t, id) == nil {
+				missing = id
+				break
+			}
+		}
+		all = c.allOrders(t, "", "", 100)
+		pending = pending[:0]
+		for _, o := range all {
+			if o.Status == "PENDING" {
+				pending = append(pending, o)
+			}
+		}
+		if missing == "" && len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			if missing != "" {
+				t.Fatalf("acknowledged order %s is missing after %v", missing, splitSettleTimeout)
+			}
+			t.Fatalf("%d of %d orders still PENDING after %v:\n%s", len(pending), len(all), splitSettleTimeout, describeOrders(t, c, pending[:min(len(pending), 5)]))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	wantReserved := map[string]int{}
+	validatedLines := map[[2]string]bool{} // (order, product) of VALIDATED orders
+	ordered := map[[2]string]bool{}        // (order, product) of every stored order
+	reasons := map[string]int{}
+	for _, o := range all {
+		if a, ok := acked[o.ID]; ok {
+			var got []Line
+			for _, l := range o.Lines {
+				got = append(got, Line{l.ProductID, l.Quantity})
+			}
+			if o.CustomerID != a.customer || !reflect.DeepEqual(got, a.lines) {
+				t.Errorf("order %s is %s %v, was placed as %s %v", o.ID, o.CustomerID, got, a.customer, a.lines)
+			}
+		}
+		for _, l := range o.Lines {
+			ordered[[2]string{o.ID, l.ProductID}] = true
+		}
+		switch o.Status {
+		case "VALIDATED":
+			for _, l := range o.Lines {
+				wantReserved[l.ProductID] += l.Quantity
+				validatedLines[[2]string{o.ID, l.ProductID}] = true
+			}
+		case "FAILED":
+			if len(o.FailureReasons) == 0 {
+				t.Errorf("order %s FAILED without a reason", o.ID)
+			}
+			for _, r := range o.FailureReasons {
+				reasons[r]++
+			}
+			if o.CustomerID == "c-ghost" && !o.hasReason("UNKNOWN_CUSTOMER") {
+				t.Errorf("order %s of an unregistered customer failed with %v", o.ID, o.FailureReasons)
+			}
+		default:
+			t.Errorf("order %s is %s after the load, want VALIDATED or FAILED", o.ID, o.Status)
+		}
+	}
+	t.Logf("%d orders stored (%d acknowledged), reserved by VALIDATED ones %v, failure reasons %v", len(all), len(acked), wantReserved, reasons)
+
+	for p, units := range onHand {
+		var s Stock
+		eventually(t, splitSettleTimeout, func() (bool, string) {
+			s = c.stock(t, p)
+			return s.OnHand == units && s.Reserved == wantReserved[p],
+				fmt.Sprintf("stock %s = %+v, want onHand %d reserved %d (Σ lines of VALIDATED orders)", p, s, units, wantReserved[p])
+		})
+		checkStockInvariants(t, s)
+
+		// The stock stream, as the API copied it from the inventory topic.
+		reserved, released := map[string]int{}, map[string]int{}
+		evs := c.events(t, "stock-"+p)
+		for i, e := range evs {
+			if e.Version != i+1 {
+				t.Errorf("stock-%s: event %d (%s) has version %d", p, i, e.Type, e.Version)
+			}
+			var d struct {
+				OrderID string `json:"orderId"`
+			}
+			if err := json.Unmarshal([]byte(e.Data), &d); err != nil {
+				t.Fatalf("stock-%s: %s data %q: %v", p, e.Type, e.Data, err)
+			}
+			switch e.Type {
+			case "StockReserved":
+				reserved[d.OrderID]++
+			case "StockReleased":
+				released[d.OrderID]++
+			}
+		}
+		for order, n := range reserved {
+			line := [2]string{order, p}
+			held := n - released[order]
+			switch {
+			case !ordered[line]:
+				t.Errorf("stock-%s reserves for %s, which has no line of it", p, order)
+			case n > 1:
+				t.Errorf("stock-%s reserves order %s's line %d times", p, order, n)
+			case validatedLines[line] && held != 1:
+				t.Errorf("stock-%s: VALIDATED order %s's line is reserved %d times net of releases, want 1", p, order, held)
+			case !validatedLines[line] && held != 0:
+				t.Errorf("stock-%s: FAILED order %s's line is reserved %d times net of releases, want 0", p, order, held)
+			}
+		}
+		for order, n := range released {
+			if n > reserved[order] {
+				t.Errorf("stock-%s releases order %s's line %d times, reserved %d times", p, order, n, reserved[order])
+			}
+		}
+		for line := range validatedLines {
+			if line[1] == p && reserved[line[0]] == 0 {
+				t.Errorf("stock-%s has no reservation for VALIDATED order %s", p, line[0])
+			}
+		}
+	}
+
+	// Each order stream: placed once, decided once (read in one pass over the API's log).
+	byStream := map[string][]Event{}
+	for _, e := range c.events(t, "") {
+		if strings.HasPrefix(e.StreamID, "order-") {
+			byStream[e.StreamID] = append(byStream[e.StreamID], e)
+		}
+	}
+	for _, o := range all {
+		evs := byStream["order-"+o.ID]
+		placed, decisions := 0, 0
+		for _, e := range evs {
+			switch e.Type {
+			case "OrderPlaced":
+				placed++
+			case "OrderValidated", "OrderFailed":
+				decisions++
+			}
+		}
+		if placed != 1 || decisions != 1 {
+			t.Errorf("order-%s events %v, want one OrderPlaced and one decision", o.ID, eventTypes(evs))
+		}
+	}
+}
+
+// describeOrders tells what the API's log holds of the orders: their events and, in the stock
+// stream of each of their lines, the events about them.
+func describeOrders(t *testing.T, c *client, orders []Order) string {
+	var b strings.Builder
+	all := c.events(t, "")
+	for _, o := range orders {
+		evs := c.events(t, "order-"+o.ID)
+		fmt.Fprintf(&b, "order %s of %s, %v: events %v\n", o.ID, o.CustomerID, o.Lines, eventTypes(evs))
+		if len(evs) > 0 && evs[0].CorrelationID != nil {
+			var related []string
+			for _, e := range all {
+				if e.CorrelationID != nil && *e.CorrelationID == *evs[0].CorrelationID {
+					related = append(related, e.StreamID+":"+e.Type)
+				}
+			}
+			fmt.Fprintf(&b, "  events of its correlation id: %v\n", related)
+		}
+		for _, l := range o.Lines {
+			var about []string
+			for _, e := range c.events(t, "stock-"+l.ProductID) {
+				if strings.Contains(e.Data, `"`+o.ID+`"`) {
+					about = append(about, e.Type)
+				}
+			}
+			fmt.Fprintf(&b, "  stock-%s about it: %v\n", l.ProductID, about)
+		}
+	}
+	return b.String()
+}
+
+// seedLoadProducts defines the products of a load with onHand units each.
+func seedLoadProducts(t *testing.T, c *client, tag string, n, units int) map[string]int {
+	t.Helper()
+	onHand := map[string]int{}
+	for i := 0; i < n; i++ {
+		p := fmt.Sprintf("p-%s-%d", tag, i)
+		c.upsertProduct(t, p, "Product "+p, 100)
+		c.addStock(t, p, units)
+		onHand[p] = units
+	}
+	return onHand
+}
+
+func keys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestSplitProcessInventoryFailover: two inventory services share the inventory group; one is
+// killed with SIGKILL in the middle of a 20-second load. The other takes its partitions over:
+// every acknowledged order settles, the stock adds up and no order line is reserved twice.
+func TestSplitProcessInventoryFailover(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts).client
+	inv1 := s.service("inventory-1", "inventory")
+	s.service("inventory-2", "inventory")
+	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+
+	registerLoadCustomers(t, c)
+	onHand := seedLoadProducts(t, c, "fo", 6, 1000)
+	load := startOrderLoad(c, "fo", keys(onHand), 3, 30*time.Millisecond)
+	time.Sleep(10 * time.Second)
+	load.phase.Store(1)
+	inv1.kill(t)
+	t.Log("inventory-1 killed")
+	time.Sleep(10 * time.Second)
+	acked := load.finish(t)
+
+	checkSplitOutcome(t, c, acked, onHand)
+	s.checkNoErrorsLogged()
+}
+
+// TestSplitProcessBrokerOutage: the devbroker stops (SIGTERM) for 10 seconds while orders are
+// placed, and starts again on the same data directory and address. placeOrder is the API
+// service's own and keeps being acknowledged; the services reconnect by themselves; every
+// acknowledged order settles and nothing is applied twice.
+func TestSplitProcessBrokerOutage(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts).client
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+
+	registerLoadCustomers(t, c)
+	onHand := seedLoadProducts(t, c, "out", 4, 1000)
+	load := startOrderLoad(c, "out", keys(onHand), 2, 50*time.Millisecond)
+	time.Sleep(4 * time.Second)
+
+	if code := s.broker.p.stop(t, syscall.SIGTERM, 15*time.Second); code != 0 {
+		t.Fatalf("devbroker exited with %d after SIGTERM\n%s", code, s.broker.p.stderr.String())
+	}
+	load.phase.Store(1)
+	t.Log("devbroker stopped")
+	time.Sleep(10 * time.Second)
+	load.phase.Store(2)
+	s.broker.start(t)
+	s.add("devbroker (restarted)", s.broker.p)
+	t.Log("devbroker started again")
+	time.Sleep(5 * time.Second)
+	acked := load.finish(t)
+
+	during := 0
+	for _, o := range acked {
+		if o.phase == 1 {
+			during++
+		}
+	}
+	if during == 0 {
+		t.Errorf("no placeOrder was acknowledged while the broker was down; the API service writes orders to its own log")
+	}
+	checkSplitOutcome(t, c, acked, onHand)
+	s.checkNoErrorsLogged()
+}
+
+// TestSplitProcessScarceStock: 50 clients order the last 10 units at once, the order decided by
+// the inventory service and the checks service: exactly 10 are VALIDATED and 40 FAILED with
+// INSUFFICIENT_STOCK, as in one process.
+func TestSplitProcessScarceStock(t *testing.T) {
+	t.Parallel()
+	const orders, units = 50, 10
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts, "--wait-timeout", "40s", "--write-timeout", "120s").client
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts)
+
+	c.upsertProduct(t, "p-hot", "Hot Item", 700)
+	c.addStock(t, "p-hot", units)
+	for i := 0; i < orders; i++ {
+		id := fmt.Sprintf("c-%02d", i)
+		c.registerCustomer(t, id, "Buyer "+id, id+"@example.com", fmt.Sprintf("%d Queue Road", i))
+	}
+
+	results := make([]Order, orders)
+	errs := make([]error, orders)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < orders; i++ {
+		wg.Go(func() {
+			<-start
+			resp, err := c.exec(context.Background(), placeOrderMutation,
+				placeOrderVars(fmt.Sprintf("o-%02d", i), fmt.Sprintf("c-%02d", i), []Line{{"p-hot", 1}}, true))
+			if err == nil && len(resp.Errors) > 0 {
+				err = fmt.Errorf("GraphQL errors: %s", resp.Body)
+			}
+			var out struct{ PlaceOrder Order }
+			if err == nil {
+				err = json.Unmarshal(resp.Data, &out)
+			}
+			results[i], errs[i] = out.PlaceOrder, err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("order o-%02d: %v", i, err)
+		}
+	}
+
+	validated, failed := 0, 0
+	for _, o := range results {
+		stored := c.mustOrder(t, o.ID)
+		switch {
+		case o.Status == "VALIDATED" && stored.Status == "VALIDATED":
+			validated++
+		case o.Status == "FAILED" && stored.Status == "FAILED":
+			failed++
+			if !reflect.DeepEqual(o.FailureReasons, []string{"INSUFFICIENT_STOCK"}) || !reflect.DeepEqual(stored.FailureReasons, []string{"INSUFFICIENT_STOCK"}) {
+				t.Errorf("order %s failed with %v (stored %v), want INSUFFICIENT_STOCK", o.ID, o.FailureReasons, stored.FailureReasons)
+			}
+		default:
+			t.Errorf("order %s: waitForValidation returned %s, order(id) says %s; want both VALIDATED or both FAILED", o.ID, o.Status, stored.Status)
+		}
+	}
+	if validated != units || failed != orders-units {
+		t.Errorf("%d VALIDATED and %d FAILED, want %d and %d", validated, failed, units, orders-units)
+	}
+	if n := len(c.allOrders(t, "", "VALIDATED", 100)); n != units {
+		t.Errorf("orders(status: VALIDATED) lists %d orders, want %d", n, units)
+	}
+	c.waitStock(t, "p-hot", units, units)
+	reservations := 0
+	for _, e := range c.events(t, "stock-p-hot") {
+		if e.Type == "StockReserved" {
+			reservations++
+		}
+	}
+	if reservations != units {
+		t.Errorf("stock-p-hot has %d StockReserved events, want %d", reservations, units)
+	}
+	s.checkNoErrorsLogged()
+}
