@@ -136,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 		api = &commands.Router{Local: handlers, Runs: cfg.Runs, Send: a.kafka.send(cfg.WaitTimeout)}
+		a.metrics.registry.MustRegister(a.kafka.collectors(store)...)
 	}
 
 	resolver := &graph.Resolver{Commands: api, Views: views, Runner: runner, Store: store,

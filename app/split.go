@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"orderflow/app/kafkabus"
@@ -261,4 +262,26 @@ func (k *kafkaBus) stop(ctx context.Context, store *events.Store) error {
 
 func kafkabusClient(cfg Config) (*kgo.Client, error) {
 	return kafkabus.NewAdminClient(cfg.KafkaBrokers)
+}
+
+// collectors are the split's metrics: how far the relay is behind this
+// log, and per context what its consumer group holds uncommitted.
+func (k *kafkaBus) collectors(store *events.Store) []prometheus.Collector {
+	out := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "orderflow_kafka_relay_behind",
+		Help: "Events committed in this log and not yet acknowledged by Kafka.",
+	}, func() float64 { return float64(max(store.DB().Head()-k.relay.Published(), 0)) })}
+	for _, f := range k.feeds {
+		labels := prometheus.Labels{"context": f.Context}
+		out = append(out,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "orderflow_kafka_records_in_hand", ConstLabels: labels,
+				Help: "Records a context's consumer group took and has not committed (not handled, or not yet published what they caused).",
+			}, func() float64 { n, _ := f.InHand(time.Now()); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "orderflow_kafka_oldest_in_hand_seconds", ConstLabels: labels,
+				Help: "Age of the oldest record a context's consumer group holds uncommitted; 0 when none.",
+			}, func() float64 { _, age := f.InHand(time.Now()); return age.Seconds() }))
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -51,4 +52,32 @@ func startSplit(t *testing.T, opts ...appOption) *client {
 func TestSplitWalkthrough(t *testing.T) {
 	t.Parallel()
 	walkthrough(t, startSplit(t))
+}
+
+func TestSplitMetrics(t *testing.T) {
+	t.Parallel()
+	broker := startBroker(t)
+	startApp(t, withContexts(broker, "api,orders,catalog,customers,payments"))
+	inv := startApp(t, withContexts(broker, "inventory"))
+	resp, err := inv.http.Get(inv.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"orderflow_kafka_relay_behind ", `orderflow_kafka_records_in_hand{context="inventory"}`,
+		`orderflow_kafka_oldest_in_hand_seconds{context="inventory"}`, "orderflow_log_head_position"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics of the inventory service lacks %s", want)
+		}
+	}
+	// A service without the API serves no GraphQL.
+	r, err := inv.http.Post(inv.base+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 404 {
+		t.Errorf("POST /graphql on the inventory service = %d, want 404", r.StatusCode)
+	}
 }

@@ -385,3 +385,23 @@ func retryUnavailable[T any](ctx context.Context, log *slog.Logger, fn func() (T
 		wait = min(2*wait, 2*time.Second)
 	}
 }
+
+// InHand is how many records the feed took and has not committed yet, and
+// the age of the oldest (by its record time): how far behind the context is
+// in handling what reached it.
+func (f *Feed) InHand(now time.Time) (int, time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	var oldest time.Time
+	for _, ts := range f.pending {
+		n += len(ts)
+		if len(ts) > 0 && (oldest.IsZero() || ts[0].rec.Timestamp.Before(oldest)) {
+			oldest = ts[0].rec.Timestamp
+		}
+	}
+	if oldest.IsZero() {
+		return n, 0
+	}
+	return n, max(now.Sub(oldest), 0)
+}
