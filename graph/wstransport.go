@@ -395,7 +395,8 @@ func (c *wsConn) isClosed() bool {
 
 // send queues f for the writers. An update of a subscription replaces one
 // of the same operation still waiting: a client that reads slowly gets
-// the newest state, not a backlog. It never blocks.
+// the newest state, not a backlog; none is sent for an operation the
+// client has completed. It never blocks.
 func (c *wsConn) send(f wsFrame) {
 	c.mu.Lock()
 	if c.closed {
@@ -403,6 +404,11 @@ func (c *wsConn) send(f wsFrame) {
 		return
 	}
 	if f.kind == frameNext {
+		if c.ops[f.op.id] != f.op {
+			// Completed by the client while its execution was sending.
+			c.mu.Unlock()
+			return
+		}
 		for i := range c.out {
 			if c.out[i].kind == frameNext && c.out[i].op == f.op {
 				c.out[i].payload = f.payload

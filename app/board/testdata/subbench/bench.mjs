@@ -95,7 +95,15 @@ function startSubscribers(wsURL, orderIds, onPaid) {
 }
 
 if (!isMainThread) {
-  const subs = startSubscribers(workerData.wsURL, workerData.assignments, (id, at) => parentPort.postMessage({ type: "paid", id, at }));
+  // What was seen is posted in batches: a message per subscriber would
+  // cost the main thread as much as the sockets cost this one.
+  let pending = [];
+  const subs = startSubscribers(workerData.wsURL, workerData.assignments, (id, at) => {
+    if (pending.length === 0) {
+      setImmediate(() => { parentPort.postMessage({ type: "paid", seen: pending }); pending = []; });
+    }
+    pending.push([id, at]);
+  });
   parentPort.postMessage({ type: "ready", ...(await subs.ready) });
   // Runs until the main thread terminates it.
   await new Promise(() => {});
@@ -143,7 +151,7 @@ if (workers === 0) {
       worker.on("message", (m) => {
         if (m.type === "ready") resolve(m);
         if (m.type === "paid") {
-          seen.push([m.id, m.at]);
+          seen.push(...m.seen);
           if (seen.length === subscribers) resolveAllPaid();
         }
       });
