@@ -81,6 +81,11 @@ const (
 	wsWriterCount = 8
 )
 
+// newWSTransport returns the transport: init takes the caller from
+// connection_init (nil accepts everyone as the upgrade request's caller),
+// initTimeout bounds the wait for it (0: none), idle connections are pinged
+// every pingInterval (0: never), a client message may hold readLimit bytes
+// (0: no limit), and present presents the errors of a failed execution.
 func newWSTransport(init transport.WebsocketInitFunc, initTimeout, pingInterval time.Duration, readLimit int64, present graphql.ErrorPresenterFunc) *wsTransport {
 	return &wsTransport{
 		upgrader: websocket.Upgrader{
