@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,12 +17,16 @@ import (
 )
 
 // NewHandler serves the GraphQL endpoint: POST and GET queries, and
-// WebSocket (graphql-ws) for subscriptions, within limits. Callers are told
+// WebSocket for subscriptions (graphql-transport-ws by our own transport,
+// see wsTransport; the older graphql-ws by gqlgen's), within limits. Callers are told
 // apart by the verifier's tokens, in the Authorization header or, over
 // WebSocket, in the connection_init payload; a nil verifier serves everyone
 // as admin.
 func NewHandler(r *Resolver, log *slog.Logger, limits Limits, verifier *access.Verifier) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()}))
+	present := ErrorPresenter(log)
+	srv.AddTransport(newWSTransport(websocketInit(verifier), limits.WebsocketInitTimeout, 10*time.Second, limits.MaxBodyBytes, present))
+	// Clients of the older graphql-ws subprotocol (subscriptions-transport-ws).
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           limits.WebsocketInitTimeout,
@@ -39,7 +44,6 @@ func NewHandler(r *Resolver, log *slog.Logger, limits Limits, verifier *access.V
 		srv.Use(extension.Introspection{})
 	}
 	srv.AroundFields(MarkResolverErrors)
-	present := ErrorPresenter(log)
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(Recover(log))
 	return withRequestID(limitRequest(access.Authenticate(verifier, srv), limits.MaxBodyBytes, present))
@@ -67,6 +71,9 @@ func requestID(ctx context.Context) string {
 	return uuid.NewString()
 }
 
+// errTokenExpired ends a WebSocket connection whose token expires.
+var errTokenExpired = errors.New("the token has expired")
+
 // websocketInit takes the caller from the connection_init payload
 // ({"Authorization": "Bearer <token>"}, as browsers cannot set headers on
 // a WebSocket), else keeps the one of the upgrade request's header. The
@@ -78,9 +85,10 @@ func websocketInit(verifier *access.Verifier) transport.WebsocketInitFunc {
 			ctx = verifier.Context(ctx, auth)
 		}
 		if exp := access.Expires(ctx); !exp.IsZero() {
+			// The reason gqlgen's transport gives, and the cause ours does.
 			ctx = transport.AppendCloseReason(ctx, "the token has expired")
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, exp)
+			ctx, cancel = context.WithDeadlineCause(ctx, exp, errTokenExpired)
 			// The connection's end (its request context) releases the timer.
 			context.AfterFunc(ctx, cancel)
 		}

@@ -188,7 +188,8 @@ func listCost(child, n int) int {
 //
 // WebSocket upgrades pass through: the server's read and write timeouts do
 // not bound a subscription, because net/http clears a connection's
-// deadlines when gqlgen's WebSocket library hijacks it.
+// deadlines when the WebSocket transport hijacks it (the transport bounds
+// each write itself, see wsTransport).
 func limitRequest(next http.Handler, maxBody int64, present graphql.ErrorPresenterFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

@@ -21,7 +21,9 @@ import (
 // Guarantees: a subscriber sees the order as it stands when it subscribes
 // (if it exists), then every state the read model shows after a change,
 // in order, skipping states it has already seen; one that does not keep up
-// gets the newest state, not a queue of stale ones.
+// gets the newest state, not a queue of stale ones. When Run ends (the
+// server shuts down) every subscriber's channel is closed, so that its
+// subscription completes instead of waiting for changes that will not come.
 type OrderFeed struct {
 	read func(ctx context.Context, id string) (*projections.Order, error)
 	log  *slog.Logger
@@ -31,6 +33,8 @@ type OrderFeed struct {
 	// pending holds the watched orders changed since the last read.
 	pending map[string]struct{}
 	wake    chan struct{}
+	// stopped is set when Run has ended: nothing is delivered any more.
+	stopped bool
 }
 
 type orderTopic struct {
@@ -78,10 +82,15 @@ func (f *OrderFeed) signal() {
 }
 
 // Subscribe returns a channel with the order's states, closed when ctx
-// ends.
+// ends or the feed stops.
 func (f *OrderFeed) Subscribe(ctx context.Context, id string) <-chan *model.Order {
 	s := &orderSub{ch: make(chan *model.Order, 1)}
 	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		close(s.ch)
+		return s.ch
+	}
 	t := f.topics[id]
 	if t == nil {
 		t = &orderTopic{subs: map[*orderSub]struct{}{}}
@@ -95,6 +104,9 @@ func (f *OrderFeed) Subscribe(ctx context.Context, id string) <-chan *model.Orde
 	context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if _, ok := t.subs[s]; !ok {
+			return // closed when the feed stopped
+		}
 		delete(t.subs, s)
 		if len(t.subs) == 0 && f.topics[id] == t {
 			delete(f.topics, id)
@@ -105,8 +117,10 @@ func (f *OrderFeed) Subscribe(ctx context.Context, id string) <-chan *model.Orde
 	return s.ch
 }
 
-// Run reads and delivers changed orders until ctx ends.
+// Run reads and delivers changed orders until ctx ends, then closes every
+// subscriber's channel.
 func (f *OrderFeed) Run(ctx context.Context) {
+	defer f.stop()
 	for {
 		select {
 		case <-f.wake:
@@ -142,6 +156,21 @@ func (f *OrderFeed) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// stop closes every subscriber's channel and refuses new subscribers.
+func (f *OrderFeed) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
+	for id, t := range f.topics {
+		for s := range t.subs {
+			delete(t.subs, s)
+			close(s.ch)
+		}
+		delete(f.topics, id)
+	}
+	clear(f.pending)
 }
 
 // deliver hands cur to each subscriber of id that has not seen it. A send

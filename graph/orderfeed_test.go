@@ -135,3 +135,24 @@ func TestOrderFeedNewestStateAndEnd(t *testing.T) {
 		t.Fatalf("%d topics left after the only subscriber went", left)
 	}
 }
+
+// When Run ends, every subscriber's channel is closed, and a subscriber
+// that comes later gets a closed channel.
+func TestOrderFeedStopClosesSubscribers(t *testing.T) {
+	orders := &fakeOrders{orders: map[string]projections.Order{}}
+	orders.set("o1", "PENDING", 1)
+	feed := NewOrderFeed(orders.read, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); feed.Run(ctx) }()
+	ch := feed.Subscribe(t.Context(), "o1")
+	receive(t, ch)
+	cancel()
+	<-done
+	if _, ok := <-ch; ok {
+		t.Fatal("an update after the feed stopped")
+	}
+	if _, ok := <-feed.Subscribe(t.Context(), "o1"); ok {
+		t.Fatal("a subscriber after the feed stopped got an update")
+	}
+}
