@@ -112,7 +112,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("kafka relay: read the log: %w", err)
+			r.log.Warn("kafka relay: reading the log failed, retrying", "after", pos, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
 		}
 		if len(evs) == 0 {
 			if time.Since(lastSave) > 50*time.Millisecond {
@@ -175,7 +181,10 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 		}
 		if p == nil {
 			if p, err = r.store.Decode(r.reg, e); err != nil {
-				return nil, false, fmt.Errorf("kafka relay: decode %s at %d: %w", e.Type, e.Position, err)
+				// Published on its family's topic all the same: a binary
+				// that knows the type can read it there.
+				r.log.Error("kafka relay: an event this binary cannot decode is not repartitioned", "position", e.Position, "type", e.Type, "err", err)
+				break
 			}
 		}
 		for _, k := range rp.Keys(p) {
