@@ -20,6 +20,7 @@ const usage = `orderflow: an event-sourced order system with a GraphQL API.
 Usage:
   orderflow [serve] [flags]                    serve GraphQL (the default)
   orderflow replay --db PATH [--projection N]  rebuild read models offline from the event store
+                   [--kafka-brokers B]        (split: from every family topic, copied into --db first)
   orderflow load --target URL [flags]          place orders against a running server and report throughput
   orderflow token --secret S --sub ID [flags]  print an access token for a server run with --auth-secret S
   orderflow cdc --pg DSN --db PATH [flags]     follow a legacy PostgreSQL database into the store

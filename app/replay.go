@@ -14,20 +14,28 @@ import (
 	"syscall"
 	"time"
 
+	"orderflow/app/kafkabus"
 	"orderflow/commands"
 	"orderflow/events"
 	"orderflow/migrations"
 	"orderflow/projections"
 )
 
-// replay is `orderflow replay --db PATH [--projection NAME]`: rebuild read
-// models offline, from position 0, straight from the store in batches.
+// replay is `orderflow replay --db PATH [--projection NAME]
+// [--kafka-brokers B]`: rebuild read models offline, from position 0,
+// straight from the store in batches. With --kafka-brokers the store is
+// first brought up to date with every family topic of a split deployment
+// (all of them, from where the copy got to: from their beginning for a new
+// --db), so the read models are rebuilt from what the topics hold.
 func replay(args []string, getenv func(string) string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("orderflow replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbPath := fs.String("db", envOr(getenv, "DB", "orderflow.db"), "SQLite database file (env ORDERFLOW_DB)")
 	var only stringList
 	fs.Var(&only, "projection", "projection to rebuild (repeatable; all when absent): "+strings.Join(projectionNames(), ", "))
+	brokers := fs.String("kafka-brokers", envOr(getenv, "KAFKA_BROKERS", ""),
+		"first copy every family topic of a split deployment into --db (created when missing), then rebuild (env ORDERFLOW_KAFKA_BROKERS)")
+	partitions := fs.Int("kafka-partitions", 12, "partitions of the topics, as the services were started with")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,12 +43,21 @@ func replay(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow replay: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if _, err := os.Stat(*dbPath); err != nil {
+	if _, err := os.Stat(*dbPath); err != nil && *brokers == "" {
 		fmt.Fprintf(stderr, "orderflow replay: %v\n", err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var copied string
+	if *brokers != "" {
+		n, err := copyTopics(ctx, *dbPath, splitList(*brokers), *partitions)
+		if err != nil {
+			fmt.Fprintln(stderr, "orderflow replay: copying the topics:", err)
+			return 1
+		}
+		copied = fmt.Sprintf("; %d events copied from the topics first", n)
+	}
 	sum, err := runReplay(ctx, *dbPath, only, stderr)
 	if err != nil {
 		if errors.Is(err, events.ErrLocked) {
@@ -51,8 +68,40 @@ func replay(args []string, getenv func(string) string, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintln(stderr, sum)
+	fmt.Fprintln(stderr, sum+copied)
 	return 0
+}
+
+// copyTopics brings the store at path up to date with every family topic
+// and returns how many events it added.
+func copyTopics(ctx context.Context, path string, brokers []string, partitions int) (int64, error) {
+	db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply, Durability: events.DurabilityNormal})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	store := events.NewStore(db)
+	before := db.Head()
+	var families []string
+	for _, c := range commands.Contexts() {
+		if c != commands.ContextAPI {
+			families = append(families, c)
+		}
+	}
+	replica, err := kafkabus.NewReplica(ctx, store, brokers, partitions, families, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return 0, err
+	}
+	defer replica.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- replica.Run(runCtx) }()
+	caughtUp := replica.CatchUp(ctx, families...)
+	stop()
+	if err := errors.Join(caughtUp, <-done); err != nil {
+		return 0, err
+	}
+	return db.Head() - before, nil
 }
 
 // runReplay rebuilds the named projections (all when none) of the database

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"database/sql"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -79,5 +82,45 @@ func TestSplitMetrics(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != 404 {
 		t.Errorf("POST /graphql on the inventory service = %d, want 404", r.StatusCode)
+	}
+}
+
+// TestSplitReplayFromTopics re-reads a split deployment's topics from the
+// beginning into a new database with `orderflow replay --kafka-brokers`,
+// and finds there what the API shows.
+func TestSplitReplayFromTopics(t *testing.T) {
+	t.Parallel()
+	bin := needBinary(t)
+	broker := startBroker(t)
+	c := startApp(t, withContexts(broker, "api,orders,catalog,customers,payments"))
+	startApp(t, withContexts(broker, "inventory"))
+	startApp(t, withContexts(broker, "fraud,customercheck,notifications"))
+	walkthrough(t, c)
+
+	fresh := filepath.Join(t.TempDir(), "from-topics.db")
+	res := runBinary(t, bin, 60*time.Second, "replay", "--db", fresh, "--kafka-brokers", broker)
+	if res.code != 0 || !strings.Contains(res.stderr, "events copied from the topics first") {
+		t.Fatalf("replay --kafka-brokers exited %d:\n%s", res.code, res.stderr)
+	}
+	db, err := sql.Open("sqlite3", "file:"+fresh+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stream := range []string{"order-o-walk", "stock-p-widget", "notification-o-walk"} {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM events WHERE stream_id = ?`, stream).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := len(c.events(t, stream)); n != want || n == 0 {
+			t.Errorf("%s: %d events copied from the topics, the API shows %d", stream, n, want)
+		}
+	}
+	var status string
+	if err := db.QueryRow(`SELECT status FROM orders WHERE id = 'o-walk'`).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if want := c.mustOrder(t, "o-walk").Status; status != want {
+		t.Errorf("the rebuilt orders read model says o-walk is %s, the API %s", status, want)
 	}
 }
