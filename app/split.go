@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,7 +130,7 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaPartitions)
 	admin.Close()
 	if err != nil {
-		return nil, fmt.Errorf("kafka at %v: %w", cfg.KafkaBrokers, err)
+		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers): %w", strings.Join(cfg.KafkaBrokers, ","), err)
 	}
 	k := &kafkaBus{}
 	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers, log); err != nil {
