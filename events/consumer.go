@@ -262,12 +262,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}()
 
 	readErr := c.read(ctx)
-	for _, l := range c.lanes {
-		l.sendMu.Lock()
-		l.closed = true
-		close(l.queue)
-		l.sendMu.Unlock()
-	}
+	c.closeLanes()
 	lanes.Wait()
 	<-saverDone
 	// What the lanes still held stays behind the checkpoint and is
@@ -611,14 +606,20 @@ func (c *Consumer) RunFed(ctx context.Context) error {
 		lanes.Go(func() { c.runLane(ctx, l, h) })
 	}
 	<-ctx.Done()
+	c.closeLanes()
+	lanes.Wait()
+	return nil
+}
+
+// closeLanes stops the lanes taking deliveries. A lane finishes the batch
+// it is in; what it still queues was never acknowledged and comes again.
+func (c *Consumer) closeLanes() {
 	for _, l := range c.lanes {
 		l.sendMu.Lock()
 		l.closed = true
 		close(l.queue)
 		l.sendMu.Unlock()
 	}
-	lanes.Wait()
-	return nil
 }
 
 // Deliver hands a fed consumer an event that is in this log (at
