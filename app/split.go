@@ -37,13 +37,15 @@ type kafkaBus struct {
 
 // replicaFamilies are the families a process copies: what its contexts
 // read of others (see commands.Needs), but those a consumer group of its
-// own reads whole anyway (it imports every record it reads), and
-// inventory's own, which it must hold when it takes partitions over.
+// own reads whole anyway (it imports every record it reads; a context that
+// scales out reads only its partitions, so it copies them all), and the own
+// family of a context that scales out, which it must hold when it takes
+// partitions over.
 func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
 	fed := map[string]bool{}
 	perContext, _ := feedTopics(cfg, specs)
 	for c, topics := range perContext {
-		if c == commands.ContextInventory {
+		if commands.ScalesOut(c) {
 			continue
 		}
 		for _, t := range topics {
@@ -53,7 +55,7 @@ func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
 	var out []string
 	for _, c := range cfg.Contexts {
 		for _, f := range commands.Needs(c) {
-			restore := f == commands.ContextInventory && c == commands.ContextInventory
+			restore := f == c
 			copied := !cfg.Runs(f) && !fed[kafkabus.FamilyTopic(f)]
 			if (restore || copied) && !slices.Contains(out, f) {
 				out = append(out, f)
@@ -194,14 +196,14 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *command
 		}
 		topics, rekeyed := feedTopics(cfg, handlers.Consumers())
 		f.Topics, f.Repartitioned = topics[c], rekeyed[c]
-		if c == commands.ContextInventory {
+		if commands.ScalesOut(c) {
 			f.OnAssigned = func(ctx context.Context) error {
-				// Decide only against everything the stock topic holds
-				// (a previous owner's last reservations included).
-				if err := k.replica.CatchUp(ctx, commands.ContextInventory); err != nil {
+				// Decide only against everything the context's own topic
+				// holds (a previous owner's last decisions included).
+				if err := k.replica.CatchUp(ctx, c); err != nil {
 					return err
 				}
-				handlers.ForgetStock()
+				handlers.ForgetLanes()
 				return nil
 			}
 		}

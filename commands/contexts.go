@@ -105,9 +105,11 @@ func CustomerKeys(p events.Payload) []string {
 
 // Needs is what a context reads of other contexts besides the events its
 // reactions consume: the families it keeps a local copy of, to load state
-// and to check what a command refers to. Inventory keeps a copy of its own
-// family too: after a failover the stock streams another process wrote
-// must be in the log of the one that takes over before it decides.
+// and to check what a command refers to. A context that can run as several
+// members of its consumer group (inventory, fraud, the customer check,
+// notifications) keeps a copy of its own family too: after a failover the
+// streams another member wrote must be in the log of the one that takes
+// over before it decides.
 func Needs(context string) []string {
 	switch context {
 	case ContextAPI:
@@ -116,13 +118,20 @@ func Needs(context string) []string {
 		return []string{ContextCatalog}
 	case ContextInventory:
 		return []string{ContextCatalog, ContextInventory}
+	case ContextFraud:
+		return []string{ContextFraud}
 	case ContextCustomerCheck:
-		return []string{ContextCustomers}
+		return []string{ContextCustomers, ContextCustomerCheck}
 	case ContextNotifications:
-		return []string{ContextCustomers, ContextOrders, ContextPayments}
+		return []string{ContextCustomers, ContextOrders, ContextPayments, ContextNotifications}
 	}
 	return nil
 }
+
+// ScalesOut says a context may run as several members of its consumer
+// group: its input is keyed by the streams it writes, and it keeps a copy
+// of its own family to take partitions over.
+func ScalesOut(context string) bool { return slices.Contains(Needs(context), context) }
 
 // CheckContexts validates a `--contexts` list: known names, no repeats, and
 // the contexts that read another's streams synchronously run beside it.

@@ -76,10 +76,11 @@ type Handlers struct {
 	// catchUp, when split into services, returns once this process's copy
 	// of other contexts' families holds what was published before.
 	catchUp func(ctx context.Context, families ...string) error
-	// stockEpoch changes when the stock this process holds may have been
-	// written elsewhere (it was given inventory partitions): the lanes
-	// then forget what they held.
-	stockEpoch atomic.Int64
+	// laneEpoch changes when the streams a context keeps in this process
+	// may have been written elsewhere meanwhile (its consumer group gave
+	// this process partitions another member had): the lanes then forget
+	// what they held and read those streams from the log again.
+	laneEpoch atomic.Int64
 }
 
 // Config are the business settings the handlers need.
@@ -274,7 +275,21 @@ func positionOr(written, fallback int64) int64 {
 	return written
 }
 
-// ForgetStock makes the inventory lanes read every stock from the log again
-// before their next decision: another process may have written it since
-// (it had the product's partition before this process was given it).
-func (h *Handlers) ForgetStock() { h.stockEpoch.Add(1) }
+// ForgetLanes makes every lane read the streams it writes from the log
+// again before its next decision: another process may have written them
+// since (it had their partitions before this process was given them).
+func (h *Handlers) ForgetLanes() { h.laneEpoch.Add(1) }
+
+// epochWatch is how a lane notices ForgetLanes.
+type epochWatch struct{ seen int64 }
+
+// changed says whether ForgetLanes was called since the last time it was
+// asked.
+func (w *epochWatch) changed(h *Handlers) bool {
+	e := h.laneEpoch.Load()
+	if e == w.seen {
+		return false
+	}
+	w.seen = e
+	return true
+}

@@ -87,7 +87,7 @@ func byProduct(_ events.Event, p events.Payload) []events.Routed {
 type inventoryLane struct {
 	h      *Handlers
 	stocks *lru[*stockState] // by product id
-	epoch  int64             // the Handlers' stockEpoch when stocks was filled
+	epoch  epochWatch
 }
 
 // stockState is a product's stock as its lane holds it.
@@ -101,8 +101,8 @@ type stockState struct {
 }
 
 func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
-	if epoch := l.h.stockEpoch.Load(); epoch != l.epoch {
-		l.stocks, l.epoch = newLRU[*stockState](laneCacheLimit), epoch
+	if l.epoch.changed(l.h) {
+		l.stocks = newLRU[*stockState](laneCacheLimit)
 	}
 	b := l.h.newBatch()
 	redelivered, err := b.decideEach(ctx, batch, l.stocks.remove, func(d events.Delivery) (decision, error) {

@@ -660,3 +660,55 @@ func TestSplitProcessScarceStock(t *testing.T) {
 	}
 	s.checkNoErrorsLogged()
 }
+
+// TestSplitProcessChecksFailover: the fraud check, the customer check and notifications run as two
+// members of their consumer groups, and one is killed with SIGKILL in the middle of the load. The
+// survivor takes the partitions over after catching up on what the killed one published: every
+// acknowledged order settles, and each has exactly one customer check and one fraud result.
+func TestSplitProcessChecksFailover(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts).client
+	s.service("inventory", "inventory")
+	checks1 := s.service("checks-1", checkContexts, "--fraud-limit-cents", "1000000000")
+	s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")
+
+	registerLoadCustomers(t, c)
+	onHand := seedLoadProducts(t, c, "cf", 6, 1000)
+	load := startOrderLoad(c, "cf", keys(onHand), 3, 30*time.Millisecond)
+	time.Sleep(10 * time.Second)
+	load.phase.Store(1)
+	checks1.kill(t)
+	t.Log("checks-1 killed")
+	time.Sleep(10 * time.Second)
+	acked := load.finish(t)
+
+	checkSplitOutcome(t, c, acked, onHand)
+	for id := range acked {
+		if n := len(c.events(t, "customercheck-"+id)); n != 1 {
+			t.Errorf("order %s has %d customer check results, want 1", id, n)
+		}
+	}
+	customers := map[string]bool{}
+	for _, o := range acked {
+		customers[o.customer] = true
+	}
+	fraudResults := map[string]int{}
+	for cust := range customers {
+		for _, e := range c.events(t, "fraud-"+cust) {
+			var r struct {
+				OrderID string `json:"orderId"`
+			}
+			if err := json.Unmarshal([]byte(e.Data), &r); err != nil {
+				t.Fatal(err)
+			}
+			fraudResults[r.OrderID]++
+		}
+	}
+	for id := range acked {
+		if fraudResults[id] != 1 {
+			t.Errorf("order %s has %d fraud results, want 1", id, fraudResults[id])
+		}
+	}
+	s.checkNoErrorsLogged()
+}
