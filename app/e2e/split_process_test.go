@@ -593,62 +593,8 @@ func TestSplitProcessScarceStock(t *testing.T) {
 	s.service("inventory", "inventory")
 	s.service("checks", checkContexts)
 
-	c.upsertProduct(t, "p-hot", "Hot Item", 700)
-	c.addStock(t, "p-hot", units)
-	for i := 0; i < orders; i++ {
-		id := fmt.Sprintf("c-%02d", i)
-		c.registerCustomer(t, id, "Buyer "+id, id+"@example.com", fmt.Sprintf("%d Queue Road", i))
-	}
-
-	results := make([]Order, orders)
-	errs := make([]error, orders)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < orders; i++ {
-		wg.Go(func() {
-			<-start
-			resp, err := c.exec(context.Background(), placeOrderMutation,
-				placeOrderVars(fmt.Sprintf("o-%02d", i), fmt.Sprintf("c-%02d", i), []Line{{"p-hot", 1}}, true))
-			if err == nil && len(resp.Errors) > 0 {
-				err = fmt.Errorf("GraphQL errors: %s", resp.Body)
-			}
-			var out struct{ PlaceOrder Order }
-			if err == nil {
-				err = json.Unmarshal(resp.Data, &out)
-			}
-			results[i], errs[i] = out.PlaceOrder, err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("order o-%02d: %v", i, err)
-		}
-	}
-
-	validated, failed := 0, 0
-	for _, o := range results {
-		stored := c.mustOrder(t, o.ID)
-		switch {
-		case o.Status == "VALIDATED" && stored.Status == "VALIDATED":
-			validated++
-		case o.Status == "FAILED" && stored.Status == "FAILED":
-			failed++
-			if !reflect.DeepEqual(o.FailureReasons, []string{"INSUFFICIENT_STOCK"}) || !reflect.DeepEqual(stored.FailureReasons, []string{"INSUFFICIENT_STOCK"}) {
-				t.Errorf("order %s failed with %v (stored %v), want INSUFFICIENT_STOCK", o.ID, o.FailureReasons, stored.FailureReasons)
-			}
-		default:
-			t.Errorf("order %s: waitForValidation returned %s, order(id) says %s; want both VALIDATED or both FAILED", o.ID, o.Status, stored.Status)
-		}
-	}
-	if validated != units || failed != orders-units {
-		t.Errorf("%d VALIDATED and %d FAILED, want %d and %d", validated, failed, units, orders-units)
-	}
-	if n := len(c.allOrders(t, "", "VALIDATED", 100)); n != units {
-		t.Errorf("orders(status: VALIDATED) lists %d orders, want %d", n, units)
-	}
-	c.waitStock(t, "p-hot", units, units)
+	seedScarceStock(t, c, orders, units)
+	raceForScarceStock(t, c, orders, units)
 	reservations := 0
 	for _, e := range c.events(t, "stock-p-hot") {
 		if e.Type == "StockReserved" {
