@@ -515,6 +515,24 @@ func keys(m map[string]int) []string {
 	return out
 }
 
+// killMidLoad runs a 20-second load of orders on 6 products and kills the member name of a
+// consumer group with SIGKILL halfway through; then it checks the outcome (checkSplitOutcome)
+// and returns the acknowledged orders.
+func killMidLoad(t *testing.T, c *client, tag, name string, member *process) map[string]ackedOrder {
+	t.Helper()
+	registerLoadCustomers(t, c)
+	onHand := seedLoadProducts(t, c, tag, 6, 1000)
+	load := startOrderLoad(c, tag, keys(onHand), 3, 30*time.Millisecond)
+	time.Sleep(10 * time.Second)
+	load.phase.Store(1)
+	member.kill(t)
+	t.Log(name + " killed")
+	time.Sleep(10 * time.Second)
+	acked := load.finish(t)
+	checkSplitOutcome(t, c, acked, onHand)
+	return acked
+}
+
 // TestSplitProcessInventoryFailover: two inventory services share the inventory group; one is
 // killed with SIGKILL in the middle of a 20-second load. The other takes its partitions over:
 // every acknowledged order settles, the stock adds up and no order line is reserved twice.
@@ -526,17 +544,7 @@ func TestSplitProcessInventoryFailover(t *testing.T) {
 	s.service("inventory-2", "inventory")
 	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	registerLoadCustomers(t, c)
-	onHand := seedLoadProducts(t, c, "fo", 6, 1000)
-	load := startOrderLoad(c, "fo", keys(onHand), 3, 30*time.Millisecond)
-	time.Sleep(10 * time.Second)
-	load.phase.Store(1)
-	inv1.kill(t)
-	t.Log("inventory-1 killed")
-	time.Sleep(10 * time.Second)
-	acked := load.finish(t)
-
-	checkSplitOutcome(t, c, acked, onHand)
+	killMidLoad(t, c, "fo", "inventory-1", inv1)
 	s.checkNoErrorsLogged()
 }
 
@@ -619,17 +627,7 @@ func TestSplitProcessChecksFailover(t *testing.T) {
 	checks1 := s.service("checks-1", checkContexts, "--fraud-limit-cents", "1000000000")
 	s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	registerLoadCustomers(t, c)
-	onHand := seedLoadProducts(t, c, "cf", 6, 1000)
-	load := startOrderLoad(c, "cf", keys(onHand), 3, 30*time.Millisecond)
-	time.Sleep(10 * time.Second)
-	load.phase.Store(1)
-	checks1.kill(t)
-	t.Log("checks-1 killed")
-	time.Sleep(10 * time.Second)
-	acked := load.finish(t)
-
-	checkSplitOutcome(t, c, acked, onHand)
+	acked := killMidLoad(t, c, "cf", "checks-1", checks1)
 	for id := range acked {
 		if n := len(c.events(t, "customercheck-"+id)); n != 1 {
 			t.Errorf("order %s has %d customer check results, want 1", id, n)
