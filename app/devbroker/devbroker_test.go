@@ -1,7 +1,6 @@
 package devbroker_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,25 +11,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"orderflow/app/devbroker"
+	"orderflow/app/devbroker/devbrokertest"
 )
 
-// syncBuffer is a bytes.Buffer the broker's goroutines and the test can
-// share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// lockedBuilder is the broker's stderr in runBroker: kfake's goroutines log
+// to it while Run writes its own lines and the test reads them.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // runBroker runs devbroker.Run on addr in the background and returns the
@@ -42,7 +42,7 @@ func runBroker(t *testing.T, addr string, cfg devbroker.Config) (string, func())
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &lockedBuilder{}
 	done := make(chan error, 1)
 	go func() { done <- devbroker.Run(ctx, ln, cfg, stderr) }()
 	var once sync.Once
@@ -75,22 +75,22 @@ func TestRestartKeepsTopicsRecordsAndOffsets(t *testing.T) {
 func testRestart(t *testing.T, fsync bool) {
 	cfg := devbroker.Config{DataDir: t.TempDir(), Fsync: fsync}
 	addr, stop := runBroker(t, "127.0.0.1:0", cfg)
-	acked := produceConsumeCommit(t, addr)
+	acked := devbrokertest.ProduceConsumeCommit(t, addr)
 	stop()
 
 	again, _ := runBroker(t, addr, cfg)
 	if again != addr {
 		t.Fatalf("restarted on %s, want the same address %s", again, addr)
 	}
-	checkKept(t, addr, acked)
+	devbrokertest.CheckKept(t, addr, acked)
 
 	// The group resumes where it committed: the first thing it reads is a
 	// record produced after the restart, nothing from before.
-	next := produce(t, addr, testTopic, len(acked), 1)[0]
-	cl := newClient(t, addr, kgo.ConsumerGroup(testGroup), kgo.ConsumeTopics(testTopic),
+	next := devbrokertest.Produce(t, addr, devbrokertest.Topic, len(acked), 1)[0]
+	cl := devbrokertest.NewClient(t, addr, kgo.ConsumerGroup(devbrokertest.Group), kgo.ConsumeTopics(devbrokertest.Topic),
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer cl.Close()
-	ctx := waitCtx(t)
+	ctx := devbrokertest.Context(t)
 	for seen := false; !seen; {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -98,7 +98,7 @@ func testRestart(t *testing.T, fsync bool) {
 		}
 		fetches.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
 		fetches.EachRecord(func(r *kgo.Record) {
-			if got := toRecord(r); got != next {
+			if got := devbrokertest.ToRecord(r); got != next {
 				t.Errorf("the group read %v again after the restart; it had committed past it", got)
 			} else {
 				seen = true
@@ -111,11 +111,11 @@ func testRestart(t *testing.T, fsync bool) {
 // which is what "in memory" in the ready line promises.
 func TestInMemoryForgets(t *testing.T) {
 	addr, stop := runBroker(t, "127.0.0.1:0", devbroker.Config{})
-	createTopic(t, addr, testTopic, testPartitions)
+	devbrokertest.CreateTopic(t, addr, devbrokertest.Topic, devbrokertest.Partitions)
 	stop()
 	addr, _ = runBroker(t, addr, devbroker.Config{})
 	// Creating it again succeeds only if the first one is gone.
-	createTopic(t, addr, testTopic, testPartitions)
+	devbrokertest.CreateTopic(t, addr, devbrokertest.Topic, devbrokertest.Partitions)
 }
 
 // TestAddressInUse: another process on the address is refused at once with
@@ -126,7 +126,7 @@ func TestAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var stderr syncBuffer
+	var stderr strings.Builder
 	code := devbroker.Main(context.Background(), []string{"--addr", ln.Addr().String()}, noEnv, &stderr)
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
@@ -160,7 +160,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out syncBuffer
+			var out strings.Builder
 			cfg, err := devbroker.ParseFlags(tt.args, func(k string) string { return tt.env[k] }, &out)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

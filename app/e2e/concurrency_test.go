@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,12 +18,7 @@ func TestConcurrentOrdersForScarceStock(t *testing.T) {
 	t.Parallel()
 	const orders, units = 50, 10
 	c := startApp(t, withWaitTimeout(30*time.Second))
-	c.upsertProduct(t, "p-hot", "Hot Item", 700)
-	c.addStock(t, "p-hot", units)
-	for i := 0; i < orders; i++ {
-		id := fmt.Sprintf("c-%02d", i)
-		c.registerCustomer(t, id, "Buyer "+id, id+"@example.com", fmt.Sprintf("%d Queue Road", i))
-	}
+	seedScarceStock(t, c, orders, units)
 
 	// Sample the stock while the orders race; every sample must satisfy the invariants.
 	stopSampling := make(chan struct{})
@@ -57,72 +53,11 @@ func TestConcurrentOrdersForScarceStock(t *testing.T) {
 		}
 	}()
 
-	type result struct {
-		order Order
-		err   error
-	}
-	results := make([]result, orders)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < orders; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			vars := placeOrderVars(fmt.Sprintf("o-%02d", i), fmt.Sprintf("c-%02d", i), []Line{{"p-hot", 1}}, true)
-			resp, err := c.exec(context.Background(), placeOrderMutation, vars)
-			if err != nil {
-				results[i].err = err
-				return
-			}
-			if len(resp.Errors) > 0 {
-				results[i].err = fmt.Errorf("GraphQL errors: %s", resp.Body)
-				return
-			}
-			var out struct{ PlaceOrder Order }
-			if err := json.Unmarshal(resp.Data, &out); err != nil {
-				results[i].err = err
-				return
-			}
-			results[i].order = out.PlaceOrder
-		}(i)
-	}
-	close(start)
-	wg.Wait()
-	close(stopSampling)
-	samplerWG.Wait()
-
-	for i, r := range results {
-		if r.err != nil {
-			t.Fatalf("order o-%02d: %v", i, r.err)
-		}
-	}
-	validated, failed := 0, 0
-	var validatedIDs []string
-	for _, r := range results {
-		// waitForValidation returns the decided order; the read model must agree with it.
-		o := r.order
-		stored := c.mustOrder(t, o.ID)
-		switch {
-		case o.Status == "VALIDATED" && stored.Status == "VALIDATED":
-			validated++
-			validatedIDs = append(validatedIDs, o.ID)
-		case o.Status == "FAILED" && stored.Status == "FAILED":
-			failed++
-			if !o.hasReason("INSUFFICIENT_STOCK") || !stored.hasReason("INSUFFICIENT_STOCK") {
-				t.Errorf("order %s failed with %v (stored %v), want INSUFFICIENT_STOCK", o.ID, o.FailureReasons, stored.FailureReasons)
-			}
-		default:
-			t.Errorf("order %s: waitForValidation returned %s, order(id) says %s; want both VALIDATED or both FAILED", o.ID, o.Status, stored.Status)
-		}
-	}
-	if validated != units || failed != orders-units {
-		t.Errorf("%d VALIDATED and %d FAILED, want %d and %d", validated, failed, units, orders-units)
-	}
-	if n := len(c.allOrders(t, "", "VALIDATED", 100)); n != validated {
-		t.Errorf("orders(status: VALIDATED) lists %d orders, want %d", n, validated)
-	}
-	c.waitStock(t, "p-hot", units, validated)
+	stopSampler := sync.OnceFunc(func() { close(stopSampling); samplerWG.Wait() })
+	t.Cleanup(stopSampler) // also when the race fails the test, before the app stops
+	validatedIDs := raceForScarceStock(t, c, orders, units)
+	stopSampler()
+	validated := len(validatedIDs)
 	badSamples.Range(func(k, _ any) bool {
 		t.Errorf("stock sample broke an invariant (onHand %d): %v", units, k)
 		return true
@@ -144,6 +79,78 @@ func TestConcurrentOrdersForScarceStock(t *testing.T) {
 	if o := c.placeOrder(t, "o-one-too-many", "c-01", []Line{{"p-hot", 1}}, true); o.Status != "FAILED" {
 		t.Errorf("an order beyond the stock after the re-sale: %s, want FAILED", o.Status)
 	}
+}
+
+// seedScarceStock defines p-hot with units on hand and registers the customers c-00 … of the
+// orders that will race for it.
+func seedScarceStock(t *testing.T, c *client, orders, units int) {
+	t.Helper()
+	c.upsertProduct(t, "p-hot", "Hot Item", 700)
+	c.addStock(t, "p-hot", units)
+	for i := 0; i < orders; i++ {
+		id := fmt.Sprintf("c-%02d", i)
+		c.registerCustomer(t, id, "Buyer "+id, id+"@example.com", fmt.Sprintf("%d Queue Road", i))
+	}
+}
+
+// raceForScarceStock places one-unit orders o-00 … of p-hot all at once, each waiting for its
+// decision, and checks that exactly units of them are VALIDATED and the rest FAILED with
+// INSUFFICIENT_STOCK, as answered and as order(id) reads them, and that the stock reserves the
+// winners' units. It returns the ids of the VALIDATED orders.
+func raceForScarceStock(t *testing.T, c *client, orders, units int) []string {
+	t.Helper()
+	results := make([]Order, orders)
+	errs := make([]error, orders)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < orders; i++ {
+		wg.Go(func() {
+			<-start
+			resp, err := c.exec(context.Background(), placeOrderMutation,
+				placeOrderVars(fmt.Sprintf("o-%02d", i), fmt.Sprintf("c-%02d", i), []Line{{"p-hot", 1}}, true))
+			if err == nil && len(resp.Errors) > 0 {
+				err = fmt.Errorf("GraphQL errors: %s", resp.Body)
+			}
+			var out struct{ PlaceOrder Order }
+			if err == nil {
+				err = json.Unmarshal(resp.Data, &out)
+			}
+			results[i], errs[i] = out.PlaceOrder, err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("order o-%02d: %v", i, err)
+		}
+	}
+
+	var validated []string
+	failed := 0
+	for _, o := range results {
+		// waitForValidation returns the decided order; the read model must agree with it.
+		stored := c.mustOrder(t, o.ID)
+		switch {
+		case o.Status == "VALIDATED" && stored.Status == "VALIDATED":
+			validated = append(validated, o.ID)
+		case o.Status == "FAILED" && stored.Status == "FAILED":
+			failed++
+			if !reflect.DeepEqual(o.FailureReasons, []string{"INSUFFICIENT_STOCK"}) || !reflect.DeepEqual(stored.FailureReasons, []string{"INSUFFICIENT_STOCK"}) {
+				t.Errorf("order %s failed with %v (stored %v), want INSUFFICIENT_STOCK", o.ID, o.FailureReasons, stored.FailureReasons)
+			}
+		default:
+			t.Errorf("order %s: waitForValidation returned %s, order(id) says %s; want both VALIDATED or both FAILED", o.ID, o.Status, stored.Status)
+		}
+	}
+	if len(validated) != units || failed != orders-units {
+		t.Errorf("%d VALIDATED and %d FAILED, want %d and %d", len(validated), failed, units, orders-units)
+	}
+	if n := len(c.allOrders(t, "", "VALIDATED", 100)); n != len(validated) {
+		t.Errorf("orders(status: VALIDATED) lists %d orders, want %d", n, len(validated))
+	}
+	c.waitStock(t, "p-hot", units, len(validated))
+	return validated
 }
 
 // TestConcurrentIdenticalPlaceOrder: many clients retrying the same placeOrder at once create one

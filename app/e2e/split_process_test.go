@@ -515,6 +515,24 @@ func keys(m map[string]int) []string {
 	return out
 }
 
+// killMidLoad runs a 20-second load of orders on 6 products and kills the member name of a
+// consumer group with SIGKILL halfway through; then it checks the outcome (checkSplitOutcome)
+// and returns the acknowledged orders.
+func killMidLoad(t *testing.T, c *client, tag, name string, member *process) map[string]ackedOrder {
+	t.Helper()
+	registerLoadCustomers(t, c)
+	onHand := seedLoadProducts(t, c, tag, 6, 1000)
+	load := startOrderLoad(c, tag, keys(onHand), 3, 30*time.Millisecond)
+	time.Sleep(10 * time.Second)
+	load.phase.Store(1)
+	member.kill(t)
+	t.Log(name + " killed")
+	time.Sleep(10 * time.Second)
+	acked := load.finish(t)
+	checkSplitOutcome(t, c, acked, onHand)
+	return acked
+}
+
 // TestSplitProcessInventoryFailover: two inventory services share the inventory group; one is
 // killed with SIGKILL in the middle of a 20-second load. The other takes its partitions over:
 // every acknowledged order settles, the stock adds up and no order line is reserved twice.
@@ -526,17 +544,7 @@ func TestSplitProcessInventoryFailover(t *testing.T) {
 	s.service("inventory-2", "inventory")
 	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	registerLoadCustomers(t, c)
-	onHand := seedLoadProducts(t, c, "fo", 6, 1000)
-	load := startOrderLoad(c, "fo", keys(onHand), 3, 30*time.Millisecond)
-	time.Sleep(10 * time.Second)
-	load.phase.Store(1)
-	inv1.kill(t)
-	t.Log("inventory-1 killed")
-	time.Sleep(10 * time.Second)
-	acked := load.finish(t)
-
-	checkSplitOutcome(t, c, acked, onHand)
+	killMidLoad(t, c, "fo", "inventory-1", inv1)
 	s.checkNoErrorsLogged()
 }
 
@@ -593,62 +601,8 @@ func TestSplitProcessScarceStock(t *testing.T) {
 	s.service("inventory", "inventory")
 	s.service("checks", checkContexts)
 
-	c.upsertProduct(t, "p-hot", "Hot Item", 700)
-	c.addStock(t, "p-hot", units)
-	for i := 0; i < orders; i++ {
-		id := fmt.Sprintf("c-%02d", i)
-		c.registerCustomer(t, id, "Buyer "+id, id+"@example.com", fmt.Sprintf("%d Queue Road", i))
-	}
-
-	results := make([]Order, orders)
-	errs := make([]error, orders)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < orders; i++ {
-		wg.Go(func() {
-			<-start
-			resp, err := c.exec(context.Background(), placeOrderMutation,
-				placeOrderVars(fmt.Sprintf("o-%02d", i), fmt.Sprintf("c-%02d", i), []Line{{"p-hot", 1}}, true))
-			if err == nil && len(resp.Errors) > 0 {
-				err = fmt.Errorf("GraphQL errors: %s", resp.Body)
-			}
-			var out struct{ PlaceOrder Order }
-			if err == nil {
-				err = json.Unmarshal(resp.Data, &out)
-			}
-			results[i], errs[i] = out.PlaceOrder, err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("order o-%02d: %v", i, err)
-		}
-	}
-
-	validated, failed := 0, 0
-	for _, o := range results {
-		stored := c.mustOrder(t, o.ID)
-		switch {
-		case o.Status == "VALIDATED" && stored.Status == "VALIDATED":
-			validated++
-		case o.Status == "FAILED" && stored.Status == "FAILED":
-			failed++
-			if !reflect.DeepEqual(o.FailureReasons, []string{"INSUFFICIENT_STOCK"}) || !reflect.DeepEqual(stored.FailureReasons, []string{"INSUFFICIENT_STOCK"}) {
-				t.Errorf("order %s failed with %v (stored %v), want INSUFFICIENT_STOCK", o.ID, o.FailureReasons, stored.FailureReasons)
-			}
-		default:
-			t.Errorf("order %s: waitForValidation returned %s, order(id) says %s; want both VALIDATED or both FAILED", o.ID, o.Status, stored.Status)
-		}
-	}
-	if validated != units || failed != orders-units {
-		t.Errorf("%d VALIDATED and %d FAILED, want %d and %d", validated, failed, units, orders-units)
-	}
-	if n := len(c.allOrders(t, "", "VALIDATED", 100)); n != units {
-		t.Errorf("orders(status: VALIDATED) lists %d orders, want %d", n, units)
-	}
-	c.waitStock(t, "p-hot", units, units)
+	seedScarceStock(t, c, orders, units)
+	raceForScarceStock(t, c, orders, units)
 	reservations := 0
 	for _, e := range c.events(t, "stock-p-hot") {
 		if e.Type == "StockReserved" {
@@ -673,17 +627,7 @@ func TestSplitProcessChecksFailover(t *testing.T) {
 	checks1 := s.service("checks-1", checkContexts, "--fraud-limit-cents", "1000000000")
 	s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	registerLoadCustomers(t, c)
-	onHand := seedLoadProducts(t, c, "cf", 6, 1000)
-	load := startOrderLoad(c, "cf", keys(onHand), 3, 30*time.Millisecond)
-	time.Sleep(10 * time.Second)
-	load.phase.Store(1)
-	checks1.kill(t)
-	t.Log("checks-1 killed")
-	time.Sleep(10 * time.Second)
-	acked := load.finish(t)
-
-	checkSplitOutcome(t, c, acked, onHand)
+	acked := killMidLoad(t, c, "cf", "checks-1", checks1)
 	for id := range acked {
 		if n := len(c.events(t, "customercheck-"+id)); n != 1 {
 			t.Errorf("order %s has %d customer check results, want 1", id, n)

@@ -1,9 +1,14 @@
-package devbroker_test
+// Package devbrokertest is the Kafka client side of the devbroker's tests:
+// a franz-go client doing what orderflow's services do against the broker
+// (create a topic, produce, consume in a group and commit), and reading back
+// what the broker kept. It is shared by the in-process tests of app/devbroker
+// and the tests of app/e2e that run `orderflow devbroker` as a process, as
+// net/http/httptest is shared by the tests of HTTP code.
+package devbrokertest
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -13,20 +18,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The Kafka side of the tests: a franz-go client doing what orderflow's
-// services will do against the broker (create a topic, produce, consume in
-// a group and commit), and reading back what the broker kept.
-
+// The topic and group the tests use, and the bound on every wait.
 const (
-	testTopic      = "orderflow.test.orders"
-	testGroup      = "orderflow-test-inventory"
-	testPartitions = 12
-	// testWait bounds every wait on the broker so a broken broker fails the
+	Topic      = "orderflow.test.orders"
+	Group      = "orderflow-test-inventory"
+	Partitions = 12
+	// Wait bounds every wait on the broker so a broken broker fails the
 	// test instead of hanging it; nothing is asserted about durations.
-	testWait = 60 * time.Second
+	Wait = 60 * time.Second
 )
 
-func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+// NewClient is a franz-go client seeded with the broker at addr.
+func NewClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
@@ -35,17 +38,18 @@ func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+// Context is a context that ends after Wait, or when the test ends.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// createTopic makes the topic as orderflow does: a fixed partition count
+// CreateTopic makes the topic as orderflow does: a fixed partition count
 // and unlimited retention (the log is the store).
-func createTopic(t *testing.T, addr, topic string, partitions int32) {
+func CreateTopic(t testing.TB, addr, topic string, partitions int32) {
 	t.Helper()
-	cl := newClient(t, addr)
+	cl := NewClient(t, addr)
 	defer cl.Close()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	rt := kmsg.NewCreateTopicsRequestTopic()
@@ -57,7 +61,7 @@ func createTopic(t *testing.T, addr, topic string, partitions int32) {
 	rc.Value = kmsg.StringPtr("-1")
 	rt.Configs = append(rt.Configs, rc)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(waitCtx(t), cl)
+	resp, err := req.RequestWith(Context(t), cl)
 	if err != nil {
 		t.Fatalf("CreateTopics %s: %v", topic, err)
 	}
@@ -69,53 +73,54 @@ func createTopic(t *testing.T, addr, topic string, partitions int32) {
 	}
 }
 
-// record is what the tests compare: where a record is and what it holds.
-type record struct {
+// Record is what the tests compare: where a record is and what it holds.
+type Record struct {
 	Partition int32
 	Offset    int64
 	Key       string
 	Value     string
 }
 
-// produce writes n records keyed k-<from+i> and returns them as the broker
+// Produce writes n records keyed k-<from+i> and returns them as the broker
 // acknowledged them.
-func produce(t *testing.T, addr, topic string, from, n int) []record {
+func Produce(t testing.TB, addr, topic string, from, n int) []Record {
 	t.Helper()
-	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic))
+	cl := NewClient(t, addr, kgo.DefaultProduceTopic(topic))
 	defer cl.Close()
 	rs := make([]*kgo.Record, n)
 	for i := range rs {
 		k := strconv.Itoa(from + i)
 		rs[i] = &kgo.Record{Key: []byte("k-" + k), Value: []byte("v-" + k)}
 	}
-	results := cl.ProduceSync(waitCtx(t), rs...)
+	results := cl.ProduceSync(Context(t), rs...)
 	if err := results.FirstErr(); err != nil {
 		t.Fatalf("produce to %s: %v", topic, err)
 	}
-	out := make([]record, 0, n)
+	out := make([]Record, 0, n)
 	for _, r := range results {
-		out = append(out, toRecord(r.Record))
+		out = append(out, ToRecord(r.Record))
 	}
 	return out
 }
 
-func toRecord(r *kgo.Record) record {
-	return record{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)}
+// ToRecord is what the tests compare of a franz-go record.
+func ToRecord(r *kgo.Record) Record {
+	return Record{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Value: string(r.Value)}
 }
 
 // consumeInGroup joins group, reads until it has want records, commits
 // what it read and leaves the group. It returns what it read.
-func consumeInGroup(t *testing.T, addr, topic, group string, want int) map[record]bool {
+func consumeInGroup(t testing.TB, addr, topic, group string, want int) map[Record]bool {
 	t.Helper()
-	cl := newClient(t, addr,
+	cl := NewClient(t, addr,
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)
 	defer cl.Close() // leaves the group
-	ctx := waitCtx(t)
-	got := map[record]bool{}
+	ctx := Context(t)
+	got := map[Record]bool{}
 	for len(got) < want {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -124,7 +129,7 @@ func consumeInGroup(t *testing.T, addr, topic, group string, want int) map[recor
 		fetches.EachError(func(topic string, p int32, err error) {
 			t.Fatalf("group %s fetching %s/%d: %v", group, topic, p, err)
 		})
-		fetches.EachRecord(func(r *kgo.Record) { got[toRecord(r)] = true })
+		fetches.EachRecord(func(r *kgo.Record) { got[ToRecord(r)] = true })
 	}
 	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 		t.Fatalf("group %s commit: %v", group, err)
@@ -134,12 +139,12 @@ func consumeInGroup(t *testing.T, addr, topic, group string, want int) map[recor
 
 // readAll reads every partition of topic from the start, outside any group,
 // until it has want records.
-func readAll(t *testing.T, addr, topic string, want int) map[record]bool {
+func readAll(t testing.TB, addr, topic string, want int) map[Record]bool {
 	t.Helper()
-	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := NewClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer cl.Close()
-	ctx := waitCtx(t)
-	got := map[record]bool{}
+	ctx := Context(t)
+	got := map[Record]bool{}
 	for len(got) < want {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -148,19 +153,19 @@ func readAll(t *testing.T, addr, topic string, want int) map[record]bool {
 		fetches.EachError(func(topic string, p int32, err error) {
 			t.Fatalf("fetching %s/%d: %v", topic, p, err)
 		})
-		fetches.EachRecord(func(r *kgo.Record) { got[toRecord(r)] = true })
+		fetches.EachRecord(func(r *kgo.Record) { got[ToRecord(r)] = true })
 	}
 	return got
 }
 
 // committed is the group's committed offset per partition of topic.
-func committed(t *testing.T, addr, topic, group string) map[int32]int64 {
+func committed(t testing.TB, addr, topic, group string) map[int32]int64 {
 	t.Helper()
-	cl := newClient(t, addr)
+	cl := NewClient(t, addr)
 	defer cl.Close()
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group
-	resp, err := req.RequestWith(waitCtx(t), cl)
+	resp, err := req.RequestWith(Context(t), cl)
 	if err != nil {
 		t.Fatalf("OffsetFetch %s: %v", group, err)
 	}
@@ -186,11 +191,11 @@ func committed(t *testing.T, addr, topic, group string) map[int32]int64 {
 }
 
 // topicShape is the partition count and retention.ms the broker reports.
-func topicShape(t *testing.T, addr, topic string) (partitions int, retention string) {
+func topicShape(t testing.TB, addr, topic string) (partitions int, retention string) {
 	t.Helper()
-	cl := newClient(t, addr)
+	cl := NewClient(t, addr)
 	defer cl.Close()
-	ctx := waitCtx(t)
+	ctx := Context(t)
 	meta := kmsg.NewPtrMetadataRequest()
 	mt := kmsg.NewMetadataRequestTopic()
 	mt.Topic = kmsg.StringPtr(topic)
@@ -227,7 +232,7 @@ func topicShape(t *testing.T, addr, topic string) (partitions int, retention str
 
 // endOffsets is, per partition, one past the last record's offset: where a
 // group that read everything has committed.
-func endOffsets(rs []record) map[int32]int64 {
+func endOffsets(rs []Record) map[int32]int64 {
 	out := map[int32]int64{}
 	for _, r := range rs {
 		if r.Offset+1 > out[r.Partition] {
@@ -237,14 +242,14 @@ func endOffsets(rs []record) map[int32]int64 {
 	return out
 }
 
-// checkKept asserts that the broker at addr still has the topic with its
+// CheckKept asserts that the broker at addr still has the topic with its
 // shape, the records acked, and the group's commits at their end offsets.
-func checkKept(t *testing.T, addr string, acked []record) {
+func CheckKept(t testing.TB, addr string, acked []Record) {
 	t.Helper()
-	if n, ret := topicShape(t, addr, testTopic); n != testPartitions || ret != "-1" {
-		t.Errorf("topic %s after the restart: %d partitions, retention.ms %q; want %d and -1", testTopic, n, ret, testPartitions)
+	if n, ret := topicShape(t, addr, Topic); n != Partitions || ret != "-1" {
+		t.Errorf("topic %s after the restart: %d partitions, retention.ms %q; want %d and -1", Topic, n, ret, Partitions)
 	}
-	got := readAll(t, addr, testTopic, len(acked))
+	got := readAll(t, addr, Topic, len(acked))
 	if len(got) != len(acked) {
 		t.Errorf("read %d records after the restart, want %d", len(got), len(acked))
 	}
@@ -254,51 +259,37 @@ func checkKept(t *testing.T, addr string, acked []record) {
 		}
 	}
 	want := endOffsets(acked)
-	have := committed(t, addr, testTopic, testGroup)
+	have := committed(t, addr, Topic, Group)
 	for p, off := range want {
 		if have[p] != off {
-			t.Errorf("group %s partition %d: committed %d after the restart, want %d", testGroup, p, have[p], off)
+			t.Errorf("group %s partition %d: committed %d after the restart, want %d", Group, p, have[p], off)
 		}
 	}
 	if len(have) != len(want) {
-		t.Errorf("group %s has commits on %d partitions, want %d: %v", testGroup, len(have), len(want), have)
+		t.Errorf("group %s has commits on %d partitions, want %d: %v", Group, len(have), len(want), have)
 	}
 }
 
-// produceConsumeCommit is the first life of the broker in the restart
+// ProduceConsumeCommit is the first life of the broker in the restart
 // tests: topic, records over every partition, a group that read them all
 // and committed. It returns the acknowledged records.
-func produceConsumeCommit(t *testing.T, addr string) []record {
+func ProduceConsumeCommit(t testing.TB, addr string) []Record {
 	t.Helper()
-	createTopic(t, addr, testTopic, testPartitions)
-	acked := produce(t, addr, testTopic, 0, 240)
-	if parts := len(endOffsets(acked)); parts != testPartitions {
-		t.Fatalf("240 keys landed on %d partitions, want all %d", parts, testPartitions)
+	CreateTopic(t, addr, Topic, Partitions)
+	acked := Produce(t, addr, Topic, 0, 240)
+	if parts := len(endOffsets(acked)); parts != Partitions {
+		t.Fatalf("240 keys landed on %d partitions, want all %d", parts, Partitions)
 	}
-	got := consumeInGroup(t, addr, testTopic, testGroup, len(acked))
+	got := consumeInGroup(t, addr, Topic, Group, len(acked))
 	for _, r := range acked {
 		if !got[r] {
-			t.Fatalf("group %s did not read acknowledged record %+v", testGroup, r)
+			t.Fatalf("group %s did not read acknowledged record %+v", Group, r)
 		}
 	}
 	return acked
 }
 
-// freeAddr is a loopback address no one listens on right now, for the
-// tests that need the exact address before the broker opens it.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-func (r record) String() string {
+// String is the record as partition/offset key=value.
+func (r Record) String() string {
 	return fmt.Sprintf("%d/%d %s=%s", r.Partition, r.Offset, r.Key, r.Value)
 }
