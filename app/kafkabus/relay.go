@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -203,9 +202,7 @@ func (r *Relay) publishAll(ctx context.Context, recs []outgoing) bool {
 	}
 	var queues [publishers][]outgoing
 	for _, rec := range recs {
-		h := fnv.New32a()
-		h.Write([]byte(rec.key))
-		i := h.Sum32() % publishers
+		i := events.Partition(rec.key, publishers)
 		queues[i] = append(queues[i], rec)
 	}
 	var wg sync.WaitGroup

@@ -123,9 +123,8 @@ func (r *Replica) Run(ctx context.Context) error {
 // importBatch imports one poll's events and records the offsets, retrying
 // while the database is unavailable.
 func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[string]map[int32]int64) error {
-	wait := 10 * time.Millisecond
-	for {
-		got, err := r.store.Import(ctx, evs, func(ctx context.Context, tx *sql.Tx) error {
+	got, err := retryUnavailable(ctx, r.log, func() ([]events.Imported, error) {
+		return r.store.Import(ctx, evs, func(ctx context.Context, tx *sql.Tx) error {
 			for topic, ps := range ends {
 				for p, next := range ps {
 					if err := events.SaveCheckpoint(ctx, tx, replicaCheckpoint(topic, p), next); err != nil {
@@ -135,34 +134,25 @@ func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[
 			}
 			return nil
 		})
-		if err == nil {
-			for i, imp := range got {
-				if imp.Stale && r.own[commands.StreamContext(evs[i].StreamID)] {
-					r.log.Error("kafka replica: another process wrote a version of a stream this process holds differently; "+
-						"this log diverged after a failover (restart this process with a fresh --db)",
-						"stream", evs[i].StreamID, "version", evs[i].StreamVersion, "event", evs[i].ID)
-				}
-			}
-			r.mu.Lock()
-			for topic, ps := range ends {
-				for p, next := range ps {
-					r.next[topic][p] = next
-				}
-			}
-			r.mu.Unlock()
-			return nil
-		}
-		if !events.Unavailable(err) {
-			return fmt.Errorf("kafka replica: import: %w", err)
-		}
-		r.log.Warn("kafka replica: the database is unavailable, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
+	})
+	if err != nil {
+		return fmt.Errorf("kafka replica: import: %w", err)
 	}
+	for i, imp := range got {
+		if imp.Stale && r.own[commands.StreamContext(evs[i].StreamID)] {
+			r.log.Error("kafka replica: another process wrote a version of a stream this process holds differently; "+
+				"this log diverged after a failover (restart this process with a fresh --db)",
+				"stream", evs[i].StreamID, "version", evs[i].StreamVersion, "event", evs[i].ID)
+		}
+	}
+	r.mu.Lock()
+	for topic, ps := range ends {
+		for p, next := range ps {
+			r.next[topic][p] = next
+		}
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // CatchUp returns once the copy holds everything the topics of the given
