@@ -469,7 +469,7 @@ func (c *Consumer) attempt(ctx context.Context, h BatchHandler, batch []Delivery
 			c.opts.Log.Info("consumer: batch met a version conflict, deciding again", "consumer", c.spec.Name, "err", err)
 			continue
 		case Unavailable(err):
-			c.opts.Log.Warn("consumer: the database is unavailable, retrying", "consumer", c.spec.Name, "err", err)
+			c.opts.Log.Warn("consumer: the database or broker is unavailable, retrying", "consumer", c.spec.Name, "err", err)
 		default:
 			failures++
 			if failures >= c.opts.MaxAttempts {

@@ -167,7 +167,7 @@ type flaky struct {
 	poison  string
 	panics  bool
 	healed  bool
-	busy    int // attempts still to fail as if the database were busy
+	busy    int // attempts still to fail as if the database were busy or the broker away
 	handled map[string]int
 	retried int
 }
@@ -177,6 +177,9 @@ func (f *flaky) HandleBatch(_ context.Context, batch []events.Delivery) (int, er
 	defer f.mu.Unlock()
 	if f.busy > 0 {
 		f.busy--
+		if f.busy%2 == 0 {
+			return 0, fmt.Errorf("catch up: %w", events.MarkUnavailable(errors.New("dial tcp: connection refused")))
+		}
 		return 0, fmt.Errorf("append: %w", sqlite3.Error{Code: sqlite3.ErrBusy})
 	}
 	for _, d := range batch {
@@ -199,7 +202,8 @@ func (f *flaky) HandleBatch(_ context.Context, batch []events.Delivery) (int, er
 // TestConsumerSetsAsideWhatKeepsFailing checks dead letters: a delivery that
 // keeps failing (an error or a panic) is recorded and skipped after its
 // attempts while every other delivery, of the same batch too, is handled;
-// a database that is busy for a while is waited out, never buried; and a
+// a database that is busy or a broker that is away for a while (more
+// attempts than MaxAttempts) is waited out, never buried; and a
 // retry after the cause is fixed handles the delivery and closes the
 // dead letter.
 func TestConsumerSetsAsideWhatKeepsFailing(t *testing.T) {
@@ -207,7 +211,7 @@ func TestConsumerSetsAsideWhatKeepsFailing(t *testing.T) {
 		t.Run(fmt.Sprintf("panics=%v", panics), func(t *testing.T) {
 			s, _ := openStore(t)
 			appendKeyed(t, s, 5, 4, 0)
-			f := &flaky{poison: "k3", panics: panics, busy: 4, handled: map[string]int{}}
+			f := &flaky{poison: "k3", panics: panics, busy: 8, handled: map[string]int{}}
 			reg := events.NewRegistry(events.Registration{Payload: keyed{}}, events.Registration{Payload: other{}})
 			spec := events.ConsumerSpec{
 				Name: "flaky", Types: []string{"Keyed"},
@@ -333,5 +337,33 @@ func TestFedConsumerAcksOnceHandled(t *testing.T) {
 	}
 	if len(r.byKey["k2"]) != 0 || len(r.errs) > 0 {
 		t.Errorf("k2 (not kept) got %v; errors %v", r.byKey["k2"], r.errs)
+	}
+}
+
+// TestUnavailable checks which failures are a dependency's (retried for as
+// long as they last) rather than the event's.
+func TestUnavailable(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:9092: connect: connection refused")
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"plain", errors.New("bad payload"), false},
+		{"database busy", fmt.Errorf("append: %w", sqlite3.Error{Code: sqlite3.ErrBusy}), true},
+		{"disk full", sqlite3.Error{Code: sqlite3.ErrFull}, true},
+		{"constraint", sqlite3.Error{Code: sqlite3.ErrConstraint}, false},
+		{"broker marked", events.MarkUnavailable(refused), true},
+		{"broker marked, wrapped", fmt.Errorf("customer check: %w", events.MarkUnavailable(refused)), true},
+		{"broker unmarked", refused, false},
+		{"mark of nil", events.MarkUnavailable(nil), false},
+	} {
+		if got := events.Unavailable(c.err); got != c.want {
+			t.Errorf("%s: Unavailable(%v) = %v, want %v", c.name, c.err, got, c.want)
+		}
+	}
+	if err := events.MarkUnavailable(refused); err.Error() != refused.Error() || !errors.Is(err, refused) {
+		t.Errorf("a marked error reads %q and unwraps to the cause: %v", err, errors.Is(err, refused))
 	}
 }

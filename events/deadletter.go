@@ -36,10 +36,16 @@ const (
 // ErrNoDeadLetter is returned for a dead letter id that does not exist.
 var ErrNoDeadLetter = errors.New("no such dead letter")
 
-// Unavailable says an error is the database's, not the event's: busy,
-// locked, out of space or failing to read or write. Such failures are
-// retried for as long as they last; they never make a dead letter.
+// Unavailable says an error is a dependency's, not the event's: the
+// database busy, locked, out of space or failing to read or write, or
+// another part marked with MarkUnavailable (the Kafka broker, split into
+// services). Such failures are retried for as long as they last; they
+// never make a dead letter.
 func Unavailable(err error) bool {
+	var ue unavailableError
+	if errors.As(err, &ue) {
+		return true
+	}
 	var se sqlite3.Error
 	if !errors.As(err, &se) {
 		return false
@@ -50,6 +56,21 @@ func Unavailable(err error) bool {
 	}
 	return false
 }
+
+// MarkUnavailable marks err as a dependency being out of reach, so that
+// Unavailable reports it and reactions retry it for as long as it lasts
+// instead of setting the event aside. Nil stays nil.
+func MarkUnavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return unavailableError{err}
+}
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string { return e.err.Error() }
+func (e unavailableError) Unwrap() error { return e.err }
 
 func (d *DB) addDeadLetter(reader string, del Delivery, attempts int, cause error) error {
 	return d.Write(context.Background(), func(tx *sql.Tx) error {

@@ -318,7 +318,11 @@ func (f *Feed) commit(ctx context.Context) {
 func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
 	if f.OnAssigned != nil {
-		if err := f.OnAssigned(ctx); err != nil {
+		// The broker may go away right after it assigned the partitions:
+		// wait for it (or the database) rather than decide without the
+		// previous owner's last decisions.
+		_, err := retryUnavailable(ctx, f.Log, func() (struct{}, error) { return struct{}{}, f.OnAssigned(ctx) })
+		if err != nil && ctx.Err() == nil {
 			f.Log.Error("kafka feed: preparing assigned partitions failed", "group", GroupName(f.Context), "err", err)
 		}
 	}
@@ -367,8 +371,8 @@ func (f *Feed) drop(parts map[string][]int32) {
 	}
 }
 
-// retryUnavailable runs fn until it does not fail for the database being
-// unavailable, or ctx ends.
+// retryUnavailable runs fn until it does not fail for the database or the
+// broker being unavailable (events.Unavailable), or ctx ends.
 func retryUnavailable[T any](ctx context.Context, log *slog.Logger, fn func() (T, error)) (T, error) {
 	wait := 10 * time.Millisecond
 	for {
@@ -376,7 +380,7 @@ func retryUnavailable[T any](ctx context.Context, log *slog.Logger, fn func() (T
 		if err == nil || !events.Unavailable(err) {
 			return v, err
 		}
-		log.Warn("kafka: the database is unavailable, retrying", "err", err)
+		log.Warn("kafka: the database or broker is unavailable, retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return v, ctx.Err()

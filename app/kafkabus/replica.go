@@ -173,12 +173,14 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 	if len(topics) == 0 {
 		return nil
 	}
+	// The broker out of reach is not the caller's fault: a reaction
+	// retries it for as long as it lasts, never sets its event aside.
 	ends, err := r.adm.ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("kafka replica: end offsets of %v: %w", topics, err)
+	if err == nil {
+		err = ends.Error()
 	}
-	if err := ends.Error(); err != nil {
-		return fmt.Errorf("kafka replica: end offsets of %v: %w", topics, err)
+	if err != nil {
+		return events.MarkUnavailable(fmt.Errorf("kafka replica: end offsets of %v: %w", topics, err))
 	}
 	for {
 		behind := false
