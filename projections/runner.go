@@ -225,17 +225,68 @@ func (r *Runner) follow(ctx context.Context) {
 // live generations, each projection only the events it has not applied, and
 // returns that lowest position and the new one.
 func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
+	return r.stepWith(ctx, r.batch, func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error {
+		return applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads)
+	})
+}
+
+// maxApplyAttempts is how often a batch is tried before the runner takes
+// it one event and one projection at a time.
+const maxApplyAttempts = 5
+
+// stepAlone applies the one event after the lowest position, to each
+// projection that has not applied it inside a savepoint of its own: one
+// that fails is rolled back alone, and the event is recorded as a dead
+// letter of that projection, which moves past it like the others.
+func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
+	return r.stepWith(ctx, 1, func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error {
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT projection"); err != nil {
+			return err
+		}
+		if err := applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads); err != nil {
+			if events.Unavailable(err) {
+				return err
+			}
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO projection"); err != nil {
+				return err
+			}
+			e := evs[0]
+			r.log.Error("projection: event set aside as a dead letter after repeated failures",
+				"projection", p.def.Name, "position", e.Position, "type", e.Type, "err", err)
+			if err := events.RecordDeadLetter(ctx, sqlTx, deadLetterReader(p.def.Name), e, "", maxApplyAttempts, err); err != nil {
+				return err
+			}
+		}
+		_, err := sqlTx.ExecContext(ctx, "RELEASE projection")
+		return err
+	})
+}
+
+// stepWith reads up to limit events after the lowest projection position
+// and, in one transaction, has apply bring each projection behind the
+// batch's end up to it (only the events it has not applied: one ahead of
+// the others, just rebuilt or older than one added since, is neither taken
+// back nor given an event twice), moves their checkpoints, then advances
+// them.
+func (r *Runner) stepWith(ctx context.Context, limit int,
+	apply func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error,
+) (low, next int64, err error) {
 	positions, low := r.livePositions()
-	evs, payloads, err := r.read(ctx, low, r.batch)
+	evs, payloads, err := r.read(ctx, low, limit)
 	if err != nil || len(evs) == 0 {
 		return low, low, err
 	}
 	last := evs[len(evs)-1].Position
+	var moved []*projection
 	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+		moved = moved[:0]
 		return withTx(sqlTx, func(tx *Tx) error {
 			for i, p := range r.projections {
+				if positions[i] >= last {
+					continue
+				}
 				from := sort.Search(len(evs), func(j int) bool { return evs[j].Position > positions[i] })
-				if err := applyAll(ctx, tx, p.def.Name, p.applier, evs[from:], payloads[from:]); err != nil {
+				if err := apply(ctx, sqlTx, tx, p, evs[from:], payloads[from:]); err != nil {
 					return err
 				}
 				if err := buryUndecodable(ctx, sqlTx, p.def.Name, evs[from:], payloads[from:]); err != nil {
@@ -244,6 +295,7 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 				if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
 					return err
 				}
+				moved = append(moved, p)
 			}
 			return nil
 		})
@@ -251,7 +303,7 @@ func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
 	if err != nil {
 		return low, low, err
 	}
-	r.advanceAll(evs, payloads, last)
+	r.advanceAll(moved, evs, payloads, last)
 	return low, last, nil
 }
 
@@ -269,66 +321,9 @@ func (r *Runner) livePositions() (positions []int64, low int64) {
 	return positions, low
 }
 
-// maxApplyAttempts is how often a batch is tried before the runner takes
-// it one event and one projection at a time.
-const maxApplyAttempts = 5
-
-// stepAlone applies the one event after the lowest position, to each
-// projection that has not applied it inside a savepoint of its own: one
-// that fails is rolled back alone, and the event is recorded as a dead
-// letter of that projection, which moves past it like the others.
-func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
-	positions, low := r.livePositions()
-	evs, payloads, err := r.read(ctx, low, 1)
-	if err != nil || len(evs) == 0 {
-		return low, low, err
-	}
-	e, last := evs[0], evs[0].Position
-	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
-		return withTx(sqlTx, func(tx *Tx) error {
-			for i, p := range r.projections {
-				if positions[i] >= last {
-					continue
-				}
-				if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT projection"); err != nil {
-					return err
-				}
-				if err := applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads); err != nil {
-					if events.Unavailable(err) {
-						return err
-					}
-					if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO projection"); err != nil {
-						return err
-					}
-					r.log.Error("projection: event set aside as a dead letter after repeated failures",
-						"projection", p.def.Name, "position", e.Position, "type", e.Type, "err", err)
-					if err := events.RecordDeadLetter(ctx, sqlTx, deadLetterReader(p.def.Name), e, "", maxApplyAttempts, err); err != nil {
-						return err
-					}
-				}
-				if _, err := sqlTx.ExecContext(ctx, "RELEASE projection"); err != nil {
-					return err
-				}
-				if err := buryUndecodable(ctx, sqlTx, p.def.Name, evs, payloads); err != nil {
-					return err
-				}
-				if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return low, low, err
-	}
-	r.advanceAll(evs, payloads, last)
-	return low, last, nil
-}
-
-// advanceAll moves every projection to last once the batch evs committed,
-// then tells the watcher of orders which ones changed.
-func (r *Runner) advanceAll(evs []events.Event, payloads []events.Payload, last int64) {
+// advanceAll moves the given projections to last once the batch evs
+// committed, then tells the watcher of orders which ones changed.
+func (r *Runner) advanceAll(moved []*projection, evs []events.Event, payloads []events.Payload, last int64) {
 	// After the commit, before anyone waiting for these positions is told:
 	// whoever reads prices after an upsert returned sees them changed.
 	for _, e := range evs {
@@ -337,7 +332,7 @@ func (r *Runner) advanceAll(evs []events.Event, payloads []events.Payload, last 
 			break
 		}
 	}
-	for _, p := range r.projections {
+	for _, p := range moved {
 		r.advance(p.def.Name, last)
 	}
 	r.mu.Lock()
