@@ -24,7 +24,6 @@ import (
 	"orderflow/graph"
 	"orderflow/graph/access"
 	"orderflow/graph/graphiql"
-	"orderflow/migrations"
 	"orderflow/projections"
 )
 
@@ -71,7 +70,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ln, err = listen(cfg.Addr); err != nil {
 		return nil, err
 	}
-	a.db, err = events.Open(ctx, cfg.DBPath, events.Options{Durability: cfg.Durability, Migrate: migrations.Apply})
+	a.db, err = openLog(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"orderflow/app/kafkabus"
 	"orderflow/commands"
 	"orderflow/events"
+	"orderflow/migrations"
 	"orderflow/projections"
 )
 
@@ -33,6 +34,43 @@ type kafkaBus struct {
 	rest                context.Context // ends when stop stops the relay, replica and replies
 	stopFeeds, stopRest context.CancelFunc
 	feedsDone, restDone sync.WaitGroup
+}
+
+// openLog opens the process's log. A member of contexts that scale out
+// (several processes share their consumer groups) that stopped with
+// decisions it had not published starts over from the topics: the records
+// that caused those decisions were not committed, so the group hands them
+// out again, maybe to another member that decides them anew; published,
+// this member's stale ones would contradict those. The old log is moved
+// aside, not deleted, and the new one is filled from the topics as a new
+// member's is. A process that runs any other context is the only writer
+// of its streams and publishes what it has.
+func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, error) {
+	opts := events.Options{Durability: cfg.Durability, Migrate: migrations.Apply}
+	db, err := events.Open(ctx, cfg.DBPath, opts)
+	member := cfg.Split() && !slices.ContainsFunc(cfg.Contexts, func(c string) bool { return !commands.ScalesOut(c) })
+	if err != nil || !member {
+		return db, err
+	}
+	n, err := kafkabus.Unpublished(ctx, db)
+	if err == nil && n == 0 {
+		return db, nil
+	}
+	var openLetters int
+	if err == nil {
+		err = db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE state = ?`, events.DeadLetterOpen).Scan(&openLetters)
+	}
+	if cerr := db.Close(); err != nil || cerr != nil {
+		return nil, errors.Join(err, cerr)
+	}
+	aside, err := events.MoveAside(cfg.DBPath, ".unpublished-"+time.Now().UTC().Format("20060102T150405.000Z"))
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("kafka: this member stopped with decisions it had not published; it starts over from the topics "+
+		"(their causes are handed out again, maybe to another member), its old log moved aside",
+		"unpublished", n, "moved_to", aside, "open_dead_letters_left_there", openLetters)
+	return events.Open(ctx, cfg.DBPath, opts)
 }
 
 // replicaFamilies are the families a process copies: what its contexts

@@ -15,6 +15,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"orderflow/app/kafkabus"
+	"orderflow/events"
+	"orderflow/migrations"
 )
 
 // The issue's tests of the split deployment, with real binaries: one `orderflow devbroker` and
@@ -74,13 +78,14 @@ type splitDeployment struct {
 	mu     sync.Mutex
 	names  []string
 	procs  map[string]*process
+	starts map[string][]string // by service name: its database, then its arguments
 }
 
 // newSplitDeployment starts a devbroker; the services are started with service. When the test
 // fails, every process's log is written to the test log.
 func newSplitDeployment(t *testing.T) *splitDeployment {
 	bin := needBinary(t)
-	s := &splitDeployment{t: t, bin: bin, procs: map[string]*process{}}
+	s := &splitDeployment{t: t, bin: bin, procs: map[string]*process{}, starts: map[string][]string{}}
 	s.broker = startDevbroker(t, bin)
 	s.add("devbroker", s.broker.p)
 	t.Cleanup(func() {
@@ -115,7 +120,30 @@ func (s *splitDeployment) service(name, contexts string, extraArgs ...string) *p
 	}, extraArgs...)
 	p := startBinary(s.t, s.bin, db, args...)
 	s.add(name, p)
+	s.mu.Lock()
+	s.starts[name] = append([]string{db}, args...)
+	s.mu.Unlock()
 	return p
+}
+
+// restart starts the service name again on its database, with the same arguments, and returns
+// how many events the database held that it had written and not published (a crash leaves some).
+func (s *splitDeployment) restart(name string) (*process, int64) {
+	s.t.Helper()
+	s.mu.Lock()
+	start := s.starts[name]
+	s.mu.Unlock()
+	db, err := events.Open(context.Background(), start[0], events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	unpublished, err := kafkabus.Unpublished(context.Background(), db)
+	if cerr := db.Close(); err != nil || cerr != nil {
+		s.t.Fatal(err, cerr)
+	}
+	p := startBinary(s.t, s.bin, start[0], start[1:]...)
+	s.add(name+" (restarted)", p)
+	return p, unpublished
 }
 
 // errorLines are the lines a service logged at level ERROR: none is expected, whatever the
@@ -515,10 +543,13 @@ func keys(m map[string]int) []string {
 	return out
 }
 
-// killMidLoad runs a 20-second load of orders on 6 products and kills the member name of a
-// consumer group with SIGKILL halfway through; then it checks the outcome (checkSplitOutcome)
-// and returns the acknowledged orders.
-func killMidLoad(t *testing.T, c *client, tag, name string, member *process) map[string]ackedOrder {
+// killMidLoad runs a load of orders on 6 products for 10 seconds, kills the member name of a
+// consumer group with SIGKILL, lets the others take its partitions over (the session times out
+// after 6 s) and, 8 seconds after the kill, starts it again on its database; 8 seconds later it
+// checks the outcome (checkSplitOutcome) and returns the acknowledged orders. A member restarted
+// with decisions it had not published must start over from the topics (the others decided their
+// causes meanwhile), and one that had published everything keeps its log.
+func killMidLoad(t *testing.T, s *splitDeployment, c *client, tag, name string, member *process) map[string]ackedOrder {
 	t.Helper()
 	registerLoadCustomers(t, c)
 	onHand := seedLoadProducts(t, c, tag, 6, 1000)
@@ -527,15 +558,23 @@ func killMidLoad(t *testing.T, c *client, tag, name string, member *process) map
 	load.phase.Store(1)
 	member.kill(t)
 	t.Log(name + " killed")
-	time.Sleep(10 * time.Second)
+	time.Sleep(8 * time.Second)
+	restarted, unpublished := s.restart(name)
+	t.Logf("%s started again on its database, which held %d events it had not published", name, unpublished)
+	time.Sleep(8 * time.Second)
 	acked := load.finish(t)
 	checkSplitOutcome(t, c, acked, onHand)
+	if startedOver := strings.Contains(restarted.stderr.String(), "starts over from the topics"); startedOver != (unpublished > 0) {
+		t.Errorf("%s restarted with %d unpublished events: started over from the topics %v, want %v",
+			name, unpublished, startedOver, unpublished > 0)
+	}
 	return acked
 }
 
 // TestSplitProcessInventoryFailover: two inventory services share the inventory group; one is
-// killed with SIGKILL in the middle of a 20-second load. The other takes its partitions over:
-// every acknowledged order settles, the stock adds up and no order line is reserved twice.
+// killed with SIGKILL in the middle of the load, and started again on its database 8 s later. The
+// other takes its partitions over meanwhile: every acknowledged order settles, the stock adds up,
+// no order line is reserved twice, and nothing logs an error.
 func TestSplitProcessInventoryFailover(t *testing.T) {
 	t.Parallel()
 	s := newSplitDeployment(t)
@@ -544,7 +583,7 @@ func TestSplitProcessInventoryFailover(t *testing.T) {
 	s.service("inventory-2", "inventory")
 	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	killMidLoad(t, c, "fo", "inventory-1", inv1)
+	killMidLoad(t, s, c, "fo", "inventory-1", inv1)
 	s.checkNoErrorsLogged()
 }
 
@@ -616,9 +655,10 @@ func TestSplitProcessScarceStock(t *testing.T) {
 }
 
 // TestSplitProcessChecksFailover: the fraud check, the customer check and notifications run as two
-// members of their consumer groups, and one is killed with SIGKILL in the middle of the load. The
-// survivor takes the partitions over after catching up on what the killed one published: every
-// acknowledged order settles, and each has exactly one customer check and one fraud result.
+// members of their consumer groups, and one is killed with SIGKILL in the middle of the load (and
+// started again 8 s later). The survivor takes the partitions over after catching up on what the
+// killed one published: every acknowledged order settles, and each has exactly one customer check
+// and one fraud result.
 func TestSplitProcessChecksFailover(t *testing.T) {
 	t.Parallel()
 	s := newSplitDeployment(t)
@@ -627,7 +667,7 @@ func TestSplitProcessChecksFailover(t *testing.T) {
 	checks1 := s.service("checks-1", checkContexts, "--fraud-limit-cents", "1000000000")
 	s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	acked := killMidLoad(t, c, "cf", "checks-1", checks1)
+	acked := killMidLoad(t, s, c, "cf", "checks-1", checks1)
 	for id := range acked {
 		if n := len(c.events(t, "customercheck-"+id)); n != 1 {
 			t.Errorf("order %s has %d customer check results, want 1", id, n)

@@ -141,7 +141,7 @@ func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[
 	for i, imp := range got {
 		if imp.Stale && r.own[commands.StreamContext(evs[i].StreamID)] {
 			r.log.Error("kafka replica: another process wrote a version of a stream this process holds differently; "+
-				"this log diverged after a failover (restart this process with a fresh --db)",
+				"this log diverged (a member that stopped with unpublished decisions starts over from the topics; did two processes run one stream?)",
 				"stream", evs[i].StreamID, "version", evs[i].StreamVersion, "event", evs[i].ID)
 		}
 	}
