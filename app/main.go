@@ -13,6 +13,7 @@ import (
 	"orderflow/app/cdc"
 	"orderflow/app/devbroker"
 	"orderflow/app/load"
+	"orderflow/commands"
 )
 
 const usage = `orderflow: an event-sourced order system with a GraphQL API.
@@ -78,7 +79,11 @@ func serve(cfg Config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "orderflow:", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql)\n", a.URL())
+	if cfg.Runs(commands.ContextAPI) {
+		fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql)\n", a.URL())
+	} else {
+		fmt.Fprintf(stderr, "orderflow: listening on %s (/healthz, /readyz and /metrics; GraphQL is the api context's)\n", a.URL())
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "orderflow: stopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
