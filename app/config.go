@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"orderflow/app/flags"
 	"slices"
 	"strings"
 	"time"
 
+	"orderflow/app/flags"
 	"orderflow/commands"
 	"orderflow/domain/fraud"
 	"orderflow/domain/notification"

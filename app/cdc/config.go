@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"orderflow/app/flags"
 	"regexp"
 	"strings"
 	"time"
 
+	"orderflow/app/flags"
 	"orderflow/events"
 )
 
