@@ -18,6 +18,7 @@ import (
 
 	"orderflow/app/board"
 	"orderflow/app/devbroker"
+	"orderflow/app/kafkabus"
 	"orderflow/commands"
 	"orderflow/domain/fraud"
 	"orderflow/events"
@@ -88,6 +89,18 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		// The replica starts once the reactions are known (below).
 		catchUp = func(ctx context.Context, families ...string) error { return a.kafka.replica.CatchUp(ctx, families...) }
+		if cfg.Runs(commands.ContextAPI) {
+			// rebuildProjection rebuilds from what the topics hold: they
+			// are re-read from their beginning into the log first.
+			runner.BeforeRebuild(func(ctx context.Context) error {
+				started := time.Now()
+				added, err := kafkabus.Reread(ctx, store, cfg.KafkaBrokers, allFamilies(), log)
+				if err == nil {
+					log.Info("rebuild: re-read the topics from their beginning", "events_added", added, "took", time.Since(started))
+				}
+				return err
+			})
+		}
 	}
 	// The orders context prices orders from its in-memory copy of the catalog.
 	handlers := commands.New(store, reg, projections.NewPrices(views, runner), commands.Config{

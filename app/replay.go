@@ -82,12 +82,7 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 	defer db.Close()
 	store := events.NewStore(db)
 	before := db.Head()
-	var families []string
-	for _, c := range commands.Contexts() {
-		if c != commands.ContextAPI {
-			families = append(families, c)
-		}
-	}
+	families := allFamilies()
 	replica, err := kafkabus.NewReplica(ctx, store, brokers, partitions, families, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return 0, err
@@ -102,6 +97,18 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 		return 0, err
 	}
 	return db.Head() - before, nil
+}
+
+// allFamilies are the contexts that write events: a topic each, all of
+// which the read models read.
+func allFamilies() []string {
+	var families []string
+	for _, c := range commands.Contexts() {
+		if c != commands.ContextAPI {
+			families = append(families, c)
+		}
+	}
+	return families
 }
 
 // runReplay rebuilds the named projections (all when none) of the database

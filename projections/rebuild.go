@@ -95,6 +95,11 @@ func (r *Runner) rebuild(ctx context.Context, ps []*projection, status *rebuildS
 		names = append(names, p.def.Name)
 	}
 	start := time.Now()
+	if r.beforeRebuild != nil {
+		if err := r.beforeRebuild(ctx); err != nil {
+			return err
+		}
+	}
 	prog := Progress{Projections: names, Total: r.db.Head()}
 	report := func() {
 		prog.Elapsed = time.Since(start)

@@ -97,7 +97,15 @@ type Runner struct {
 
 	// ctx is the one given to Start: background rebuilds end with it.
 	ctx context.Context
+	// beforeRebuild, when set, runs at the start of every rebuild.
+	beforeRebuild func(ctx context.Context) error
 }
+
+// BeforeRebuild sets fn to run at the start of every rebuild, before the
+// log is read: split into services, it brings the log up to date with the
+// topics it copies, re-read from their beginning. A rebuild fails when fn
+// does. Set it before Start.
+func (r *Runner) BeforeRebuild(fn func(ctx context.Context) error) { r.beforeRebuild = fn }
 
 // NewRunner returns a runner for the given projections.
 func NewRunner(store *events.Store, reg *events.Registry, log *slog.Logger, defs ...Definition) *Runner {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -124,6 +125,13 @@ func (s *splitDeployment) service(name, contexts string, extraArgs ...string) *p
 	s.starts[name] = append([]string{db}, args...)
 	s.mu.Unlock()
 	return p
+}
+
+// dbPath is the database of the service name.
+func (s *splitDeployment) dbPath(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.starts[name][0]
 }
 
 // restart starts the service name again on its database, with the same arguments, and returns
@@ -695,4 +703,79 @@ func TestSplitProcessChecksFailover(t *testing.T) {
 		}
 	}
 	s.checkNoErrorsLogged()
+}
+
+// TestSplitProcessRebuildRereadsTheTopics: split into services, rebuildProjection rebuilds from
+// what the topics hold, re-read from their beginning, not only from the API service's copy of
+// them. The copy is damaged offline (the reservation inventory published is taken out of the API
+// service's log, whose consumer group had committed past it): the live read model still shows
+// the reservation, and the rebuilt one must too, with the event back in the log.
+func TestSplitProcessRebuildRereadsTheTopics(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	api := s.service("api", apiContexts)
+	c := api.client
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts)
+
+	c.registerCustomer(t, "c-rr", "Ada Lovelace", "ada@example.com", "1 Analytical Way")
+	c.upsertProduct(t, "p-rr", "Widget", 100)
+	c.addStock(t, "p-rr", 10)
+	if o := c.placeOrder(t, "o-rr", "c-rr", []Line{{ProductID: "p-rr", Quantity: 2}}, true); o.Status != "VALIDATED" {
+		t.Fatalf("o-rr is %s, want VALIDATED", o.Status)
+	}
+	// Something after the reservation, so that it is not the last event of the log.
+	c.registerCustomer(t, "c-rr-2", "Grace Hopper", "grace@example.com", "2 Compiler Road")
+	want, stream := c.stock(t, "p-rr"), c.events(t, "stock-p-rr")
+	if want.Reserved != 2 || len(stream) == 0 || stream[len(stream)-1].Type != "StockReserved" {
+		t.Fatalf("before: stock %+v, stream %+v", want, stream)
+	}
+
+	if code := api.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("api exited %d on SIGTERM", code)
+	}
+	dropLastEvent(t, s.dbPath("api"), "stock-p-rr")
+	api, _ = s.restart("api")
+	c = api.client
+	if got := c.events(t, "stock-p-rr"); len(got) != len(stream)-1 {
+		t.Fatalf("the damaged copy holds %d events of stock-p-rr, want %d", len(got), len(stream)-1)
+	}
+	if got := c.stock(t, "p-rr"); got != want {
+		t.Fatalf("the live read model, applied before the damage, shows %+v, want %+v", got, want)
+	}
+
+	c.rebuildProjection(t, "stock")
+	eventually(t, settleTimeout, func() (bool, string) {
+		p, _ := projectionByName(c.projections(t), "stock")
+		return p.LastRebuiltAt != nil && caughtUp(p) == "", fmt.Sprintf("stock projection %+v", p)
+	})
+	if got := c.stock(t, "p-rr"); got != want {
+		t.Errorf("after rebuildProjection the stock read model shows %+v, want %+v", got, want)
+	}
+	if got := c.events(t, "stock-p-rr"); len(got) != len(stream) {
+		t.Errorf("after rebuildProjection the log holds %d events of stock-p-rr, want %d (re-read from the topic)", len(got), len(stream))
+	}
+	s.checkNoErrorsLogged()
+}
+
+// dropLastEvent takes the last event of stream out of the (closed) database at path, past the
+// triggers that keep events permanent: a copy damaged outside orderflow.
+func dropLastEvent(t *testing.T, path, stream string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var trigger string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'events_are_permanent'`).Scan(&trigger); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{`DROP TRIGGER events_are_permanent`,
+		`DELETE FROM events WHERE position = (SELECT max(position) FROM events WHERE stream_id = '` + stream + `')`,
+		trigger} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
 }
