@@ -595,6 +595,40 @@ func TestSplitProcessInventoryFailover(t *testing.T) {
 	s.checkNoErrorsLogged()
 }
 
+// TestSplitProcessAPICrash: the API service (which also runs the order process, the catalog,
+// the customers and payments) is killed with SIGKILL in the middle of a load, with placements not
+// yet published and results not yet committed, and started again on its database: what it
+// acknowledged before the crash settles, and so does what it acknowledges after, with the stock
+// adding up and no line reserved twice.
+func TestSplitProcessAPICrash(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	api := s.service("api", apiContexts)
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+
+	registerLoadCustomers(t, api.client)
+	onHand := seedLoadProducts(t, api.client, "ac", 6, 1000)
+	before := startOrderLoad(api.client, "ac", keys(onHand), 3, 30*time.Millisecond)
+	time.Sleep(8 * time.Second)
+	api.kill(t)
+	t.Log("api killed")
+	acked := before.finish(t)
+	api, unpublished := s.restart("api")
+	t.Logf("api started again on its database, which held %d events it had not published", unpublished)
+	after := startOrderLoad(api.client, "ac2", keys(onHand), 3, 30*time.Millisecond)
+	after.phase.Store(1)
+	time.Sleep(5 * time.Second)
+	for id, o := range after.finish(t) {
+		acked[id] = o
+	}
+	checkSplitOutcome(t, api.client, acked, onHand)
+	if strings.Contains(api.stderr.String(), "starts over from the topics") {
+		t.Error("the API service, the only writer of its streams, started over from the topics")
+	}
+	s.checkNoErrorsLogged()
+}
+
 // TestSplitProcessBrokerOutage: the devbroker stops (SIGTERM) for 10 seconds while orders are
 // placed, and starts again on the same data directory and address. placeOrder is the API
 // service's own and keeps being acknowledged; the services reconnect by themselves; every
