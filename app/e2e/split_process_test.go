@@ -551,13 +551,13 @@ func keys(m map[string]int) []string {
 	return out
 }
 
-// killMidLoad runs a load of orders on 6 products for 10 seconds, kills the member name of a
+// killAndRestartMidLoad runs a load of orders on 6 products for 10 seconds, kills the member name of a
 // consumer group with SIGKILL, lets the others take its partitions over (the session times out
 // after 6 s) and, 8 seconds after the kill, starts it again on its database; 8 seconds later it
 // checks the outcome (checkSplitOutcome) and returns the acknowledged orders. A member restarted
 // with decisions it had not published must start over from the topics (the others decided their
 // causes meanwhile), and one that had published everything keeps its log.
-func killMidLoad(t *testing.T, s *splitDeployment, c *client, tag, name string, member *process) map[string]ackedOrder {
+func killAndRestartMidLoad(t *testing.T, s *splitDeployment, c *client, tag, name string, member *process) map[string]ackedOrder {
 	t.Helper()
 	registerLoadCustomers(t, c)
 	onHand := seedLoadProducts(t, c, tag, 6, 1000)
@@ -591,7 +591,7 @@ func TestSplitProcessInventoryFailover(t *testing.T) {
 	s.service("inventory-2", "inventory")
 	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	killMidLoad(t, s, c, "fo", "inventory-1", inv1)
+	killAndRestartMidLoad(t, s, c, "fo", "inventory-1", inv1)
 	s.checkNoErrorsLogged()
 }
 
@@ -709,7 +709,7 @@ func TestSplitProcessChecksFailover(t *testing.T) {
 	checks1 := s.service("checks-1", checkContexts, "--fraud-limit-cents", "1000000000")
 	s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")
 
-	acked := killMidLoad(t, s, c, "cf", "checks-1", checks1)
+	acked := killAndRestartMidLoad(t, s, c, "cf", "checks-1", checks1)
 	for id := range acked {
 		if n := len(c.events(t, "customercheck-"+id)); n != 1 {
 			t.Errorf("order %s has %d customer check results, want 1", id, n)
