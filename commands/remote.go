@@ -81,63 +81,34 @@ func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
 	if pos, ok, err := h.store.CommandWritten(ctx, cmd.ID); err != nil || ok {
 		return Result{ID: cmd.Key, Position: pos}, err
 	}
-	decode := func(v any) error {
-		if err := json.Unmarshal(cmd.Args, v); err != nil {
-			return fmt.Errorf("command %s %s: bad arguments: %w", cmd.Name, cmd.ID, err)
-		}
-		return nil
-	}
 	switch cmd.Name {
 	case "RegisterCustomer":
-		var a RegisterCustomer
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.RegisterCustomer(ctx, a, md)
+		return run(cmd, func(a RegisterCustomer) (Result, error) { return h.RegisterCustomer(ctx, a, md) })
 	case "UpdateCustomerAddress":
-		var a addressArgs
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.UpdateCustomerAddress(ctx, a.CustomerID, a.Address, md)
+		return run(cmd, func(a addressArgs) (Result, error) { return h.UpdateCustomerAddress(ctx, a.CustomerID, a.Address, md) })
 	case "UpsertProduct":
-		var a UpsertProduct
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.UpsertProduct(ctx, a, md)
+		return run(cmd, func(a UpsertProduct) (Result, error) { return h.UpsertProduct(ctx, a, md) })
 	case "AddStock":
-		var a stockArgs
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.AddStock(ctx, a.ProductID, a.Quantity, md)
+		return run(cmd, func(a stockArgs) (Result, error) { return h.AddStock(ctx, a.ProductID, a.Quantity, md) })
 	case "PlaceOrder":
-		var a PlaceOrder
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.PlaceOrder(ctx, a, md)
+		return run(cmd, func(a PlaceOrder) (Result, error) { return h.PlaceOrder(ctx, a, md) })
 	case "PayOrder":
-		var a payArgs
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.PayOrder(ctx, a.OrderID, a.AmountCents, md)
+		return run(cmd, func(a payArgs) (Result, error) { return h.PayOrder(ctx, a.OrderID, a.AmountCents, md) })
 	case "ShipOrder":
-		var a orderArgs
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.ShipOrder(ctx, a.OrderID, md)
+		return run(cmd, func(a orderArgs) (Result, error) { return h.ShipOrder(ctx, a.OrderID, md) })
 	case "CancelOrder":
-		var a orderArgs
-		if err := decode(&a); err != nil {
-			return Result{}, err
-		}
-		return h.CancelOrder(ctx, a.OrderID, a.Reason, md)
+		return run(cmd, func(a orderArgs) (Result, error) { return h.CancelOrder(ctx, a.OrderID, a.Reason, md) })
 	}
 	return Result{}, fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+// run decodes a command's arguments as A and carries it out with do.
+func run[A any](cmd Command, do func(A) (Result, error)) (Result, error) {
+	var a A
+	if err := json.Unmarshal(cmd.Args, &a); err != nil {
+		return Result{}, fmt.Errorf("command %s %s: bad arguments: %w", cmd.Name, cmd.ID, err)
+	}
+	return do(a)
 }
 
 // Router hands each command to the context that owns it: to the local
