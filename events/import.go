@@ -109,34 +109,30 @@ func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imp
 // with the given id (the events' cause), and false when it wrote nothing
 // here. Command ids start with "cmd-"; only those are indexed.
 func (s *Store) CommandWritten(ctx context.Context, commandID string) (int64, bool, error) {
-	stmt, err := s.db.readStmt(ctx, `SELECT position FROM events
-		WHERE causation_id = ? AND causation_id LIKE 'cmd-%' ORDER BY position DESC LIMIT 1`)
-	if err != nil {
-		return 0, false, fmt.Errorf("find the events of command %s: %w", commandID, err)
-	}
-	var pos int64
-	switch err := stmt.QueryRowContext(ctx, commandID).Scan(&pos); {
-	case errors.Is(err, sql.ErrNoRows):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, fmt.Errorf("find the events of command %s: %w", commandID, err)
-	}
-	return pos, true, nil
+	return s.findPosition(ctx, `SELECT position FROM events
+		WHERE causation_id = ? AND causation_id LIKE 'cmd-%' ORDER BY position DESC LIMIT 1`,
+		commandID, "the events of command "+commandID)
 }
 
 // PositionOf is where the event with the given id is in this log, and
 // false when it is not (yet) here.
 func (s *Store) PositionOf(ctx context.Context, eventID string) (int64, bool, error) {
-	stmt, err := s.db.readStmt(ctx, `SELECT position FROM events WHERE id = ?`)
+	return s.findPosition(ctx, `SELECT position FROM events WHERE id = ?`, eventID, "event "+eventID)
+}
+
+// findPosition runs a query of one position with one argument: the
+// position, and false when there is none. what names the search in errors.
+func (s *Store) findPosition(ctx context.Context, query string, arg any, what string) (int64, bool, error) {
+	stmt, err := s.db.readStmt(ctx, query)
 	if err != nil {
-		return 0, false, fmt.Errorf("find event %s: %w", eventID, err)
+		return 0, false, fmt.Errorf("find %s: %w", what, err)
 	}
 	var pos int64
-	switch err := stmt.QueryRowContext(ctx, eventID).Scan(&pos); {
+	switch err := stmt.QueryRowContext(ctx, arg).Scan(&pos); {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, false, nil
 	case err != nil:
-		return 0, false, fmt.Errorf("find event %s: %w", eventID, err)
+		return 0, false, fmt.Errorf("find %s: %w", what, err)
 	}
 	return pos, true, nil
 }
