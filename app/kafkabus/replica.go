@@ -33,7 +33,6 @@ type Replica struct {
 	own map[string]bool
 	log *slog.Logger
 	cl  *kgo.Client
-	adm *kadm.Client
 
 	mu   sync.Mutex
 	next map[string]map[int32]int64 // topic → partition → next offset to import
@@ -68,7 +67,7 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 	if err != nil {
 		return nil, err
 	}
-	r.cl, r.adm = cl, kadm.NewClient(cl)
+	r.cl = cl
 	return r, nil
 }
 
@@ -175,12 +174,9 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 	}
 	// The broker out of reach is not the caller's fault: a reaction
 	// retries it for as long as it lasts, never sets its event aside.
-	ends, err := r.adm.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := endOffsets(ctx, r.cl, topics...)
 	if err != nil {
-		return events.MarkUnavailable(fmt.Errorf("kafka replica: end offsets of %v: %w", topics, err))
+		return fmt.Errorf("kafka replica: %w", err)
 	}
 	for {
 		behind := false

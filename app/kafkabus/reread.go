@@ -34,30 +34,19 @@ func Reread(ctx context.Context, store *events.Store, brokers []string, families
 		return 0, err
 	}
 	defer cl.Close()
-	left := map[string]map[int32]int64{} // topic → partition → its end, when records are left to read
-	for {
-		ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
-		if err == nil {
-			err = ends.Error()
-		}
-		if err == nil {
-			ends.Each(func(o kadm.ListedOffset) {
-				if o.Offset > 0 {
-					if left[o.Topic] == nil {
-						left[o.Topic] = map[int32]int64{}
-					}
-					left[o.Topic][o.Partition] = o.Offset
-				}
-			})
-			break
-		}
-		log.Warn("kafka: re-reading the topics: their ends are out of reach, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("kafka: re-reading the topics: %w", ctx.Err())
-		case <-time.After(time.Second):
-		}
+	ends, err := retryUnavailable(ctx, log, func() (kadm.ListedOffsets, error) { return endOffsets(ctx, cl, topics...) })
+	if err != nil {
+		return 0, fmt.Errorf("kafka: re-reading the topics: %w", err)
 	}
+	left := map[string]map[int32]int64{} // topic → partition → its end, when records are left to read
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			if left[o.Topic] == nil {
+				left[o.Topic] = map[int32]int64{}
+			}
+			left[o.Topic][o.Partition] = o.Offset
+		}
+	})
 	var added int64
 	for len(left) > 0 {
 		fetches := cl.PollFetches(ctx)

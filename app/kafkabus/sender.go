@@ -40,13 +40,10 @@ func NewSender(ctx context.Context, store *events.Store, relay *Relay, publisher
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(admCl).ListEndOffsets(ctx, RepliesTopic)
+	ends, err := endOffsets(ctx, admCl, RepliesTopic)
 	admCl.Close()
-	if err == nil {
-		err = ends.Error()
-	}
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", RepliesTopic, err)
+		return nil, err
 	}
 	from := map[string]map[int32]kgo.Offset{RepliesTopic: {}}
 	ends.Each(func(o kadm.ListedOffset) { from[RepliesTopic][o.Partition] = kgo.NewOffset().At(o.Offset) })

@@ -149,5 +149,19 @@ func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// endOffsets lists the end offsets of the topics' partitions. Its error,
+// the broker out of reach or a partition it could not list, is marked
+// events.Unavailable: retried for as long as it lasts where that applies.
+func endOffsets(ctx context.Context, cl *kgo.Client, topics ...string) (kadm.ListedOffsets, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, events.MarkUnavailable(fmt.Errorf("end offsets of %v: %w", topics, err))
+	}
+	return ends, nil
+}
+
 // NewAdminClient is a client for setting topics up.
 func NewAdminClient(brokers []string) (*kgo.Client, error) { return newClient(brokers) }
