@@ -56,9 +56,9 @@ func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, err
 	if err == nil && n == 0 {
 		return db, nil
 	}
-	var openLetters int
+	var openLetters map[string]int
 	if err == nil {
-		err = db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE state = ?`, events.DeadLetterOpen).Scan(&openLetters)
+		openLetters, err = db.OpenDeadLetters(ctx)
 	}
 	if cerr := db.Close(); err != nil || cerr != nil {
 		return nil, errors.Join(err, cerr)
