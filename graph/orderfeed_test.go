@@ -38,15 +38,18 @@ func (f *fakeOrders) read(_ context.Context, id string) (*projections.Order, err
 	return &o, nil
 }
 
-func startFeed(t *testing.T) (*OrderFeed, *fakeOrders) {
+// startFeed runs a feed over fake orders until the test ends, or until
+// stop (which waits for its Run to return).
+func startFeed(t *testing.T) (feed *OrderFeed, orders *fakeOrders, stop func()) {
 	t.Helper()
-	orders := &fakeOrders{orders: map[string]projections.Order{}}
-	feed := NewOrderFeed(orders.read, nil)
+	orders = &fakeOrders{orders: map[string]projections.Order{}}
+	feed = NewOrderFeed(orders.read, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); feed.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return feed, orders
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return feed, orders, stop
 }
 
 func receive(t *testing.T, ch <-chan *model.Order) *model.Order {
@@ -66,7 +69,7 @@ func receive(t *testing.T, ch <-chan *model.Order) *model.Order {
 // A change of a watched order is read once, however many watch it, and
 // every subscriber gets it; a change of an order nobody watches is not read.
 func TestOrderFeedReadsOnceForAllSubscribers(t *testing.T) {
-	feed, orders := startFeed(t)
+	feed, orders, _ := startFeed(t)
 	orders.set("o1", "PENDING", 1)
 	ctx := t.Context()
 	const n = 500
@@ -98,7 +101,7 @@ func TestOrderFeedReadsOnceForAllSubscribers(t *testing.T) {
 // queue; one that does not exist yet is skipped; ending the context closes
 // the channel and forgets the subscriber.
 func TestOrderFeedNewestStateAndEnd(t *testing.T) {
-	feed, orders := startFeed(t)
+	feed, orders, _ := startFeed(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	ch := feed.Subscribe(ctx, "o1") // not placed yet: nothing is sent
 	orders.set("o1", "PENDING", 1)

@@ -17,7 +17,6 @@ import (
 
 	"orderflow/graph/access"
 	"orderflow/graph/generated"
-	"orderflow/projections"
 )
 
 // The transport is driven through the real handler (NewHandler) and the
@@ -46,13 +45,7 @@ type wsTestServer struct {
 
 func startWSServer(t *testing.T, limits Limits, verifier *access.Verifier) *wsTestServer {
 	t.Helper()
-	orders := &fakeOrders{orders: map[string]projections.Order{}}
-	feed := NewOrderFeed(orders.read, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); feed.Run(ctx) }()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(stop)
+	feed, orders, stop := startFeed(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(NewHandler(&Resolver{Orders: feed}, log, limits, verifier))
 	t.Cleanup(srv.Close)
