@@ -12,7 +12,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"orderflow/app/kafkabus"
 	"orderflow/commands"
@@ -161,7 +160,7 @@ func feedTopics(cfg Config, specs []events.ConsumerSpec) (map[string][]string, m
 // connectKafka makes sure the topics exist and starts the relay and the
 // replica; the feeds start later (startFeeds), once the reactions run.
 func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *events.Registry, log *slog.Logger) (*kafkaBus, error) {
-	admin, err := kafkabusClient(cfg)
+	admin, err := kafkabus.NewAdminClient(cfg.KafkaBrokers)
 	if err != nil {
 		return nil, err
 	}
@@ -299,10 +298,6 @@ func (k *kafkaBus) stop(ctx context.Context, store *events.Store) error {
 		return fmt.Errorf("kafka: %w", err)
 	}
 	return nil
-}
-
-func kafkabusClient(cfg Config) (*kgo.Client, error) {
-	return kafkabus.NewAdminClient(cfg.KafkaBrokers)
 }
 
 // collectors are the split's metrics: how far the relay is behind this
