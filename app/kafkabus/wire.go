@@ -60,3 +60,7 @@ type reply struct {
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 }
+
+// DecodeEvent reads an event from the value of a record of a family topic
+// (for tools that read the topics, such as `orderflow verify`).
+func DecodeEvent(value []byte) (events.Event, error) { return decodeEvent(value) }
