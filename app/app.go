@@ -111,6 +111,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		CatchUp:          catchUp,
 	})
 
+	if a.kafka != nil {
+		a.kafka.useStages(cfg, store, handlers)
+	}
+
 	// Read side first: projections catch up from their checkpoints.
 	a.handlers, a.runner = handlers, runner
 	projCtx, stopProjections := context.WithCancel(context.Background())
@@ -144,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.metrics.ObserveAdmission, log)
 	var api commands.API = handlers
 	if a.kafka != nil {
-		if err := a.kafka.startFeeds(cfg, store, handlers, a.pipeline, runner, log); err != nil {
+		if err := a.kafka.startFeeds(cfg, store, reg, handlers, a.pipeline, runner, log); err != nil {
 			return nil, err
 		}
 		api = &commands.Router{Local: handlers, Runs: cfg.Runs, Send: a.kafka.send(cfg.WaitTimeout)}
@@ -196,6 +200,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		stalled := ready.stalled(a.db.Head(), readers)
 		if len(stalled) > 0 {
 			http.Error(w, report(stalled), http.StatusServiceUnavailable)
+			return
+		}
+		if problems := a.readinessProblems(r.Context()); len(problems) > 0 {
+			http.Error(w, "not ready: "+strings.Join(problems, "; ")+"\n", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte(report(nil)))
@@ -268,4 +276,23 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.shutdownErr = errors.Join(errs...)
 	})
 	return a.shutdownErr
+}
+
+// readinessProblems are what keeps the service from being ready besides
+// a stalled reader: a diverged stream set aside (two processes wrote one
+// stream; it must be looked at), and split, the broker out of reach or a
+// context not a member of its consumer group.
+func (a *App) readinessProblems(ctx context.Context) []string {
+	var out []string
+	open, err := a.db.OpenDeadLetters(ctx)
+	if err != nil {
+		return []string{"dead letters unreadable: " + err.Error()}
+	}
+	if n := open[events.DivergedReader]; n > 0 {
+		out = append(out, fmt.Sprintf("%d diverged stream event(s) set aside as dead letters of %q (two processes wrote one stream; see the deadLetters query)", n, events.DivergedReader))
+	}
+	if a.kafka != nil {
+		out = append(out, a.kafka.ready(ctx)...)
+	}
+	return out
 }

@@ -87,6 +87,10 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 		m.admissionWait,
 		m.overloaded,
 		newPositionsCollector(read),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "orderflow_diverged_events_total",
+			Help: "Events received from another process at a stream version this log holds as another event (two processes wrote one stream), since the start; each is a dead letter of " + events.DivergedReader + ".",
+		}, func() float64 { return float64(db.Diverged()) }),
 	)
 	return m
 }

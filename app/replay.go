@@ -83,7 +83,7 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 	store := events.NewStore(db)
 	before := db.Head()
 	families := allFamilies()
-	replica, err := kafkabus.NewReplica(ctx, store, brokers, partitions, families, nil, slog.New(slog.DiscardHandler))
+	replica, err := kafkabus.NewReplica(ctx, store, brokers, partitions, families, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return 0, err
 	}

@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +28,9 @@ import (
 // its events, the replica of the families it reads, the command sender of
 // the API, and a consumer group per context.
 type kafkaBus struct {
+	// stages are the outboxes of the contexts that decide in transactions
+	// (see transactional).
+	stages    map[string]*kafkabus.Stage
 	publisher message.Publisher
 	relay     *kafkabus.Relay
 	replica   *kafkabus.Replica
@@ -47,8 +54,7 @@ type kafkaBus struct {
 func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, error) {
 	opts := events.Options{Durability: cfg.Durability, Migrate: migrations.Apply}
 	db, err := events.Open(ctx, cfg.DBPath, opts)
-	member := cfg.Split() && !slices.ContainsFunc(cfg.Contexts, func(c string) bool { return !commands.ScalesOut(c) })
-	if err != nil || !member {
+	if err != nil || !transactional(cfg) {
 		return db, err
 	}
 	n, err := kafkabus.Unpublished(ctx, db)
@@ -70,6 +76,42 @@ func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, err
 		"(their causes are handed out again, maybe to another member), its old log moved aside",
 		"unpublished", n, "moved_to", aside, "open_dead_letters_left_there", openLetters)
 	return events.Open(ctx, cfg.DBPath, opts)
+}
+
+// transactional says the process decides in Kafka transactions: split,
+// it runs only contexts that scale out (several processes share their
+// consumer groups), so every decision it takes is caused by a record of
+// its groups and is published with that record's offset, fenced (see
+// kafkabus.Feed.runTransactions). Its log is a cache of the topics: what
+// it decides reaches the log once the transaction committed.
+func transactional(cfg Config) bool {
+	return cfg.Split() && !slices.ContainsFunc(cfg.Contexts, func(c string) bool { return !commands.ScalesOut(c) })
+}
+
+// useStages gives each context of a transactional process its outbox.
+func (k *kafkaBus) useStages(cfg Config, store *events.Store, handlers *commands.Handlers) {
+	if !transactional(cfg) {
+		return
+	}
+	k.stages = map[string]*kafkabus.Stage{}
+	for _, c := range cfg.Contexts {
+		k.stages[c] = kafkabus.NewStage(c, store)
+		handlers.UseOutbox(c, k.stages[c])
+	}
+}
+
+// transactionalID names a member's transactional producer of a context:
+// the same for the same --db on the same host, so a member restarted on
+// its database fences its previous incarnation (and aborts what that one
+// left open) as it starts.
+func transactionalID(cfg Config, context string) string {
+	path, err := filepath.Abs(cfg.DBPath)
+	if err != nil {
+		path = cfg.DBPath
+	}
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host + "\x00" + path))
+	return kafkabus.GroupName(context) + "." + hex.EncodeToString(sum[:8])
 }
 
 // replicaFamilies are the families a process copies: what its contexts
@@ -202,7 +244,7 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 // startReplica starts copying the families this process reads.
 func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.Store, specs []events.ConsumerSpec, log *slog.Logger) error {
 	var err error
-	if k.replica, err = kafkabus.NewReplica(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg, specs), cfg.Contexts, log); err != nil {
+	if k.replica, err = kafkabus.NewReplica(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg, specs), log); err != nil {
 		return err
 	}
 	rest := k.rest
@@ -217,15 +259,18 @@ func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.S
 
 // startFeeds joins a consumer group for each context this process runs
 // (but the API, which reads through the replica).
-func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, handlers *commands.Handlers, p *pipeline, runner *projections.Runner, log *slog.Logger) error {
+func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Registry, handlers *commands.Handlers, p *pipeline, runner *projections.Runner, log *slog.Logger) error {
 	ctx, stop := context.WithCancel(context.Background())
 	k.stopFeeds = stop
 	for _, c := range cfg.Contexts {
 		if c == commands.ContextAPI {
 			continue
 		}
-		f := &kafkabus.Feed{Context: c, Store: store, Handlers: handlers, Replica: k.replica, Relay: k.relay,
-			Publisher: k.publisher, ReadModelsAt: runner.WaitFor, Log: log}
+		f := &kafkabus.Feed{Context: c, Store: store, Registry: reg, Handlers: handlers, Replica: k.replica, Relay: k.relay,
+			Publisher: k.publisher, ReadModelsAt: runner.WaitFor, Stage: k.stages[c], Log: log}
+		if f.Stage != nil {
+			f.TransactionalID = transactionalID(cfg, c)
+		}
 		for _, spec := range handlers.Consumers() {
 			if commands.ReactionContext(spec.Name) == c && fedReaction(cfg, spec) {
 				f.Reaction = p.consumer(spec.Name)
@@ -309,6 +354,21 @@ func (k *kafkaBus) collectors(store *events.Store) []prometheus.Collector {
 	}, func() float64 { return float64(max(store.DB().Head()-k.relay.Published(), 0)) })}
 	for _, f := range k.feeds {
 		labels := prometheus.Labels{"context": f.Context}
+		if f.Stage != nil {
+			out = append(out,
+				prometheus.NewCounterFunc(prometheus.CounterOpts{
+					Name: "orderflow_kafka_transactions_committed_total", ConstLabels: labels,
+					Help: "Transactions a context's consumer group committed (decisions, replies and input offsets together).",
+				}, func() float64 { c, _, _ := f.TransactionStats(); return float64(c) }),
+				prometheus.NewCounterFunc(prometheus.CounterOpts{
+					Name: "orderflow_kafka_transactions_aborted_total", ConstLabels: labels,
+					Help: "Transactions aborted (a rebalance, a member fenced after it lost its partitions, a failed produce); their records come again.",
+				}, func() float64 { _, a, _ := f.TransactionStats(); return float64(a) }),
+				prometheus.NewCounterFunc(prometheus.CounterOpts{
+					Name: "orderflow_kafka_decisions_dropped_total", ConstLabels: labels,
+					Help: "Decisions staged in transactions that aborted: they never took effect anywhere.",
+				}, func() float64 { _, _, d := f.TransactionStats(); return float64(d) }))
+		}
 		out = append(out,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "orderflow_kafka_records_in_hand", ConstLabels: labels,
@@ -318,6 +378,23 @@ func (k *kafkaBus) collectors(store *events.Store) []prometheus.Collector {
 				Name: "orderflow_kafka_oldest_in_hand_seconds", ConstLabels: labels,
 				Help: "Age of the oldest record a context's consumer group holds uncommitted; 0 when none.",
 			}, func() float64 { _, age := f.InHand(time.Now()); return age.Seconds() }))
+	}
+	return out
+}
+
+// ready lists what keeps the split from working: the broker out of reach,
+// or a context not (yet) a member of its consumer group.
+func (k *kafkaBus) ready(ctx context.Context) []string {
+	var out []string
+	if k.replica != nil {
+		if err := k.replica.Ping(ctx); err != nil {
+			return []string{err.Error()}
+		}
+	}
+	for _, f := range k.feeds {
+		if err := f.Ready(ctx); err != nil {
+			out = append(out, err.Error())
+		}
 	}
 	return out
 }

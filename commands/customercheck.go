@@ -45,7 +45,7 @@ func (l *customerCheckLane) HandleBatch(ctx context.Context, batch []events.Deli
 		// by an earlier one, and this lane checks each order once; only one
 		// from before may have been, and the log says.
 		if d.Event.Position <= l.startHead {
-			done, err := l.h.store.ReadStream(ctx, stream, 0)
+			done, err := l.h.readStream(ctx, stream, 0)
 			if err != nil {
 				return 0, err
 			}

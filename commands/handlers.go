@@ -81,6 +81,9 @@ type Handlers struct {
 	// this process partitions another member had): the lanes then forget
 	// what they held and read those streams from the log again.
 	laneEpoch atomic.Int64
+	// outboxes take the events of the contexts that decide in a Kafka
+	// transaction (see Outbox); the others append to the log.
+	outboxes map[string]Outbox
 }
 
 // Config are the business settings the handlers need.
@@ -127,6 +130,12 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 type Result struct {
 	ID       string
 	Position int64
+	// EventID is the id of the last event the command wrote, "" when it
+	// wrote nothing. Split over Kafka, a context that decides in a
+	// transaction (see Outbox) writes events that reach this log only once
+	// the transaction committed, without a position at first: the caller
+	// waits for this id instead.
+	EventID string
 }
 
 // maxAttempts bounds how often a command reloads after a version conflict.
@@ -169,8 +178,8 @@ func decideOne[S any, E events.Payload](ctx context.Context, h *Handlers, stream
 		if err != nil {
 			return err
 		}
-		pos, err := h.appendAll(ctx, md(l), pending{streamID, l.version, payloads(evs)})
-		res = Result{Position: positionOr(pos, l.position)}
+		last, err := h.appendAll(ctx, md(l), pending{streamID, l.version, payloads(evs)})
+		res = Result{Position: positionOr(last.Position, l.position), EventID: last.ID}
 		return err
 	})
 	return res, err
@@ -191,7 +200,7 @@ type loaded struct {
 
 // load folds a stream's events into apply.
 func (h *Handlers) load(ctx context.Context, streamID string, apply func(events.Payload)) (loaded, error) {
-	evs, err := h.store.ReadStream(ctx, streamID, 0)
+	evs, err := h.readStream(ctx, streamID, 0)
 	if err != nil {
 		return loaded{}, err
 	}
@@ -218,8 +227,8 @@ type pending struct {
 }
 
 // appendAll encodes and appends to several streams in one transaction and
-// returns the position of the last event written (0 when nothing was).
-func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...pending) (int64, error) {
+// returns the last event written (the zero event when nothing was).
+func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...pending) (events.Event, error) {
 	var appends []events.StreamAppend
 	for _, w := range writes {
 		if len(w.payloads) == 0 {
@@ -227,7 +236,7 @@ func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...
 		}
 		evs, err := h.reg.Encode(md, w.payloads...)
 		if err != nil {
-			return 0, err
+			return events.Event{}, err
 		}
 		now := h.now()
 		for i := range evs {
@@ -236,13 +245,13 @@ func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...
 		appends = append(appends, events.StreamAppend{StreamID: w.streamID, ExpectedVersion: w.expected, Events: evs})
 	}
 	if len(appends) == 0 {
-		return 0, nil
+		return events.Event{}, nil
 	}
-	stored, err := h.store.Append(ctx, appends...)
+	stored, err := h.appender(appends[0].StreamID).Append(ctx, appends...)
 	if err != nil {
-		return 0, err
+		return events.Event{}, err
 	}
-	return stored[len(stored)-1].Position, nil
+	return stored[len(stored)-1], nil
 }
 
 func newID(id string) string {

@@ -39,8 +39,8 @@ func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int,
 		if err != nil {
 			return err
 		}
-		pos, err := h.appendAll(ctx, md, pending{stock.StreamID(productID), version, payloads(evs)})
-		res = Result{ID: productID, Position: pos}
+		last, err := h.appendAll(ctx, md, pending{stock.StreamID(productID), version, payloads(evs)})
+		res = Result{ID: productID, Position: last.Position, EventID: last.ID}
 		return err
 	})
 	return res, err

@@ -122,7 +122,7 @@ func (l *notificationLane) load(ctx context.Context, orderID string, d events.De
 		return c, nil
 	}
 	for _, stream := range []string{order.StreamID(orderID), payment.StreamID(orderID), notification.StreamID(orderID)} {
-		evs, err := l.h.store.ReadStream(ctx, stream, 0)
+		evs, err := l.h.readStream(ctx, stream, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -46,9 +46,9 @@ func (h *Handlers) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Met
 	// holds; either way the full load-decide-append below answers (it also
 	// recognises a safe retry).
 	if evs, err := decide(order.Order{}); err == nil {
-		pos, err := h.appendAll(ctx, md, pending{order.StreamID(id), 0, payloads(evs)})
+		last, err := h.appendAll(ctx, md, pending{order.StreamID(id), 0, payloads(evs)})
 		if !errors.Is(err, events.ErrVersionConflict) {
-			return Result{ID: id, Position: pos}, err
+			return Result{ID: id, Position: last.Position, EventID: last.ID}, err
 		}
 	}
 	res, err := decideOne(ctx, h, order.StreamID(id), order.Order.Evolve, same(md), decide)

@@ -33,8 +33,8 @@ func (h *Handlers) PayOrder(ctx context.Context, orderID string, amountCents int
 		if err != nil {
 			return err
 		}
-		pos, err := h.appendAll(ctx, withCorrelation(md, ol.correlation), pending{payment.StreamID(orderID), pl.version, payloads(evs)})
-		res = Result{ID: orderID, Position: pos}
+		last, err := h.appendAll(ctx, withCorrelation(md, ol.correlation), pending{payment.StreamID(orderID), pl.version, payloads(evs)})
+		res = Result{ID: orderID, Position: last.Position, EventID: last.ID}
 		return err
 	})
 	return res, err

@@ -120,7 +120,7 @@ func (b *batch) commit(ctx context.Context) error {
 	if len(b.appends) == 0 {
 		return nil
 	}
-	_, err := b.h.store.Append(events.Derived(ctx), b.appends...)
+	_, err := b.h.appender(b.appends[0].StreamID).Append(events.Derived(ctx), b.appends...)
 	return err
 }
 

@@ -65,5 +65,15 @@ func (c *snapshots[S]) load(ctx context.Context, h *Handlers, stream string) (S,
 		}
 		c.mu.Unlock()
 	}
+	// What an open transaction decided is folded in, never kept: it may
+	// yet be aborted.
+	for _, ev := range h.withPending(stream, e.version, nil) {
+		p, err := h.reg.Decode(ev)
+		if err != nil {
+			return e.state, 0, err
+		}
+		e.state = c.fold(e.state, p)
+		e.version = ev.StreamVersion
+	}
 	return e.state, e.version, nil
 }

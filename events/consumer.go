@@ -74,8 +74,12 @@ type Delivery struct {
 	// done, for a retry, is told how it went.
 	done chan error
 	// ack, for a fed consumer, is called once the delivery was handled or
-	// set aside as a dead letter.
+	// set aside as a dead letter (or dropped).
 	ack func()
+	// dropped, for a fed consumer, says the delivery's input was taken
+	// away before it was decided (its partition moved to another member):
+	// it is acknowledged undecided.
+	dropped func() bool
 }
 
 // Routed is one key an event is delivered to.
@@ -392,13 +396,35 @@ func (c *Consumer) runLane(ctx context.Context, l *consumerLane, h BatchHandler)
 				break fill
 			}
 		}
-		if !c.handle(ctx, h, batch) {
+		if !c.handle(ctx, h, c.withoutDropped(batch)) {
 			return
 		}
 		l.mu.Lock()
 		l.holding = l.holding[len(batch):]
 		l.mu.Unlock()
 	}
+}
+
+// withoutDropped acknowledges the deliveries whose input was taken away
+// (see Delivery.dropped) without deciding them, and returns the others.
+func (c *Consumer) withoutDropped(batch []Delivery) []Delivery {
+	var kept []Delivery
+	for i, d := range batch {
+		if d.dropped == nil || !d.dropped() {
+			if kept != nil {
+				kept = append(kept, d)
+			}
+			continue
+		}
+		if kept == nil {
+			kept = append(make([]Delivery, 0, len(batch)), batch[:i]...)
+		}
+		d.ack()
+	}
+	if kept == nil {
+		return batch
+	}
+	return kept
 }
 
 // handle runs one batch until it is done, and false when the lane must
@@ -626,10 +652,12 @@ func (c *Consumer) closeLanes() {
 // e.Position): it is routed as the consumer routes, keeping only the keys
 // keep accepts (all when keep is nil), and ack is called once every
 // delivery of it was handled or set aside as a dead letter, at once when
-// there is none. Deliveries of one key must be handed over in the order
-// of their writer's log. It returns false when ctx ended first; ack is
-// then never called.
-func (c *Consumer) Deliver(ctx context.Context, e Event, keep func(key string) bool, ack func()) bool {
+// there is none. A delivery for which dropped (when not nil) says true by
+// the time its lane takes it is acknowledged without being decided: its
+// input was taken away. Deliveries of one key must be handed over in the
+// order of their writer's log. It returns false when ctx ended first; ack
+// is then never called.
+func (c *Consumer) Deliver(ctx context.Context, e Event, keep func(key string) bool, dropped func() bool, ack func()) bool {
 	if !c.wants(e.Type) {
 		ack()
 		return true
@@ -664,7 +692,7 @@ func (c *Consumer) Deliver(ctx context.Context, e Event, keep func(key string) b
 	}
 	for _, r := range routes {
 		l := c.lanes[Partition(r.Key, len(c.lanes))]
-		if !l.send(ctx, Delivery{Event: e, Payload: p, Key: r.Key, Item: r.Item, ack: one}) {
+		if !l.send(ctx, Delivery{Event: e, Payload: p, Key: r.Key, Item: r.Item, ack: one, dropped: dropped}) {
 			return false
 		}
 	}

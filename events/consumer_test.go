@@ -310,7 +310,7 @@ func TestFedConsumerAcksOnceHandled(t *testing.T) {
 	keep := func(key string) bool { return key != "k2" }
 	for _, e := range evs {
 		acked.Add(1)
-		if !c.Deliver(ctx, e, keep, func() {
+		if !c.Deliver(ctx, e, keep, nil, func() {
 			mu.Lock()
 			acks[e.Position]++
 			mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -56,6 +57,9 @@ type DB struct {
 
 	stmtMu    sync.Mutex
 	readStmts map[string]*sql.Stmt
+
+	// diverged counts the diverged events met (RecordDivergence).
+	diverged atomic.Uint64
 }
 
 // readStmt returns the prepared statement for a read query, preparing it on

@@ -17,8 +17,11 @@ type Imported struct {
 	// Stale says the stream already holds another event at its version:
 	// a writer that lost its streams to another process (after a failover)
 	// published it late. The first event of each version wins, in every
-	// process alike, so it is dropped.
+	// process alike, so it is dropped; see DB.RecordDivergence.
 	Stale bool
+	// Held is, for a stale event, the id of the event the log holds at
+	// its version ("" when the log holds it only past this batch).
+	Held string
 }
 
 // Import copies events written by other processes (received over Kafka)
@@ -81,6 +84,10 @@ func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imp
 		}
 		if e.StreamVersion <= v {
 			out[i].Stale = true
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM events WHERE stream_id = ? AND stream_version = ?",
+				e.StreamID, e.StreamVersion).Scan(&out[i].Held); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("import: read %q at version %d: %w", e.StreamID, e.StreamVersion, err)
+			}
 			continue
 		}
 		e.SourcePosition = e.Origin()

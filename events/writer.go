@@ -218,3 +218,20 @@ func (d *DB) commit(batch []*writeReq) {
 		r.done <- results[i]
 	}
 }
+
+// Sync returns once everything committed before it was called is durable
+// (synced to disk) when the durability is full; at once otherwise. It
+// commits a small write that asks for a sync (a transaction that writes
+// nothing is not synced), and a synced commit makes the commits before it
+// durable too: SQLite's log keeps them in order.
+func (d *DB) Sync(ctx context.Context) error {
+	if !d.full {
+		return nil
+	}
+	return d.submit(ctx, &writeReq{ctx: ctx, durable: true, fn: func(ctx context.Context, tx *sql.Tx) error {
+		return SaveCheckpoint(ctx, tx, syncMark, time.Now().UnixNano())
+	}})
+}
+
+// syncMark is the checkpoint Sync writes.
+const syncMark = "sync-mark"

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,10 @@ import (
 // local log, hands them to the reaction (a fed events.Consumer) and
 // carries out the commands.
 //
+// A context that scales out (several members share its group) runs its
+// feed in transactions (Stage set): see runTransactions. The others, one
+// process each, run it as below.
+//
 // Guarantees, before the mechanism:
 //   - At least once: a record's offset is committed only when what it
 //     caused is done and published: its reaction's batch committed here and
@@ -37,6 +43,7 @@ import (
 type Feed struct {
 	Context  string
 	Store    *events.Store
+	Registry *events.Registry
 	Reaction *events.Consumer // nil for a context without one
 	// Repartitioned says the reaction reads a topic keyed by what it
 	// writes (inventory: orders by product), and takes from each record
@@ -52,11 +59,25 @@ type Feed struct {
 	// applied the local log up to position: commands decide against them
 	// (addStock asks the products read model whether the product exists).
 	ReadModelsAt func(ctx context.Context, position int64) error
-	Log          *slog.Logger
+	// Stage, when set, is the context's outbox (the handlers append its
+	// events there), and the feed runs in transactions (runTransactions).
+	Stage *Stage
+	// TransactionalID names this member's transactional producer: the same
+	// for the same member across restarts, so that a restarted member
+	// fences its previous incarnation at once.
+	TransactionalID string
+	Log             *slog.Logger
 
 	cl      *kgo.Client
+	session *kgo.GroupTransactSession
+	txPub   *txPublisher
 	mu      sync.Mutex
 	pending map[partitionKey][]*tracked
+	// losses counts the partition losses: a delivery of a poll taken
+	// before the last loss is dropped, not decided.
+	losses atomic.Int64
+	// Transactions committed and aborted, decisions dropped by aborts.
+	committed, aborted, dropped atomic.Uint64
 }
 
 type partitionKey struct {
@@ -82,30 +103,56 @@ func (t *tracked) finish(head int64) {
 func (f *Feed) Start(brokers []string) error {
 	topics := append([]string{CommandTopic(f.Context)}, f.Topics...)
 	f.pending = map[partitionKey][]*tracked{}
-	cl, err := newClient(brokers,
+	opts := []kgo.Opt{
 		kgo.ConsumerGroup(GroupName(f.Context)),
 		kgo.ConsumeTopics(topics...),
-		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		// Partition n of every topic of the group goes to the same member:
-		// the commands for a product reach the member that reserves it.
-		kgo.Balancers(kgo.RangeBalancer()),
-		kgo.SessionTimeout(6*time.Second),
+		kgo.SessionTimeout(6 * time.Second),
 		kgo.HeartbeatInterval(time.Second),
 		kgo.FetchMaxWait(time.Second),
 		kgo.OnPartitionsAssigned(f.assigned),
 		kgo.OnPartitionsRevoked(f.revoked),
-		kgo.OnPartitionsLost(f.lost),
-	)
-	if err != nil {
-		return err
+		kgo.OnPartitionsLost(f.lostPartitions),
 	}
-	f.cl = cl
+	if f.Stage == nil {
+		// Partition n of every topic of the group goes to the same member:
+		// the commands for a product reach the member that reserves it.
+		cl, err := newClient(brokers, append(opts, kgo.DisableAutoCommit(), kgo.Balancers(kgo.RangeBalancer()))...)
+		if err != nil {
+			return err
+		}
+		f.cl = cl
+		return nil
+	}
+	if f.TransactionalID == "" {
+		return fmt.Errorf("kafka feed of %s: a transactional feed needs a transactional id", f.Context)
+	}
+	opts = append(opts, baseOpts(brokers)...)
+	opts = append(opts,
+		kgo.TransactionalID(f.TransactionalID),
+		// Longer than any transaction of a live member; a member stalled
+		// longer has its transaction aborted by the broker.
+		kgo.TransactionTimeout(transactionTimeout),
+		kgo.RequireStableFetchOffsets(),
+		kgo.Balancers(copartitionedBalancer()),
+	)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, strings.Join(brokers, ","), err)
+	}
+	f.session, f.cl = sess, sess.Client()
+	f.txPub = &txPublisher{cl: f.cl}
 	return nil
 }
 
+// transactionTimeout bounds a transaction of a transactional feed.
+const transactionTimeout = 10 * time.Second
+
 // Run reads until ctx ends, then commits what is done and leaves the group.
 func (f *Feed) Run(ctx context.Context) error {
+	if f.session != nil {
+		return f.runTransactions(ctx)
+	}
 	commits := make(chan struct{})
 	go func() {
 		defer close(commits)
@@ -135,9 +182,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			f.Log.Warn("kafka feed: fetch failed, retrying", "group", GroupName(f.Context), "topic", topic, "partition", p, "err", err)
-		})
+		f.logFetchErrors(fetches)
 		if err := f.handle(ctx, fetches.Records()); err != nil {
 			if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
 				return nil
@@ -146,6 +191,14 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		f.cl.AllowRebalance()
 	}
+}
+
+func (f *Feed) logFetchErrors(fetches kgo.Fetches) {
+	fetches.EachError(func(topic string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) {
+			f.Log.Warn("kafka feed: fetch failed, retrying", "group", GroupName(f.Context), "topic", topic, "partition", p, "err", err)
+		}
+	})
 }
 
 // handle takes one poll's records in hand: events are imported in one
@@ -179,7 +232,7 @@ func (f *Feed) handle(ctx context.Context, recs []*kgo.Record) error {
 		evs = append(evs, e)
 		evIdx = append(evIdx, i)
 	}
-	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) { return f.Store.Import(ctx, evs, nil) })
+	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) { return importEvents(ctx, f.Store, f.Log, evs, nil) })
 	if err != nil {
 		return err
 	}
@@ -212,19 +265,36 @@ func (f *Feed) handle(ctx context.Context, recs []*kgo.Record) error {
 			key := string(rec.Key)
 			keep = func(k string) bool { return k == key }
 		}
-		if !f.Reaction.Deliver(ctx, e, keep, func() { t.finish(f.Store.DB().Head()) }) {
+		if !f.Reaction.Deliver(ctx, e, keep, nil, func() { t.finish(f.Store.DB().Head()) }) {
 			return ctx.Err()
 		}
 	}
 	return nil
 }
 
-// execute carries out one command and publishes its reply.
+// execute carries out one command and publishes its reply once the events
+// it reports are published.
 func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
+	rep, ok, err := f.answer(ctx, rec)
+	if err != nil || !ok {
+		return err
+	}
+	if err := f.Relay.WaitPublished(ctx, f.Store.DB().Head()); err != nil {
+		return err
+	}
+	if !publish(ctx, f.Publisher, f.Log, rep) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// answer carries out one command and returns its reply (false for a record
+// that is not a command, which is skipped).
+func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, error) {
 	var cmd commands.Command
 	if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.ID == "" {
 		f.Log.Error("kafka feed: a record that is not a command is skipped", "topic", rec.Topic, "offset", rec.Offset, "err", err)
-		return nil
+		return outgoing{}, false, nil
 	}
 	rep := reply{CommandID: cmd.ID}
 	if cmd.Context != f.Context {
@@ -247,7 +317,7 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return outgoing{}, false, ctx.Err()
 		case err != nil:
 			rep.Code, rep.Message = refusal(err)
 			if rep.Code == "INTERNAL" {
@@ -255,11 +325,11 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 				rep.Message = "the " + f.Context + " service could not carry out " + cmd.Name + " (see its log, command " + cmd.ID + ")"
 			}
 		default:
-			rep.ResultID = res.ID
-			if res.Position > 0 {
+			rep.ResultID, rep.EventID = res.ID, res.EventID
+			if rep.EventID == "" && res.Position > 0 {
 				id, err := f.Store.IDAt(ctx, res.Position)
 				if err != nil {
-					return err
+					return outgoing{}, false, err
 				}
 				rep.EventID = id
 			}
@@ -267,12 +337,9 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 	}
 	value, err := json.Marshal(rep)
 	if err != nil {
-		return err
+		return outgoing{}, false, err
 	}
-	if !publish(ctx, f.Publisher, f.Log, outgoing{topic: RepliesTopic, key: cmd.ID, msg: message.NewMessage(events.NewID(), value)}) {
-		return ctx.Err()
-	}
-	return nil
+	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: message.NewMessage(events.NewID(), value)}, true, nil
 }
 
 // refusal is the code and message a remote caller gets for err.
@@ -316,6 +383,9 @@ func (f *Feed) commit(ctx context.Context) {
 }
 
 func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	if len(assigned) == 0 {
+		return // a cooperative rebalance that gave this member nothing
+	}
 	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
 	if f.OnAssigned != nil {
 		// The broker may go away right after it assigned the partitions:
@@ -330,7 +400,16 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 
 // revoked waits (a while) until what was taken from the partitions going
 // away is done, and commits it, so that the next owner starts after it.
+// A transactional feed has nothing in hand by then: rebalances wait for
+// its transaction to end (BlockRebalanceOnPoll).
 func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	if len(revoked) == 0 {
+		return // a cooperative rebalance that took nothing from this member
+	}
+	f.Log.Info("kafka feed: partitions revoked", "group", GroupName(f.Context), "partitions", revoked)
+	if f.session != nil {
+		return
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		f.commit(ctx)
@@ -342,10 +421,12 @@ func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][
 	f.drop(revoked)
 }
 
-// lost forgets the records of partitions taken away without a chance to
-// commit: the next owner has them again.
-func (f *Feed) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+// lostPartitions forgets the records of partitions taken away without a
+// chance to commit: the next owner has them again. A transactional feed
+// drops the deliveries it had not decided yet; its transaction aborts.
+func (f *Feed) lostPartitions(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	f.Log.Warn("kafka feed: partitions lost", "group", GroupName(f.Context), "partitions", lost)
+	f.losses.Add(1)
 	f.drop(lost)
 }
 

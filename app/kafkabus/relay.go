@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,23 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		if own := slices.ContainsFunc(evs, func(e events.Event) bool { return !e.Imported() }); own {
+			// Durable before visible: what goes out survives a crash of
+			// this machine, so no other process ever holds an event this
+			// log could lose.
+			if err := db.Sync(ctx); err != nil {
+				if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
+					return nil
+				}
+				r.log.Warn("kafka relay: could not make the log durable before publishing, retrying", "err", err)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(100 * time.Millisecond):
+				}
+				continue
+			}
+		}
 		var segment []outgoing
 		for _, e := range evs {
 			out, table, err := r.records(e)
@@ -174,14 +192,24 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // records are what an event becomes in Kafka, and whether it belongs to a
-// table family (its publication is a barrier).
+// table family (its publication is a barrier). An event copied from
+// another process is not published again.
 func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 	if e.Imported() {
 		return nil, false, nil
 	}
+	return recordsOf(e, func(e events.Event) (events.Payload, error) { return r.store.Decode(r.reg, e) }, r.log)
+}
+
+// recordsOf is what an event becomes in Kafka: a record on its family's
+// topic keyed by its stream's key, and one on each repartition of its
+// family per key the repartition gives it; and whether it belongs to a
+// table family. decode is asked for the payload only when a repartition
+// needs it.
+func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error), log *slog.Logger) ([]outgoing, bool, error) {
 	family := commands.StreamContext(e.StreamID)
 	if family == "" {
-		r.log.Warn("kafka relay: an event of a stream of no known family is not published", "stream", e.StreamID, "position", e.Position)
+		log.Warn("kafka: an event of a stream of no known family is not published", "stream", e.StreamID, "position", e.Position)
 		return nil, false, nil
 	}
 	value, err := encodeEvent(e)
@@ -196,10 +224,10 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 			continue
 		}
 		if p == nil {
-			if p, err = r.store.Decode(r.reg, e); err != nil {
+			if p, err = decode(e); err != nil {
 				// Published on its family's topic all the same: a binary
 				// that knows the type can read it there.
-				r.log.Error("kafka relay: an event this binary cannot decode is not repartitioned", "position", e.Position, "type", e.Type, "err", err)
+				log.Error("kafka: an event this binary cannot decode is not repartitioned", "event", e.ID, "type", e.Type, "err", err)
 				break
 			}
 		}

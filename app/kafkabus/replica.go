@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"orderflow/commands"
 	"orderflow/events"
 )
 
@@ -29,10 +28,8 @@ import (
 type Replica struct {
 	store    *events.Store
 	families []string
-	// own are the families this process writes.
-	own map[string]bool
-	log *slog.Logger
-	cl  *kgo.Client
+	log      *slog.Logger
+	cl       *kgo.Client
 
 	mu   sync.Mutex
 	next map[string]map[int32]int64 // topic → partition → next offset to import
@@ -44,11 +41,8 @@ func replicaCheckpoint(topic string, partition int32) string {
 
 // NewReplica returns the replica of the given families (context names),
 // starting from where the local log says it got to.
-func NewReplica(ctx context.Context, store *events.Store, brokers []string, partitions int, families, own []string, log *slog.Logger) (*Replica, error) {
-	r := &Replica{store: store, families: families, own: map[string]bool{}, log: log, next: map[string]map[int32]int64{}}
-	for _, f := range own {
-		r.own[f] = true
-	}
+func NewReplica(ctx context.Context, store *events.Store, brokers []string, partitions int, families []string, log *slog.Logger) (*Replica, error) {
+	r := &Replica{store: store, families: families, log: log, next: map[string]map[int32]int64{}}
 	consume := map[string]map[int32]kgo.Offset{}
 	for _, f := range families {
 		topic := FamilyTopic(f)
@@ -63,12 +57,22 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 			consume[topic][p] = kgo.NewOffset().At(next)
 		}
 	}
-	cl, err := newClient(brokers, kgo.ConsumePartitions(consume), kgo.FetchMaxWait(time.Second))
+	cl, err := newClient(brokers, kgo.ConsumePartitions(consume), readControlRecords(), kgo.FetchMaxWait(time.Second))
 	if err != nil {
 		return nil, err
 	}
 	r.cl = cl
 	return r, nil
+}
+
+// Ping says whether the broker is within reach.
+func (r *Replica) Ping(ctx context.Context) error {
+	ping, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.cl.Ping(ping); err != nil {
+		return fmt.Errorf("kafka: the broker is out of reach: %w", err)
+	}
+	return nil
 }
 
 // Close releases the client.
@@ -94,8 +98,10 @@ func (r *Replica) Run(ctx context.Context) error {
 		ends := map[string]map[int32]int64{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, rec := range p.Records {
-				e, err := decodeEvent(rec.Value)
-				if err != nil {
+				if rec.Attrs.IsControl() {
+					// The end of a transaction: nothing to import, but the
+					// copy is past it.
+				} else if e, err := decodeEvent(rec.Value); err != nil {
 					r.log.Error("kafka replica: a record that is not an event is skipped", "topic", rec.Topic,
 						"partition", rec.Partition, "offset", rec.Offset, "err", err)
 				} else {
@@ -122,8 +128,8 @@ func (r *Replica) Run(ctx context.Context) error {
 // importBatch imports one poll's events and records the offsets, retrying
 // while the database is unavailable.
 func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[string]map[int32]int64) error {
-	got, err := retryUnavailable(ctx, r.log, func() ([]events.Imported, error) {
-		return r.store.Import(ctx, evs, func(ctx context.Context, tx *sql.Tx) error {
+	_, err := retryUnavailable(ctx, r.log, func() ([]events.Imported, error) {
+		return importEvents(ctx, r.store, r.log, evs, func(ctx context.Context, tx *sql.Tx) error {
 			for topic, ps := range ends {
 				for p, next := range ps {
 					if err := events.SaveCheckpoint(ctx, tx, replicaCheckpoint(topic, p), next); err != nil {
@@ -136,13 +142,6 @@ func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[
 	})
 	if err != nil {
 		return fmt.Errorf("kafka replica: import: %w", err)
-	}
-	for i, imp := range got {
-		if imp.Stale && r.own[commands.StreamContext(evs[i].StreamID)] {
-			r.log.Error("kafka replica: another process wrote a version of a stream this process holds differently; "+
-				"this log diverged (a member that stopped with unpublished decisions starts over from the topics; did two processes run one stream?)",
-				"stream", evs[i].StreamID, "version", evs[i].StreamVersion, "event", evs[i].ID)
-		}
 	}
 	r.mu.Lock()
 	for topic, ps := range ends {

@@ -39,7 +39,7 @@ func TestReplicaCatchUpReportsABrokerAwayAsUnavailable(t *testing.T) {
 	if err := kafkabus.EnsureTopics(ctx, admin, 2); err != nil {
 		t.Fatal(err)
 	}
-	r, err := kafkabus.NewReplica(ctx, events.NewStore(db), brokers, 2, []string{"customers"}, nil, slog.New(slog.DiscardHandler))
+	r, err := kafkabus.NewReplica(ctx, events.NewStore(db), brokers, 2, []string{"customers"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func Reread(ctx context.Context, store *events.Store, brokers []string, families
 	for i, f := range families {
 		topics[i] = FamilyTopic(f)
 	}
-	cl, err := newClient(brokers, kgo.ConsumeTopics(topics...),
+	cl, err := newClient(brokers, kgo.ConsumeTopics(topics...), readControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(250*time.Millisecond))
 	if err != nil {
 		return 0, err
@@ -64,7 +64,9 @@ func Reread(ctx context.Context, store *events.Store, brokers []string, families
 			if !ok || rec.Offset >= end {
 				return // past what the topic held at the start
 			}
-			if e, err := decodeEvent(rec.Value); err == nil {
+			if rec.Attrs.IsControl() {
+				// the end of a transaction: counted, not read
+			} else if e, err := decodeEvent(rec.Value); err == nil {
 				evs = append(evs, e)
 			}
 			if rec.Offset+1 >= end {
@@ -74,7 +76,7 @@ func Reread(ctx context.Context, store *events.Store, brokers []string, families
 				}
 			}
 		})
-		imported, err := retryUnavailable(ctx, log, func() ([]events.Imported, error) { return store.Import(ctx, evs, nil) })
+		imported, err := retryUnavailable(ctx, log, func() ([]events.Imported, error) { return importEvents(ctx, store, log, evs, nil) })
 		if err != nil {
 			return added, fmt.Errorf("kafka: re-reading the topics: import: %w", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"orderflow/app/kafkabus/copartition"
 	"orderflow/commands"
 	"orderflow/events"
 )
@@ -135,25 +136,46 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
 	return nil
 }
 
+// baseOpts are the options of every client: the brokers, retries for as
+// long as the context allows, and reading only what transactions committed
+// (a decision of a member whose transaction was aborted, a member fenced
+// after it lost its partitions, is never read).
+func baseOpts(brokers []string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.RetryTimeout(0),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 250 * time.Millisecond }),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}
+}
+
+// copartitionedBalancer assigns the partitions of a group's topics so that
+// partition n of every topic belongs to the same member (the commands for
+// a product reach the member that reserves it), cooperatively: a join or a
+// leave moves only the partitions that change hands.
+func copartitionedBalancer() kgo.GroupBalancer { return copartition.Balancer() }
+
 // newClient is a franz-go client of the brokers with the given options.
 func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
-	base := []kgo.Opt{
-		kgo.SeedBrokers(brokers...),
-		kgo.RetryTimeout(0), // retry requests for as long as the context allows
-		kgo.RetryBackoffFn(func(int) time.Duration { return 250 * time.Millisecond }),
-	}
-	cl, err := kgo.NewClient(append(base, opts...)...)
+	cl, err := kgo.NewClient(append(baseOpts(brokers), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client for %s: %w", strings.Join(brokers, ","), err)
 	}
 	return cl, nil
 }
 
-// endOffsets lists the end offsets of the topics' partitions. Its error,
-// the broker out of reach or a partition it could not list, is marked
-// events.Unavailable: retried for as long as it lasts where that applies.
+// endOffsets lists the end offsets of the topics' partitions as a reader
+// at read_committed sees them (the last stable offsets): everything
+// committed when it was called lies below them, and a transaction still
+// open does not hold a reader back. Its error, the broker out of reach or
+// a partition it could not list, is marked events.Unavailable: retried for
+// as long as it lasts where that applies.
+//
+// A reader that compares its position with them must count the control
+// records (the markers that end transactions) it passes: see
+// readControlRecords.
 func endOffsets(ctx context.Context, cl *kgo.Client, topics ...string) (kadm.ListedOffsets, error) {
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -162,6 +184,12 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topics ...string) (kadm.Lis
 	}
 	return ends, nil
 }
+
+// readControlRecords makes a reader see the markers that end transactions:
+// the last offset below an end may be one, and a reader that never sees it
+// never reaches the end. Such a record is skipped for its content (see
+// Record.Attrs.IsControl) and counted for its offset.
+func readControlRecords() kgo.Opt { return kgo.KeepControlRecords() }
 
 // NewAdminClient is a client for setting topics up.
 func NewAdminClient(brokers []string) (*kgo.Client, error) { return newClient(brokers) }

@@ -1,0 +1,248 @@
+package kafkabus
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/events"
+)
+
+// runTransactions is the feed of a context that scales out: every poll is
+// one Kafka transaction (KIP-447, franz-go's GroupTransactSession).
+//
+// Guarantees, before the mechanism:
+//   - Fenced: what a member decides takes effect only if its transaction
+//     commits, and the transaction commits the offsets of the records that
+//     caused the decisions with the member's group generation. A member
+//     that lost its partitions (stalled past its session, cut off from the
+//     broker) is no longer of that generation: its commit is refused, its
+//     transaction aborted, and readers at read_committed (every orderflow
+//     reader) never see its records. Its own log never held them (Stage).
+//   - Exactly once: the decisions, the replies to commands and the input
+//     offsets commit together or not at all. An aborted transaction's
+//     records come again, from the committed offsets, and are decided anew
+//     against the log, which holds only committed decisions.
+//   - Rebalances pause only what moves (a cooperative, co-partitioned
+//     balancer) and wait for the transaction in flight to end: the feed
+//     blocks them while it holds a poll (BlockRebalanceOnPoll), and a
+//     member given partitions catches up on its own topic before it reads
+//     them (OnAssigned). A member that loses its partitions mid-poll drops
+//     the deliveries not yet decided.
+//   - Durable before visible: the topic is the record, the local log a
+//     cache of it; a reply is published in the transaction of the events
+//     it reports, after them.
+func (f *Feed) runTransactions(ctx context.Context) error {
+	defer func() {
+		// Leaving the group is a rebalance, which waits for the last poll
+		// to be allowed one.
+		f.session.AllowRebalance()
+		f.session.Close()
+	}()
+	for {
+		fetches := f.session.PollRecords(ctx, 4096)
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.logFetchErrors(fetches)
+		if recs := fetches.Records(); len(recs) > 0 {
+			if err := f.transact(ctx, recs); err != nil {
+				if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
+					return nil
+				}
+				return err
+			}
+		}
+		f.session.AllowRebalance()
+	}
+}
+
+// transact handles one poll's records in one transaction.
+func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
+	if err := f.session.Begin(); err != nil {
+		return fmt.Errorf("kafka feed of %s: begin transaction: %w", f.Context, err)
+	}
+	replies, err := f.decide(ctx, recs)
+	staged := f.Stage.take()
+	if err != nil {
+		// Nothing of it takes effect; the records come again.
+		f.end(context.WithoutCancel(ctx), kgo.TryAbort, staged)
+		return err
+	}
+	commit := kgo.TryCommit
+	if err := f.publishStaged(ctx, staged, replies); err != nil {
+		f.Log.Warn("kafka feed: could not publish a transaction's decisions; aborting it, its records come again", "group", GroupName(f.Context), "err", err)
+		commit = kgo.TryAbort
+	}
+	committed, err := f.end(ctx, commit, staged)
+	if err != nil {
+		return err
+	}
+	if !committed {
+		return nil
+	}
+	// Kafka holds them now: the local log, a cache of the topics, takes
+	// them too (the replica may have been first).
+	_, err = retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) {
+		return importEvents(ctx, f.Store, f.Log, staged, nil)
+	})
+	return err
+}
+
+// end ends the transaction and says whether it committed. An abort, asked
+// for or forced by a rebalance or a fence, drops what was staged and makes
+// the lanes read their streams from the log again.
+func (f *Feed) end(ctx context.Context, try kgo.TransactionEndTry, staged []events.Event) (bool, error) {
+	committed, err := f.session.End(ctx, try)
+	if committed {
+		f.committed.Add(1)
+		return true, nil
+	}
+	f.aborted.Add(1)
+	f.dropped.Add(uint64(len(staged)))
+	f.Handlers.ForgetLanes()
+	if err != nil {
+		return false, fmt.Errorf("kafka feed of %s: end transaction: %w", f.Context, err)
+	}
+	if try == kgo.TryCommit {
+		f.Log.Info("kafka feed: transaction aborted (the group rebalanced, or this member lost its partitions); its decisions are dropped and its records come again",
+			"group", GroupName(f.Context), "decisions", len(staged))
+	}
+	return false, nil
+}
+
+// decide imports a poll's events, hands them to the reaction, carries out
+// its commands, and returns once every delivery was decided (staged) or
+// dropped, with the replies to publish.
+func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, error) {
+	commandTopic := CommandTopic(f.Context)
+	var evs []events.Event
+	var keys []string
+	for _, rec := range recs {
+		if rec.Topic == commandTopic {
+			continue
+		}
+		e, err := decodeEvent(rec.Value)
+		if err != nil {
+			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+			continue
+		}
+		evs = append(evs, e)
+		keys = append(keys, string(rec.Key))
+	}
+	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) {
+		return importEvents(ctx, f.Store, f.Log, evs, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	poll := f.losses.Load()
+	dropped := func() bool { return f.losses.Load() != poll }
+	var pending sync.WaitGroup
+	seen := map[string]bool{} // event id and key: a record published twice is decided once
+	for j, e := range evs {
+		imp := imported[j]
+		if imp.Stale || f.Reaction == nil || seen[e.ID+"\x00"+keys[j]] {
+			continue
+		}
+		seen[e.ID+"\x00"+keys[j]] = true
+		e.Position = imp.Position
+		var keep func(string) bool
+		if f.Repartitioned {
+			key := keys[j]
+			keep = func(k string) bool { return k == key }
+		}
+		pending.Add(1)
+		if !f.Reaction.Deliver(ctx, e, keep, dropped, pending.Done) {
+			return nil, ctx.Err()
+		}
+	}
+	var replies []outgoing
+	for _, rec := range recs {
+		if rec.Topic != commandTopic {
+			continue
+		}
+		rep, ok, err := f.answer(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			replies = append(replies, rep)
+		}
+	}
+	pending.Wait()
+	return replies, nil
+}
+
+// publishStaged hands the staged events and then the replies to the
+// transaction (flushed when it ends).
+func (f *Feed) publishStaged(ctx context.Context, staged []events.Event, replies []outgoing) error {
+	var out []outgoing
+	for _, e := range staged {
+		recs, _, err := recordsOf(e, func(e events.Event) (events.Payload, error) { return f.Store.Decode(f.Registry, e) }, f.Log)
+		if err != nil {
+			return err
+		}
+		out = append(out, recs...)
+	}
+	out = append(out, replies...)
+	for _, rec := range out {
+		rec.msg.Metadata.Set(keyMetadata, rec.key)
+		rec.msg.SetContext(ctx)
+		if err := f.txPub.Publish(rec.topic, rec.msg); err != nil {
+			return err
+		}
+	}
+	if err := f.cl.Flush(ctx); err != nil {
+		return err
+	}
+	return f.txPub.Err()
+}
+
+// importEvents imports events received from Kafka into the local log and
+// raises every one that diverged (see events.DB.RecordDivergence).
+func importEvents(ctx context.Context, store *events.Store, log *slog.Logger, evs []events.Event,
+	also func(ctx context.Context, tx *sql.Tx) error) ([]events.Imported, error) {
+	got, err := store.Import(ctx, evs, also)
+	if err != nil {
+		return nil, err
+	}
+	for i, imp := range got {
+		if !imp.Stale {
+			continue
+		}
+		e := evs[i]
+		log.Error("kafka: a stream diverged: another process published a version of a stream this log holds as another event (two processes wrote one stream); set aside as a dead letter, /readyz is red until it is looked at",
+			"stream", e.StreamID, "version", e.StreamVersion, "event", e.ID, "held", imp.Held)
+		if err := store.DB().RecordDivergence(ctx, e, imp.Held); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
+}
+
+// TransactionStats are a transactional feed's counts: transactions
+// committed and aborted, and decisions the aborts dropped.
+func (f *Feed) TransactionStats() (committed, aborted, dropped uint64) {
+	return f.committed.Load(), f.aborted.Load(), f.dropped.Load()
+}
+
+// Ready says what keeps the feed from working: the broker out of reach, or
+// the process not (yet) a member of its group. nil when it is.
+func (f *Feed) Ready(ctx context.Context) error {
+	ping, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := f.cl.Ping(ping); err != nil {
+		return fmt.Errorf("%s: the broker is out of reach: %w", GroupName(f.Context), err)
+	}
+	if member, generation := f.cl.GroupMetadata(); member == "" || generation < 0 {
+		return fmt.Errorf("%s: not a member of the group yet", GroupName(f.Context))
+	}
+	return nil
+}
