@@ -68,14 +68,17 @@ type Feed struct {
 	TransactionalID string
 	Log             *slog.Logger
 
+	brokers []string
 	cl      *kgo.Client
 	session *kgo.GroupTransactSession
 	txPub   *txPublisher
 	mu      sync.Mutex
 	pending map[partitionKey][]*tracked
-	// losses counts the partition losses: a delivery of a poll taken
-	// before the last loss is dropped, not decided.
-	losses atomic.Int64
+	// losses counts the partition losses (and, transactional, the
+	// revocations): a delivery of a poll taken before the last one is
+	// dropped, not decided. deciding counts the deliveries in the lanes.
+	losses   atomic.Int64
+	deciding atomic.Int64
 	// Transactions committed and aborted, decisions dropped by aborts.
 	committed, aborted, dropped atomic.Uint64
 }
@@ -101,23 +104,13 @@ func (t *tracked) finish(head int64) {
 
 // Start joins the context's group.
 func (f *Feed) Start(brokers []string) error {
-	topics := append([]string{CommandTopic(f.Context)}, f.Topics...)
+	f.brokers = brokers
 	f.pending = map[partitionKey][]*tracked{}
-	opts := []kgo.Opt{
-		kgo.ConsumerGroup(GroupName(f.Context)),
-		kgo.ConsumeTopics(topics...),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.SessionTimeout(6 * time.Second),
-		kgo.HeartbeatInterval(time.Second),
-		kgo.FetchMaxWait(time.Second),
-		kgo.OnPartitionsAssigned(f.assigned),
-		kgo.OnPartitionsRevoked(f.revoked),
-		kgo.OnPartitionsLost(f.lostPartitions),
-	}
 	if f.Stage == nil {
 		// Partition n of every topic of the group goes to the same member:
 		// the commands for a product reach the member that reserves it.
-		cl, err := newClient(brokers, append(opts, kgo.DisableAutoCommit(), kgo.Balancers(kgo.RangeBalancer()))...)
+		cl, err := newClient(brokers, append(f.groupOpts(), kgo.BlockRebalanceOnPoll(), kgo.DisableAutoCommit(),
+			kgo.Balancers(kgo.RangeBalancer()))...)
 		if err != nil {
 			return err
 		}
@@ -127,7 +120,28 @@ func (f *Feed) Start(brokers []string) error {
 	if f.TransactionalID == "" {
 		return fmt.Errorf("kafka feed of %s: a transactional feed needs a transactional id", f.Context)
 	}
-	opts = append(opts, baseOpts(brokers)...)
+	return f.startSession()
+}
+
+// groupOpts are the options of the feed's group membership.
+func (f *Feed) groupOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumerGroup(GroupName(f.Context)),
+		kgo.ConsumeTopics(append([]string{CommandTopic(f.Context)}, f.Topics...)...),
+		kgo.SessionTimeout(6 * time.Second),
+		kgo.HeartbeatInterval(time.Second),
+		kgo.FetchMaxWait(time.Second),
+		kgo.OnPartitionsAssigned(f.assigned),
+		kgo.OnPartitionsRevoked(f.revoked),
+		kgo.OnPartitionsLost(f.lostPartitions),
+	}
+}
+
+// startSession joins the group as a transactional member. Rebalances are
+// not blocked while a poll is in hand: one that takes partitions from this
+// member aborts its transaction instead (see runTransactions).
+func (f *Feed) startSession() error {
+	opts := append(baseOpts(f.brokers), f.groupOpts()...)
 	opts = append(opts,
 		kgo.TransactionalID(f.TransactionalID),
 		// Longer than any transaction of a live member; a member stalled
@@ -138,9 +152,11 @@ func (f *Feed) Start(brokers []string) error {
 	)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
-		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, strings.Join(brokers, ","), err)
+		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, strings.Join(f.brokers, ","), err)
 	}
+	f.mu.Lock()
 	f.session, f.cl = sess, sess.Client()
+	f.mu.Unlock()
 	f.txPub = &txPublisher{cl: f.cl}
 	return nil
 }
@@ -408,6 +424,11 @@ func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][
 	}
 	f.Log.Info("kafka feed: partitions revoked", "group", GroupName(f.Context), "partitions", revoked)
 	if f.session != nil {
+		// The transaction in flight aborts (the session sees the
+		// revocation): its deliveries not yet decided are dropped, and the
+		// partitions go once the lanes let go of them.
+		f.losses.Add(1)
+		f.settle(ctx)
 		return
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -424,10 +445,22 @@ func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][
 // lostPartitions forgets the records of partitions taken away without a
 // chance to commit: the next owner has them again. A transactional feed
 // drops the deliveries it had not decided yet; its transaction aborts.
-func (f *Feed) lostPartitions(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+func (f *Feed) lostPartitions(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	if len(lost) == 0 {
+		return
+	}
 	f.Log.Warn("kafka feed: partitions lost", "group", GroupName(f.Context), "partitions", lost)
 	f.losses.Add(1)
 	f.drop(lost)
+	f.settle(ctx)
+}
+
+// settle returns once no delivery is in the lanes (decided or dropped), or
+// ctx ends.
+func (f *Feed) settle(ctx context.Context) {
+	for f.deciding.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (f *Feed) inHand(parts map[string][]int32) int {

@@ -38,13 +38,37 @@ import (
 //   - Durable before visible: the topic is the record, the local log a
 //     cache of it; a reply is published in the transaction of the events
 //     it reports, after them.
+//
+// A transaction that cannot end (the broker out of reach for longer than
+// the client retries) leaves the client in a state it cannot go on from:
+// the member leaves the group, drops what it decided, and joins again
+// with the same transactional id, which aborts whatever was left open.
 func (f *Feed) runTransactions(ctx context.Context) error {
-	defer func() {
-		// Leaving the group is a rebalance, which waits for the last poll
-		// to be allowed one.
-		f.session.AllowRebalance()
+	wait := 100 * time.Millisecond
+	for {
+		err := f.transactUntil(ctx)
 		f.session.Close()
-	}()
+		if ctx.Err() != nil || err == nil || errors.Is(err, events.ErrClosed) {
+			return nil
+		}
+		f.Stage.take()
+		f.Handlers.ForgetLanes()
+		f.Log.Warn("kafka feed: the transactional member starts again", "group", GroupName(f.Context), "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+		if err := f.startSession(); err != nil {
+			return err
+		}
+	}
+}
+
+// transactUntil runs a transaction per poll until ctx ends (nil) or one
+// fails.
+func (f *Feed) transactUntil(ctx context.Context) error {
 	for {
 		fetches := f.session.PollRecords(ctx, 4096)
 		if ctx.Err() != nil {
@@ -53,13 +77,9 @@ func (f *Feed) runTransactions(ctx context.Context) error {
 		f.logFetchErrors(fetches)
 		if recs := fetches.Records(); len(recs) > 0 {
 			if err := f.transact(ctx, recs); err != nil {
-				if ctx.Err() != nil || errors.Is(err, events.ErrClosed) {
-					return nil
-				}
 				return err
 			}
 		}
-		f.session.AllowRebalance()
 	}
 }
 
@@ -159,7 +179,9 @@ func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, erro
 			keep = func(k string) bool { return k == key }
 		}
 		pending.Add(1)
-		if !f.Reaction.Deliver(ctx, e, keep, dropped, pending.Done) {
+		f.deciding.Add(1)
+		done := func() { f.deciding.Add(-1); pending.Done() }
+		if !f.Reaction.Deliver(ctx, e, keep, dropped, done) {
 			return nil, ctx.Err()
 		}
 	}
@@ -236,12 +258,15 @@ func (f *Feed) TransactionStats() (committed, aborted, dropped uint64) {
 // Ready says what keeps the feed from working: the broker out of reach, or
 // the process not (yet) a member of its group. nil when it is.
 func (f *Feed) Ready(ctx context.Context) error {
+	f.mu.Lock()
+	cl := f.cl
+	f.mu.Unlock()
 	ping, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := f.cl.Ping(ping); err != nil {
+	if err := cl.Ping(ping); err != nil {
 		return fmt.Errorf("%s: the broker is out of reach: %w", GroupName(f.Context), err)
 	}
-	if member, generation := f.cl.GroupMetadata(); member == "" || generation < 0 {
+	if member, generation := cl.GroupMetadata(); member == "" || generation < 0 {
 		return fmt.Errorf("%s: not a member of the group yet", GroupName(f.Context))
 	}
 	return nil
