@@ -737,6 +737,14 @@ func spawn(t *testing.T, bin string, args []string, ready *regexp.Regexp) (*proc
 	return nil, ""
 }
 
+// signal sends sig to the process (SIGSTOP and SIGCONT freeze and resume it).
+func (p *process) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("sending %v: %v", sig, err)
+	}
+}
+
 func (p *process) kill(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
