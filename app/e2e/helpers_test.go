@@ -248,6 +248,18 @@ func jsonString(v any) string {
 // ---------------------------------------------------------------------------------------------
 // Typed operations.
 
+// get fetches a path of the server (not GraphQL) and returns its status and body.
+func (c *client) get(t testing.TB, path string) (int, string) {
+	t.Helper()
+	resp, err := c.http.Get(c.base + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
 func (c *client) registerCustomer(t testing.TB, id, name, email, address string) Customer {
 	t.Helper()
 	var out struct{ RegisterCustomer Customer }

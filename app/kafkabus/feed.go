@@ -74,6 +74,9 @@ type Feed struct {
 	txPub   *txPublisher
 	mu      sync.Mutex
 	pending map[partitionKey][]*tracked
+	// given are the partitions (by number) given to a transactional feed
+	// since its last transaction: it catches up on them before it decides.
+	given map[int32]bool
 	// losses counts the partition losses (and, transactional, the
 	// revocations): a delivery of a poll taken before the last one is
 	// dropped, not decided. deciding counts the deliveries in the lanes.
@@ -143,6 +146,10 @@ func (f *Feed) groupOpts() []kgo.Opt {
 func (f *Feed) startSession() error {
 	opts := append(baseOpts(f.brokers), f.groupOpts()...)
 	opts = append(opts,
+		// Static membership: a member restarted on its database takes its
+		// partitions back at once instead of after the dead one's session,
+		// and a stalled one that comes back as it is fenced by its instance.
+		kgo.InstanceID(f.TransactionalID),
 		kgo.TransactionalID(f.TransactionalID),
 		// Longer than any transaction of a live member; a member stalled
 		// longer has its transaction aborted by the broker.
@@ -401,6 +408,23 @@ func (f *Feed) commit(ctx context.Context) {
 func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	if len(assigned) == 0 {
 		return // a cooperative rebalance that gave this member nothing
+	}
+	if f.session != nil {
+		// A transactional feed catches up when it next decides (take over),
+		// once its offsets were fetched: a fetch waits for the previous
+		// owner's last transaction to end, this callback does not.
+		f.mu.Lock()
+		if f.given == nil {
+			f.given = map[int32]bool{}
+		}
+		for _, ps := range assigned {
+			for _, p := range ps {
+				f.given[p] = true
+			}
+		}
+		f.mu.Unlock()
+		f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
+		return
 	}
 	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
 	if f.OnAssigned != nil {

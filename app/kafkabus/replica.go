@@ -196,3 +196,56 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 		}
 	}
 }
+
+// CatchUpSettled returns once the copy holds everything of the given
+// partitions of a family's topic, after no transaction is left open on
+// them: what a member that owned them before committed is then all there,
+// and what it left open (a member fenced, or killed, mid-transaction) is
+// aborted. A member that takes partitions over decides only after it,
+// against every decision of the previous owner. It waits at most for the
+// broker's transaction timeout (a transaction of a member that died open
+// is aborted then, or when that member starts again).
+func (r *Replica) CatchUpSettled(ctx context.Context, family string, partitions []int32) error {
+	topic := FamilyTopic(family)
+	r.mu.Lock()
+	_, ok := r.next[topic]
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("kafka replica: %s is not copied by this process", topic)
+	}
+	adm := kadm.NewClient(r.cl)
+	for {
+		stable, err := endOffsets(ctx, r.cl, topic)
+		if err != nil {
+			return fmt.Errorf("kafka replica: %w", err)
+		}
+		high, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = high.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("kafka replica: %w", events.MarkUnavailable(fmt.Errorf("end offsets of %s: %w", topic, err)))
+		}
+		settled, behind := true, false
+		r.mu.Lock()
+		for _, p := range partitions {
+			s, okS := stable.Lookup(topic, p)
+			h, okH := high.Lookup(topic, p)
+			if !okS || !okH || s.Offset < h.Offset {
+				settled = false
+			}
+			if r.next[topic][p] < h.Offset {
+				behind = true
+			}
+		}
+		r.mu.Unlock()
+		if settled && !behind {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka replica: catching up on %s %v: %w", topic, partitions, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

@@ -30,11 +30,11 @@ import (
 //     records come again, from the committed offsets, and are decided anew
 //     against the log, which holds only committed decisions.
 //   - Rebalances pause only what moves (a cooperative, co-partitioned
-//     balancer) and wait for the transaction in flight to end: the feed
-//     blocks them while it holds a poll (BlockRebalanceOnPoll), and a
-//     member given partitions catches up on its own topic before it reads
-//     them (OnAssigned). A member that loses its partitions mid-poll drops
-//     the deliveries not yet decided.
+//     balancer). A revocation or a loss aborts the transaction in flight
+//     and drops its deliveries not yet decided. A member given partitions
+//     decides on them only after the previous owner's last transaction
+//     ended and its own copy of the context's topic holds all of it
+//     (takeOver).
 //   - Durable before visible: the topic is the record, the local log a
 //     cache of it; a reply is published in the transaction of the events
 //     it reports, after them.
@@ -83,8 +83,39 @@ func (f *Feed) transactUntil(ctx context.Context) error {
 	}
 }
 
+// takeOver prepares the partitions given since the last transaction:
+// their own-topic partitions are caught up once settled (see
+// Replica.CatchUpSettled), and the lanes read their streams from the log
+// again. Nothing is staged and no delivery is in the lanes meanwhile.
+func (f *Feed) takeOver(ctx context.Context) error {
+	f.mu.Lock()
+	given := f.given
+	f.given = nil
+	f.mu.Unlock()
+	if len(given) == 0 {
+		return nil
+	}
+	parts := make([]int32, 0, len(given))
+	for p := range given {
+		parts = append(parts, p)
+	}
+	started := time.Now()
+	_, err := retryUnavailable(ctx, f.Log, func() (struct{}, error) {
+		return struct{}{}, f.Replica.CatchUpSettled(ctx, f.Context, parts)
+	})
+	if err != nil {
+		return err
+	}
+	f.Handlers.ForgetLanes()
+	f.Log.Info("kafka feed: took partitions over", "group", GroupName(f.Context), "partitions", len(parts), "caught_up_in", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
 // transact handles one poll's records in one transaction.
 func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
+	if err := f.takeOver(ctx); err != nil {
+		return err
+	}
 	if err := f.session.Begin(); err != nil {
 		return fmt.Errorf("kafka feed of %s: begin transaction: %w", f.Context, err)
 	}
