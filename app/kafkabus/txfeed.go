@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"orderflow/events"
 )
@@ -47,8 +49,10 @@ func (f *Feed) runTransactions(ctx context.Context) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := f.transactUntil(ctx)
+		member, _ := f.cl.GroupMetadata()
 		f.session.Close()
 		if ctx.Err() != nil || err == nil || errors.Is(err, events.ErrClosed) {
+			f.leave(member)
 			return nil
 		}
 		f.Stage.take()
@@ -63,6 +67,37 @@ func (f *Feed) runTransactions(ctx context.Context) error {
 		if err := f.startSession(); err != nil {
 			return err
 		}
+	}
+}
+
+// leave takes this member out of its group after a clean stop, so that its
+// partitions move to the others at once. A static member's client does not
+// leave by itself (a restart with the same instance takes its partitions
+// back without a rebalance); a member that crashed leaves when its session
+// times out.
+func (f *Feed) leave(member string) {
+	cl, err := newClient(f.brokers)
+	if err != nil {
+		f.Log.Warn("kafka feed: could not leave the group; its partitions move when the session times out", "group", GroupName(f.Context), "err", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = GroupName(f.Context)
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID, m.InstanceID = member, &f.TransactionalID
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err == nil && len(resp.Members) > 0 {
+		err = kerr.ErrorForCode(resp.Members[0].ErrorCode)
+	}
+	if err != nil {
+		f.Log.Warn("kafka feed: could not leave the group; its partitions move when the session times out", "group", GroupName(f.Context), "err", err)
 	}
 }
 
