@@ -15,12 +15,12 @@ type Imported struct {
 	// New says it was written by this call.
 	New bool
 	// Stale says the stream already holds another event at its version:
-	// a writer that lost its streams to another process (after a failover)
-	// published it late. The first event of each version wins, in every
-	// process alike, so it is dropped; see DB.RecordDivergence.
+	// two processes wrote one stream. The first event of each version
+	// wins, in every process alike, so it is dropped; see
+	// DB.RecordDivergence.
 	Stale bool
 	// Held is, for a stale event, the id of the event the log holds at
-	// its version ("" when the log holds it only past this batch).
+	// its version.
 	Held string
 }
 
@@ -28,8 +28,10 @@ type Imported struct {
 // into this log in one transaction, keeping their ids, streams, stream
 // versions and metadata, with their origin positions as source positions.
 // Kafka delivers at least once: an event already here (by id) is not
-// written again. Events of one stream must come in version order, as one
-// Kafka partition carries them. also, when given, runs in the same
+// written again. An event may fill a gap in its stream (an earlier version
+// that reached this process after a later one, by another topic or
+// partition); one at a version the stream holds as another event is
+// stale. also, when given, runs in the same
 // transaction (to record how far the import got, exactly once).
 func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.Context, tx *sql.Tx) error) ([]Imported, error) {
 	out := make([]Imported, len(evs))
@@ -83,12 +85,18 @@ func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imp
 			}
 		}
 		if e.StreamVersion <= v {
-			out[i].Stale = true
-			if err := tx.QueryRowContext(ctx, "SELECT id FROM events WHERE stream_id = ? AND stream_version = ?",
-				e.StreamID, e.StreamVersion).Scan(&out[i].Held); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			// Taken by another event (diverged), or a gap being filled: one
+			// stream's events may reach a process by two roads (a consumer
+			// group's partitions and the copy of the family, or two
+			// repartitions of one order), each in order but not in step.
+			switch err := tx.QueryRowContext(ctx, "SELECT id FROM events WHERE stream_id = ? AND stream_version = ?",
+				e.StreamID, e.StreamVersion).Scan(&out[i].Held); {
+			case err == nil:
+				out[i].Stale = true
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
 				return fmt.Errorf("import: read %q at version %d: %w", e.StreamID, e.StreamVersion, err)
 			}
-			continue
 		}
 		e.SourcePosition = e.Origin()
 		e.Position = 0
@@ -102,7 +110,7 @@ func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imp
 		if e.Position, err = res.LastInsertId(); err != nil {
 			return &writeFailed{err}
 		}
-		versions[e.StreamID] = e.StreamVersion
+		versions[e.StreamID] = max(v, e.StreamVersion)
 		out[i] = Imported{Position: e.Position, New: true}
 		*stored = append(*stored, e)
 	}

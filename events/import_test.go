@@ -66,12 +66,56 @@ func TestImportKeepsTheEnvelopeAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !stale[0].Stale || stale[0].Position != 0 || !stale[1].New {
-		t.Fatalf("stale import = %+v", stale)
+	if !stale[0].Stale || stale[0].Held != "e2" || stale[0].Position != 0 || !stale[1].New {
+		t.Fatalf("stale import = %+v, want the zombie's event stale (the log holds e2 there) and e4 new", stale)
 	}
 	// A local append follows on from what was imported.
 	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-p", ExpectedVersion: 3, Events: []events.Event{ev("C", 1)}}); err != nil {
 		t.Fatalf("append after import: %v", err)
+	}
+}
+
+// TestImportFillsGaps: one stream's events may reach a process by two roads
+// (a consumer group's partitions and the copy of the family, two
+// repartitions of one order), each in order but not in step. A later
+// version imported first leaves a gap that the earlier one fills; only an
+// event at a version held by another event is stale.
+func TestImportFillsGaps(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	steps := []struct {
+		name      string
+		evs       []events.Event
+		wantNew   []bool
+		wantStale []bool
+	}{
+		{"a later version first", []events.Event{foreign("v2", "order-9", 2, 12)}, []bool{true}, []bool{false}},
+		{"the earlier one fills the gap", []events.Event{foreign("v1", "order-9", 1, 11)}, []bool{true}, []bool{false}},
+		{"both again, by the other road", []events.Event{foreign("v1", "order-9", 1, 11), foreign("v2", "order-9", 2, 12)}, []bool{false, false}, []bool{false, false}},
+		{"another event at a held version", []events.Event{foreign("other", "order-9", 1, 77)}, []bool{false}, []bool{true}},
+		{"the next version", []events.Event{foreign("v3", "order-9", 3, 13)}, []bool{true}, []bool{false}},
+	}
+	for _, st := range steps {
+		got, err := s.Import(ctx, st.evs, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		for i, imp := range got {
+			if imp.New != st.wantNew[i] || imp.Stale != st.wantStale[i] {
+				t.Errorf("%s: import %d = %+v, want new %v stale %v", st.name, i, imp, st.wantNew[i], st.wantStale[i])
+			}
+		}
+	}
+	evs, err := s.ReadStream(ctx, "order-9", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+	}
+	if len(ids) != 3 || ids[0] != "v1" || ids[1] != "v2" || ids[2] != "v3" {
+		t.Errorf("order-9 reads %v, want [v1 v2 v3] in version order", ids)
 	}
 }
 
