@@ -172,9 +172,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
 	}
-	cfg.KafkaBrokers = splitList(*brokers)
+	cfg.KafkaBrokers = flags.List(*brokers)
 	if *contexts != "all" {
-		cfg.Contexts = splitList(*contexts)
+		cfg.Contexts = flags.List(*contexts)
 	}
 	addrGiven := getenv(flags.EnvName("addr")) != ""
 	fs.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
@@ -235,13 +235,3 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
-}

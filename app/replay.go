@@ -51,7 +51,7 @@ func replay(args []string, getenv func(string) string, stderr io.Writer) int {
 	defer stop()
 	var copied string
 	if *brokers != "" {
-		n, err := copyTopics(ctx, *dbPath, splitList(*brokers), *partitions)
+		n, err := copyTopics(ctx, *dbPath, flags.List(*brokers), *partitions)
 		if err != nil {
 			fmt.Fprintln(stderr, "orderflow replay: copying the topics:", err)
 			return 1

@@ -56,3 +56,15 @@ func ParseWithPrefix(fs *flag.FlagSet, args []string, getenv func(string) string
 	}
 	return nil
 }
+
+// List splits a comma-separated flag value (--kafka-brokers, --contexts),
+// dropping blanks.
+func List(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

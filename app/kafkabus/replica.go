@@ -159,12 +159,9 @@ func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[
 func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 	var topics []string
 	for _, f := range families {
-		topic := FamilyTopic(f)
-		r.mu.Lock()
-		_, ok := r.next[topic]
-		r.mu.Unlock()
-		if !ok {
-			return fmt.Errorf("kafka replica: %s is not copied by this process", topic)
+		topic, err := r.topicOf(f)
+		if err != nil {
+			return err
 		}
 		topics = append(topics, topic)
 	}
@@ -206,12 +203,9 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 // broker's transaction timeout (a transaction of a member that died open
 // is aborted then, or when that member starts again).
 func (r *Replica) CatchUpSettled(ctx context.Context, family string, partitions []int32) error {
-	topic := FamilyTopic(family)
-	r.mu.Lock()
-	_, ok := r.next[topic]
-	r.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("kafka replica: %s is not copied by this process", topic)
+	topic, err := r.topicOf(family)
+	if err != nil {
+		return err
 	}
 	adm := kadm.NewClient(r.cl)
 	for {
@@ -248,4 +242,16 @@ func (r *Replica) CatchUpSettled(ctx context.Context, family string, partitions 
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// topicOf is the topic of a family this process copies.
+func (r *Replica) topicOf(family string) (string, error) {
+	topic := FamilyTopic(family)
+	r.mu.Lock()
+	_, ok := r.next[topic]
+	r.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("kafka replica: %s is not copied by this process", topic)
+	}
+	return topic, nil
 }

@@ -61,6 +61,10 @@ type reply struct {
 	Message string `json:"message,omitempty"`
 }
 
+// EncodeEvent is the value of the record of an event on a family topic,
+// as the relay and the transactional feeds publish it.
+func EncodeEvent(e events.Event) ([]byte, error) { return encodeEvent(e) }
+
 // DecodeEvent reads an event from the value of a record of a family topic
 // (for tools that read the topics, such as `orderflow verify`).
 func DecodeEvent(value []byte) (events.Event, error) { return decodeEvent(value) }

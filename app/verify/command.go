@@ -88,7 +88,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case *brokers != "" && *dbPath != "":
 		return usageError(stderr, "both ORDERFLOW_KAFKA_BROKERS and ORDERFLOW_DB are set: say which history to read with --kafka-brokers or --db")
 	}
-	brokerList := splitList(*brokers)
+	brokerList := flags.List(*brokers)
 	switch {
 	case len(brokerList) == 0 && *dbPath == "":
 		return usageError(stderr, "say which history to read: --kafka-brokers HOST:PORT[,HOST:PORT] or --db PATH")
@@ -184,13 +184,3 @@ func Summary(rep Report, elapsed time.Duration) string {
 	return fmt.Sprintf("verify: %s in %.1fs (%.0f/s): %s", read, elapsed.Seconds(), rate, verdict)
 }
 
-// splitList splits a comma-separated list, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
-}

@@ -20,29 +20,11 @@ import (
 	"orderflow/events"
 )
 
-// wireEvent is an event as the relay publishes it to a family topic (the
-// envelope of app/kafkabus/wire.go, in JSON).
-type wireEvent struct {
-	ID            string          `json:"id"`
-	StreamID      string          `json:"streamId"`
-	StreamVersion int64           `json:"streamVersion"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schemaVersion"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	CorrelationID string          `json:"correlationId,omitempty"`
-	CausationID   string          `json:"causationId,omitempty"`
-	Position      int64           `json:"position"`
-	CausePosition int64           `json:"causePosition,omitempty"`
-	Data          json.RawMessage `json:"data"`
-}
-
 // record is the record the relay would publish for an event: to its
 // family's topic, keyed by its stream's key.
 func record(tb testing.TB, e events.Event) *kgo.Record {
 	tb.Helper()
-	value, err := json.Marshal(wireEvent{ID: e.ID, StreamID: e.StreamID, StreamVersion: e.StreamVersion, Type: e.Type,
-		SchemaVersion: e.SchemaVersion, OccurredAt: e.OccurredAt, CorrelationID: e.CorrelationID, CausationID: e.CausationID,
-		Position: e.Position, CausePosition: e.CausePosition, Data: e.Data})
+	value, err := kafkabus.EncodeEvent(e)
 	if err != nil {
 		tb.Fatal(err)
 	}
