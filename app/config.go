@@ -234,4 +234,3 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-

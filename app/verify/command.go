@@ -183,4 +183,3 @@ func Summary(rep Report, elapsed time.Duration) string {
 	}
 	return fmt.Sprintf("verify: %s in %.1fs (%.0f/s): %s", read, elapsed.Seconds(), rate, verdict)
 }
-
