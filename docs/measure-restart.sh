@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Measures what a crash costs a member of a context that scales out: a devbroker and the README's
+# three services on this machine, `orderflow load` for a while (the history), then the inventory
+# service killed with SIGKILL and started again on its database. Prints the history's size, the
+# time from the restart to /readyz and to the first order VALIDATED after it.
+#
+# usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 240s 16 for ~1M)
+set -euo pipefail
+D=${1:?usage: docs/measure-restart.sh DURATION [CLIENTS]}
+CLIENTS=${2:-64}
+BIN=$(mktemp -d)/orderflow
+go build -o "$BIN" "$(dirname "$0")/.."
+W=$(mktemp -d)
+trap 'pkill -f "$W" || true' EXIT
+B=127.0.0.1:29092
+"$BIN" devbroker --addr $B --data "$W/broker" > "$W/broker.log" 2>&1 &
+sleep 1
+K="--transport kafka --kafka-brokers $B"
+"$BIN" $K --contexts api,orders,catalog,customers,payments --db "$W/api.db" --addr 127.0.0.1:28080 > "$W/api.log" 2>&1 &
+"$BIN" $K --contexts inventory --db "$W/inv.db" --addr 127.0.0.1:28081 > "$W/inv.log" 2>&1 &
+"$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks.db" --addr 127.0.0.1:28082 > "$W/checks.log" 2>&1 &
+sleep 3
+"$BIN" load --target http://127.0.0.1:28080 --clients "$CLIENTS" --duration "$D" --products 50 > "$W/load.log" 2>&1
+echo "history: $(curl -s 127.0.0.1:28080/metrics | awk '/^orderflow_log_head_position /{print $2}') events in the api service's log"
+gql() { curl -s 127.0.0.1:28080/graphql -H 'Content-Type: application/json' -d "$1"; }
+gql '{"query":"mutation { registerCustomer(input: {id: \"m\", name: \"M\", email: \"m@example.com\", address: \"1 St\"}) { id } }"}' > /dev/null
+gql '{"query":"mutation { upsertProduct(input: {id: \"mp\", name: \"MP\", priceCents: 100}) { id } }"}' > /dev/null
+gql '{"query":"mutation { addStock(productId: \"mp\", quantity: 100) { onHand } }"}' > /dev/null
+pkill -KILL -f "db $W/inv.db"
+sleep 1
+t0=$(date +%s.%N)
+"$BIN" $K --contexts inventory --db "$W/inv.db" --addr 127.0.0.1:28081 > "$W/inv-restarted.log" 2>&1 &
+until [ "$(curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:28081/readyz)" = 200 ]; do sleep 0.02; done
+t1=$(date +%s.%N)
+out=$(gql '{"query":"mutation { placeOrder(input: {id: \"after-restart\", customerId: \"m\", lines: [{productId: \"mp\", quantity: 1}]}, waitForValidation: true) { status } }"}')
+t2=$(date +%s.%N)
+echo "restart to /readyz: $(echo "$t1 - $t0" | bc) s; to the first order VALIDATED: $(echo "$t2 - $t0" | bc) s ($out)"
