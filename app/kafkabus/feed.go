@@ -151,6 +151,7 @@ func (f *Feed) startSession() error {
 		// and a stalled one that comes back as it is fenced by its instance.
 		kgo.InstanceID(f.TransactionalID),
 		kgo.TransactionalID(f.TransactionalID),
+		kgo.RecordPartitioner(keyPartitioner()),
 		// Longer than any transaction of a live member; a member stalled
 		// longer has its transaction aborted by the broker.
 		kgo.TransactionTimeout(transactionTimeout),
