@@ -42,12 +42,13 @@ type kafkaBus struct {
 	feedsDone, restDone sync.WaitGroup
 }
 
-// openLog opens the process's log. A member of contexts that scale out
-// (several processes share their consumer groups) that stopped with
-// decisions it had not published starts over from the topics: the records
-// that caused those decisions were not committed, so the group hands them
-// out again, maybe to another member that decides them anew; published,
-// this member's stale ones would contradict those. The old log is moved
+// openLog opens the process's log. A transactional member (contexts that
+// scale out) writes its log only from committed transactions, so it keeps
+// its log across crashes. A log written by an earlier version, which
+// appended decisions before publishing them, may hold decisions it never
+// published: the records that caused them were not committed, so the
+// group hands them out again, maybe to another member that decides them
+// anew, and this member's would contradict those. Such a log is moved
 // aside, not deleted, and the new one is filled from the topics as a new
 // member's is. A process that runs any other context is the only writer
 // of its streams and publishes what it has.

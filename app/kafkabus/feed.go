@@ -533,6 +533,11 @@ func retryUnavailable[T any](ctx context.Context, log *slog.Logger, fn func() (T
 // the age of the oldest (by its record time): how far behind the context is
 // in handling what reached it.
 func (f *Feed) InHand(now time.Time) (int, time.Duration) {
+	if f.Stage != nil {
+		// A transactional feed holds one poll at a time: its deliveries
+		// not yet decided (their age is not tracked).
+		return int(f.deciding.Load()), 0
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
