@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The split against one process, side by side in one run on this machine: the same
+# `orderflow load` against one process, then against the README's three services on one
+# devbroker (all processes and the load generator on the same cores, fresh databases,
+# --durability full). Prints each load's summary and the CPU seconds each process spent during
+# the load and its drain (from /proc), and CPU per settled order.
+#
+# usage: docs/measure-split.sh [LOAD FLAGS...]   (default: --clients 64 --duration 15s)
+set -euo pipefail
+FLAGS=("$@")
+[ ${#FLAGS[@]} -gt 0 ] || FLAGS=(--clients 64 --duration 15s)
+BIN=$(mktemp -d)/orderflow
+go build -o "$BIN" "$(dirname "$0")/.."
+W=$(mktemp -d)
+trap 'pkill -f "$W" || true' EXIT
+tick=$(getconf CLK_TCK)
+cpu() { awk -v t="$tick" '{print ($14+$15)/t}' "/proc/$1/stat"; }
+waitready() { until curl -sf -o /dev/null "$1/readyz"; do sleep 0.1; done; }
+run_load() { # name pids... ; runs the load against :38080 and prints CPU per process
+  local name=$1; shift
+  declare -A before
+  for p in "$@"; do before[$p]=$(cpu "$p"); done
+  "$BIN" load --target http://127.0.0.1:38080 "${FLAGS[@]}" > "$W/$name.load" 2>&1
+  grep -E "^(orders/s settled|placed.*VALIDATED ms|PENDING):" "$W/$name.load" | sed "s/^/  $name: /"
+  local total=0 settled
+  settled=$(awk '/orders\/s settled/{gsub(/[(]/,"",$4); print $4}' "$W/$name.load")
+  for p in "$@"; do
+    local d; d=$(echo "$(cpu "$p") - ${before[$p]}" | bc)
+    total=$(echo "$total + $d" | bc)
+    echo "  $name: CPU $(tr '\0' ' ' < /proc/$p/cmdline | grep -oE -- '--contexts [^ ]+|devbroker' | head -1 || echo 'all contexts'): ${d} s"
+  done
+  echo "  $name: CPU in all ${total} s for ${settled} settled orders: $(echo "scale=2; 1000 * $total / $settled" | bc) ms per order"
+}
+
+echo "one process:"
+"$BIN" --db "$W/one.db" --addr 127.0.0.1:38080 > "$W/one.log" 2>&1 &
+one=$!
+waitready http://127.0.0.1:38080
+run_load one "$one"
+kill "$one"; wait "$one" || true
+
+echo "split (api / inventory / checks / devbroker):"
+B=127.0.0.1:39092
+"$BIN" devbroker --addr $B --data "$W/broker" > "$W/broker.log" 2>&1 &
+broker=$!
+sleep 1
+K="--transport kafka --kafka-brokers $B"
+"$BIN" $K --contexts api,orders,catalog,customers,payments --db "$W/api.db" --addr 127.0.0.1:38080 > "$W/api.log" 2>&1 &
+api=$!
+"$BIN" $K --contexts inventory --db "$W/inv.db" --addr 127.0.0.1:38081 > "$W/inv.log" 2>&1 &
+inv=$!
+"$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks.db" --addr 127.0.0.1:38082 > "$W/checks.log" 2>&1 &
+checks=$!
+for a in 38080 38081 38082; do waitready http://127.0.0.1:$a; done
+run_load split "$api" "$inv" "$checks" "$broker"
