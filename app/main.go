@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"orderflow/app/backup"
 	"orderflow/app/cdc"
 	"orderflow/app/devbroker"
 	"orderflow/app/load"
@@ -27,10 +28,12 @@ Usage:
   orderflow token --secret S --sub ID [flags]  print an access token for a server run with --auth-secret S
   orderflow cdc --pg DSN --db PATH [flags]     follow a legacy PostgreSQL database into the store
   orderflow verify --kafka-brokers B | --db P  check the shop's invariants over the whole event history
+  orderflow backup --db PATH --out FILE        copy a database while its server runs (a consistent snapshot)
   orderflow devbroker [--addr H:P] [--data D]  run a Kafka-protocol broker for tests and demos (not production)
 
 Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h", "orderflow token -h",
-"orderflow cdc -h", "orderflow verify -h" or "orderflow devbroker -h" for the flags.
+"orderflow cdc -h", "orderflow verify -h", "orderflow backup -h" or "orderflow devbroker -h" for
+the flags.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -58,6 +61,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return verify.Main(ctx, args[1:], os.Getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "backup" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return backup.Main(ctx, args[1:], os.Getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "replay" {
 		return replay(args[1:], os.Getenv, stderr)
