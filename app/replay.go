@@ -73,7 +73,13 @@ func replay(args []string, getenv func(string) string, stderr io.Writer) int {
 }
 
 // copyTopics brings the store at path up to date with every family topic
-// and returns how many events it added.
+// and returns how many events it added. The families are taken in the
+// order their events cause one another (the catalog and the customers,
+// then orders and payments, then the checks and inventory, then
+// notifications), each up to its end before the next: the log keeps a
+// cause before what it caused, as the read models expect when they are
+// rebuilt from it (a result for an order the log does not hold yet would
+// stop the orders read model). Within a family, each partition in order.
 func copyTopics(ctx context.Context, path string, brokers []string, partitions int) (int64, error) {
 	db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply, Durability: events.DurabilityNormal})
 	if err != nil {
@@ -82,10 +88,19 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 	defer db.Close()
 	store := events.NewStore(db)
 	before := db.Head()
-	families := allFamilies()
+	for _, families := range causalStages() {
+		if err := copyFamilies(ctx, store, brokers, partitions, families); err != nil {
+			return 0, err
+		}
+	}
+	return db.Head() - before, nil
+}
+
+// copyFamilies copies the families' topics into store up to their ends.
+func copyFamilies(ctx context.Context, store *events.Store, brokers []string, partitions int, families []string) error {
 	replica, err := kafkabus.NewReplica(ctx, store, brokers, partitions, families, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer replica.Close()
 	runCtx, stop := context.WithCancel(ctx)
@@ -93,10 +108,18 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 	go func() { done <- replica.Run(runCtx) }()
 	caughtUp := replica.CatchUp(ctx, families...)
 	stop()
-	if err := errors.Join(caughtUp, <-done); err != nil {
-		return 0, err
+	return errors.Join(caughtUp, <-done)
+}
+
+// causalStages are the families in the order their events cause one
+// another; every family is in one stage.
+func causalStages() [][]string {
+	return [][]string{
+		{commands.ContextCatalog, commands.ContextCustomers},
+		{commands.ContextOrders, commands.ContextPayments},
+		{commands.ContextInventory, commands.ContextFraud, commands.ContextCustomerCheck},
+		{commands.ContextNotifications},
 	}
-	return db.Head() - before, nil
 }
 
 // allFamilies are the contexts that write events: a topic each, all of

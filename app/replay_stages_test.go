@@ -1,0 +1,21 @@
+package app
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestCausalStagesHoldEveryFamilyOnce: copying the topics for a replay
+// takes every family, once, in the order of causes.
+func TestCausalStagesHoldEveryFamilyOnce(t *testing.T) {
+	var got []string
+	for _, stage := range causalStages() {
+		got = append(got, stage...)
+	}
+	want := allFamilies()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the stages hold %v, want every family once: %v", got, want)
+	}
+}
