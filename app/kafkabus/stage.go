@@ -55,8 +55,8 @@ func (s *Stage) Append(ctx context.Context, appends ...events.StreamAppend) ([]e
 	defer s.mu.Unlock()
 	current := make([]int64, len(appends))
 	for i, a := range appends {
-		if ctx := commands.StreamContext(a.StreamID); ctx != s.context {
-			return nil, fmt.Errorf("stage of %s: stream %q belongs to %q", s.context, a.StreamID, ctx)
+		if owner := commands.StreamContext(a.StreamID); owner != s.context {
+			return nil, fmt.Errorf("stage of %s: stream %q belongs to %q", s.context, a.StreamID, owner)
 		}
 		v, err := s.version(ctx, a.StreamID)
 		if err != nil {
