@@ -174,7 +174,7 @@ const transactionTimeout = 10 * time.Second
 
 // Run reads until ctx ends, then commits what is done and leaves the group.
 func (f *Feed) Run(ctx context.Context) error {
-	if f.session != nil {
+	if f.Stage != nil {
 		return f.runTransactions(ctx)
 	}
 	commits := make(chan struct{})
@@ -410,7 +410,7 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 	if len(assigned) == 0 {
 		return // a cooperative rebalance that gave this member nothing
 	}
-	if f.session != nil {
+	if f.Stage != nil {
 		// A transactional feed catches up when it next decides (take over),
 		// once its offsets were fetched: a fetch waits for the previous
 		// owner's last transaction to end, this callback does not.
@@ -448,7 +448,7 @@ func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][
 		return // a cooperative rebalance that took nothing from this member
 	}
 	f.Log.Info("kafka feed: partitions revoked", "group", GroupName(f.Context), "partitions", revoked)
-	if f.session != nil {
+	if f.Stage != nil {
 		// The transaction in flight aborts (the session sees the
 		// revocation): its deliveries not yet decided are dropped, and the
 		// partitions go once the lanes let go of them.
