@@ -14,8 +14,9 @@
 // once, because each command is idempotent on the source row and the
 // change's LSN (see commands.SourceChange). A lost connection (the legacy
 // database restarting) is retried with a growing backoff; bad credentials,
-// a missing table or column, a missing privilege and a wal_level below
-// logical stop it with a message that says what to fix.
+// a missing table or column, a missing privilege, a wal_level below
+// logical and a table whose replica identity lacks its id column stop it
+// with a message that says what to fix.
 package cdc
 
 import (

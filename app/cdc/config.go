@@ -16,7 +16,10 @@ import (
 // Table maps a legacy table onto what orderflow needs of it: its name
 // (schema-qualified or not) and the columns holding, in order, what the
 // mapping names (id, name, price_cents for products; id, name, email,
-// address for customers). The id column is the table's primary key.
+// address for customers). The id column is the table's primary key, or
+// the table's replica identity holds it (REPLICA IDENTITY FULL, or USING
+// INDEX on it): a run refuses to start otherwise, since deletions would
+// reach it without an id.
 type Table struct {
 	Schema  string
 	Name    string

@@ -184,6 +184,21 @@ func (s *pgServer) Exec(sqls ...string) {
 	}
 }
 
+// QueryRow reads one row as the superuser.
+func (s *pgServer) QueryRow(q string, dest ...any) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.DSN())
+	if err != nil {
+		s.t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(ctx, q).Scan(dest...); err != nil {
+		s.t.Fatalf("%s: %v", q, err)
+	}
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

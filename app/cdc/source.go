@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,6 +103,7 @@ func (r *runner) check(ctx context.Context, conn *pgx.Conn) error {
 		return permanent("the source's wal_level is %q, logical replication needs \"logical\": "+
 			"run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL", level)
 	}
+	var problems []string
 	for _, t := range []Table{r.cfg.Products, r.cfg.Customers} {
 		var exists bool
 		if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", quoted(t)).Scan(&exists); err != nil {
@@ -119,8 +121,61 @@ func (r *runner) check(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return classify(err, "read table "+t.String())
 		}
+		problem, err := replicaIdentityProblem(ctx, conn, t)
+		if err != nil {
+			return err
+		}
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+	}
+	if len(problems) > 0 {
+		return permanent("%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// replicaIdentityProblem says what is wrong when a deleted or updated row
+// of t would not reach cdc with its id column: PostgreSQL sends the old
+// row's replica identity (by default the primary key) and nothing else, so
+// when the id column is not that key a deletion arrives without an id (a
+// deleted product would stay on sale) and, once the publication exists, the
+// legacy application's own UPDATEs and DELETEs of a table without any
+// replica identity fail. It returns "" when the table is fine, and else a
+// message with the SQL that mends it.
+func replicaIdentityProblem(ctx context.Context, conn *pgx.Conn, t Table) (string, error) {
+	var ident string
+	var keyCols []string
+	err := conn.QueryRow(ctx, `SELECT c.relreplident::text,
+		COALESCE((SELECT array_agg(a.attname::text) FROM pg_index i
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+			WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary)
+				OR (c.relreplident = 'i' AND i.indisreplident))), '{}')
+		FROM pg_class c WHERE c.oid = $1::regclass`, quoted(t)).Scan(&ident, &keyCols)
+	if err != nil {
+		return "", classify(err, "read the replica identity of "+t.Schema+"."+t.Name)
+	}
+	id := t.Columns[0]
+	if ident == "f" || slices.Contains(keyCols, id) {
+		return "", nil
+	}
+	var has string
+	switch {
+	case ident == "n":
+		has = "has REPLICA IDENTITY NOTHING"
+	case len(keyCols) == 0:
+		has = "has no primary key"
+	case ident == "i":
+		has = fmt.Sprintf("has a replica identity index on (%s)", strings.Join(keyCols, ", "))
+	default:
+		has = fmt.Sprintf("has the primary key (%s)", strings.Join(keyCols, ", "))
+	}
+	idx := pgx.Identifier{t.Name + "_" + id + "_replica_identity"}.Sanitize()
+	return fmt.Sprintf("table %s.%s %s, not its id column %s, so PostgreSQL would send its deleted and updated rows "+
+		"without the id (and refuse the legacy application's UPDATEs and DELETEs once the publication exists): run "+
+		"ALTER TABLE %s REPLICA IDENTITY FULL; or, with %s unique and NOT NULL, "+
+		"CREATE UNIQUE INDEX %s ON %s (%s); ALTER TABLE %s REPLICA IDENTITY USING INDEX %s;",
+		t.Schema, t.Name, has, id, quoted(t), id, idx, quoted(t), pgx.Identifier{id}.Sanitize(), quoted(t), idx), nil
 }
 
 // ensurePublication makes the publication of both tables when missing,
