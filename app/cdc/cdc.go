@@ -62,6 +62,30 @@ type Stats struct {
 	ServerLSN       atomic.Uint64 // end of the source's log as last reported
 	Reconnects      atomic.Int64
 	Streaming       atomic.Bool
+	// Unreachable is set while the last attempt to connect did not reach
+	// the source (a wrong host, the server down).
+	Unreachable atomic.Bool
+	problem     atomic.Pointer[string]
+}
+
+// Problem is why the run is not streaming, as /readyz says it: "" while
+// streaming, else the last error met (or that it is starting).
+func (s *Stats) Problem() string {
+	if s.Streaming.Load() {
+		return ""
+	}
+	if p := s.problem.Load(); p != nil {
+		return *p
+	}
+	return "starting: not streaming from the source yet"
+}
+
+func (s *Stats) setProblem(p string) { s.problem.Store(&p) }
+
+// reached records a connection that reached the source.
+func (s *Stats) reached() {
+	s.Unreachable.Store(false)
+	s.problem.Store(nil)
 }
 
 // LagBytes is how far the applied position is behind the end of the
@@ -118,9 +142,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) error 
 		if time.Since(started) > 2*cfg.MaxBackoff {
 			backoff = cfg.MinBackoff // it ran well for a while: start the backoff afresh
 		}
-		stats.Streaming.Store(false)
+		wasStreaming := stats.Streaming.Swap(false)
 		stats.Reconnects.Add(1)
-		log.Warn("cdc: lost the source, reconnecting", "err", err, "in", backoff)
+		stats.setProblem(oneLine(err.Error()))
+		var unreachable *unreachableError
+		switch {
+		case errors.As(err, &unreachable):
+			stats.Unreachable.Store(true)
+			log.Warn("cdc: cannot reach the source, retrying", "addr", unreachable.addr, "err", err.Error(), "in", backoff)
+		case wasStreaming:
+			log.Warn("cdc: lost the source, reconnecting", "err", oneLine(err.Error()), "in", backoff)
+		default:
+			log.Warn("cdc: could not start following the source, retrying", "err", oneLine(err.Error()), "in", backoff)
+		}
 		select {
 		case <-ctx.Done():
 			return nil

@@ -131,7 +131,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Var(tableFlag{&cfg.Customers, 4}, "customers",
 		"legacy customers table and its id, name, email and address columns (env ORDERFLOW_CUSTOMERS)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr,
-		"serve progress at /metrics on this address, e.g. 127.0.0.1:9464; off when empty (env ORDERFLOW_METRICS_ADDR)")
+		"serve progress at /metrics and readiness at /readyz on this address, e.g. 127.0.0.1:9464; off when empty (env ORDERFLOW_METRICS_ADDR)")
 	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval,
 		"how often the applied position is confirmed to PostgreSQL (env ORDERFLOW_STATUS_INTERVAL)")
 	fs.DurationVar(&cfg.ProgressInterval, "progress-interval", cfg.ProgressInterval,

@@ -1,13 +1,15 @@
 package cdc
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metricsHandler serves the run's progress, read from stats at each scrape.
+// metricsHandler serves the run's progress at /metrics, read from stats at
+// each scrape, and its readiness at /readyz.
 func metricsHandler(s *Stats) http.Handler {
 	reg := prometheus.NewRegistry()
 	counter := func(name, help string, f func() float64) {
@@ -36,7 +38,25 @@ func metricsHandler(s *Stats) http.Handler {
 		}
 		return 0
 	})
+	gauge("orderflow_cdc_source_unreachable", "1 while the last attempt to connect did not reach the source (wrong host, server down).",
+		func() float64 {
+			if s.Unreachable.Load() {
+				return 1
+			}
+			return 0
+		})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// /readyz answers 200 while streaming, and else 503 with why not
+	// (cannot reach host:port, the snapshot under way, …).
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if p := s.Problem(); p != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", p)
+			return
+		}
+		fmt.Fprintln(w, "ready: streaming")
+	})
 	return mux
 }

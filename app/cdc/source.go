@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ func (r *runner) session(ctx context.Context) error {
 		return classify(err, "connect")
 	}
 	defer conn.Close(context.Background())
+	r.stats.reached()
 	if err := r.check(ctx, conn); err != nil {
 		return err
 	}
@@ -359,5 +361,49 @@ func classify(err error, doing string) error {
 	if errors.As(err, &pce) {
 		return permanent("--pg: %v", err)
 	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) && !errors.As(err, &pg) {
+		return &unreachableError{addr: address(ce.Config), err: err}
+	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
+
+// unreachableError is a connection that never reached PostgreSQL (a wrong
+// host or port, the server down, a name that does not resolve): the run
+// keeps trying, and says so.
+type unreachableError struct {
+	addr string
+	err  error
+}
+
+func (e *unreachableError) Error() string {
+	var op *net.OpError
+	var dns *net.DNSError
+	cause := oneLine(e.err.Error())
+	switch {
+	case errors.As(e.err, &dns):
+		cause = dns.Error()
+	case errors.As(e.err, &op):
+		cause = op.Err.Error()
+	case pgconn.Timeout(e.err):
+		cause = "timed out"
+	}
+	return fmt.Sprintf("cannot reach %s: %s", e.addr, cause)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// address is where a connection goes, as host:port (or a socket's directory).
+func address(c *pgconn.Config) string {
+	if c == nil {
+		return "the source"
+	}
+	if strings.HasPrefix(c.Host, "/") {
+		return fmt.Sprintf("%s/.s.PGSQL.%d", c.Host, c.Port)
+	}
+	return net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))
+}
+
+// oneLine folds a multi-line error (pgconn lists each attempt on its own
+// line) into one, so that a log line shows no escaped newlines.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
