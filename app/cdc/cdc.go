@@ -24,9 +24,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -100,18 +103,27 @@ func (s *Stats) LagBytes() int64 {
 
 // Run follows the legacy database until ctx ends or a permanent error.
 // stats, when not nil, is kept up to date.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) error {
+// A run that made the store and stops with an error before its snapshot
+// was done removes the store again (see removeUnused).
+func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if stats == nil {
 		stats = &Stats{}
 	}
+	_, statErr := os.Stat(cfg.DBPath)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	db, err := events.Open(ctx, cfg.DBPath, events.Options{Migrate: migrations.Apply, Durability: cfg.Durability})
 	if err != nil {
 		return fmt.Errorf("open %s: %w", cfg.DBPath, err)
 	}
-	defer db.Close()
+	defer func() {
+		if err != nil && created {
+			removeUnused(db, cfg, log)
+		}
+		db.Close()
+	}()
 	store := events.NewStore(db)
 	h := commands.New(store, commands.Registry(), projections.NewViews(db.Reader()), commands.Config{})
 
@@ -161,6 +173,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) error 
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, cfg.MaxBackoff)
+	}
+}
+
+// removeUnused removes the store a failed run made (the database, its -wal
+// and -shm files and its lock file), so that a mistake in the flags leaves
+// no empty database behind, only when nothing in it is needed: while the
+// snapshot's checkpoint is missing no position was ever confirmed to the
+// source, and the next run makes its slot and snapshot again. It runs while
+// the store is still open, so that it holds the lock as it removes it.
+func removeUnused(db *events.DB, cfg Config, log *slog.Logger) {
+	if at, err := db.Checkpoint(context.Background(), snapshotCheckpoint(cfg.Slot)); err != nil || at > 0 {
+		return
+	}
+	real, err := filepath.EvalSymlinks(cfg.DBPath)
+	if err != nil {
+		return
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
+		if err := os.Remove(real + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("cdc: could not remove the store this run made", "file", real+suffix, "err", err)
+		}
 	}
 }
 

@@ -77,6 +77,8 @@ func (f tableFlag) Set(s string) error {
 // Config is what one run of `orderflow cdc` was told.
 type Config struct {
 	// DSN is the legacy PostgreSQL database, as a URL or key=value string.
+	// Without a password in it, pgconn takes one from PGPASSWORD or the
+	// password file (~/.pgpass, or PGPASSFILE), as libpq does.
 	DSN string
 	// DBPath is the orderflow SQLite store the commands are written to.
 	DBPath     string
@@ -121,7 +123,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs := flag.NewFlagSet("orderflow cdc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DSN, "pg", cfg.DSN,
-		"legacy PostgreSQL database, e.g. postgres://orderflow_cdc:secret@db:5432/shop (env ORDERFLOW_PG)")
+		"legacy PostgreSQL database, e.g. postgres://orderflow_cdc@db:5432/shop; leave the password out (in --pg it shows in ps): "+
+			"without one it is read, as libpq does, from PGPASSWORD or else ~/.pgpass (or the file PGPASSFILE names) (env ORDERFLOW_PG)")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "orderflow SQLite database file the commands are written to (env ORDERFLOW_DB)")
 	fs.Var(&cfg.Durability, "durability", "full or normal, as for the server (env ORDERFLOW_DURABILITY)")
 	fs.StringVar(&cfg.Slot, "slot", cfg.Slot, "logical replication slot, made when missing (env ORDERFLOW_SLOT)")

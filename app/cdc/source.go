@@ -342,7 +342,7 @@ func classify(err error, doing string) error {
 	if errors.As(err, &pg) {
 		switch pg.Code {
 		case "28P01", "28000":
-			return permanent("%s: the source refused the credentials (%s): check the user and password in --pg, "+
+			return permanent("%s: the source refused the credentials (%s): check the user and the password (in PGPASSWORD, ~/.pgpass or --pg), "+
 				"and that pg_hba.conf lets this user connect (also for replication)", doing, pg.Message)
 		case "3D000":
 			return permanent("%s: %s: check the database name in --pg", doing, pg.Message)
