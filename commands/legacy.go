@@ -69,21 +69,49 @@ func (h *Handlers) WithdrawProduct(ctx context.Context, ch SourceChange, product
 		func(p catalog.Product) ([]catalog.Event, error) { return catalog.Withdraw(p, productID) })
 }
 
+// CustomerSync is what SyncCustomer made of a row.
+type CustomerSync struct {
+	// Applied is false when the change had been applied before.
+	Applied bool
+	// Recorded is whether it recorded an event (a registration, a move).
+	Recorded bool
+	// Ignored names what changed that the customer context does not
+	// record ("name", "email"), so that the caller can say it was dropped.
+	Ignored []string
+}
+
 // SyncCustomer applies an inserted or updated legacy customer row: a new
 // customer is registered, a known one moved when the address changed. The
 // customer context records no change of name or email, so those are not
-// carried over once a customer is registered.
-func (h *Handlers) SyncCustomer(ctx context.Context, ch SourceChange, row LegacyCustomer) (bool, error) {
+// carried over once a customer is registered: they are reported in Ignored.
+func (h *Handlers) SyncCustomer(ctx context.Context, ch SourceChange, row LegacyCustomer) (CustomerSync, error) {
 	if err := bounds.CheckID("customer id", row.ID); err != nil {
-		return false, err
+		return CustomerSync{}, err
 	}
-	return decideFromSource(ctx, h, customer.StreamID(row.ID), customer.Customer.Evolve, ch,
+	var out CustomerSync
+	applied, err := decideFromSource(ctx, h, customer.StreamID(row.ID), customer.Customer.Evolve, ch,
 		func(c customer.Customer) ([]customer.Event, error) {
+			out = CustomerSync{} // decide runs again after a version conflict
 			if !c.Registered() {
-				return customer.Register(c, row.ID, row.Name, row.Email, row.Address)
+				evs, err := customer.Register(c, row.ID, row.Name, row.Email, row.Address)
+				out.Recorded = len(evs) > 0
+				return evs, err
 			}
-			return customer.ChangeAddress(c, row.Address)
+			if strings.TrimSpace(row.Name) != c.Name {
+				out.Ignored = append(out.Ignored, "name")
+			}
+			if strings.TrimSpace(row.Email) != c.Email {
+				out.Ignored = append(out.Ignored, "email")
+			}
+			evs, err := customer.ChangeAddress(c, row.Address)
+			out.Recorded = len(evs) > 0
+			return evs, err
 		})
+	if err != nil || !applied {
+		return CustomerSync{}, err
+	}
+	out.Applied = true
+	return out, nil
 }
 
 // decideFromSource is load-decide-append on one stream for a source change:

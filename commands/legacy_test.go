@@ -65,18 +65,35 @@ func TestSourceChangesApplyOnce(t *testing.T) {
 	// Customers: registered, then moved; a replay records nothing more.
 	c := commands.LegacyCustomer{ID: "c1", Name: "Ada", Email: "ada@example.com", Address: "1 Road"}
 	for i, ch := range []commands.SourceChange{at(0x100, 0), at(0x100, 0)} {
-		if applied, err := h.SyncCustomer(ctx, ch, c); err != nil || applied != (i == 0) {
-			t.Fatalf("customer %d: %v, %v", i, applied, err)
+		if res, err := h.SyncCustomer(ctx, ch, c); err != nil || res.Applied != (i == 0) || res.Recorded != (i == 0) {
+			t.Fatalf("customer %d: %+v, %v", i, res, err)
 		}
 	}
 	c.Address = "2 Street"
-	if _, err := h.SyncCustomer(ctx, at(0x600, 1), c); err != nil {
-		t.Fatal(err)
+	if res, err := h.SyncCustomer(ctx, at(0x600, 1), c); err != nil || !res.Recorded || len(res.Ignored) != 0 {
+		t.Fatalf("address change: %+v, %v", res, err)
 	}
-	if applied, _ := h.SyncCustomer(ctx, at(0x600, 1), c); applied {
+	if res, _ := h.SyncCustomer(ctx, at(0x600, 1), c); res.Applied {
 		t.Fatal("replayed address change applied again")
 	}
-	if evs, _ := store.ReadStream(ctx, "customer-c1", 0); len(evs) != 2 || evs[1].Type != "CustomerAddressChanged" {
-		t.Fatalf("customer events = %+v", evs)
+	// A new name and email are not recorded by the customer context: they
+	// are reported as ignored, beside the address change that is recorded.
+	c.Name, c.Email, c.Address = "Ada L.", "ada@new.example.com", "3 Lane"
+	res, err := h.SyncCustomer(ctx, at(0x700, 1), c)
+	if err != nil || !res.Applied || !res.Recorded || !reflect.DeepEqual(res.Ignored, []string{"name", "email"}) {
+		t.Fatalf("name, email and address change: %+v, %v", res, err)
+	}
+	c.Name = "Ada Lovelace"
+	res, err = h.SyncCustomer(ctx, at(0x800, 1), c)
+	if err != nil || !res.Applied || res.Recorded || !reflect.DeepEqual(res.Ignored, []string{"name", "email"}) {
+		t.Fatalf("name change only: %+v, %v", res, err)
+	}
+	evs, _ = store.ReadStream(ctx, "customer-c1", 0)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if want := []string{"CustomerRegistered", "CustomerAddressChanged", "CustomerAddressChanged"}; !reflect.DeepEqual(types, want) {
+		t.Fatalf("customer events = %v, want %v", types, want)
 	}
 }

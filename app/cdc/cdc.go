@@ -61,10 +61,14 @@ type Stats struct {
 	ChangesApplied  atomic.Int64 // row changes turned into commands (including ones that recorded nothing)
 	ChangesSkipped  atomic.Int64 // changes met again that had been applied before
 	ChangesRejected atomic.Int64 // rows the domain refused (a blank name, a bad price, …), logged
-	AppliedLSN      atomic.Uint64
-	ServerLSN       atomic.Uint64 // end of the source's log as last reported
-	Reconnects      atomic.Int64
-	Streaming       atomic.Bool
+	// ChangesIgnored counts changes, or parts of them, that the domain
+	// keeps no record of, logged with what was dropped: a registered
+	// customer's new name or email, a deleted customer, a TRUNCATE.
+	ChangesIgnored atomic.Int64
+	AppliedLSN     atomic.Uint64
+	ServerLSN      atomic.Uint64 // end of the source's log as last reported
+	Reconnects     atomic.Int64
+	Streaming      atomic.Bool
 	// Unreachable is set while the last attempt to connect did not reach
 	// the source (a wrong host, the server down).
 	Unreachable atomic.Bool
@@ -227,7 +231,8 @@ func (r *runner) logProgress(ctx context.Context) {
 			s := r.stats
 			r.log.Info("cdc: progress", "rows_snapshotted", s.RowsSnapshotted.Load(),
 				"changes_applied", s.ChangesApplied.Load(), "changes_skipped", s.ChangesSkipped.Load(),
-				"changes_rejected", s.ChangesRejected.Load(), "applied_lsn", lsnString(s.AppliedLSN.Load()),
+
+				"changes_rejected", s.ChangesRejected.Load(), "changes_ignored", s.ChangesIgnored.Load(), "applied_lsn", lsnString(s.AppliedLSN.Load()),
 				"lag_bytes", s.LagBytes(), "streaming", s.Streaming.Load())
 		}
 	}

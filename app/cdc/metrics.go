@@ -26,6 +26,8 @@ func metricsHandler(s *Stats) http.Handler {
 		func() float64 { return float64(s.ChangesSkipped.Load()) })
 	counter("orderflow_cdc_changes_rejected_total", "Rows the domain refused (logged with the reason).",
 		func() float64 { return float64(s.ChangesRejected.Load()) })
+	counter("orderflow_cdc_changes_ignored_total", "Changes (or parts) the domain keeps no record of: a customer's new name or email, a deleted customer, a TRUNCATE (logged).",
+		func() float64 { return float64(s.ChangesIgnored.Load()) })
 	counter("orderflow_cdc_reconnects_total", "Times the connection to the source was lost and made again.",
 		func() float64 { return float64(s.Reconnects.Load()) })
 	gauge("orderflow_cdc_lag_bytes", "Bytes of the source's WAL not yet applied.",

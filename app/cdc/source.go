@@ -243,10 +243,10 @@ func (r *runner) snapshot(ctx context.Context, repl *pgconn.PgConn, system strin
 	change := commands.SourceChange{Source: system, LSN: uint64(at)}
 	tables := []struct {
 		t     Table
-		apply func(row []string) (bool, error)
+		apply func(row []string) (outcome, error)
 	}{
-		{r.cfg.Products, func(row []string) (bool, error) { return r.applyProduct(ctx, change, row) }},
-		{r.cfg.Customers, func(row []string) (bool, error) { return r.applyCustomer(ctx, change, row) }},
+		{r.cfg.Products, func(row []string) (outcome, error) { return r.applyProduct(ctx, change, row) }},
+		{r.cfg.Customers, func(row []string) (outcome, error) { return r.applyCustomer(ctx, change, row) }},
 	}
 	for _, tb := range tables {
 		n := 0
@@ -268,7 +268,7 @@ func (r *runner) snapshot(ctx context.Context, repl *pgconn.PgConn, system strin
 			for i, v := range vals {
 				row[i] = v.String
 			}
-			if err := r.record(tb.t, row, func() (bool, error) { return tb.apply(row) }); err != nil {
+			if err := r.record(tb.t, row, func() (outcome, error) { return tb.apply(row) }); err != nil {
 				rows.Close()
 				return 0, err
 			}
@@ -292,16 +292,27 @@ func (r *runner) snapshot(ctx context.Context, repl *pgconn.PgConn, system strin
 	return at, nil
 }
 
+// outcome is what became of one row change.
+type outcome int
+
+const (
+	applied outcome = iota // turned into a command (which may have recorded nothing new)
+	skipped                // applied before: met again after a reconnection
+	ignored                // nothing of it recorded: the domain keeps no such change (logged)
+)
+
 // record runs one row's command and sorts its outcome: a row the domain
 // refuses is logged and counted, and the run goes on (one bad legacy row
 // must not stop the rest); a failure of the store stops the run.
-func (r *runner) record(t Table, row []string, apply func() (bool, error)) error {
-	applied, err := apply()
+func (r *runner) record(t Table, row []string, apply func() (outcome, error)) error {
+	out, err := apply()
 	switch {
-	case err == nil && applied:
+	case err == nil && out == applied:
 		r.stats.ChangesApplied.Add(1)
-	case err == nil:
+	case err == nil && out == skipped:
 		r.stats.ChangesSkipped.Add(1)
+	case err == nil:
+		r.stats.ChangesIgnored.Add(1)
 	case fault.KindOf(err) != 0:
 		r.stats.ChangesRejected.Add(1)
 		r.log.Warn("cdc: row refused", "table", t.Schema+"."+t.Name, "id", row[0], "err", err)
@@ -311,16 +322,44 @@ func (r *runner) record(t Table, row []string, apply func() (bool, error)) error
 	return nil
 }
 
-func (r *runner) applyProduct(ctx context.Context, ch commands.SourceChange, row []string) (bool, error) {
+func (r *runner) applyProduct(ctx context.Context, ch commands.SourceChange, row []string) (outcome, error) {
 	price, err := strconv.ParseInt(strings.TrimSpace(row[2]), 10, 64)
 	if err != nil {
-		return false, fault.Invalidf(fmt.Sprintf("price %q is not a whole number of cents", row[2]))
+		return 0, fault.Invalidf(fmt.Sprintf("price %q is not a whole number of cents", row[2]))
 	}
-	return r.h.SyncProduct(ctx, ch, commands.LegacyProduct{ID: row[0], Name: row[1], PriceCents: price})
+	return applyOutcome(r.h.SyncProduct(ctx, ch, commands.LegacyProduct{ID: row[0], Name: row[1], PriceCents: price}))
 }
 
-func (r *runner) applyCustomer(ctx context.Context, ch commands.SourceChange, row []string) (bool, error) {
-	return r.h.SyncCustomer(ctx, ch, commands.LegacyCustomer{ID: row[0], Name: row[1], Email: row[2], Address: row[3]})
+// applyCustomer applies a customer row. A name or email of a registered
+// customer that differs from the one orderflow holds is not recorded (the
+// customer context has no such event): it is logged as ignored, on every
+// change of the row while they differ, and the change counts as ignored
+// unless it also moved the customer.
+func (r *runner) applyCustomer(ctx context.Context, ch commands.SourceChange, row []string) (outcome, error) {
+	res, err := r.h.SyncCustomer(ctx, ch, commands.LegacyCustomer{ID: row[0], Name: row[1], Email: row[2], Address: row[3]})
+	switch {
+	case err != nil:
+		return 0, err
+	case !res.Applied:
+		return skipped, nil
+	case len(res.Ignored) == 0:
+		return applied, nil
+	}
+	r.log.Warn("cdc: change ignored: the customer context records no change of "+strings.Join(res.Ignored, " or "),
+		"table", r.cfg.Customers.Schema+"."+r.cfg.Customers.Name, "id", row[0], "ignored", strings.Join(res.Ignored, ","),
+		"address_changed", res.Recorded)
+	if res.Recorded {
+		r.stats.ChangesIgnored.Add(1) // the ignored part; the move counts as applied
+		return applied, nil
+	}
+	return ignored, nil
+}
+
+func applyOutcome(ok bool, err error) (outcome, error) {
+	if ok {
+		return applied, err
+	}
+	return skipped, err
 }
 
 // quoted is the table's name quoted for SQL.

@@ -117,7 +117,7 @@ func (r *runner) stream(ctx context.Context, conn *pgconn.PgConn, system string,
 					return err
 				}
 			case *pglogrepl.TruncateMessage:
-				r.log.Warn("cdc: TRUNCATE of a followed table is not carried over; products stay in the catalog")
+				r.truncated(m, relations)
 			}
 		}
 	}
@@ -178,14 +178,37 @@ func (r *runner) applyTuple(ctx context.Context, ch commands.SourceChange, rel *
 		if !rel.product {
 			// The customer context has no end of a customer: a deleted
 			// customer stays registered.
+			r.stats.ChangesIgnored.Add(1)
+			r.log.Warn("cdc: change ignored: a deleted customer stays registered (the customer context has no end of a customer)",
+				"table", rel.table.Schema+"."+rel.table.Name, "id", row[0])
 			return nil
 		}
-		return r.record(rel.table, row, func() (bool, error) { return r.h.WithdrawProduct(ctx, ch, row[0]) })
+		return r.record(rel.table, row, func() (outcome, error) { return applyOutcome(r.h.WithdrawProduct(ctx, ch, row[0])) })
 	}
 	if rel.product {
-		return r.record(rel.table, row, func() (bool, error) { return r.applyProduct(ctx, ch, row) })
+		return r.record(rel.table, row, func() (outcome, error) { return r.applyProduct(ctx, ch, row) })
 	}
-	return r.record(rel.table, row, func() (bool, error) { return r.applyCustomer(ctx, ch, row) })
+	return r.record(rel.table, row, func() (outcome, error) { return r.applyCustomer(ctx, ch, row) })
+}
+
+// truncated logs and counts a TRUNCATE of followed tables, which is not
+// carried over: PostgreSQL sends no rows with it, so cdc cannot tell which
+// products to withdraw, and the customer context has no end of a customer.
+// Products stay in the catalog until their rows are deleted one by one (or
+// the same ids are inserted again, which updates them).
+func (r *runner) truncated(m *pglogrepl.TruncateMessage, relations map[uint32]*relation) {
+	for _, id := range m.RelationIDs {
+		rel := relations[id]
+		if rel == nil {
+			continue
+		}
+		r.stats.ChangesIgnored.Add(1)
+		what := "its customers stay registered"
+		if rel.product {
+			what = "its products stay in the catalog and on sale; DELETE their rows to withdraw them"
+		}
+		r.log.Warn("cdc: change ignored: TRUNCATE is not carried over; "+what, "table", rel.table.Schema+"."+rel.table.Name)
+	}
 }
 
 func lsnString(v uint64) string { return pglogrepl.LSN(v).String() }
