@@ -48,7 +48,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := Run(ctx, cfg, log, nil); err != nil && ctx.Err() == nil {
+	run := func() error { return Run(ctx, cfg, log, nil) }
+	if cfg.Drop {
+		run = func() error { return Drop(ctx, cfg, log) }
+	}
+	if err := run(); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "orderflow cdc:", err)
 		return 1
 	}

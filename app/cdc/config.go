@@ -96,6 +96,8 @@ type Config struct {
 	ProgressInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnections.
 	MinBackoff, MaxBackoff time.Duration
+	// Drop drops the slot and the publication instead of following (see Drop).
+	Drop bool
 }
 
 // DefaultConfig is the legacy layout the issue describes.
@@ -141,6 +143,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"how often progress is logged (env ORDERFLOW_PROGRESS_INTERVAL)")
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff,
 		"longest wait between reconnections to PostgreSQL (env ORDERFLOW_MAX_BACKOFF)")
+	fs.BoolVar(&cfg.Drop, "drop", cfg.Drop,
+		"drop the replication slot and the publication from PostgreSQL and exit: how to stop using cdc (env ORDERFLOW_DROP)")
 	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
 	}
