@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"orderflow/app/board"
+	"orderflow/app/cdc"
 	"orderflow/app/devbroker"
 	"orderflow/app/kafkabus"
 	"orderflow/commands"
@@ -41,6 +42,9 @@ type App struct {
 	metrics  *metrics
 	http     *http.Server
 	ln       net.Listener
+
+	// cdc is the follower of a legacy database (--cdc-pg), nil without one.
+	cdc *cdcFollower
 
 	stopProjections context.CancelFunc
 	projectionsDone *sync.WaitGroup
@@ -155,6 +159,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.metrics.registry.MustRegister(a.kafka.collectors(store)...)
 	}
 
+	if cfg.CDCPG != "" {
+		a.cdc = startCDC(cfg.CDCPG, a.db, handlers, log)
+		a.metrics.registry.MustRegister(cdc.Collectors(a.cdc.stats)...)
+	}
+
 	resolver := &graph.Resolver{Commands: api, Views: views, Runner: runner, Store: store,
 		Orders: feed, Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
 		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
@@ -257,6 +266,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		case a.ln != nil: // Start failed after listening, before serving
 			a.ln.Close()
 		}
+		if a.cdc != nil {
+			a.cdc.stop() // it writes: before the writer closes
+		}
 		if a.kafka != nil {
 			a.kafka.stopFeedsNow()
 		}
@@ -293,6 +305,11 @@ func (a *App) readinessProblems(ctx context.Context) []string {
 	}
 	if a.kafka != nil {
 		out = append(out, a.kafka.ready(ctx)...)
+	}
+	if a.cdc != nil {
+		if p := a.cdc.problem(); p != "" {
+			out = append(out, "cdc: "+p)
+		}
 	}
 	return out
 }

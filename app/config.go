@@ -68,6 +68,10 @@ type Config struct {
 	KafkaPartitions int
 	// Contexts are the bounded contexts this process runs (all by default).
 	Contexts []string
+	// CDCPG, when set, is a legacy PostgreSQL database the server follows
+	// by change data capture (as `orderflow cdc` does, with its default
+	// slot, publication and table mappings), writing through its own writer.
+	CDCPG string
 }
 
 // Transports.
@@ -122,6 +126,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to serve HTTP on (env ORDERFLOW_ADDR)")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file (env ORDERFLOW_DB)")
+	fs.StringVar(&cfg.CDCPG, "cdc-pg", cfg.CDCPG,
+		"follow this legacy PostgreSQL database by change data capture inside the server, as orderflow cdc does "+
+			"(slot and publication orderflow, tables products and customers); the password from PGPASSWORD or ~/.pgpass (env ORDERFLOW_CDC_PG)")
 	fs.Int64Var(&cfg.FraudLimitCents, "fraud-limit-cents", cfg.FraudLimitCents,
 		"most a customer may order within the fraud window, in cents (env ORDERFLOW_FRAUD_LIMIT_CENTS)")
 	fs.DurationVar(&cfg.FraudWindow, "fraud-window", cfg.FraudWindow, "trailing fraud window (env ORDERFLOW_FRAUD_WINDOW)")
@@ -226,6 +233,8 @@ func (c Config) Validate() error {
 		return errors.New("--kafka-partitions must be between 1 and 10000")
 	case !c.Split() && len(c.Contexts) != len(commands.Contexts()):
 		return errors.New("--contexts other than all needs --transport kafka: the contexts of other processes are reached over Kafka")
+	case c.CDCPG != "" && !(c.Runs(commands.ContextCatalog) && c.Runs(commands.ContextCustomers)):
+		return errors.New("--cdc-pg needs the catalog and customers contexts in this process: it writes their streams")
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}

@@ -118,3 +118,30 @@ func TestTransportFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCDCFlag: --cdc-pg (or ORDERFLOW_CDC_PG) names the legacy database the
+// server follows, and needs the contexts whose streams it writes.
+func TestCDCFlag(t *testing.T) {
+	dsn := "postgres://orderflow_cdc@legacy-db:5432/shop"
+	for _, tt := range []struct {
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{[]string{"--cdc-pg", dsn}, nil, ""},
+		{nil, map[string]string{"ORDERFLOW_CDC_PG": dsn}, ""},
+		{[]string{"--cdc-pg", dsn, "--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "inventory"}, nil,
+			"--cdc-pg needs the catalog and customers contexts"},
+	} {
+		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: err = %v, want one with %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg.CDCPG != dsn {
+			t.Errorf("%v %v: CDCPG = %q, err %v", tt.args, tt.env, cfg.CDCPG, err)
+		}
+	}
+}

@@ -3,7 +3,9 @@
 // products and customers tables by logical replication (the pgoutput
 // plugin) and turns every row change into an orderflow command, written
 // in-process through commands.Handlers into the same SQLite store the
-// server uses (so it holds the store's lock while it runs).
+// server uses (so it holds the store's lock while it runs). The server runs
+// the same follower inside itself with --cdc-pg (see Follow), through its
+// own writer.
 //
 // Guarantees: the first run takes a consistent snapshot of the tables (read
 // in the snapshot exported when the replication slot is made) and then
@@ -132,8 +134,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) (err e
 		}
 		db.Close()
 	}()
-	store := events.NewStore(db)
-	h := commands.New(store, commands.Registry(), projections.NewViews(db.Reader()), commands.Config{})
+	h := commands.New(events.NewStore(db), commands.Registry(), projections.NewViews(db.Reader()), commands.Config{})
 
 	if cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
@@ -146,6 +147,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) (err e
 		log.Info("cdc: serving /metrics", "addr", ln.Addr().String())
 	}
 
+	return follow(ctx, cfg, db, h, log, stats)
+}
+
+// Follow follows the legacy database into a store another owner opened
+// (`orderflow serve --cdc-pg`: the server's database, written through the
+// server's writer and handlers) until ctx ends or a permanent error. It
+// leaves cfg.DBPath and cfg.MetricsAddr alone: the owner of db serves the
+// progress in stats.
+func Follow(ctx context.Context, cfg Config, db *events.DB, h *commands.Handlers, log *slog.Logger, stats *Stats) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return follow(ctx, cfg, db, h, log, stats)
+}
+
+func follow(ctx context.Context, cfg Config, db *events.DB, h *commands.Handlers, log *slog.Logger, stats *Stats) error {
 	r := &runner{cfg: cfg, log: log, db: db, h: h, stats: stats}
 	go r.logProgress(ctx)
 	backoff := cfg.MinBackoff

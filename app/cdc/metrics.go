@@ -12,11 +12,33 @@ import (
 // each scrape, and its readiness at /readyz.
 func metricsHandler(s *Stats) http.Handler {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(Collectors(s)...)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// /readyz answers 200 while streaming, and else 503 with why not
+	// (cannot reach host:port, the snapshot under way, …).
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if p := s.Problem(); p != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", p)
+			return
+		}
+		fmt.Fprintln(w, "ready: streaming")
+	})
+	return mux
+}
+
+// Collectors are the orderflow_cdc_* metrics of a run, read from s at each
+// scrape: served by `orderflow cdc --metrics-addr`, and by the server's
+// /metrics when it runs the follower (--cdc-pg).
+func Collectors(s *Stats) []prometheus.Collector {
+	var out []prometheus.Collector
 	counter := func(name, help string, f func() float64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 	}
 	gauge := func(name, help string, f func() float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
 	counter("orderflow_cdc_rows_snapshotted_total", "Rows read by the initial snapshot and applied.",
 		func() float64 { return float64(s.RowsSnapshotted.Load()) })
@@ -47,18 +69,5 @@ func metricsHandler(s *Stats) http.Handler {
 			}
 			return 0
 		})
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	// /readyz answers 200 while streaming, and else 503 with why not
-	// (cannot reach host:port, the snapshot under way, …).
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if p := s.Problem(); p != "" {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready:", p)
-			return
-		}
-		fmt.Fprintln(w, "ready: streaming")
-	})
-	return mux
+	return out
 }
