@@ -144,10 +144,16 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff,
 		"longest wait between reconnections to PostgreSQL (env ORDERFLOW_MAX_BACKOFF)")
 	fs.BoolVar(&cfg.Drop, "drop", cfg.Drop,
-		"drop the replication slot and the publication from PostgreSQL and exit: how to stop using cdc (env ORDERFLOW_DROP)")
+		"drop the replication slot and the publication from PostgreSQL and exit: how to stop using cdc (command line only)")
 	if err := flags.Parse(fs, args, getenv); err != nil {
 		return Config{}, err
 	}
+	// --drop destroys the slot: it is taken from the command line only, so
+	// a variable left in a deployment's environment cannot drop the slot
+	// at every start.
+	onCommandLine := false
+	fs.Visit(func(f *flag.Flag) { onCommandLine = onCommandLine || f.Name == "drop" })
+	cfg.Drop = cfg.Drop && onCommandLine
 	return cfg, cfg.Validate()
 }
 
