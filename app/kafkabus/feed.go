@@ -240,30 +240,11 @@ func (f *Feed) handle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	f.mu.Unlock()
 
-	var evs []events.Event
-	var evIdx []int
-	commandTopic := CommandTopic(f.Context)
-	for i, rec := range recs {
-		if rec.Topic == commandTopic {
-			continue
-		}
-		e, err := decodeEvent(rec.Value)
-		if err != nil {
-			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-			ts[i].finish(0)
-			continue
-		}
-		evs = append(evs, e)
-		evIdx = append(evIdx, i)
-	}
-	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) { return importEvents(ctx, f.Store, f.Log, evs, nil) })
+	polled, err := f.importPoll(ctx, recs)
 	if err != nil {
 		return err
 	}
-	at := map[int]int{} // record index → index in evs
-	for j, i := range evIdx {
-		at[i] = j
-	}
+	commandTopic := CommandTopic(f.Context)
 	for i, rec := range recs {
 		t := ts[i]
 		if rec.Topic == commandTopic {
@@ -273,27 +254,65 @@ func (f *Feed) handle(ctx context.Context, recs []*kgo.Record) error {
 			t.finish(f.Store.DB().Head())
 			continue
 		}
-		j, ok := at[i]
-		if !ok {
-			continue
-		}
-		imp := imported[j]
-		if imp.Stale || f.Reaction == nil {
+		p, ok := polled[i]
+		if !ok || p.Stale || f.Reaction == nil {
 			t.finish(0)
 			continue
 		}
-		e := evs[j]
-		e.Position = imp.Position
-		var keep func(string) bool
-		if f.Repartitioned {
-			key := string(rec.Key)
-			keep = func(k string) bool { return k == key }
-		}
-		if !f.Reaction.Deliver(ctx, e, keep, nil, func() { t.finish(f.Store.DB().Head()) }) {
+		if !f.Reaction.Deliver(ctx, p.Event, f.keep(rec), nil, func() { t.finish(f.Store.DB().Head()) }) {
 			return ctx.Err()
 		}
 	}
 	return nil
+}
+
+// polledEvent is an event of a poll's record as the local log took it in.
+type polledEvent struct {
+	events.Event // at its position in this log
+	events.Imported
+}
+
+// importPoll decodes the events of a poll's records (a record that is not
+// an event is logged and skipped; commands are left out) and imports them
+// in one transaction. The result is keyed by the record's index in recs.
+func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]polledEvent, error) {
+	commandTopic := CommandTopic(f.Context)
+	var evs []events.Event
+	var at []int
+	for i, rec := range recs {
+		if rec.Topic == commandTopic {
+			continue
+		}
+		e, err := decodeEvent(rec.Value)
+		if err != nil {
+			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+			continue
+		}
+		evs = append(evs, e)
+		at = append(at, i)
+	}
+	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) { return importEvents(ctx, f.Store, f.Log, evs, nil) })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]polledEvent, len(evs))
+	for j, i := range at {
+		e := evs[j]
+		e.Position = imported[j].Position
+		out[i] = polledEvent{Event: e, Imported: imported[j]}
+	}
+	return out, nil
+}
+
+// keep is, for a reaction that reads a topic re-keyed by what it writes,
+// the filter that takes from an event only the key its record was
+// published under; nil (everything) otherwise.
+func (f *Feed) keep(rec *kgo.Record) func(string) bool {
+	if !f.Repartitioned {
+		return nil
+	}
+	key := string(rec.Key)
+	return func(k string) bool { return k == key }
 }
 
 // execute carries out one command and publishes its reply once the events
@@ -410,6 +429,7 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 	if len(assigned) == 0 {
 		return // a cooperative rebalance that gave this member nothing
 	}
+	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
 	if f.Stage != nil {
 		// A transactional feed catches up when it next decides (take over),
 		// once its offsets were fetched: a fetch waits for the previous
@@ -424,10 +444,8 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 			}
 		}
 		f.mu.Unlock()
-		f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
 		return
 	}
-	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
 	if f.OnAssigned != nil {
 		// The broker may go away right after it assigned the partitions:
 		// wait for it (or the database) rather than decide without the
@@ -441,8 +459,9 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 
 // revoked waits (a while) until what was taken from the partitions going
 // away is done, and commits it, so that the next owner starts after it.
-// A transactional feed has nothing in hand by then: rebalances wait for
-// its transaction to end (BlockRebalanceOnPoll).
+// A transactional feed's transaction in flight aborts instead: the feed
+// drops the deliveries it had not decided and waits for the lanes to let
+// go of the others.
 func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	if len(revoked) == 0 {
 		return // a cooperative rebalance that took nothing from this member

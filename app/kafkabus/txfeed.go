@@ -207,24 +207,7 @@ func (f *Feed) end(ctx context.Context, try kgo.TransactionEndTry, staged []even
 // its commands, and returns once every delivery was decided (staged) or
 // dropped, with the replies to publish.
 func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, error) {
-	commandTopic := CommandTopic(f.Context)
-	var evs []events.Event
-	var keys []string
-	for _, rec := range recs {
-		if rec.Topic == commandTopic {
-			continue
-		}
-		e, err := decodeEvent(rec.Value)
-		if err != nil {
-			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-			continue
-		}
-		evs = append(evs, e)
-		keys = append(keys, string(rec.Key))
-	}
-	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) {
-		return importEvents(ctx, f.Store, f.Log, evs, nil)
-	})
+	polled, err := f.importPoll(ctx, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -232,28 +215,23 @@ func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, erro
 	dropped := func() bool { return f.losses.Load() != poll }
 	var pending sync.WaitGroup
 	seen := map[string]bool{} // event id and key: a record published twice is decided once
-	for j, e := range evs {
-		imp := imported[j]
-		if imp.Stale || f.Reaction == nil || seen[e.ID+"\x00"+keys[j]] {
+	for i, rec := range recs {
+		p, ok := polled[i]
+		once := p.ID + "\x00" + string(rec.Key)
+		if !ok || p.Stale || f.Reaction == nil || seen[once] {
 			continue
 		}
-		seen[e.ID+"\x00"+keys[j]] = true
-		e.Position = imp.Position
-		var keep func(string) bool
-		if f.Repartitioned {
-			key := keys[j]
-			keep = func(k string) bool { return k == key }
-		}
+		seen[once] = true
 		pending.Add(1)
 		f.deciding.Add(1)
 		done := func() { f.deciding.Add(-1); pending.Done() }
-		if !f.Reaction.Deliver(ctx, e, keep, dropped, done) {
+		if !f.Reaction.Deliver(ctx, p.Event, f.keep(rec), dropped, done) {
 			return nil, ctx.Err()
 		}
 	}
 	var replies []outgoing
 	for _, rec := range recs {
-		if rec.Topic != commandTopic {
+		if rec.Topic != CommandTopic(f.Context) {
 			continue
 		}
 		rep, ok, err := f.answer(ctx, rec)
@@ -327,10 +305,8 @@ func (f *Feed) Ready(ctx context.Context) error {
 	f.mu.Lock()
 	cl := f.cl
 	f.mu.Unlock()
-	ping, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := cl.Ping(ping); err != nil {
-		return fmt.Errorf("%s: the broker is out of reach: %w", GroupName(f.Context), err)
+	if err := ping(ctx, cl); err != nil {
+		return fmt.Errorf("%s: %w", GroupName(f.Context), err)
 	}
 	if member, generation := cl.GroupMetadata(); member == "" || generation < 0 {
 		return fmt.Errorf("%s: not a member of the group yet", GroupName(f.Context))
