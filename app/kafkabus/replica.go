@@ -67,10 +67,8 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 
 // Ping says whether the broker is within reach.
 func (r *Replica) Ping(ctx context.Context) error {
-	ping, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := r.cl.Ping(ping); err != nil {
-		return fmt.Errorf("kafka: the broker is out of reach: %w", err)
+	if err := ping(ctx, r.cl); err != nil {
+		return fmt.Errorf("kafka: %w", err)
 	}
 	return nil
 }
@@ -207,18 +205,14 @@ func (r *Replica) CatchUpSettled(ctx context.Context, family string, partitions 
 	if err != nil {
 		return err
 	}
-	adm := kadm.NewClient(r.cl)
 	for {
 		stable, err := endOffsets(ctx, r.cl, topic)
 		if err != nil {
 			return fmt.Errorf("kafka replica: %w", err)
 		}
-		high, err := adm.ListEndOffsets(ctx, topic)
-		if err == nil {
-			err = high.Error()
-		}
+		high, err := highWatermarks(ctx, r.cl, topic)
 		if err != nil {
-			return fmt.Errorf("kafka replica: %w", events.MarkUnavailable(fmt.Errorf("end offsets of %s: %w", topic, err)))
+			return fmt.Errorf("kafka replica: %w", err)
 		}
 		settled, behind := true, false
 		r.mu.Lock()

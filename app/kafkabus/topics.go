@@ -175,14 +175,38 @@ func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
 // records (the markers that end transactions) it passes: see
 // readControlRecords.
 func endOffsets(ctx context.Context, cl *kgo.Client, topics ...string) (kadm.ListedOffsets, error) {
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
+	return listOffsets(ctx, topics, "end offsets", kadm.NewClient(cl).ListCommittedOffsets)
+}
+
+// highWatermarks lists the offsets after the last record of the topics'
+// partitions, committed or not (a transaction still open lies below them),
+// with errors marked as endOffsets marks them.
+func highWatermarks(ctx context.Context, cl *kgo.Client, topics ...string) (kadm.ListedOffsets, error) {
+	return listOffsets(ctx, topics, "high watermarks", kadm.NewClient(cl).ListEndOffsets)
+}
+
+// listOffsets runs one of kadm's listings of offsets, with the broker out
+// of reach or a partition it could not list marked events.Unavailable.
+func listOffsets(ctx context.Context, topics []string, what string,
+	list func(context.Context, ...string) (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+	offsets, err := list(ctx, topics...)
 	if err == nil {
-		err = ends.Error()
+		err = offsets.Error()
 	}
 	if err != nil {
-		return nil, events.MarkUnavailable(fmt.Errorf("end offsets of %v: %w", topics, err))
+		return nil, events.MarkUnavailable(fmt.Errorf("%s of %v: %w", what, topics, err))
 	}
-	return ends, nil
+	return offsets, nil
+}
+
+// ping says whether the broker is within reach, waiting at most 2 s.
+func ping(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("the broker is out of reach: %w", err)
+	}
+	return nil
 }
 
 // readControlRecords makes a reader see the markers that end transactions:
