@@ -29,9 +29,9 @@ import (
 //
 // An event decided here has no position in any log yet when it is
 // published; its origin (the wire's position, see Event.Origin) is a
-// number of this stage that grows with every event it stages, above the
-// local log's head and the clock in microseconds, so it orders one
-// member's events as a log position does.
+// number of this stage that grows with every event it stages, at least the
+// clock in microseconds (so it keeps growing across restarts), and so
+// orders one member's events as a log position does.
 type Stage struct {
 	context string
 	store   *events.Store
@@ -85,7 +85,7 @@ func (s *Stage) Append(ctx context.Context, appends ...events.StreamAppend) ([]e
 				e.OccurredAt = now
 			}
 			e.OccurredAt = e.OccurredAt.UTC()
-			s.origin = max(s.origin+1, s.store.DB().Head()+1, time.Now().UnixMicro())
+			s.origin = max(s.origin+1, time.Now().UnixMicro())
 			e.SourcePosition = s.origin
 			s.streams[e.StreamID] = append(s.streams[e.StreamID], len(s.staged))
 			s.staged = append(s.staged, e)
