@@ -170,22 +170,27 @@ func (s *pgServer) DSNAs(user, password string) string {
 // Exec runs statements as the superuser.
 func (s *pgServer) Exec(sqls ...string) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.DSN())
-	if err != nil {
-		s.t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	for _, q := range sqls {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			s.t.Fatalf("%s: %v", q, err)
+	s.withConn(func(ctx context.Context, conn *pgx.Conn) {
+		for _, q := range sqls {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				s.t.Fatalf("%s: %v", q, err)
+			}
 		}
-	}
+	})
 }
 
 // QueryRow reads one row as the superuser.
 func (s *pgServer) QueryRow(q string, dest ...any) {
+	s.t.Helper()
+	s.withConn(func(ctx context.Context, conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, q).Scan(dest...); err != nil {
+			s.t.Fatalf("%s: %v", q, err)
+		}
+	})
+}
+
+// withConn runs fn on a connection as the superuser, within 30 s.
+func (s *pgServer) withConn(fn func(ctx context.Context, conn *pgx.Conn)) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -194,9 +199,7 @@ func (s *pgServer) QueryRow(q string, dest ...any) {
 		s.t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(context.Background())
-	if err := conn.QueryRow(ctx, q).Scan(dest...); err != nil {
-		s.t.Fatalf("%s: %v", q, err)
-	}
+	fn(ctx, conn)
 }
 
 func freePort(t *testing.T) int {
