@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"orderflow/commands"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -90,7 +90,7 @@ func TestMultiLineOrdersNeverOversell(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := commands.Registry()
-	stocks := map[string]stock.Stock{}
+	stocks := map[string]inventory.Stock{}
 	type answer struct{ reserved, rejected, released int }
 	answers := map[string]map[string]*answer{} // order → product → answers
 	lines := map[string][]order.Line{}
@@ -117,14 +117,14 @@ func TestMultiLineOrdersNeverOversell(t *testing.T) {
 			status[p.OrderID] = "VALIDATED"
 		case order.OrderFailed:
 			status[p.OrderID] = "FAILED"
-		case stock.StockReserved:
+		case inventory.StockReserved:
 			ans(p.OrderID, p.ProductID).reserved++
-		case stock.StockReservationRejected:
+		case inventory.StockReservationRejected:
 			ans(p.OrderID, p.ProductID).rejected++
-		case stock.StockReleased:
+		case inventory.StockReleased:
 			ans(p.OrderID, p.ProductID).released++
 		}
-		if se, ok := p.(stock.Event); ok && strings.HasPrefix(e.StreamID, "stock-") {
+		if se, ok := p.(inventory.Event); ok && strings.HasPrefix(e.StreamID, "stock-") {
 			s := stocks[e.StreamID].Evolve(se)
 			if err := s.CheckInvariants(); err != nil {
 				t.Fatalf("at position %d: %v", e.Position, err)

@@ -9,10 +9,10 @@ import (
 	"orderflow/domain/customer"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/notification"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -43,7 +43,7 @@ var streamPrefixes = map[string]string{
 	order.StreamID(""):         ContextOrders,
 	catalog.StreamID(""):       ContextCatalog,
 	customer.StreamID(""):      ContextCustomers,
-	stock.StreamID(""):         ContextInventory,
+	inventory.StreamID(""):     ContextInventory,
 	fraud.StreamID(""):         ContextFraud,
 	customercheck.StreamID(""): ContextCustomerCheck,
 	payment.StreamID(""):       ContextPayments,
@@ -169,8 +169,8 @@ var typeContexts = func() map[string]string {
 		order.OrderShipped{}, order.OrderCancelled{})
 	add(ContextCatalog, catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{}, catalog.ProductWithdrawn{})
 	add(ContextCustomers, customer.CustomerRegistered{}, customer.CustomerAddressChanged{})
-	add(ContextInventory, stock.StockAdded{}, stock.StockReserved{}, stock.StockReservationRejected{},
-		stock.StockReleased{}, stock.StockCommitted{})
+	add(ContextInventory, inventory.StockAdded{}, inventory.StockReserved{}, inventory.StockReservationRejected{},
+		inventory.StockReleased{}, inventory.StockCommitted{})
 	add(ContextFraud, fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{})
 	add(ContextCustomerCheck, customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{})
 	add(ContextPayments, payment.PaymentReceived{}, payment.PaymentRefunded{})

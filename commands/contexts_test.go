@@ -8,8 +8,8 @@ import (
 
 	"orderflow/commands"
 	"orderflow/domain/fault"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 	"orderflow/projections"
 )
@@ -84,7 +84,7 @@ func TestProductKeysRepartitionOrderEvents(t *testing.T) {
 		{order.OrderPlaced{OrderID: "o", Lines: lines}, []string{"a", "b"}},
 		{order.OrderCancelled{OrderID: "o", Lines: lines[1:2]}, []string{"b"}},
 		{order.OrderValidated{OrderID: "o"}, nil},
-		{stock.StockAdded{ProductID: "a"}, nil},
+		{inventory.StockAdded{ProductID: "a"}, nil},
 	}
 	for _, tt := range tests {
 		if got := commands.ProductKeys(tt.p); !reflect.DeepEqual(got, tt.want) {
@@ -133,7 +133,7 @@ func TestRouterSendsWhatRunsElsewhere(t *testing.T) {
 	if err != nil || again.Position != res.Position {
 		t.Fatalf("redelivery = %+v, %v; want position %d", again, err, res.Position)
 	}
-	evs, err := store.ReadStream(ctx, stock.StreamID("kettle"), 0)
+	evs, err := store.ReadStream(ctx, inventory.StreamID("kettle"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

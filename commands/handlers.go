@@ -16,10 +16,10 @@ import (
 	"orderflow/domain/customer"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/notification"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -38,17 +38,17 @@ func Registry() *events.Registry {
 		customer.CustomerRegistered{}, customer.CustomerAddressChanged{},
 		order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
 		order.OrderShipped{}, order.OrderCancelled{},
-		stock.StockAdded{}, stock.StockReserved{}, stock.StockReleased{}, stock.StockCommitted{},
+		inventory.StockAdded{}, inventory.StockReserved{}, inventory.StockReleased{}, inventory.StockCommitted{},
 		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
 		payment.PaymentReceived{}, payment.PaymentRefunded{},
 		notification.NotificationSent{},
 	)
 	regs = append(regs, events.Registration{
-		Payload: stock.StockReservationRejected{},
-		Version: stock.StockReservationRejectedVersion,
+		Payload: inventory.StockReservationRejected{},
+		Version: inventory.StockReservationRejectedVersion,
 		Upcasters: map[int]events.Upcaster{
-			1: events.UpcastObject(stock.UpcastStockReservationRejectedV1),
+			1: events.UpcastObject(inventory.UpcastStockReservationRejectedV1),
 		},
 	})
 	return events.NewRegistry(regs...)
@@ -68,7 +68,7 @@ type Handlers struct {
 	fraud      fraud.Rule
 	joinWindow time.Duration
 	now        func() time.Time
-	stock      *snapshots[stock.Stock]
+	stock      *snapshots[inventory.Stock]
 	frauds     *snapshots[fraud.History]
 	// observeValidated is told how long each order took from placement
 	// to validation; nil when nobody listens.
@@ -115,7 +115,7 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, joinWindow: cfg.JoinWindow, now: cfg.Now,
 		observeValidated: cfg.ObserveValidated, catchUp: cfg.CatchUp,
 		stock: newSnapshots(
-			func(s stock.Stock, p events.Payload) stock.Stock { return s.Evolve(p) }, stock.Stock.Clone),
+			func(s inventory.Stock, p events.Payload) inventory.Stock { return s.Evolve(p) }, inventory.Stock.Clone),
 		frauds: newSnapshots(
 			func(h fraud.History, p events.Payload) fraud.History {
 				return h.Evolve(p).Forget(cfg.Fraud.Retention())

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"orderflow/domain/fault"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -18,7 +18,7 @@ var ErrUnknownProduct = fault.NotFoundf("product not found")
 
 // AddStock puts goods on hand for a known product.
 func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error) {
-	if err := stock.CheckAdd(productID, quantity); err != nil {
+	if err := inventory.CheckAdd(productID, quantity); err != nil {
 		return Result{}, err
 	}
 	prices, err := h.catalog.Prices(ctx, []string{productID})
@@ -35,11 +35,11 @@ func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int,
 		if err != nil {
 			return err
 		}
-		evs, err := stock.Add(s, productID, quantity)
+		evs, err := inventory.Add(s, productID, quantity)
 		if err != nil {
 			return err
 		}
-		last, err := h.appendAll(ctx, md, pending{stock.StreamID(productID), version, payloads(evs)})
+		last, err := h.appendAll(ctx, md, pending{inventory.StreamID(productID), version, payloads(evs)})
 		res = Result{ID: productID, Position: last.Position, EventID: last.ID}
 		return err
 	})
@@ -92,7 +92,7 @@ type inventoryLane struct {
 
 // stockState is a product's stock as its lane holds it.
 type stockState struct {
-	stock   stock.Stock
+	stock   inventory.Stock
 	version int64
 	// answered is the position of the last order event the stream has
 	// answered. Order events reach the lane in log order, so one at or
@@ -129,18 +129,18 @@ func (l *inventoryLane) decide(ctx context.Context, b *batch, d events.Delivery)
 	if d.Event.Origin() <= s.answered && !d.Retry {
 		return decision{redelivered: true}, nil
 	}
-	var evs []stock.Event
+	var evs []inventory.Event
 	switch p := d.Payload.(type) {
 	case order.OrderPlaced:
-		evs = stock.ReserveLine(s.stock, line.ProductID, p.OrderID, line.Quantity)
+		evs = inventory.ReserveLine(s.stock, line.ProductID, p.OrderID, line.Quantity)
 	case order.OrderFailed:
-		evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
+		evs = inventory.ReleaseLine(s.stock, line.ProductID, p.OrderID)
 	case order.OrderCancelled:
-		evs = stock.ReleaseLine(s.stock, line.ProductID, p.OrderID)
+		evs = inventory.ReleaseLine(s.stock, line.ProductID, p.OrderID)
 	case order.OrderShipped:
-		evs = stock.CommitLine(s.stock, line.ProductID, p.OrderID)
+		evs = inventory.CommitLine(s.stock, line.ProductID, p.OrderID)
 	}
-	if err := b.add(stock.StreamID(line.ProductID), s.version, d.Event, payloads(evs)); err != nil {
+	if err := b.add(inventory.StreamID(line.ProductID), s.version, d.Event, payloads(evs)); err != nil {
 		return decision{key: line.ProductID}, err
 	}
 	for _, e := range evs {
@@ -157,7 +157,7 @@ func (l *inventoryLane) load(ctx context.Context, productID string) (*stockState
 	if s, ok := l.stocks.get(productID); ok {
 		return s, nil
 	}
-	stream := stock.StreamID(productID)
+	stream := inventory.StreamID(productID)
 	st, version, err := l.h.loadStock(ctx, productID)
 	if err != nil {
 		return nil, err
@@ -172,6 +172,6 @@ func (l *inventoryLane) load(ctx context.Context, productID string) (*stockState
 }
 
 // loadStock returns the current state and version of a product's stock.
-func (h *Handlers) loadStock(ctx context.Context, productID string) (stock.Stock, int64, error) {
-	return h.stock.load(ctx, h, stock.StreamID(productID))
+func (h *Handlers) loadStock(ctx context.Context, productID string) (inventory.Stock, int64, error) {
+	return h.stock.load(ctx, h, inventory.StreamID(productID))
 }

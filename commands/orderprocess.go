@@ -6,9 +6,9 @@ import (
 
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -22,7 +22,7 @@ func (h *Handlers) orderProcessConsumer() events.ConsumerSpec {
 	return events.ConsumerSpec{
 		Name: "order-process",
 		Types: eventTypes(order.OrderPlaced{},
-			stock.StockReserved{}, stock.StockReservationRejected{},
+			inventory.StockReserved{}, inventory.StockReservationRejected{},
 			fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 			customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
 			payment.PaymentReceived{}),

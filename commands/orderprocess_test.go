@@ -7,8 +7,8 @@ import (
 
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -45,7 +45,7 @@ func TestOrderLaneForgetsAndReloads(t *testing.T) {
 	}
 	results := []func(id string) (string, events.Payload){
 		func(id string) (string, events.Payload) {
-			return stock.StreamID("p"), stock.StockReserved{ProductID: "p", OrderID: id, Quantity: 1}
+			return inventory.StreamID("p"), inventory.StockReserved{ProductID: "p", OrderID: id, Quantity: 1}
 		},
 		func(id string) (string, events.Payload) {
 			return fraud.StreamID("c"), fraud.FraudCheckPassed{CustomerID: "c", OrderID: id, TotalCents: 100}

@@ -9,7 +9,7 @@ import (
 
 	"orderflow/commands"
 	"orderflow/domain/fraud"
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 	"orderflow/events"
 	"orderflow/projections"
 )
@@ -53,7 +53,7 @@ func TestOldSchemaVersionsReadThroughAggregatesAndProjections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := p.(stock.StockReservationRejected); r.Shortfall != 3 || r.Requested != 5 || r.Available != 2 {
+	if r := p.(inventory.StockReservationRejected); r.Shortfall != 3 || r.Requested != 5 || r.Available != 2 {
 		t.Fatalf("upcast v1 = %+v, want shortfall 3", r)
 	}
 
@@ -89,7 +89,7 @@ func TestOldSchemaVersionsReadThroughAggregatesAndProjections(t *testing.T) {
 	if err != nil || o == nil {
 		t.Fatalf("order o-1: %+v, %v", o, err)
 	}
-	if len(o.FailureReasons) != 1 || o.FailureReasons[0] != stock.ReasonInsufficientStock {
+	if len(o.FailureReasons) != 1 || o.FailureReasons[0] != inventory.ReasonInsufficientStock {
 		t.Fatalf("failure reasons = %v, want [INSUFFICIENT_STOCK] from the v1 event", o.FailureReasons)
 	}
 }

@@ -3,8 +3,8 @@ package commands
 import (
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -12,9 +12,9 @@ import (
 // is about and what it says. ok is false for any other event.
 func validationResult(p events.Payload) (orderID string, r order.CheckResult, ok bool) {
 	switch e := p.(type) {
-	case stock.StockReserved:
+	case inventory.StockReserved:
 		return e.OrderID, order.CheckResult{Check: order.CheckInventory, ProductID: e.ProductID, Passed: true}, true
-	case stock.StockReservationRejected:
+	case inventory.StockReservationRejected:
 		return e.OrderID, order.CheckResult{Check: order.CheckInventory, ProductID: e.ProductID, Reason: e.Reason}, true
 	case fraud.FraudCheckPassed:
 		return e.OrderID, order.CheckResult{Check: order.CheckFraud, Passed: true}, true

@@ -16,9 +16,9 @@ import (
 	"orderflow/domain/customer"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 	"orderflow/migrations"
 	"orderflow/projections"
@@ -60,7 +60,7 @@ func seedLog(tb testing.TB, n int) (*events.DB, *events.Store, *events.Registry)
 	for p := range products {
 		id := fmt.Sprintf("p%d", p)
 		add(catalog.StreamID(id), catalog.ProductDefined{ProductID: id, Name: "P", PriceCents: 100})
-		add(stock.StreamID(id), stock.StockAdded{ProductID: id, Quantity: 1 << 30})
+		add(inventory.StreamID(id), inventory.StockAdded{ProductID: id, Quantity: 1 << 30})
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for o := 0; total < n; o++ {
@@ -68,13 +68,13 @@ func seedLog(tb testing.TB, n int) (*events.DB, *events.Store, *events.Registry)
 		lines := []order.Line{{ProductID: p, Quantity: 1, UnitPriceCents: 100}}
 		at := t0.Add(time.Duration(o) * time.Second)
 		add(order.StreamID(id), order.OrderPlaced{OrderID: id, CustomerID: c, Lines: lines, TotalCents: 100, PlacedAt: at})
-		add(stock.StreamID(p), stock.StockReserved{ProductID: p, OrderID: id, Quantity: 1})
+		add(inventory.StreamID(p), inventory.StockReserved{ProductID: p, OrderID: id, Quantity: 1})
 		add(fraud.StreamID(c), fraud.FraudCheckPassed{CustomerID: c, OrderID: id, PlacedAt: at, TotalCents: 100, WindowTotalCents: 100})
 		add(customercheck.StreamID(id), customercheck.CustomerCheckPassed{OrderID: id, CustomerID: c})
 		add(order.StreamID(id), order.OrderValidated{OrderID: id})
 		add(payment.StreamID(id), payment.PaymentReceived{PaymentID: id, OrderID: id, AmountCents: 100})
 		add(order.StreamID(id), order.OrderPaid{OrderID: id, PaymentID: id, AmountCents: 100}, order.OrderShipped{OrderID: id, Lines: lines})
-		add(stock.StreamID(p), stock.StockCommitted{ProductID: p, OrderID: id, Quantity: 1})
+		add(inventory.StreamID(p), inventory.StockCommitted{ProductID: p, OrderID: id, Quantity: 1})
 	}
 	flush(tb, store, &batch)
 	return db, store, reg

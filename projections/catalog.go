@@ -6,7 +6,7 @@ import (
 
 	"orderflow/domain/catalog"
 	"orderflow/domain/customer"
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 	"orderflow/events"
 )
 
@@ -95,15 +95,15 @@ func (a stockApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p event
 	var productID string
 	var onHand, reserved int64
 	switch p := p.(type) {
-	case stock.StockAdded:
+	case inventory.StockAdded:
 		productID, onHand = p.ProductID, int64(p.Quantity)
-	case stock.StockReserved:
+	case inventory.StockReserved:
 		productID, reserved = p.ProductID, int64(p.Quantity)
-	case stock.StockReleased:
+	case inventory.StockReleased:
 		productID, reserved = p.ProductID, -int64(p.Quantity)
-	case stock.StockCommitted:
+	case inventory.StockCommitted:
 		productID, onHand, reserved = p.ProductID, -int64(p.Quantity), -int64(p.Quantity)
-	case stock.StockReservationRejected:
+	case inventory.StockReservationRejected:
 		productID = p.ProductID
 	default:
 		return nil

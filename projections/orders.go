@@ -7,8 +7,8 @@ import (
 
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -109,7 +109,7 @@ func changedOrder(p events.Payload) (string, bool) {
 // the reason code.
 func reportedFailure(p events.Payload) (orderID, reason string, ok bool) {
 	switch p := p.(type) {
-	case stock.StockReservationRejected:
+	case inventory.StockReservationRejected:
 		return p.OrderID, p.Reason, true
 	case fraud.FraudCheckFailed:
 		return p.OrderID, p.Reason, true

@@ -8,7 +8,7 @@ import (
 
 	"orderflow/commands"
 	"orderflow/domain/catalog"
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 	"orderflow/events"
 	"orderflow/migrations"
 	"orderflow/projections"
@@ -43,7 +43,7 @@ func TestProjectionsAtDifferentPositionsEachApplyEveryEventOnce(t *testing.T) {
 	appendAll("product-gold", catalog.ProductDefined{ProductID: "gold", Name: "Gold", PriceCents: 100})
 	adds := make([]events.Payload, units)
 	for i := range adds {
-		adds[i] = stock.StockAdded{ProductID: "gold", Quantity: 1}
+		adds[i] = inventory.StockAdded{ProductID: "gold", Quantity: 1}
 	}
 	appendAll("stock-gold", adds...)
 

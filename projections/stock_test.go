@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"orderflow/domain/catalog"
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 	"orderflow/projections"
 )
 
@@ -38,12 +38,12 @@ func TestStockStoresIntegers(t *testing.T) {
 	}
 
 	f.write(t, "product-gold", catalog.ProductDefined{ProductID: "gold", Name: "Gold", PriceCents: 100})
-	f.write(t, "stock-gold", stock.StockAdded{ProductID: "gold", Quantity: math.MaxInt64})
+	f.write(t, "stock-gold", inventory.StockAdded{ProductID: "gold", Quantity: math.MaxInt64})
 	expect(math.MaxInt64, 0)
-	f.write(t, "stock-gold", stock.StockAdded{ProductID: "gold", Quantity: math.MaxInt64})
+	f.write(t, "stock-gold", inventory.StockAdded{ProductID: "gold", Quantity: math.MaxInt64})
 	expect(math.MaxInt64, 0)
-	f.write(t, "stock-gold", stock.StockReserved{ProductID: "gold", OrderID: "o1", Quantity: 5})
+	f.write(t, "stock-gold", inventory.StockReserved{ProductID: "gold", OrderID: "o1", Quantity: 5})
 	expect(math.MaxInt64, 5)
-	f.write(t, "stock-gold", stock.StockCommitted{ProductID: "gold", OrderID: "o1", Quantity: 5})
+	f.write(t, "stock-gold", inventory.StockCommitted{ProductID: "gold", OrderID: "o1", Quantity: 5})
 	expect(math.MaxInt64-5, 0)
 }

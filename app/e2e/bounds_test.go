@@ -13,8 +13,8 @@ import (
 	"orderflow/commands"
 	"orderflow/domain/catalog"
 	"orderflow/domain/customer"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 	"orderflow/events"
 	"orderflow/migrations"
 )
@@ -182,9 +182,9 @@ func TestHugeValuesAlreadyInTheLog(t *testing.T) {
 	writeOldLog(t, dbPath, []oldEvent{
 		{"product-gold", catalog.ProductDefined{ProductID: "gold", Name: "Gold", PriceCents: hugePrice}},
 		{"product-pen", catalog.ProductDefined{ProductID: "pen", Name: "Pen", PriceCents: 100}},
-		{"stock-gold", stock.StockAdded{ProductID: "gold", Quantity: math.MaxInt64}},
-		{"stock-gold", stock.StockAdded{ProductID: "gold", Quantity: math.MaxInt64}},
-		{"stock-pen", stock.StockAdded{ProductID: "pen", Quantity: 100}},
+		{"stock-gold", inventory.StockAdded{ProductID: "gold", Quantity: math.MaxInt64}},
+		{"stock-gold", inventory.StockAdded{ProductID: "gold", Quantity: math.MaxInt64}},
+		{"stock-pen", inventory.StockAdded{ProductID: "pen", Quantity: 100}},
 		{"customer-old", customer.CustomerRegistered{CustomerID: "old", Name: "Old", Email: "old@example.com", Address: "1 Old St"}},
 		{"order-o-wrapped", order.OrderPlaced{OrderID: "o-wrapped", CustomerID: "old",
 			Lines:      []order.Line{{ProductID: "gold", Quantity: 2, UnitPriceCents: hugePrice}},

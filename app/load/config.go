@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 )
 
 // Limits of the flags. maxLines mirrors the order rules of the domain;
@@ -16,7 +16,7 @@ const (
 	maxClients         = 10000
 	maxSeedConcurrency = 1000
 	maxLines           = 100
-	maxStock           = stock.MaxAddQuantity
+	maxStock           = inventory.MaxAddQuantity
 )
 
 // config is what one run of `orderflow load` was told.

@@ -16,7 +16,7 @@ import (
 	"orderflow/app/kafkabus"
 	"orderflow/app/verify"
 	"orderflow/commands"
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 	"orderflow/events"
 )
 
@@ -182,7 +182,7 @@ func TestVerifyKafka(t *testing.T) {
 				t.Errorf("stdout does not say %q:\n%s", want, out.String())
 			}
 		}
-		if !strings.HasPrefix(taken.StreamID, stock.StreamID("")) {
+		if !strings.HasPrefix(taken.StreamID, inventory.StreamID("")) {
 			t.Fatalf("planted in %s, want a stock stream", taken.StreamID)
 		}
 	})

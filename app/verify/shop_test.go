@@ -11,15 +11,15 @@ import (
 	"orderflow/domain/customer"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/notification"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
 // shop writes a history as the services would: every event is decided by
-// the domain's own deciders (order.Place, stock.ReserveLine, fraud.Check,
+// the domain's own deciders (order.Place, inventory.ReserveLine, fraud.Check,
 // order.Evaluate, payment.Refund, …) against state folded by the domain,
 // and encoded by the registry. The steps are separate so that a test can
 // leave one out, or plant an event the services would never write with
@@ -33,7 +33,7 @@ type shop struct {
 	clock     time.Time
 	rule      fraud.Rule
 	prices    map[string]int64
-	stocks    map[string]stock.Stock
+	stocks    map[string]inventory.Stock
 	frauds    map[string]fraud.History
 	customers map[string]bool
 }
@@ -52,7 +52,7 @@ func newShop(tb testing.TB) *shop {
 		tb: tb, reg: commands.Registry(), versions: map[string]int64{},
 		clock:  time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
 		rule:   fraud.Rule{LimitCents: fraud.DefaultLimitCents, Window: fraud.DefaultWindow},
-		prices: map[string]int64{}, stocks: map[string]stock.Stock{}, frauds: map[string]fraud.History{},
+		prices: map[string]int64{}, stocks: map[string]inventory.Stock{}, frauds: map[string]fraud.History{},
 		customers: map[string]bool{},
 	}
 }
@@ -112,19 +112,19 @@ func (s *shop) product(id string, priceCents int64, onHand int) {
 }
 
 func (s *shop) addStock(id string, quantity int) {
-	evs, err := stock.Add(s.stocks[id], id, quantity)
+	evs, err := inventory.Add(s.stocks[id], id, quantity)
 	s.must(err)
 	s.stock(id, evs)
 }
 
 // stock appends stock events and folds them.
-func (s *shop) stock(id string, evs []stock.Event) []events.Event {
+func (s *shop) stock(id string, evs []inventory.Event) []events.Event {
 	st := s.stocks[id]
 	for _, e := range evs {
 		st = st.Evolve(e)
 	}
 	s.stocks[id] = st
-	return s.append(stock.StreamID(id), payloads(evs)...)
+	return s.append(inventory.StreamID(id), payloads(evs)...)
 }
 
 func (s *shop) customer(id string) {
@@ -158,13 +158,13 @@ func (s *shop) order(o *sim, evs []order.Event) []events.Event {
 // reserve answers every line of the order, as inventory does.
 func (s *shop) reserve(o *sim) {
 	for _, l := range o.o.Lines {
-		evs := stock.ReserveLine(s.stocks[l.ProductID], l.ProductID, o.id, l.Quantity)
+		evs := inventory.ReserveLine(s.stocks[l.ProductID], l.ProductID, o.id, l.Quantity)
 		s.stock(l.ProductID, evs)
 		for _, e := range evs {
 			switch e := e.(type) {
-			case stock.StockReserved:
+			case inventory.StockReserved:
 				o.results = append(o.results, order.CheckResult{Check: order.CheckInventory, ProductID: l.ProductID, Passed: true})
-			case stock.StockReservationRejected:
+			case inventory.StockReservationRejected:
 				o.results = append(o.results, order.CheckResult{Check: order.CheckInventory, ProductID: l.ProductID, Reason: e.Reason})
 			}
 		}
@@ -246,7 +246,7 @@ func (s *shop) ship(o *sim) {
 	s.must(err)
 	s.order(o, evs)
 	for _, l := range o.o.Lines {
-		s.stock(l.ProductID, stock.CommitLine(s.stocks[l.ProductID], l.ProductID, o.id))
+		s.stock(l.ProductID, inventory.CommitLine(s.stocks[l.ProductID], l.ProductID, o.id))
 	}
 }
 
@@ -265,7 +265,7 @@ func (s *shop) cancelOnly(o *sim) {
 
 func (s *shop) release(o *sim) {
 	for _, l := range o.o.Lines {
-		s.stock(l.ProductID, stock.ReleaseLine(s.stocks[l.ProductID], l.ProductID, o.id))
+		s.stock(l.ProductID, inventory.ReleaseLine(s.stocks[l.ProductID], l.ProductID, o.id))
 	}
 }
 

@@ -5,12 +5,12 @@ import (
 	"slices"
 	"strings"
 
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
-	"orderflow/domain/stock"
 )
 
 // Invariant 3: stock. Each product's stream is folded by the domain's own
-// stock.Stock.Evolve, and after every event 0 ≤ reserved ≤ on hand (so on
+// inventory.Stock.Evolve, and after every event 0 ≤ reserved ≤ on hand (so on
 // hand is never negative). At the end, what the product holds must be
 // what the orders call for. Inventory reserves a line when the order is
 // placed, releases it when the order fails or is cancelled and commits it
@@ -48,7 +48,7 @@ func (h history) checkStock(orders orderBook) []Violation {
 	}
 	var vs []Violation
 	seen := map[string]bool{}
-	for _, s := range h.families[stock.StreamID("")] {
+	for _, s := range h.families[inventory.StreamID("")] {
 		seen[s.key] = true
 		vs = append(vs, checkProduct(s, want[s.key], orders)...)
 	}
@@ -63,7 +63,7 @@ func (h history) checkStock(orders orderBook) []Violation {
 	for _, product := range missing {
 		var names []string
 		var sum int64
-		v := Violation{Streams: []string{stock.StreamID(product)}}
+		v := Violation{Streams: []string{inventory.StreamID(product)}}
 		for _, h := range want[product] {
 			if h.must {
 				sum += int64(h.quantity)
@@ -72,7 +72,7 @@ func (h history) checkStock(orders orderBook) []Violation {
 			}
 		}
 		v.Message = fmt.Sprintf("%s: no stock stream, but the VALIDATED and PAID orders' lines of product %s add up to %d: %s",
-			stock.StreamID(product), product, sum, capped(names))
+			inventory.StreamID(product), product, sum, capped(names))
 		vs = append(vs, v)
 	}
 	return vs
@@ -81,7 +81,7 @@ func (h history) checkStock(orders orderBook) []Violation {
 // checkProduct folds one product's stock and compares it with the orders.
 func checkProduct(s folded, want []holding, orders orderBook) []Violation {
 	var vs []Violation
-	var st stock.Stock
+	var st inventory.Stock
 	reservedAt := map[string]at{} // by order: its latest StockReserved
 	var reservedOrders []string   // in the order first reserved
 	var firstBad string
@@ -93,7 +93,7 @@ func checkProduct(s folded, want []holding, orders orderBook) []Violation {
 		}
 		a := atEntry(s.id, e)
 		switch p := e.payload.(type) {
-		case stock.StockReserved:
+		case inventory.StockReserved:
 			if q := st.OpenReservation(p.OrderID); q > 0 {
 				vs = append(vs, violation(fmt.Sprintf("%s: order %s reserved twice (%d still held since %s, again %d at %s)",
 					s.id, p.OrderID, q, reservedAt[p.OrderID], p.Quantity, a), reservedAt[p.OrderID], a))
@@ -102,9 +102,9 @@ func checkProduct(s folded, want []holding, orders orderBook) []Violation {
 				reservedOrders = append(reservedOrders, p.OrderID)
 			}
 			reservedAt[p.OrderID] = a
-		case stock.StockReleased:
+		case inventory.StockReleased:
 			vs = append(vs, givenBack(s.id, a, st, p.OrderID, p.Quantity, "released", reservedAt)...)
-		case stock.StockCommitted:
+		case inventory.StockCommitted:
 			vs = append(vs, givenBack(s.id, a, st, p.OrderID, p.Quantity, "committed", reservedAt)...)
 		}
 		st = st.Evolve(e.payload)
@@ -178,7 +178,7 @@ func checkProduct(s folded, want []holding, orders orderBook) []Violation {
 }
 
 // givenBack checks a release or commit: it gives back what the order held.
-func givenBack(streamID string, a at, st stock.Stock, orderID string, quantity int, verb string, reservedAt map[string]at) []Violation {
+func givenBack(streamID string, a at, st inventory.Stock, orderID string, quantity int, verb string, reservedAt map[string]at) []Violation {
 	held := st.OpenReservation(orderID)
 	if held == quantity {
 		return nil

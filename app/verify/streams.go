@@ -5,9 +5,9 @@ import (
 
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 )
 
 // Invariant 1: every stream is linear. Each stream has a single writer
@@ -20,7 +20,7 @@ import (
 // payloads of a stream's events; the others are checked for linearity only.
 func readsPayload(streamID string) bool {
 	switch prefix, _ := family(streamID); prefix {
-	case order.StreamID(""), stock.StreamID(""), fraud.StreamID(""), customercheck.StreamID(""), payment.StreamID(""):
+	case order.StreamID(""), inventory.StreamID(""), fraud.StreamID(""), customercheck.StreamID(""), payment.StreamID(""):
 		return true
 	}
 	return false

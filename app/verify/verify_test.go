@@ -10,9 +10,9 @@ import (
 	"orderflow/domain/catalog"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/inventory"
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
-	"orderflow/domain/stock"
 	"orderflow/events"
 )
 
@@ -113,19 +113,19 @@ func TestCheck(t *testing.T) {
 		}},
 		{name: "reserved above on hand", broken: verify.StockConsistent, build: func(s *shop) []string {
 			s.product("p3", 100, 2)
-			over := s.stock("p3", []stock.Event{stock.StockReserved{ProductID: "p3", OrderID: "ghost", Quantity: 3}})[0]
+			over := s.stock("p3", []inventory.Event{inventory.StockReserved{ProductID: "p3", OrderID: "ghost", Quantity: 3}})[0]
 			return []string{"stock-p3", over.ID, "reserved 3, on hand 2 after"}
 		}},
 		{name: "a validated order's line released", broken: verify.StockConsistent, build: func(s *shop) []string {
 			o := s.place("o1", "ada", "p1", 2, "p2", 1)
 			s.settle(o)
-			s.stock("p2", stock.ReleaseLine(s.stocks["p2"], "p2", "o1"))
+			s.stock("p2", inventory.ReleaseLine(s.stocks["p2"], "p2", "o1"))
 			return []string{"stock-p2", "order o1 (VALIDATED, line of 1) holds 0"}
 		}},
 		{name: "a line reserved twice", broken: verify.StockConsistent, build: func(s *shop) []string {
 			o := s.place("o1", "ada", "p1", 2)
 			s.settle(o)
-			again := s.stock("p1", []stock.Event{stock.StockReserved{ProductID: "p1", OrderID: "o1", Quantity: 2}})[0]
+			again := s.stock("p1", []inventory.Event{inventory.StockReserved{ProductID: "p1", OrderID: "o1", Quantity: 2}})[0]
 			return []string{"stock-p1", "order o1 reserved twice", again.ID}
 		}},
 

@@ -1,4 +1,4 @@
-package stock_test
+package inventory_test
 
 import (
 	"errors"
@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"orderflow/domain/fault"
-	"orderflow/domain/stock"
+	"orderflow/domain/inventory"
 )
 
 // build folds events into a fresh Stock. Evolve updates the reservation map
 // in place, so every test case builds its own state.
-func build(t *testing.T, events ...stock.Event) stock.Stock {
+func build(t *testing.T, events ...inventory.Event) inventory.Stock {
 	t.Helper()
-	var s stock.Stock
+	var s inventory.Stock
 	for _, e := range events {
 		s = s.Evolve(e)
 	}
@@ -29,7 +29,7 @@ func build(t *testing.T, events ...stock.Event) stock.Stock {
 
 // apply folds a decision into s, checking that every event belongs to the
 // product whose stream decided it and that the invariants hold afterwards.
-func apply(t *testing.T, s stock.Stock, productID string, events []stock.Event) stock.Stock {
+func apply(t *testing.T, s inventory.Stock, productID string, events []inventory.Event) inventory.Stock {
 	t.Helper()
 	for _, e := range events {
 		if pid := productOf(e); pid != productID {
@@ -43,24 +43,24 @@ func apply(t *testing.T, s stock.Stock, productID string, events []stock.Event) 
 	return s
 }
 
-func productOf(e stock.Event) string {
+func productOf(e inventory.Event) string {
 	switch e := e.(type) {
-	case stock.StockAdded:
+	case inventory.StockAdded:
 		return e.ProductID
-	case stock.StockReserved:
+	case inventory.StockReserved:
 		return e.ProductID
-	case stock.StockReservationRejected:
+	case inventory.StockReservationRejected:
 		return e.ProductID
-	case stock.StockReleased:
+	case inventory.StockReleased:
 		return e.ProductID
-	case stock.StockCommitted:
+	case inventory.StockCommitted:
 		return e.ProductID
 	}
 	panic(fmt.Sprintf("unknown event %T", e))
 }
 
 // sameDecision treats nil and empty as the same "nothing recorded".
-func sameDecision(got, want []stock.Event) bool {
+func sameDecision(got, want []inventory.Event) bool {
 	if len(got) == 0 && len(want) == 0 {
 		return true
 	}
@@ -70,7 +70,7 @@ func sameDecision(got, want []stock.Event) bool {
 // level is the expected onHand and reserved of one product.
 type level struct{ onHand, reserved int64 }
 
-func checkLevel(t *testing.T, s stock.Stock, want level) {
+func checkLevel(t *testing.T, s inventory.Stock, want level) {
 	t.Helper()
 	if s.OnHand != want.onHand || s.Reserved != want.reserved || s.Available() != want.onHand-want.reserved {
 		t.Errorf("onHand %d reserved %d available %d, want onHand %d reserved %d",
@@ -78,39 +78,39 @@ func checkLevel(t *testing.T, s stock.Stock, want level) {
 	}
 }
 
-func added(id string, q int) stock.Event { return stock.StockAdded{ProductID: id, Quantity: q} }
-func reserved(id, order string, q int) stock.Event {
-	return stock.StockReserved{ProductID: id, OrderID: order, Quantity: q}
+func added(id string, q int) inventory.Event { return inventory.StockAdded{ProductID: id, Quantity: q} }
+func reserved(id, order string, q int) inventory.Event {
+	return inventory.StockReserved{ProductID: id, OrderID: order, Quantity: q}
 }
-func released(id, order string, q int) stock.Event {
-	return stock.StockReleased{ProductID: id, OrderID: order, Quantity: q}
+func released(id, order string, q int) inventory.Event {
+	return inventory.StockReleased{ProductID: id, OrderID: order, Quantity: q}
 }
-func committed(id, order string, q int) stock.Event {
-	return stock.StockCommitted{ProductID: id, OrderID: order, Quantity: q}
+func committed(id, order string, q int) inventory.Event {
+	return inventory.StockCommitted{ProductID: id, OrderID: order, Quantity: q}
 }
-func rejected(id, order string, requested, available int) stock.Event {
-	return stock.StockReservationRejected{ProductID: id, OrderID: order, Requested: requested, Available: available, Shortfall: requested - available, Reason: "INSUFFICIENT_STOCK"}
+func rejected(id, order string, requested, available int) inventory.Event {
+	return inventory.StockReservationRejected{ProductID: id, OrderID: order, Requested: requested, Available: available, Shortfall: requested - available, Reason: "INSUFFICIENT_STOCK"}
 }
 
 func TestAdd(t *testing.T) {
 	tests := []struct {
 		name     string
 		quantity int
-		want     []stock.Event
+		want     []inventory.Event
 		wantKind fault.Kind
 	}{
-		{"one", 1, []stock.Event{added("p1", 1)}, fault.Unknown},
-		{"many", 5000, []stock.Event{added("p1", 5000)}, fault.Unknown},
+		{"one", 1, []inventory.Event{added("p1", 1)}, fault.Unknown},
+		{"many", 5000, []inventory.Event{added("p1", 5000)}, fault.Unknown},
 		{"zero", 0, nil, fault.Invalid},
 		{"negative", -3, nil, fault.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := stock.Add(stock.Stock{}, "p1", tt.quantity)
+			got, err := inventory.Add(inventory.Stock{}, "p1", tt.quantity)
 			if kind := fault.KindOf(err); kind != tt.wantKind {
 				t.Fatalf("error kind = %v (err %v), want %v", kind, err, tt.wantKind)
 			}
-			if tt.wantKind != fault.Unknown && !errors.Is(err, stock.ErrBadQuantity) {
+			if tt.wantKind != fault.Unknown && !errors.Is(err, inventory.ErrBadQuantity) {
 				t.Errorf("error = %v, want ErrBadQuantity", err)
 			}
 			if !reflect.DeepEqual(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
@@ -121,35 +121,35 @@ func TestAdd(t *testing.T) {
 }
 
 func TestAddBounds(t *testing.T) {
-	atLimit := stock.Stock{}
-	for range stock.MaxOnHand / stock.MaxAddQuantity {
-		atLimit = atLimit.Evolve(added("p1", stock.MaxAddQuantity))
+	atLimit := inventory.Stock{}
+	for range inventory.MaxOnHand / inventory.MaxAddQuantity {
+		atLimit = atLimit.Evolve(added("p1", inventory.MaxAddQuantity))
 	}
 	// Two StockAdded of MaxInt64 were accepted before stock was bounded;
 	// the fold saturates instead of wrapping.
 	huge := build(t, added("p1", math.MaxInt64), added("p1", math.MaxInt64))
 	tests := []struct {
 		name     string
-		state    stock.Stock
+		state    inventory.Stock
 		id       string
 		quantity int
-		want     []stock.Event
+		want     []inventory.Event
 		wantErr  error
 	}{
-		{name: "the most one call adds", id: "p1", quantity: 1_000_000_000, want: []stock.Event{added("p1", 1_000_000_000)}},
-		{name: "one past the most one call adds", id: "p1", quantity: 1_000_000_001, wantErr: stock.ErrBadQuantity},
-		{name: "MaxInt64 at once", id: "p1", quantity: math.MaxInt64, wantErr: stock.ErrBadQuantity},
-		{name: "up to the most on hand", state: build(t, added("p1", 999_999_999_999)), id: "p1", quantity: 1, want: []stock.Event{added("p1", 1)}},
-		{name: "one past the most on hand", state: atLimit, id: "p1", quantity: 1, wantErr: stock.ErrOnHandLimit},
-		{name: "a large call past the most on hand", state: build(t, added("p1", 999_999_999_999)), id: "p1", quantity: 2, wantErr: stock.ErrOnHandLimit},
-		{name: "onto a stock that saturated", state: huge, id: "p1", quantity: 1, wantErr: stock.ErrOnHandLimit},
-		{name: "product id of 128 bytes", id: strings.Repeat("p", 128), quantity: 1, want: []stock.Event{added(strings.Repeat("p", 128), 1)}},
+		{name: "the most one call adds", id: "p1", quantity: 1_000_000_000, want: []inventory.Event{added("p1", 1_000_000_000)}},
+		{name: "one past the most one call adds", id: "p1", quantity: 1_000_000_001, wantErr: inventory.ErrBadQuantity},
+		{name: "MaxInt64 at once", id: "p1", quantity: math.MaxInt64, wantErr: inventory.ErrBadQuantity},
+		{name: "up to the most on hand", state: build(t, added("p1", 999_999_999_999)), id: "p1", quantity: 1, want: []inventory.Event{added("p1", 1)}},
+		{name: "one past the most on hand", state: atLimit, id: "p1", quantity: 1, wantErr: inventory.ErrOnHandLimit},
+		{name: "a large call past the most on hand", state: build(t, added("p1", 999_999_999_999)), id: "p1", quantity: 2, wantErr: inventory.ErrOnHandLimit},
+		{name: "onto a stock that saturated", state: huge, id: "p1", quantity: 1, wantErr: inventory.ErrOnHandLimit},
+		{name: "product id of 128 bytes", id: strings.Repeat("p", 128), quantity: 1, want: []inventory.Event{added(strings.Repeat("p", 128), 1)}},
 		{name: "product id of 129 bytes", id: strings.Repeat("p", 129), quantity: 1},
 		{name: "blank product id", id: " ", quantity: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := stock.Add(tt.state, tt.id, tt.quantity)
+			got, err := inventory.Add(tt.state, tt.id, tt.quantity)
 			switch {
 			case tt.want != nil:
 				if err != nil || !reflect.DeepEqual(got, tt.want) {
@@ -166,10 +166,10 @@ func TestAddBounds(t *testing.T) {
 			}
 		})
 	}
-	if atLimit.OnHand != stock.MaxOnHand {
-		t.Fatalf("setup: onHand %d, want %d", atLimit.OnHand, stock.MaxOnHand)
+	if atLimit.OnHand != inventory.MaxOnHand {
+		t.Fatalf("setup: onHand %d, want %d", atLimit.OnHand, inventory.MaxOnHand)
 	}
-	if k := fault.KindOf(stock.ErrOnHandLimit); k != fault.Conflict {
+	if k := fault.KindOf(inventory.ErrOnHandLimit); k != fault.Conflict {
 		t.Errorf("ErrOnHandLimit kind %v, want Conflict", k)
 	}
 }
@@ -180,16 +180,16 @@ func TestEvolveSaturates(t *testing.T) {
 		t.Fatalf("onHand %d available %d, want both MaxInt64", s.OnHand, s.Available())
 	}
 	// Orders can still reserve and ship from it without wrapping.
-	s = apply(t, s, "p1", stock.ReserveLine(s, "p1", "o1", 5))
+	s = apply(t, s, "p1", inventory.ReserveLine(s, "p1", "o1", 5))
 	checkLevel(t, s, level{math.MaxInt64, 5})
-	s = apply(t, s, "p1", stock.CommitLine(s, "p1", "o1"))
+	s = apply(t, s, "p1", inventory.CommitLine(s, "p1", "o1"))
 	checkLevel(t, s, level{math.MaxInt64 - 5, 0})
 }
 
 func TestAddAccumulates(t *testing.T) {
-	var s stock.Stock
+	var s inventory.Stock
 	for _, q := range []int{3, 4, 10} {
-		events, err := stock.Add(s, "p1", q)
+		events, err := inventory.Add(s, "p1", q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,70 +205,70 @@ func TestAddAccumulates(t *testing.T) {
 func TestReserveLine(t *testing.T) {
 	tests := []struct {
 		name     string
-		given    []stock.Event
+		given    []inventory.Event
 		quantity int
-		want     []stock.Event
+		want     []inventory.Event
 		after    level
 		holds    int // what p1 holds for o1 afterwards
 	}{
 		{
-			name: "within availability", given: []stock.Event{added("p1", 10)}, quantity: 4,
-			want: []stock.Event{reserved("p1", "o1", 4)}, after: level{10, 4}, holds: 4,
+			name: "within availability", given: []inventory.Event{added("p1", 10)}, quantity: 4,
+			want: []inventory.Event{reserved("p1", "o1", 4)}, after: level{10, 4}, holds: 4,
 		},
 		{
-			name: "exactly the available quantity", given: []stock.Event{added("p1", 10)}, quantity: 10,
-			want: []stock.Event{reserved("p1", "o1", 10)}, after: level{10, 10}, holds: 10,
+			name: "exactly the available quantity", given: []inventory.Event{added("p1", 10)}, quantity: 10,
+			want: []inventory.Event{reserved("p1", "o1", 10)}, after: level{10, 10}, holds: 10,
 		},
 		{
 			name:  "exactly what other orders left available",
-			given: []stock.Event{added("p1", 3), reserved("p1", "other", 2)}, quantity: 1,
-			want: []stock.Event{reserved("p1", "o1", 1)}, after: level{3, 3}, holds: 1,
+			given: []inventory.Event{added("p1", 3), reserved("p1", "other", 2)}, quantity: 1,
+			want: []inventory.Event{reserved("p1", "o1", 1)}, after: level{3, 3}, holds: 1,
 		},
 		{
-			name: "short: rejected with the shortfall, nothing reserved", given: []stock.Event{added("p1", 10)}, quantity: 11,
-			want: []stock.Event{rejected("p1", "o1", 11, 10)}, after: level{10, 0},
+			name: "short: rejected with the shortfall, nothing reserved", given: []inventory.Event{added("p1", 10)}, quantity: 11,
+			want: []inventory.Event{rejected("p1", "o1", 11, 10)}, after: level{10, 0},
 		},
 		{
 			name:  "short because other orders hold the rest",
-			given: []stock.Event{added("p1", 3), reserved("p1", "other", 2)}, quantity: 2,
-			want: []stock.Event{rejected("p1", "o1", 2, 1)}, after: level{3, 2},
+			given: []inventory.Event{added("p1", 3), reserved("p1", "other", 2)}, quantity: 2,
+			want: []inventory.Event{rejected("p1", "o1", 2, 1)}, after: level{3, 2},
 		},
 		{
 			name: "product with no stock at all", quantity: 1,
-			want: []stock.Event{rejected("p1", "o1", 1, 0)}, after: level{0, 0},
+			want: []inventory.Event{rejected("p1", "o1", 1, 0)}, after: level{0, 0},
 		},
 		{
 			name:  "the order already holds a reservation here: nothing recorded",
-			given: []stock.Event{added("p1", 10), reserved("p1", "o1", 4)}, quantity: 4,
+			given: []inventory.Event{added("p1", 10), reserved("p1", "o1", 4)}, quantity: 4,
 			after: level{10, 4}, holds: 4,
 		},
 		{
 			name:  "the order already holds a reservation, a different quantity asked: nothing recorded",
-			given: []stock.Event{added("p1", 10), reserved("p1", "o1", 4)}, quantity: 20,
+			given: []inventory.Event{added("p1", 10), reserved("p1", "o1", 4)}, quantity: 20,
 			after: level{10, 4}, holds: 4,
 		},
 		{
 			name:  "a rejection of another order does not block this one",
-			given: []stock.Event{added("p1", 5), rejected("p1", "o0", 9, 5)}, quantity: 5,
-			want: []stock.Event{reserved("p1", "o1", 5)}, after: level{5, 5}, holds: 5,
+			given: []inventory.Event{added("p1", 5), rejected("p1", "o0", 9, 5)}, quantity: 5,
+			want: []inventory.Event{reserved("p1", "o1", 5)}, after: level{5, 5}, holds: 5,
 		},
 		{
 			// The stock does not remember answers; the stream's single
 			// writer drops redelivered requests before they get here.
 			name:  "after a rejection, with stock arrived since, the line is decided afresh",
-			given: []stock.Event{added("p1", 1), rejected("p1", "o1", 2, 1), added("p1", 100)}, quantity: 2,
-			want: []stock.Event{reserved("p1", "o1", 2)}, after: level{101, 2}, holds: 2,
+			given: []inventory.Event{added("p1", 1), rejected("p1", "o1", 2, 1), added("p1", 100)}, quantity: 2,
+			want: []inventory.Event{reserved("p1", "o1", 2)}, after: level{101, 2}, holds: 2,
 		},
 		{
 			name:  "after a release the line is decided afresh",
-			given: []stock.Event{added("p1", 10), reserved("p1", "o1", 4), released("p1", "o1", 4)}, quantity: 4,
-			want: []stock.Event{reserved("p1", "o1", 4)}, after: level{10, 4}, holds: 4,
+			given: []inventory.Event{added("p1", 10), reserved("p1", "o1", 4), released("p1", "o1", 4)}, quantity: 4,
+			want: []inventory.Event{reserved("p1", "o1", 4)}, after: level{10, 4}, holds: 4,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := build(t, tt.given...)
-			got := stock.ReserveLine(s, "p1", "o1", tt.quantity)
+			got := inventory.ReserveLine(s, "p1", "o1", tt.quantity)
 			if !sameDecision(got, tt.want) {
 				t.Fatalf("decision = %#v\nwant %#v", got, tt.want)
 			}
@@ -283,65 +283,65 @@ func TestReserveLine(t *testing.T) {
 
 func TestReleaseLineAndCommitLine(t *testing.T) {
 	// o1 holds 3 and o2 holds 1 of p1's 10; o3 was rejected.
-	base := []stock.Event{added("p1", 10), reserved("p1", "o1", 3), reserved("p1", "o2", 1), rejected("p1", "o3", 20, 6)}
-	with := func(extra ...stock.Event) []stock.Event {
-		return append(append([]stock.Event{}, base...), extra...)
+	base := []inventory.Event{added("p1", 10), reserved("p1", "o1", 3), reserved("p1", "o2", 1), rejected("p1", "o3", 20, 6)}
+	with := func(extra ...inventory.Event) []inventory.Event {
+		return append(append([]inventory.Event{}, base...), extra...)
 	}
-	type decide func(s stock.Stock, productID, orderID string) []stock.Event
+	type decide func(s inventory.Stock, productID, orderID string) []inventory.Event
 	tests := []struct {
 		name   string
-		given  []stock.Event
+		given  []inventory.Event
 		decide decide
 		order  string
-		want   []stock.Event
+		want   []inventory.Event
 		after  level
 	}{
 		{
-			name: "release an open reservation", given: base, decide: stock.ReleaseLine, order: "o1",
-			want: []stock.Event{released("p1", "o1", 3)}, after: level{10, 1},
+			name: "release an open reservation", given: base, decide: inventory.ReleaseLine, order: "o1",
+			want: []inventory.Event{released("p1", "o1", 3)}, after: level{10, 1},
 		},
 		{
-			name: "release leaves other orders' reservations", given: base, decide: stock.ReleaseLine, order: "o2",
-			want: []stock.Event{released("p1", "o2", 1)}, after: level{10, 3},
+			name: "release leaves other orders' reservations", given: base, decide: inventory.ReleaseLine, order: "o2",
+			want: []inventory.Event{released("p1", "o2", 1)}, after: level{10, 3},
 		},
 		{
-			name: "release an order with no reservation", given: base, decide: stock.ReleaseLine, order: "o9",
+			name: "release an order with no reservation", given: base, decide: inventory.ReleaseLine, order: "o9",
 			after: level{10, 4},
 		},
 		{
-			name: "release a rejected order", given: base, decide: stock.ReleaseLine, order: "o3",
+			name: "release a rejected order", given: base, decide: inventory.ReleaseLine, order: "o3",
 			after: level{10, 4},
 		},
 		{
-			name: "release after release", given: with(released("p1", "o1", 3)), decide: stock.ReleaseLine, order: "o1",
+			name: "release after release", given: with(released("p1", "o1", 3)), decide: inventory.ReleaseLine, order: "o1",
 			after: level{10, 1},
 		},
 		{
-			name: "release after commit", given: with(committed("p1", "o1", 3)), decide: stock.ReleaseLine, order: "o1",
+			name: "release after commit", given: with(committed("p1", "o1", 3)), decide: inventory.ReleaseLine, order: "o1",
 			after: level{7, 1},
 		},
 		{
-			name: "commit reduces on hand and reserved", given: base, decide: stock.CommitLine, order: "o1",
-			want: []stock.Event{committed("p1", "o1", 3)}, after: level{7, 1},
+			name: "commit reduces on hand and reserved", given: base, decide: inventory.CommitLine, order: "o1",
+			want: []inventory.Event{committed("p1", "o1", 3)}, after: level{7, 1},
 		},
 		{
-			name: "commit leaves other orders' reservations", given: base, decide: stock.CommitLine, order: "o2",
-			want: []stock.Event{committed("p1", "o2", 1)}, after: level{9, 3},
+			name: "commit leaves other orders' reservations", given: base, decide: inventory.CommitLine, order: "o2",
+			want: []inventory.Event{committed("p1", "o2", 1)}, after: level{9, 3},
 		},
 		{
-			name: "commit an order with no reservation", given: base, decide: stock.CommitLine, order: "o9",
+			name: "commit an order with no reservation", given: base, decide: inventory.CommitLine, order: "o9",
 			after: level{10, 4},
 		},
 		{
-			name: "commit a rejected order", given: base, decide: stock.CommitLine, order: "o3",
+			name: "commit a rejected order", given: base, decide: inventory.CommitLine, order: "o3",
 			after: level{10, 4},
 		},
 		{
-			name: "commit after commit", given: with(committed("p1", "o1", 3)), decide: stock.CommitLine, order: "o1",
+			name: "commit after commit", given: with(committed("p1", "o1", 3)), decide: inventory.CommitLine, order: "o1",
 			after: level{7, 1},
 		},
 		{
-			name: "commit after release", given: with(released("p1", "o1", 3)), decide: stock.CommitLine, order: "o1",
+			name: "commit after release", given: with(released("p1", "o1", 3)), decide: inventory.CommitLine, order: "o1",
 			after: level{10, 1},
 		},
 	}
@@ -369,19 +369,19 @@ func TestOrderLinesAnsweredPerProduct(t *testing.T) {
 	p1 := build(t, added("p1", 5))
 	p2 := build(t, added("p2", 1))
 
-	got1 := stock.ReserveLine(p1, "p1", "o1", 2)
-	got2 := stock.ReserveLine(p2, "p2", "o1", 2)
-	if want := []stock.Event{reserved("p1", "o1", 2)}; !sameDecision(got1, want) {
+	got1 := inventory.ReserveLine(p1, "p1", "o1", 2)
+	got2 := inventory.ReserveLine(p2, "p2", "o1", 2)
+	if want := []inventory.Event{reserved("p1", "o1", 2)}; !sameDecision(got1, want) {
 		t.Fatalf("p1 decision = %#v, want %#v", got1, want)
 	}
-	if want := []stock.Event{rejected("p2", "o1", 2, 1)}; !sameDecision(got2, want) {
+	if want := []inventory.Event{rejected("p2", "o1", 2, 1)}; !sameDecision(got2, want) {
 		t.Fatalf("p2 decision = %#v, want %#v", got2, want)
 	}
 	p1, p2 = apply(t, p1, "p1", got1), apply(t, p2, "p2", got2)
 
-	rel1 := stock.ReleaseLine(p1, "p1", "o1")
-	rel2 := stock.ReleaseLine(p2, "p2", "o1")
-	if want := []stock.Event{released("p1", "o1", 2)}; !sameDecision(rel1, want) {
+	rel1 := inventory.ReleaseLine(p1, "p1", "o1")
+	rel2 := inventory.ReleaseLine(p2, "p2", "o1")
+	if want := []inventory.Event{released("p1", "o1", 2)}; !sameDecision(rel1, want) {
 		t.Fatalf("p1 release = %#v, want %#v", rel1, want)
 	}
 	if len(rel2) != 0 {
@@ -397,22 +397,22 @@ func TestOrderLinesAnsweredPerProduct(t *testing.T) {
 func TestCheckInvariants(t *testing.T) {
 	tests := []struct {
 		name   string
-		events []stock.Event
+		events []inventory.Event
 		ok     bool
 	}{
 		{"empty", nil, true},
-		{"stock only", []stock.Event{added("p1", 4)}, true},
-		{"reserved all", []stock.Event{added("p1", 4), reserved("p1", "o1", 4)}, true},
-		{"committed all", []stock.Event{added("p1", 4), reserved("p1", "o1", 4), committed("p1", "o1", 4)}, true},
-		{"reserved more than on hand", []stock.Event{added("p1", 4), reserved("p1", "o1", 5)}, false},
-		{"reserved with nothing on hand", []stock.Event{reserved("p1", "o1", 1)}, false},
-		{"released more than held", []stock.Event{added("p1", 4), reserved("p1", "o1", 2), released("p1", "o1", 3)}, false},
-		{"released less than held", []stock.Event{added("p1", 4), reserved("p1", "o1", 3), released("p1", "o1", 1)}, false},
-		{"committed less than held", []stock.Event{added("p1", 4), reserved("p1", "o1", 3), committed("p1", "o1", 1)}, false},
+		{"stock only", []inventory.Event{added("p1", 4)}, true},
+		{"reserved all", []inventory.Event{added("p1", 4), reserved("p1", "o1", 4)}, true},
+		{"committed all", []inventory.Event{added("p1", 4), reserved("p1", "o1", 4), committed("p1", "o1", 4)}, true},
+		{"reserved more than on hand", []inventory.Event{added("p1", 4), reserved("p1", "o1", 5)}, false},
+		{"reserved with nothing on hand", []inventory.Event{reserved("p1", "o1", 1)}, false},
+		{"released more than held", []inventory.Event{added("p1", 4), reserved("p1", "o1", 2), released("p1", "o1", 3)}, false},
+		{"released less than held", []inventory.Event{added("p1", 4), reserved("p1", "o1", 3), released("p1", "o1", 1)}, false},
+		{"committed less than held", []inventory.Event{added("p1", 4), reserved("p1", "o1", 3), committed("p1", "o1", 1)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var s stock.Stock
+			var s inventory.Stock
 			for _, e := range tt.events {
 				s = s.Evolve(e)
 			}
@@ -438,7 +438,7 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 	rng := rand.New(rand.NewSource(seed))
 	products := []string{"p1", "p2", "p3"}
 	orders := []string{"o1", "o2", "o3", "o4", "o5"}
-	stocks := map[string]stock.Stock{}
+	stocks := map[string]inventory.Stock{}
 
 	// The model: goods on hand per product, and what each order holds of
 	// each product.
@@ -453,13 +453,13 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 		id := products[rng.Intn(len(products))]
 		orderID := orders[rng.Intn(len(orders))]
 		s := stocks[id]
-		var got, want []stock.Event
+		var got, want []inventory.Event
 		// Commits outweigh adds, so stock keeps running short and both
 		// answers of ReserveLine stay common over the whole walk.
 		switch op := rng.Intn(20); {
 		case op < 4: // Add, sometimes with a bad quantity
 			q := rng.Intn(6) - 1
-			events, err := stock.Add(s, id, q)
+			events, err := inventory.Add(s, id, q)
 			if q < 1 {
 				if fault.KindOf(err) != fault.Invalid || len(events) != 0 {
 					t.Fatalf("step %d: Add(%d) = %#v, %v; want Invalid", step, q, events, err)
@@ -470,30 +470,30 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 			if err != nil {
 				t.Fatalf("step %d: Add(%d): %v", step, q, err)
 			}
-			got, want = events, []stock.Event{added(id, q)}
+			got, want = events, []inventory.Event{added(id, q)}
 			onHand[id] += q
 			counts["add"]++
 
 		case op < 12: // ReserveLine
 			q := 1 + rng.Intn(8)
-			got = stock.ReserveLine(s, id, orderID, q)
+			got = inventory.ReserveLine(s, id, orderID, q)
 			available := onHand[id] - sumHeld(held[id])
 			switch {
 			case held[id][orderID] > 0:
 				counts["reserve while holding"]++
 			case available < q:
-				want = []stock.Event{rejected(id, orderID, q, available)}
+				want = []inventory.Event{rejected(id, orderID, q, available)}
 				counts["reject"]++
 			default:
-				want = []stock.Event{reserved(id, orderID, q)}
+				want = []inventory.Event{reserved(id, orderID, q)}
 				held[id][orderID] = q
 				counts["reserve"]++
 			}
 
 		case op < 15: // ReleaseLine
-			got = stock.ReleaseLine(s, id, orderID)
+			got = inventory.ReleaseLine(s, id, orderID)
 			if q := held[id][orderID]; q > 0 {
-				want = []stock.Event{released(id, orderID, q)}
+				want = []inventory.Event{released(id, orderID, q)}
 				delete(held[id], orderID)
 				counts["release"]++
 			} else {
@@ -501,9 +501,9 @@ func randomOperations(t *testing.T, seed int64, steps int) {
 			}
 
 		default: // CommitLine
-			got = stock.CommitLine(s, id, orderID)
+			got = inventory.CommitLine(s, id, orderID)
 			if q := held[id][orderID]; q > 0 {
-				want = []stock.Event{committed(id, orderID, q)}
+				want = []inventory.Event{committed(id, orderID, q)}
 				onHand[id] -= q
 				delete(held[id], orderID)
 				counts["commit"]++
@@ -576,7 +576,7 @@ func TestUpcastStockReservationRejectedV1(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := stock.UpcastStockReservationRejectedV1(tt.v1)
+			got, err := inventory.UpcastStockReservationRejectedV1(tt.v1)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
 			}
@@ -588,16 +588,16 @@ func TestUpcastStockReservationRejectedV1(t *testing.T) {
 }
 
 func TestConstants(t *testing.T) {
-	if stock.ReasonInsufficientStock != "INSUFFICIENT_STOCK" {
-		t.Errorf("ReasonInsufficientStock = %q", stock.ReasonInsufficientStock)
+	if inventory.ReasonInsufficientStock != "INSUFFICIENT_STOCK" {
+		t.Errorf("ReasonInsufficientStock = %q", inventory.ReasonInsufficientStock)
 	}
-	if got := stock.StreamID("p1"); got != "stock-p1" {
+	if got := inventory.StreamID("p1"); got != "stock-p1" {
 		t.Errorf("StreamID = %q, want stock-p1", got)
 	}
-	if k := fault.KindOf(stock.ErrBadQuantity); k != fault.Invalid {
+	if k := fault.KindOf(inventory.ErrBadQuantity); k != fault.Invalid {
 		t.Errorf("KindOf(ErrBadQuantity) = %v, want Invalid", k)
 	}
-	if k := fault.KindOf(fmt.Errorf("add: %w", stock.ErrBadQuantity)); k != fault.Invalid {
+	if k := fault.KindOf(fmt.Errorf("add: %w", inventory.ErrBadQuantity)); k != fault.Invalid {
 		t.Errorf("KindOf(wrapped ErrBadQuantity) = %v, want Invalid", k)
 	}
 }

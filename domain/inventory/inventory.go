@@ -1,11 +1,11 @@
-// Package stock owns inventory: stock on hand per product and the
+// Package inventory owns the stock of the shop: stock on hand per product and the
 // reservations held for orders. A product's stock stream is stock-<productId>
 // and has one writer: every decision about a product is taken against that
 // product's stock alone, one order line at a time (orders re-keyed by
 // product, as in the talk). An order with several lines gets one answer per
 // line; the order process validates it only when every line is reserved and
 // fails it (releasing the reserved lines) when any is short.
-package stock
+package inventory
 
 import (
 	"fmt"
