@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"orderflow/app/kafkabus"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 	"orderflow/migrations"
 )

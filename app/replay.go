@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"orderflow/app/flags"
-	"orderflow/app/kafkabus"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 	"orderflow/migrations"
 	"orderflow/projections"

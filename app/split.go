@@ -17,8 +17,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"orderflow/app/kafkabus"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 	"orderflow/migrations"
 	"orderflow/projections"

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"orderflow/app/kafkabus"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 	"orderflow/migrations"
 )

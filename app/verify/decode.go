@@ -6,7 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"orderflow/app/kafkabus"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"orderflow/app/kafkabus"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 )
 
 // Topics are the topics a split deployment's history is in: the family

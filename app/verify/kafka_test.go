@@ -13,9 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"orderflow/app/kafkabus"
 	"orderflow/app/verify"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 	"orderflow/domain/inventory"
 	"orderflow/events"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"orderflow/app/kafkabus/copartition"
+	"orderflow/commands/kafkabus/copartition"
 )
 
 const group = "orderflow-test-copartition"

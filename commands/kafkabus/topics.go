@@ -22,8 +22,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"orderflow/app/kafkabus/copartition"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus/copartition"
 	"orderflow/events"
 )
 

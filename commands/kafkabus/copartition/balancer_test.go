@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"orderflow/app/kafkabus/copartition"
+	"orderflow/commands/kafkabus/copartition"
 )
 
 // The two topics of the inventory group, keyed alike by product.

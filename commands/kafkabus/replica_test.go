@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"orderflow/app/kafkabus"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 	"orderflow/migrations"
 )
