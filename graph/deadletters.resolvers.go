@@ -32,7 +32,7 @@ func (r *mutationResolver) RetryDeadLetter(ctx context.Context, id string) (*mod
 	case err != nil:
 		return nil, err
 	case l.State != events.DeadLetterOpen:
-		return nil, fault.Conflictf(fmt.Sprintf("dead letter %s was retried already", id))
+		return nil, fault.Conflictf("dead letter %s was retried already", id)
 	case r.Redeliver == nil:
 		return nil, fault.Conflictf("no reaction runs in this process")
 	}
@@ -40,7 +40,7 @@ func (r *mutationResolver) RetryDeadLetter(ctx context.Context, id string) (*mod
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fault.Conflictf(fmt.Sprintf("%s failed again; dead letter %s stays OPEN: %v", l.Reader, id, err))
+		return nil, fault.Conflictf("%s failed again; dead letter %s stays OPEN: %v", l.Reader, id, err)
 	}
 	l, err = r.Store.DB().DeadLetter(ctx, n)
 	if err != nil {

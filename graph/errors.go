@@ -15,11 +15,11 @@ import (
 
 // Error codes in extensions.code.
 const (
-	CodeBadUserInput = "BAD_USER_INPUT"
-	CodeNotFound     = "NOT_FOUND"
-	CodeConflict     = "CONFLICT"
+	CodeBadUserInput = string(fault.CodeBadUserInput)
+	CodeNotFound     = string(fault.CodeNotFound)
+	CodeConflict     = string(fault.CodeConflict)
+	CodeInternal     = string(fault.CodeInternal)
 	CodeTimeout      = "TIMEOUT"
-	CodeInternal     = "INTERNAL"
 	CodeOverloaded   = "OVERLOADED"
 	// CodeLimitExceeded refuses a request that asks more than the server's
 	// request limits allow (body size, complexity, aliases, mutations).
@@ -45,9 +45,9 @@ var errTimeout = errors.New("the change was recorded, but the read models did no
 // timeout. Nothing was written; the client may retry.
 var errOverloaded = errors.New("the shop is busy validating earlier orders; nothing was recorded, try again shortly")
 
-func badInput(msg string) error { return fault.Invalidf(msg) }
+func badInput(msg string) error { return fault.New(fault.Invalid, msg) }
 
-func notFound(msg string) error { return fault.NotFoundf(msg) }
+func notFound(msg string) error { return fault.New(fault.NotFound, msg) }
 
 // errPanic stands for a panic in a resolver (Recover logged it).
 var errPanic = errors.New("panic in resolver")
@@ -111,12 +111,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, errOverloaded):
 			code = CodeOverloaded
 			out.Message = errOverloaded.Error()
-		case fault.KindOf(err) == fault.Invalid:
-			code = CodeBadUserInput
-		case fault.KindOf(err) == fault.NotFound:
-			code = CodeNotFound
-		case fault.KindOf(err) == fault.Conflict:
-			code = CodeConflict
+		case fault.KindOf(err) != fault.Unknown:
+			code = string(fault.KindOf(err).Code())
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			code = CodeTimeout
 			out.Message = "the request was cancelled or timed out"

@@ -325,7 +325,7 @@ func (r *runner) record(t Table, row []string, apply func() (outcome, error)) er
 func (r *runner) applyProduct(ctx context.Context, ch commands.SourceChange, row []string) (outcome, error) {
 	price, err := strconv.ParseInt(strings.TrimSpace(row[2]), 10, 64)
 	if err != nil {
-		return 0, fault.Invalidf(fmt.Sprintf("price %q is not a whole number of cents", row[2]))
+		return 0, fault.Invalidf("price %q is not a whole number of cents", row[2])
 	}
 	return applyOutcome(r.h.SyncProduct(ctx, ch, commands.LegacyProduct{ID: row[0], Name: row[1], PriceCents: price}))
 }

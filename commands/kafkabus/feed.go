@@ -386,17 +386,7 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 }
 
 // refusal is the code and message a remote caller gets for err.
-func refusal(err error) (string, string) {
-	switch fault.KindOf(err) {
-	case fault.Invalid:
-		return "BAD_USER_INPUT", err.Error()
-	case fault.NotFound:
-		return "NOT_FOUND", err.Error()
-	case fault.Conflict:
-		return "CONFLICT", err.Error()
-	}
-	return "INTERNAL", err.Error()
-}
+func refusal(err error) (fault.Code, string) { return fault.KindOf(err).Code(), err.Error() }
 
 // commit commits, per partition, the records done and published from the
 // oldest on.

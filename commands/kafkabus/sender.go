@@ -112,15 +112,10 @@ func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Resul
 	case <-ctx.Done():
 		return commands.Result{}, s.late(cmd, ctx.Err())
 	}
-	switch rep.Code {
-	case "":
-	case "BAD_USER_INPUT":
-		return commands.Result{}, fault.Invalidf(rep.Message)
-	case "NOT_FOUND":
-		return commands.Result{}, fault.NotFoundf(rep.Message)
-	case "CONFLICT":
-		return commands.Result{}, fault.Conflictf(rep.Message)
-	default:
+	if rep.Code != "" {
+		if kind := fault.KindOfCode(rep.Code); kind != fault.Unknown {
+			return commands.Result{}, fault.New(kind, rep.Message)
+		}
 		return commands.Result{}, errors.New(rep.Message)
 	}
 	res := commands.Result{ID: rep.ResultID}

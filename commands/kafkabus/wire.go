@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"orderflow/domain/fault"
 	"orderflow/events"
 )
 
@@ -57,8 +58,8 @@ type reply struct {
 	EventID string `json:"eventId,omitempty"`
 	// Code is empty on success, else the refusal's kind
 	// (BAD_USER_INPUT, NOT_FOUND, CONFLICT) or INTERNAL.
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
+	Code    fault.Code `json:"code,omitempty"`
+	Message string     `json:"message,omitempty"`
 }
 
 // EncodeEvent is the value of the record of an event on a family topic,

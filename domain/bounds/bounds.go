@@ -9,7 +9,6 @@
 package bounds
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"unicode"
@@ -28,15 +27,15 @@ const MaxIDBytes = 128
 func CheckID(what, id string) error {
 	switch {
 	case strings.TrimSpace(id) == "":
-		return fault.Invalidf(what + " must not be blank")
+		return fault.Invalidf("%s must not be blank", what)
 	case len(id) > MaxIDBytes:
-		return fault.Invalidf(fmt.Sprintf("%s must be at most %d bytes, got %d", what, MaxIDBytes, len(id)))
+		return fault.Invalidf("%s must be at most %d bytes, got %d", what, MaxIDBytes, len(id))
 	case !utf8.ValidString(id):
-		return fault.Invalidf(what + " must be valid UTF-8")
+		return fault.Invalidf("%s must be valid UTF-8", what)
 	}
 	for _, r := range id {
 		if !unicode.IsPrint(r) {
-			return fault.Invalidf(fmt.Sprintf("%s must be printable: it holds %U", what, r))
+			return fault.Invalidf("%s must be printable: it holds %U", what, r)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@
 package catalog
 
 import (
-	"fmt"
 	"strings"
 
 	"orderflow/domain/bounds"
@@ -20,7 +19,7 @@ const (
 
 var (
 	ErrBlankName = fault.Invalidf("product name must not be blank")
-	ErrBadPrice  = fault.Invalidf(fmt.Sprintf("priceCents must be between %d and %d", MinPriceCents, MaxPriceCents))
+	ErrBadPrice  = fault.Invalidf("priceCents must be between %d and %d", MinPriceCents, MaxPriceCents)
 	ErrBlankID   = fault.Invalidf("product id must not be blank")
 	// ErrUnknownProduct refuses withdrawing a product that was never defined.
 	ErrUnknownProduct = fault.NotFoundf("product not found")

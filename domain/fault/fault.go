@@ -4,7 +4,10 @@
 // allow the command (Conflict).
 package fault
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Kind is the class of a refusal.
 type Kind int
@@ -16,6 +19,39 @@ const (
 	NotFound
 	Conflict
 )
+
+// A Code names a kind where a refusal leaves the process: in GraphQL's
+// extensions.code and in a reply to a command sent over Kafka. Code and
+// KindOfCode are the one mapping between the two.
+type Code string
+
+const (
+	CodeInternal     Code = "INTERNAL"
+	CodeBadUserInput Code = "BAD_USER_INPUT"
+	CodeNotFound     Code = "NOT_FOUND"
+	CodeConflict     Code = "CONFLICT"
+)
+
+var codes = map[Kind]Code{Unknown: CodeInternal, Invalid: CodeBadUserInput, NotFound: CodeNotFound, Conflict: CodeConflict}
+
+// Code is the kind's code; an unknown kind is INTERNAL.
+func (k Kind) Code() Code {
+	if c, ok := codes[k]; ok {
+		return c
+	}
+	return CodeInternal
+}
+
+// KindOfCode is the kind a code names; Unknown for INTERNAL and for any
+// code that is not a refusal's.
+func KindOfCode(c Code) Kind {
+	for k, kc := range codes {
+		if kc == c {
+			return k
+		}
+	}
+	return Unknown
+}
 
 // Error is a refusal with its kind and a message for the caller.
 type Error struct {
@@ -32,14 +68,20 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Kind == e.Kind && t.Msg == e.Msg
 }
 
-// Invalidf returns an Invalid refusal: the command's input breaks a rule.
-func Invalidf(msg string) *Error { return &Error{Kind: Invalid, Msg: msg} }
+// New returns a refusal of a kind with a finished message, as a reply
+// from another process carries it.
+func New(kind Kind, msg string) *Error { return &Error{Kind: kind, Msg: msg} }
 
-// NotFoundf returns a NotFound refusal.
-func NotFoundf(msg string) *Error { return &Error{Kind: NotFound, Msg: msg} }
+// Invalidf returns an Invalid refusal, its message formatted as fmt.Sprintf
+// does: the command's input breaks a rule.
+func Invalidf(format string, args ...any) *Error { return New(Invalid, fmt.Sprintf(format, args...)) }
 
-// Conflictf returns a Conflict refusal: the current state does not allow it.
-func Conflictf(msg string) *Error { return &Error{Kind: Conflict, Msg: msg} }
+// NotFoundf returns a NotFound refusal, formatted as fmt.Sprintf does.
+func NotFoundf(format string, args ...any) *Error { return New(NotFound, fmt.Sprintf(format, args...)) }
+
+// Conflictf returns a Conflict refusal, formatted as fmt.Sprintf does: the
+// current state does not allow the command.
+func Conflictf(format string, args ...any) *Error { return New(Conflict, fmt.Sprintf(format, args...)) }
 
 // KindOf finds the refusal kind anywhere in err's chain.
 func KindOf(err error) Kind {

@@ -63,3 +63,36 @@ func TestErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, "order not found")
 	}
 }
+
+func TestCodes(t *testing.T) {
+	tests := []struct {
+		kind fault.Kind
+		code fault.Code
+	}{
+		{fault.Unknown, fault.CodeInternal},
+		{fault.Invalid, fault.CodeBadUserInput},
+		{fault.NotFound, fault.CodeNotFound},
+		{fault.Conflict, fault.CodeConflict},
+	}
+	for _, tt := range tests {
+		if got := tt.kind.Code(); got != tt.code {
+			t.Errorf("%v.Code() = %q, want %q", tt.kind, got, tt.code)
+		}
+		if got := fault.KindOfCode(tt.code); got != tt.kind {
+			t.Errorf("KindOfCode(%q) = %v, want %v", tt.code, got, tt.kind)
+		}
+	}
+	if got := fault.KindOfCode("TIMEOUT"); got != fault.Unknown {
+		t.Errorf("KindOfCode(TIMEOUT) = %v, want Unknown: only refusals have a kind", got)
+	}
+}
+
+func TestFormatted(t *testing.T) {
+	err := fault.Invalidf("line %d: quantity must be between %d and %d", 2, 1, 1000)
+	if err.Error() != "line 2: quantity must be between 1 and 1000" || err.Kind != fault.Invalid {
+		t.Errorf("Invalidf = %v (%v)", err, err.Kind)
+	}
+	if got := fault.New(fault.Conflict, "100% taken"); got.Error() != "100% taken" || got.Kind != fault.Conflict {
+		t.Errorf("New keeps a finished message as it is, got %q", got.Error())
+	}
+}

@@ -30,12 +30,12 @@ var (
 	// ErrBadQuantity refuses to add fewer than one unit (stock only ever
 	// comes in; it leaves through reservations that are committed) or more
 	// than MaxAddQuantity at once.
-	ErrBadQuantity = fault.Invalidf(fmt.Sprintf("quantity must be between %d and %d", MinAddQuantity, MaxAddQuantity))
+	ErrBadQuantity = fault.Invalidf("quantity must be between %d and %d", MinAddQuantity, MaxAddQuantity)
 	// ErrOnHandLimit refuses stock that would take a product past
 	// MaxOnHand. It is a conflict, not bad input: the quantity is within
 	// its bounds, and the same request succeeds once less is on hand; it
 	// is the product's current stock that does not allow it.
-	ErrOnHandLimit = fault.Conflictf(fmt.Sprintf("stock on hand may not exceed %d units", MaxOnHand))
+	ErrOnHandLimit = fault.Conflictf("stock on hand may not exceed %d units", MaxOnHand)
 )
 
 // StreamID is the stream that holds a product's stock events.

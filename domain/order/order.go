@@ -37,16 +37,13 @@ const (
 )
 
 var (
-	ErrBlankID         = fault.Invalidf("order id must not be blank")
-	ErrBlankCustomer   = fault.Invalidf("customerId must not be blank")
-	ErrNoLines         = fault.Invalidf("an order needs at least one line")
-	ErrTooManyLines    = fault.Invalidf(fmt.Sprintf("an order has at most %d lines", MaxLines))
-	ErrTotalTooLarge   = fault.Invalidf(fmt.Sprintf("the order total would exceed %d cents", MaxTotalCents))
-	ErrAlreadyPlaced   = fault.Conflictf("order id is already used by a different order")
-	ErrNotFound        = fault.NotFoundf("order not found")
-	ErrShipNeedsPaid   = fault.Conflictf("only a PAID order can be shipped")
-	ErrCannotCancel    = fault.Conflictf("only a PENDING, VALIDATED or PAID order can be cancelled")
-	ErrCannotPayStatus = fault.Conflictf("order cannot be paid in its current status")
+	ErrBlankID       = fault.Invalidf("order id must not be blank")
+	ErrBlankCustomer = fault.Invalidf("customerId must not be blank")
+	ErrNoLines       = fault.Invalidf("an order needs at least one line")
+	ErrTooManyLines  = fault.Invalidf("an order has at most %d lines", MaxLines)
+	ErrTotalTooLarge = fault.Invalidf("the order total would exceed %d cents", MaxTotalCents)
+	ErrAlreadyPlaced = fault.Conflictf("order id is already used by a different order")
+	ErrNotFound      = fault.NotFoundf("order not found")
 )
 
 // StreamID is the stream that holds an order's events.
@@ -138,13 +135,13 @@ func Place(o Order, id, customerID string, lines []RequestedLine, prices map[str
 		}
 		switch {
 		case l.Quantity < MinQuantity || l.Quantity > MaxQuantity:
-			return nil, fault.Invalidf(fmt.Sprintf("line %d: quantity must be between %d and %d, got %d", i+1, MinQuantity, MaxQuantity, l.Quantity))
+			return nil, fault.Invalidf("line %d: quantity must be between %d and %d, got %d", i+1, MinQuantity, MaxQuantity, l.Quantity)
 		case seen[l.ProductID]:
-			return nil, fault.Invalidf(fmt.Sprintf("line %d: product %q appears more than once", i+1, l.ProductID))
+			return nil, fault.Invalidf("line %d: product %q appears more than once", i+1, l.ProductID)
 		}
 		price, ok := prices[l.ProductID]
 		if !ok {
-			return nil, fault.Invalidf(fmt.Sprintf("line %d: unknown product %q", i+1, l.ProductID))
+			return nil, fault.Invalidf("line %d: unknown product %q", i+1, l.ProductID)
 		}
 		seen[l.ProductID] = true
 		priced = append(priced, Line{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: price})
@@ -179,7 +176,7 @@ func Ship(o Order) ([]Event, error) {
 	case !o.Exists():
 		return nil, ErrNotFound
 	case o.Status != Paid:
-		return nil, fault.Conflictf(fmt.Sprintf("order is %s: only a PAID order can be shipped", o.Status))
+		return nil, fault.Conflictf("order is %s: only a PAID order can be shipped", o.Status)
 	}
 	return []Event{OrderShipped{OrderID: o.ID, Lines: o.Lines}}, nil
 }
@@ -193,7 +190,7 @@ func Cancel(o Order, reason string) ([]Event, error) {
 	case Pending, Validated, Paid:
 		return []Event{OrderCancelled{OrderID: o.ID, Reason: strings.TrimSpace(reason), Lines: o.Lines}}, nil
 	}
-	return nil, fault.Conflictf(fmt.Sprintf("order is %s: only a PENDING, VALIDATED or PAID order can be cancelled", o.Status))
+	return nil, fault.Conflictf("order is %s: only a PENDING, VALIDATED or PAID order can be cancelled", o.Status)
 }
 
 // CanBePaid says whether a payment for this order may be taken now. A
@@ -206,5 +203,5 @@ func CanBePaid(o Order) error {
 	case Pending, Validated:
 		return nil
 	}
-	return fault.Conflictf(fmt.Sprintf("order is %s: it cannot be paid", o.Status))
+	return fault.Conflictf("order is %s: it cannot be paid", o.Status)
 }

@@ -579,9 +579,6 @@ func TestSentinelKinds(t *testing.T) {
 		{order.ErrTooManyLines, fault.Invalid},
 		{order.ErrAlreadyPlaced, fault.Conflict},
 		{order.ErrNotFound, fault.NotFound},
-		{order.ErrShipNeedsPaid, fault.Conflict},
-		{order.ErrCannotCancel, fault.Conflict},
-		{order.ErrCannotPayStatus, fault.Conflict},
 	}
 	for _, tt := range tests {
 		if k := fault.KindOf(tt.err); k != tt.want {

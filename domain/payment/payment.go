@@ -5,8 +5,6 @@
 package payment
 
 import (
-	"fmt"
-
 	"orderflow/domain/fault"
 )
 
@@ -20,7 +18,7 @@ const (
 
 var (
 	ErrAlreadyPaid = fault.Conflictf("a payment for this order was already received")
-	ErrBadAmount   = fault.Invalidf(fmt.Sprintf("amountCents must be between %d and %d", MinAmountCents, MaxAmountCents))
+	ErrBadAmount   = fault.Invalidf("amountCents must be between %d and %d", MinAmountCents, MaxAmountCents)
 )
 
 // StreamID is the stream of an order's payment.
@@ -81,7 +79,7 @@ func Receive(p Payment, paymentID, orderID string, orderTotalCents, amountCents 
 		return nil, ErrBadAmount
 	}
 	if amountCents != orderTotalCents {
-		return nil, fault.Invalidf(fmt.Sprintf("amountCents must equal the order total %d, got %d", orderTotalCents, amountCents))
+		return nil, fault.Invalidf("amountCents must equal the order total %d, got %d", orderTotalCents, amountCents)
 	}
 	return []Event{PaymentReceived{PaymentID: paymentID, OrderID: orderID, AmountCents: amountCents}}, nil
 }

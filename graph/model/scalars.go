@@ -40,7 +40,7 @@ func UnmarshalInt(_ context.Context, v any) (int, error) {
 		return 0, err
 	}
 	if n < math.MinInt32 || n > math.MaxInt32 {
-		return 0, fault.Invalidf(fmt.Sprintf("Int must be a 32-bit integer (%d..%d), got %d; amounts that may be larger are Int64", math.MinInt32, math.MaxInt32, n))
+		return 0, fault.Invalidf("Int must be a 32-bit integer (%d..%d), got %d; amounts that may be larger are Int64", math.MinInt32, math.MaxInt32, n)
 	}
 	return int(n), nil
 }
@@ -78,18 +78,18 @@ func toInt64(scalar string, v any) (int64, error) {
 		// Only a decoder without UseNumber produces these; take a whole
 		// number that the float holds exactly, nothing else.
 		if v != math.Trunc(v) || math.Abs(v) > maxExactFloat {
-			return 0, fault.Invalidf(fmt.Sprintf("%s must be an integer, got %v", scalar, v))
+			return 0, fault.Invalidf("%s must be an integer, got %v", scalar, v)
 		}
 		return int64(v), nil
 	default:
-		return 0, fault.Invalidf(fmt.Sprintf("%s must be an integer, got %T", scalar, v))
+		return 0, fault.Invalidf("%s must be an integer, got %T", scalar, v)
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return 0, fault.Invalidf(fmt.Sprintf("%s %s is out of range (%d..%d)", scalar, raw, int64(math.MinInt64), int64(math.MaxInt64)))
+			return 0, fault.Invalidf("%s %s is out of range (%d..%d)", scalar, raw, int64(math.MinInt64), int64(math.MaxInt64))
 		}
-		return 0, fault.Invalidf(fmt.Sprintf("%s must be an integer, got %.40q", scalar, raw))
+		return 0, fault.Invalidf("%s must be an integer, got %.40q", scalar, raw)
 	}
 	return n, nil
 }
