@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"orderflow/commands"
 	"orderflow/events"
 )
 
@@ -32,9 +34,6 @@ type pipeline struct {
 	done   sync.WaitGroup
 }
 
-// validationConsumers are the reactions between placement and validation.
-var validationConsumers = map[string]bool{"inventory": true, "fraud": true, "customercheck": true, "order-process": true}
-
 // lagEvery is how often the validation lag is measured for admission.
 const lagEvery = 5 * time.Millisecond
 
@@ -48,7 +47,7 @@ func startPipeline(store *events.Store, reg *events.Registry, specs []events.Con
 	for _, spec := range specs {
 		c := events.NewConsumer(store, reg, spec, events.ConsumerOptions{Lanes: cfg.BusPartitions, Log: log})
 		p.consumers = append(p.consumers, c)
-		if validationConsumers[spec.Name] {
+		if slices.Contains(commands.Validating(), commands.ReactionName(spec.Name)) {
 			p.validating = append(p.validating, c)
 		}
 		run := c.Run

@@ -161,18 +161,33 @@ func fedReaction(cfg Config, spec events.ConsumerSpec) bool {
 	return false
 }
 
-// readModels are the projections a process keeps. One process, or the
-// API, keeps them all. A service split off without the API keeps only the
-// products read model, its price copy: nobody queries the others there,
-// and they would be built from part of their streams (an inventory service
-// receives only the order events of its products' partitions, so after a
-// failover an OrderFailed whose OrderPlaced another member took, which
-// stops the orders projection for good).
+// readModels are the projections a process keeps: one process keeps them
+// all; split, those its contexts declare (commands.Context.ReadModels: the
+// API all of them), and always the products read model, the price copy
+// the command handlers check products and price orders against. A service
+// split off without the API keeps nothing else: nobody queries the others
+// there, and they would be built from part of their streams (an inventory
+// service receives only the order events of its products' partitions).
 func readModels(cfg Config) []projections.Definition {
-	if !cfg.Split() || cfg.Runs(commands.ContextAPI) {
+	if !cfg.Split() {
 		return projections.All()
 	}
-	return projections.PricesDefinitions()
+	keep := map[string]bool{}
+	for _, d := range projections.PricesDefinitions() {
+		keep[d.Name] = true
+	}
+	for _, c := range cfg.Contexts {
+		for _, name := range commands.Lookup(c).ReadModels {
+			keep[name] = true
+		}
+	}
+	var out []projections.Definition
+	for _, d := range projections.All() {
+		if keep[d.Name] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // feedTopics are, per context this process runs (but the API), the topics

@@ -8,6 +8,16 @@ import (
 	"orderflow/events"
 )
 
+// catalogContext declares the catalog: products, their names and prices.
+var catalogContext = Context{
+	Name:    ContextCatalog,
+	Streams: catalog.StreamID(""),
+	Events: current(catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{},
+		catalog.ProductWithdrawn{}),
+	Commands: []CommandName{CmdUpsertProduct},
+	Table:    true,
+}
+
 // UpsertProduct defines a product or renames/reprices it.
 type UpsertProduct struct {
 	ID         string // made when empty

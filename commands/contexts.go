@@ -5,21 +5,100 @@ import (
 	"slices"
 	"strings"
 
-	"orderflow/domain/catalog"
-	"orderflow/domain/customer"
-	"orderflow/domain/customercheck"
-	"orderflow/domain/fraud"
-	"orderflow/domain/inventory"
-	"orderflow/domain/notification"
 	"orderflow/domain/order"
-	"orderflow/domain/payment"
 	"orderflow/events"
 )
 
-// The bounded contexts, as `--contexts` names them. Each owns the streams of
-// one family (catalog owns product-…, inventory owns stock-…) and is the
-// only writer of them; a process running it keeps them in its own log.
-// "api" owns no stream: it serves GraphQL and the read models.
+// A Context is a bounded context as orderflow runs it, declared once, in the
+// file named after it (inventory.go declares inventoryContext). Everything
+// that routes by context is derived from the list of declarations (Declared):
+// the event registry, which context writes a stream or an event type, what a
+// process split into services copies of others, its reactions and which of
+// them an order waits for, which commands it carries out, and the re-keyed
+// topics of Kafka. Adding a validation service is its domain package, its
+// declaration and its tests; TestDeclarationsAreComplete says what is
+// missing.
+type Context struct {
+	// Name is the context as `--contexts` names it.
+	Name string
+	// Streams is the prefix of the ids of the streams it writes and is the
+	// only writer of ("stock-" for inventory), its family; "" when it
+	// writes none (the API).
+	Streams string
+	// Events are the event types its streams hold, each with its current
+	// schema version and the upcasters from older ones.
+	Events []events.Registration
+	// Commands are the commands it carries out (sent to it over Kafka when
+	// it runs in another process), keyed by the key of its stream.
+	Commands []CommandName
+	// Copies are the families of other contexts it reads synchronously, to
+	// load state and to check what a command refers to: split into
+	// services, a process keeps a copy of them in its own log.
+	Copies []string
+	// CopiesAll says it reads every family (the API's read models).
+	CopiesAll bool
+	// Beside are the contexts that must run in the same process, and why:
+	// they read each other's streams as they decide.
+	Beside []string
+	Why    string
+	// ScalesOut says it may run as several members of its consumer group:
+	// its reaction's input is keyed by the streams it writes, and each
+	// member keeps a copy of its own family to take partitions over.
+	ScalesOut bool
+	// Table says its family is a table: the latest event of a key is what
+	// matters to readers, and a relay publishes it before what follows
+	// (a price must be known before an order that uses it).
+	Table bool
+	// Reaction is how it reacts to the events of the order flow; nil when
+	// it only carries out commands.
+	Reaction *Reaction
+	// Check is the validation of an order it reports, "" for none.
+	Check order.Check
+	// ReadModels are the projections it serves queries from.
+	ReadModels []string
+}
+
+// A ReactionName names a reaction: its checkpoint, its dead letters and its
+// figures in /metrics are kept under it.
+type ReactionName string
+
+// A Reaction is a context's consumer of the log: what it reads, how each
+// event is keyed (the key of the stream it writes, so one lane owns each),
+// and the lane that decides.
+type Reaction struct {
+	Name ReactionName
+	// Input are the event types it consumes.
+	Input []events.Payload
+	// Route gives the keys an event goes to.
+	Route func(events.Event, events.Payload) []events.Routed
+	// Rekeyed, when set, names the topic that carries its input of another
+	// family re-keyed by Route, the talk's "re-key by product id": one
+	// member of its consumer group then owns each key and sees its events
+	// in the order they were written.
+	Rekeyed string
+	// Validates says an order waits for it before it is validated or
+	// failed: admission (--max-validation-lag) measures its lag.
+	Validates bool
+	// Lane makes the handler of one lane (see events.ConsumerSpec.NewLane).
+	Lane func(h *Handlers, startHead int64) events.BatchHandler
+}
+
+// Types names the event types the reaction consumes.
+func (r *Reaction) Types() []string { return eventTypes(r.Input...) }
+
+// Keys are the keys Route gives an event's payload, each once, in order:
+// the records of a re-keyed topic an event becomes.
+func (r *Reaction) Keys(p events.Payload) []string {
+	var keys []string
+	for _, rt := range r.Route(events.Event{}, p) {
+		if !slices.Contains(keys, rt.Key) {
+			keys = append(keys, rt.Key)
+		}
+	}
+	return keys
+}
+
+// The bounded contexts, as `--contexts` names them.
 const (
 	ContextAPI           = "api"
 	ContextOrders        = "orders"
@@ -32,23 +111,47 @@ const (
 	ContextNotifications = "notifications"
 )
 
-// Contexts lists every context, in the order `--contexts` documents them.
-func Contexts() []string {
-	return []string{ContextAPI, ContextOrders, ContextCatalog, ContextCustomers, ContextInventory, ContextFraud, ContextCustomerCheck, ContextPayments, ContextNotifications}
+// Declared lists every context, in the order `--contexts` documents them.
+func Declared() []*Context {
+	return []*Context{&apiContext, &ordersContext, &catalogContext, &customersContext, &inventoryContext,
+		&fraudContext, &customerCheckContext, &paymentsContext, &notificationsContext}
 }
 
-// streamPrefixes maps the prefix of each family's stream ids to the
-// context that writes them.
-var streamPrefixes = map[string]string{
-	order.StreamID(""):         ContextOrders,
-	catalog.StreamID(""):       ContextCatalog,
-	customer.StreamID(""):      ContextCustomers,
-	inventory.StreamID(""):     ContextInventory,
-	fraud.StreamID(""):         ContextFraud,
-	customercheck.StreamID(""): ContextCustomerCheck,
-	payment.StreamID(""):       ContextPayments,
-	notification.StreamID(""):  ContextNotifications,
+// The tables derived from the declarations, built once.
+var (
+	byName       = map[string]*Context{}
+	byPrefix     = map[string]*Context{}
+	byType       = map[string]*Context{}
+	byCommand    = map[CommandName]*Context{}
+	byReaction   = map[ReactionName]*Context{}
+	contextNames []string
+)
+
+func init() {
+	for _, c := range Declared() {
+		contextNames = append(contextNames, c.Name)
+		byName[c.Name] = c
+		if c.Streams != "" {
+			byPrefix[c.Streams] = c
+		}
+		for _, r := range c.Events {
+			byType[r.Payload.EventType()] = c
+		}
+		for _, n := range c.Commands {
+			byCommand[n] = c
+		}
+		if c.Reaction != nil {
+			byReaction[c.Reaction.Name] = c
+		}
+	}
 }
+
+// Contexts lists the name of every context, in the order `--contexts`
+// documents them.
+func Contexts() []string { return slices.Clone(contextNames) }
+
+// Lookup is the declaration of a context, nil for an unknown name.
+func Lookup(name string) *Context { return byName[name] }
 
 // StreamContext is the context that writes a stream, "" for a stream of
 // no known family.
@@ -57,7 +160,10 @@ func StreamContext(streamID string) string {
 	if !ok {
 		return ""
 	}
-	return streamPrefixes[prefix+"-"]
+	if c := byPrefix[prefix+"-"]; c != nil {
+		return c.Name
+	}
+	return ""
 }
 
 // StreamKey is the key of a stream within its family: the product id of
@@ -67,71 +173,73 @@ func StreamKey(streamID string) string {
 	return key
 }
 
-// ReactionContext is the context a reaction (a ConsumerSpec of Consumers)
-// belongs to: the one that owns the streams it writes.
+// TypeContext is the context whose streams hold events of a type ("" for
+// an unknown type).
+func TypeContext(eventType string) string {
+	if c := byType[eventType]; c != nil {
+		return c.Name
+	}
+	return ""
+}
+
+// ReactionContext is the context a reaction belongs to, "" for none.
 func ReactionContext(reaction string) string {
-	if reaction == "order-process" {
-		return ContextOrders
+	if c := byReaction[ReactionName(reaction)]; c != nil {
+		return c.Name
 	}
-	return reaction
+	return ""
 }
 
-// ProductKeys is the repartition of order events to inventory: the
-// products of the event's lines, each once, in order. Events of other types
-// have none.
-func ProductKeys(p events.Payload) []string {
-	var keys []string
-	for _, r := range byProduct(events.Event{}, p) {
-		if !slices.Contains(keys, r.Key) {
-			keys = append(keys, r.Key)
-		}
+// CommandContext is the context that carries out a command, "" for none.
+func CommandContext(name CommandName) string {
+	if c := byCommand[name]; c != nil {
+		return c.Name
 	}
-	return keys
-}
-
-// CustomerKeys is the repartition of order events to fraud: the customer
-// of an OrderPlaced, whose history decides it. Its lanes take a customer's
-// orders as "already answered" when they come before the last one
-// answered, so the orders must reach them in the order they were placed,
-// as one partition keyed by customer carries them. Events of other types
-// have none.
-func CustomerKeys(p events.Payload) []string {
-	var keys []string
-	for _, r := range byCustomer(events.Event{}, p) {
-		keys = append(keys, r.Key)
-	}
-	return keys
+	return ""
 }
 
 // Needs is what a context reads of other contexts besides the events its
-// reactions consume: the families it keeps a local copy of, to load state
-// and to check what a command refers to. A context that can run as several
-// members of its consumer group (inventory, fraud, the customer check,
-// notifications) keeps a copy of its own family too: after a failover the
+// reaction consumes: the families it keeps a local copy of. A context that
+// scales out keeps a copy of its own family too: after a failover the
 // streams another member wrote must be in the log of the one that takes
 // over before it decides.
 func Needs(context string) []string {
-	switch context {
-	case ContextAPI:
-		return []string{ContextOrders, ContextCatalog, ContextCustomers, ContextInventory, ContextFraud, ContextCustomerCheck, ContextPayments, ContextNotifications}
-	case ContextOrders:
-		return []string{ContextCatalog}
-	case ContextInventory:
-		return []string{ContextCatalog, ContextInventory}
-	case ContextFraud:
-		return []string{ContextFraud}
-	case ContextCustomerCheck:
-		return []string{ContextCustomers, ContextCustomerCheck}
-	case ContextNotifications:
-		return []string{ContextCustomers, ContextOrders, ContextPayments, ContextNotifications}
+	c := byName[context]
+	if c == nil {
+		return nil
 	}
-	return nil
+	out := slices.Clone(c.Copies)
+	if c.CopiesAll {
+		for _, f := range Declared() {
+			if f.Streams != "" {
+				out = append(out, f.Name)
+			}
+		}
+	}
+	if c.ScalesOut {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // ScalesOut says a context may run as several members of its consumer
-// group: its input is keyed by the streams it writes, and it keeps a copy
-// of its own family to take partitions over.
-func ScalesOut(context string) bool { return slices.Contains(Needs(context), context) }
+// group.
+func ScalesOut(context string) bool {
+	c := byName[context]
+	return c != nil && c.ScalesOut
+}
+
+// Validating are the reactions an order waits for before it is validated
+// or failed.
+func Validating() []ReactionName {
+	var out []ReactionName
+	for _, c := range Declared() {
+		if c.Reaction != nil && c.Reaction.Validates {
+			out = append(out, c.Reaction.Name)
+		}
+	}
+	return out
+}
 
 // CheckContexts validates a `--contexts` list: known names, no repeats, and
 // the contexts that read another's streams synchronously run beside it.
@@ -141,7 +249,7 @@ func CheckContexts(list []string) error {
 	}
 	seen := map[string]bool{}
 	for _, c := range list {
-		if !slices.Contains(Contexts(), c) {
+		if byName[c] == nil {
 			return fmt.Errorf("unknown context %q: choose from %s", c, strings.Join(Contexts(), ", "))
 		}
 		if seen[c] {
@@ -149,35 +257,12 @@ func CheckContexts(list []string) error {
 		}
 		seen[c] = true
 	}
-	// payOrder reads the order stream to check the amount and the status,
-	// in the same process, and the order process reads the payment stream.
-	if seen[ContextPayments] != seen[ContextOrders] {
-		return fmt.Errorf("contexts %q and %q must run in the same process (payOrder reads the order it pays, and the order process the payment)", ContextOrders, ContextPayments)
+	for _, c := range list {
+		for _, b := range byName[c].Beside {
+			if !seen[b] {
+				return fmt.Errorf("contexts %q and %q must run in the same process (%s)", c, b, byName[c].Why)
+			}
+		}
 	}
 	return nil
 }
-
-// typeContexts maps every event type to the context whose streams hold it.
-var typeContexts = func() map[string]string {
-	out := map[string]string{}
-	add := func(context string, ps ...events.Payload) {
-		for _, p := range ps {
-			out[p.EventType()] = context
-		}
-	}
-	add(ContextOrders, order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
-		order.OrderShipped{}, order.OrderCancelled{})
-	add(ContextCatalog, catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{}, catalog.ProductWithdrawn{})
-	add(ContextCustomers, customer.CustomerRegistered{}, customer.CustomerAddressChanged{})
-	add(ContextInventory, inventory.StockAdded{}, inventory.StockReserved{}, inventory.StockReservationRejected{},
-		inventory.StockReleased{}, inventory.StockCommitted{})
-	add(ContextFraud, fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{})
-	add(ContextCustomerCheck, customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{})
-	add(ContextPayments, payment.PaymentReceived{}, payment.PaymentRefunded{})
-	add(ContextNotifications, notification.NotificationSent{})
-	return out
-}()
-
-// TypeContext is the context whose streams hold events of a type ("" for
-// an unknown type).
-func TypeContext(eventType string) string { return typeContexts[eventType] }

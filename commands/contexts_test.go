@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,7 +76,7 @@ func TestCheckContexts(t *testing.T) {
 	}
 }
 
-func TestProductKeysRepartitionOrderEvents(t *testing.T) {
+func TestInventoryRekeysOrderEventsByProduct(t *testing.T) {
 	lines := []order.Line{{ProductID: "a", Quantity: 1}, {ProductID: "b", Quantity: 2}, {ProductID: "a", Quantity: 3}}
 	tests := []struct {
 		p    events.Payload
@@ -87,8 +88,8 @@ func TestProductKeysRepartitionOrderEvents(t *testing.T) {
 		{inventory.StockAdded{ProductID: "a"}, nil},
 	}
 	for _, tt := range tests {
-		if got := commands.ProductKeys(tt.p); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ProductKeys(%T) = %v, want %v", tt.p, got, tt.want)
+		if got := commands.Lookup(commands.ContextInventory).Reaction.Keys(tt.p); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("inventory's Keys(%T) = %v, want %v", tt.p, got, tt.want)
 		}
 	}
 }
@@ -170,4 +171,94 @@ func waitCatalog(t *testing.T, db *events.DB, store *events.Store, reg *events.R
 	}
 	cancel()
 	wg.Wait()
+}
+
+// TestDeclarationsAreComplete says what a context's declaration lacks, so
+// that a new context is complete when this passes.
+func TestDeclarationsAreComplete(t *testing.T) {
+	owner := map[string]string{}
+	commandOwner := map[commands.CommandName]string{}
+	var checks []order.Check
+	for _, c := range commands.Declared() {
+		if c.Name == "" {
+			t.Fatalf("a context without a name: %+v", c)
+		}
+		if (c.Streams == "") != (len(c.Events) == 0) {
+			t.Errorf("%s: a context writes streams (Streams %q) exactly when it owns event types (%d)", c.Name, c.Streams, len(c.Events))
+		}
+		if c.Streams != "" && (!strings.HasSuffix(c.Streams, "-") || strings.Count(c.Streams, "-") != 1) {
+			t.Errorf("%s: stream prefix %q must be one word and a hyphen", c.Name, c.Streams)
+		}
+		for _, r := range c.Events {
+			typ := r.Payload.EventType()
+			if other, ok := owner[typ]; ok {
+				t.Errorf("event type %s is declared by %s and %s", typ, other, c.Name)
+			}
+			owner[typ] = c.Name
+		}
+		for _, n := range c.Commands {
+			if other, ok := commandOwner[n]; ok {
+				t.Errorf("command %s is declared by %s and %s", n, other, c.Name)
+			}
+			commandOwner[n] = c.Name
+		}
+		for _, f := range append(slices.Clone(c.Copies), c.Beside...) {
+			if commands.Lookup(f) == nil || commands.Lookup(f).Streams == "" {
+				t.Errorf("%s names %q, which is no context that writes streams", c.Name, f)
+			}
+		}
+		for _, b := range c.Beside {
+			if !slices.Contains(commands.Lookup(b).Beside, c.Name) {
+				t.Errorf("%s runs beside %s, but %s does not say so", c.Name, b, b)
+			}
+		}
+		if len(c.Beside) > 0 && c.Why == "" {
+			t.Errorf("%s: say why it runs beside %v", c.Name, c.Beside)
+		}
+		if c.Check != "" {
+			checks = append(checks, c.Check)
+			if c.Reaction == nil || !c.Reaction.Validates {
+				t.Errorf("%s reports the %s check: its reaction must be one an order waits for (Validates)", c.Name, c.Check)
+			}
+		}
+		r := c.Reaction
+		if c.ScalesOut && r == nil {
+			t.Errorf("%s scales out, but has no reaction to share among members", c.Name)
+		}
+		if r == nil {
+			continue
+		}
+		if r.Name == "" || len(r.Input) == 0 || r.Route == nil || r.Lane == nil {
+			t.Errorf("%s: its reaction needs a name, input, a route and a lane: %+v", c.Name, r)
+		}
+		if commands.ReactionContext(string(r.Name)) != c.Name {
+			t.Errorf("reaction %s is declared twice", r.Name)
+		}
+		if r.Rekeyed != "" {
+			family := commands.TypeContext(r.Types()[0])
+			for _, typ := range r.Types() {
+				if commands.TypeContext(typ) != family || family == c.Name {
+					t.Errorf("%s: a re-keyed input carries the events of one other family; %s is %s's", c.Name, typ, commands.TypeContext(typ))
+				}
+			}
+		}
+	}
+	for _, typ := range commands.Registry().Types() {
+		if owner[typ.Name] == "" {
+			t.Errorf("event type %s is registered but declared by no context", typ.Name)
+		}
+	}
+	for _, n := range []commands.CommandName{commands.CmdRegisterCustomer, commands.CmdUpdateCustomerAddress,
+		commands.CmdUpsertProduct, commands.CmdAddStock, commands.CmdPlaceOrder, commands.CmdPayOrder,
+		commands.CmdShipOrder, commands.CmdCancelOrder} {
+		if commandOwner[n] == "" {
+			t.Errorf("command %s is carried out by no context", n)
+		}
+	}
+	slices.Sort(checks)
+	want := slices.Clone(order.AllChecks)
+	slices.Sort(want)
+	if !slices.Equal(checks, want) {
+		t.Errorf("the contexts report the checks %v; an order needs %v", checks, want)
+	}
 }

@@ -9,18 +9,29 @@ import (
 	"orderflow/events"
 )
 
-// customerCheckConsumer is the customer validation of placed orders: was
+// customerCheckContext declares the customer check: was the customer of an
+// order registered before it was placed?
+var customerCheckContext = Context{
+	Name:      ContextCustomerCheck,
+	Streams:   customercheck.StreamID(""),
+	Events:    current(customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{}),
+	Copies:    []string{ContextCustomers},
+	ScalesOut: true,
+	Reaction:  &customerCheckReaction,
+	Check:     order.CheckCustomer,
+}
+
+// customerCheckReaction is the customer validation of placed orders: was
 // the customer registered before the order was placed? Placements are keyed
 // by order, whose check stream the lane writes once.
-func (h *Handlers) customerCheckConsumer() events.ConsumerSpec {
-	return events.ConsumerSpec{
-		Name:  "customercheck",
-		Types: eventTypes(order.OrderPlaced{}),
-		Route: byOrder,
-		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &customerCheckLane{h: h, startHead: startHead, registeredAt: newLRU[int64](laneCacheLimit)}
-		},
-	}
+var customerCheckReaction = Reaction{
+	Name:      "customercheck",
+	Input:     []events.Payload{order.OrderPlaced{}},
+	Route:     byOrder,
+	Validates: true,
+	Lane: func(h *Handlers, startHead int64) events.BatchHandler {
+		return &customerCheckLane{h: h, startHead: startHead, registeredAt: newLRU[int64](laneCacheLimit)}
+	},
 }
 
 // customerCheckLane writes the check streams of its orders.

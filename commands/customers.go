@@ -8,6 +8,16 @@ import (
 	"orderflow/events"
 )
 
+// customersContext declares the customers context: who may order, and
+// where to.
+var customersContext = Context{
+	Name:     ContextCustomers,
+	Streams:  customer.StreamID(""),
+	Events:   current(customer.CustomerRegistered{}, customer.CustomerAddressChanged{}),
+	Commands: []CommandName{CmdRegisterCustomer, CmdUpdateCustomerAddress},
+	Table:    true,
+}
+
 // RegisterCustomer registers a customer (a safe retry when identical).
 type RegisterCustomer struct {
 	ID      string // made when empty

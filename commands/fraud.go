@@ -8,19 +8,30 @@ import (
 	"orderflow/events"
 )
 
-// fraudConsumer is the fraud context's reaction to placed orders. Orders are
+// fraudContext declares the fraud context: a window on each customer's
+// recent orders.
+var fraudContext = Context{
+	Name:      ContextFraud,
+	Streams:   fraud.StreamID(""),
+	Events:    current(fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{}),
+	ScalesOut: true,
+	Reaction:  &fraudReaction,
+	Check:     order.CheckFraud,
+}
+
+// fraudReaction is the fraud context's reaction to placed orders. Orders are
 // keyed by customer, so one lane owns each customer's fraud stream and keeps
 // the customer's recent orders in memory: only those within the retention
 // (fraud.Rule.Retention), for at most laneCacheLimit customers per lane.
-func (h *Handlers) fraudConsumer() events.ConsumerSpec {
-	return events.ConsumerSpec{
-		Name:  "fraud",
-		Types: eventTypes(order.OrderPlaced{}),
-		Route: byCustomer,
-		NewLane: func(int, int64) events.BatchHandler {
-			return &fraudLane{h: h, histories: newLRU[*fraudState](laneCacheLimit)}
-		},
-	}
+var fraudReaction = Reaction{
+	Name:      "fraud",
+	Input:     []events.Payload{order.OrderPlaced{}},
+	Route:     byCustomer,
+	Rekeyed:   "orders-by-customer",
+	Validates: true,
+	Lane: func(h *Handlers, _ int64) events.BatchHandler {
+		return &fraudLane{h: h, histories: newLRU[*fraudState](laneCacheLimit)}
+	},
 }
 
 // fraudLane owns the fraud streams of its customers.

@@ -12,46 +12,30 @@ import (
 	"sync/atomic"
 	"time"
 
-	"orderflow/domain/catalog"
-	"orderflow/domain/customer"
-	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
 	"orderflow/domain/inventory"
 	"orderflow/domain/notification"
-	"orderflow/domain/order"
-	"orderflow/domain/payment"
 	"orderflow/events"
 )
 
 // Registry knows every event type of every context, with its current
-// schema version and the upcasters from older ones.
+// schema version and the upcasters from older ones (as each context
+// declares them).
 func Registry() *events.Registry {
-	current := func(payloads ...events.Payload) []events.Registration {
-		out := make([]events.Registration, len(payloads))
-		for i, p := range payloads {
-			out[i] = events.Registration{Payload: p}
-		}
-		return out
+	var regs []events.Registration
+	for _, c := range Declared() {
+		regs = append(regs, c.Events...)
 	}
-	regs := current(
-		catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{}, catalog.ProductWithdrawn{},
-		customer.CustomerRegistered{}, customer.CustomerAddressChanged{},
-		order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
-		order.OrderShipped{}, order.OrderCancelled{},
-		inventory.StockAdded{}, inventory.StockReserved{}, inventory.StockReleased{}, inventory.StockCommitted{},
-		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
-		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
-		payment.PaymentReceived{}, payment.PaymentRefunded{},
-		notification.NotificationSent{},
-	)
-	regs = append(regs, events.Registration{
-		Payload: inventory.StockReservationRejected{},
-		Version: inventory.StockReservationRejectedVersion,
-		Upcasters: map[int]events.Upcaster{
-			1: events.UpcastObject(inventory.UpcastStockReservationRejectedV1),
-		},
-	})
 	return events.NewRegistry(regs...)
+}
+
+// current registers event types at their current (first) schema version.
+func current(payloads ...events.Payload) []events.Registration {
+	out := make([]events.Registration, len(payloads))
+	for i, p := range payloads {
+		out[i] = events.Registration{Payload: p}
+	}
+	return out
 }
 
 // Catalog is the orders context's copy of the catalog: the current unit

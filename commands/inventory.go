@@ -10,8 +10,26 @@ import (
 	"orderflow/events"
 )
 
-// The inventory context: addStock from the API, and the reaction that
-// reserves, releases and commits stock for orders.
+// inventoryContext declares the inventory context: addStock from the API,
+// and the reaction that reserves, releases and commits stock for orders.
+var inventoryContext = Context{
+	Name:    ContextInventory,
+	Streams: inventory.StreamID(""),
+	Events: append(current(inventory.StockAdded{}, inventory.StockReserved{}, inventory.StockReleased{},
+		inventory.StockCommitted{}), events.Registration{
+		Payload: inventory.StockReservationRejected{},
+		Version: inventory.StockReservationRejectedVersion,
+		Upcasters: map[int]events.Upcaster{
+			1: events.UpcastObject(inventory.UpcastStockReservationRejectedV1),
+		},
+	}),
+	Commands:   []CommandName{CmdAddStock},
+	Copies:     []string{ContextCatalog},
+	ScalesOut:  true,
+	Reaction:   &inventoryReaction,
+	Check:      order.CheckInventory,
+	ReadModels: []string{"products"},
+}
 
 // ErrUnknownProduct refuses stock for a product the catalog does not know.
 var ErrUnknownProduct = fault.NotFoundf("product not found")
@@ -46,20 +64,20 @@ func (h *Handlers) AddStock(ctx context.Context, productID string, quantity int,
 	return res, err
 }
 
-// inventoryConsumer is the inventory context's reaction: it reserves stock
+// inventoryReaction is the inventory context's reaction: it reserves stock
 // for placed orders, releases it for failed or cancelled ones and commits it
 // for shipped ones. Orders are re-keyed by product (one delivery per line),
 // so every decision about a product is taken by the one lane that owns its
 // stock stream, against that stock in memory.
-func (h *Handlers) inventoryConsumer() events.ConsumerSpec {
-	return events.ConsumerSpec{
-		Name:  "inventory",
-		Types: eventTypes(order.OrderPlaced{}, order.OrderFailed{}, order.OrderCancelled{}, order.OrderShipped{}),
-		Route: byProduct,
-		NewLane: func(int, int64) events.BatchHandler {
-			return &inventoryLane{h: h, stocks: newLRU[*stockState](laneCacheLimit)}
-		},
-	}
+var inventoryReaction = Reaction{
+	Name:      "inventory",
+	Input:     []events.Payload{order.OrderPlaced{}, order.OrderFailed{}, order.OrderCancelled{}, order.OrderShipped{}},
+	Route:     byProduct,
+	Rekeyed:   "orders-by-product",
+	Validates: true,
+	Lane: func(h *Handlers, _ int64) events.BatchHandler {
+		return &inventoryLane{h: h, stocks: newLRU[*stockState](laneCacheLimit)}
+	},
 }
 
 // byProduct is the repartition step: one delivery per order line, keyed by

@@ -11,21 +11,30 @@ import (
 	"orderflow/events"
 )
 
-// notificationsConsumer is the notifications context (the talk's email
+// notificationsContext declares the notifications context, the talk's email
+// service.
+var notificationsContext = Context{
+	Name:      ContextNotifications,
+	Streams:   notification.StreamID(""),
+	Events:    current(notification.NotificationSent{}),
+	Copies:    []string{ContextCustomers, ContextOrders, ContextPayments},
+	ScalesOut: true,
+	Reaction:  &notificationsReaction,
+}
+
+// notificationsReaction is the notifications context (the talk's email
 // service): once an order has both OrderValidated and a matching
 // PaymentReceived within the join window, in either order, it records
 // ORDER_CONFIRMED to the customer's email and address as they stand then.
 // Keyed by order, so one lane joins an order's two events and writes its
 // notification stream once.
-func (h *Handlers) notificationsConsumer() events.ConsumerSpec {
-	return events.ConsumerSpec{
-		Name:  "notifications",
-		Types: eventTypes(order.OrderPlaced{}, order.OrderValidated{}, payment.PaymentReceived{}),
-		Route: byOrder,
-		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &notificationLane{h: h, startHead: startHead, orders: newLRU[*confirmation](laneCacheLimit)}
-		},
-	}
+var notificationsReaction = Reaction{
+	Name:  "notifications",
+	Input: []events.Payload{order.OrderPlaced{}, order.OrderValidated{}, payment.PaymentReceived{}},
+	Route: byOrder,
+	Lane: func(h *Handlers, startHead int64) events.BatchHandler {
+		return &notificationLane{h: h, startHead: startHead, orders: newLRU[*confirmation](laneCacheLimit)}
+	},
 }
 
 type notificationLane struct {

@@ -12,25 +12,24 @@ import (
 	"orderflow/events"
 )
 
-// orderProcessConsumer is the process manager of an order, the single
+// orderProcessReaction is the process manager of an order, the single
 // writer of its stream in the asynchronous flow: it gathers the validation
 // results (one per line from inventory, one each from fraud and the customer
 // check), validates or fails the order, and applies a payment once the
 // order is validated. Everything is keyed by order, so one lane sees an
 // order's placement, results and payment in log order.
-func (h *Handlers) orderProcessConsumer() events.ConsumerSpec {
-	return events.ConsumerSpec{
-		Name: "order-process",
-		Types: eventTypes(order.OrderPlaced{},
-			inventory.StockReserved{}, inventory.StockReservationRejected{},
-			fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
-			customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
-			payment.PaymentReceived{}),
-		Route: byOrder,
-		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &orderLane{h: h, startHead: startHead, orders: newLRU[*orderProcess](laneCacheLimit)}
-		},
-	}
+var orderProcessReaction = Reaction{
+	Name: "order-process",
+	Input: []events.Payload{order.OrderPlaced{},
+		inventory.StockReserved{}, inventory.StockReservationRejected{},
+		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
+		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
+		payment.PaymentReceived{}},
+	Route:     byOrder,
+	Validates: true,
+	Lane: func(h *Handlers, startHead int64) events.BatchHandler {
+		return &orderLane{h: h, startHead: startHead, orders: newLRU[*orderProcess](laneCacheLimit)}
+	},
 }
 
 // orderLane owns the order streams of its orders in the asynchronous flow.

@@ -9,6 +9,25 @@ import (
 	"orderflow/events"
 )
 
+// ordersContext declares the orders context: the order streams, the
+// commands that place and change orders, and the order process that
+// validates them (orderprocess.go).
+var ordersContext = Context{
+	Name:    ContextOrders,
+	Streams: order.StreamID(""),
+	Events: current(order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
+		order.OrderShipped{}, order.OrderCancelled{}),
+	Commands:   []CommandName{CmdPlaceOrder, CmdShipOrder, CmdCancelOrder},
+	Copies:     []string{ContextCatalog},
+	Beside:     []string{ContextPayments},
+	Why:        payBesideOrders,
+	Reaction:   &orderProcessReaction,
+	ReadModels: []string{"products"},
+}
+
+// payBesideOrders is why orders and payments run in one process.
+const payBesideOrders = "payOrder reads the order it pays, and the order process the payment"
+
 // PlaceOrder asks for a new order.
 type PlaceOrder struct {
 	ID         string // made when empty

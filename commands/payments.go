@@ -46,7 +46,18 @@ func (h *Handlers) loadPayment(ctx context.Context, orderID string) (payment.Pay
 	return p, l, err
 }
 
-// paymentsConsumer is the payments context's reaction, the single writer of
+// paymentsContext declares the payments context: the money of an order.
+var paymentsContext = Context{
+	Name:     ContextPayments,
+	Streams:  payment.StreamID(""),
+	Events:   current(payment.PaymentReceived{}, payment.PaymentRefunded{}),
+	Commands: []CommandName{CmdPayOrder},
+	Beside:   []string{ContextOrders},
+	Why:      payBesideOrders,
+	Reaction: &paymentsReaction,
+}
+
+// paymentsReaction is the payments context's reaction, the single writer of
 // payment-<orderId> in the asynchronous flow: the money of an order that
 // ended unfulfilled goes back. Keyed by order, so one lane sees an order's
 // cancellation or failure and its payment in log order, whichever came
@@ -56,15 +67,13 @@ func (h *Handlers) loadPayment(ctx context.Context, orderID string) (payment.Pay
 // refunded when the cancellation arrives. The outcome is the order
 // stream's: both the cancel and OrderPaid are appended to it with expected
 // versions, so exactly one story of the order is told there.
-func (h *Handlers) paymentsConsumer() events.ConsumerSpec {
-	return events.ConsumerSpec{
-		Name:  "payments",
-		Types: eventTypes(order.OrderPlaced{}, order.OrderCancelled{}, order.OrderFailed{}, payment.PaymentReceived{}),
-		Route: byOrder,
-		NewLane: func(_ int, startHead int64) events.BatchHandler {
-			return &paymentLane{h: h, startHead: startHead, orders: newLRU[*paymentState](laneCacheLimit)}
-		},
-	}
+var paymentsReaction = Reaction{
+	Name:  "payments",
+	Input: []events.Payload{order.OrderPlaced{}, order.OrderCancelled{}, order.OrderFailed{}, payment.PaymentReceived{}},
+	Route: byOrder,
+	Lane: func(h *Handlers, startHead int64) events.BatchHandler {
+		return &paymentLane{h: h, startHead: startHead, orders: newLRU[*paymentState](laneCacheLimit)}
+	},
 }
 
 // paymentLane owns the payment streams of its orders in the asynchronous flow.

@@ -19,14 +19,14 @@ import (
 // command of the API on the same stream (addStock, cancelOrder): the lane
 // forgets what the batch touched, reloads it and decides again.
 func (h *Handlers) Consumers() []events.ConsumerSpec {
-	return []events.ConsumerSpec{
-		h.inventoryConsumer(),
-		h.fraudConsumer(),
-		h.customerCheckConsumer(),
-		h.orderProcessConsumer(),
-		h.notificationsConsumer(),
-		h.paymentsConsumer(),
+	var out []events.ConsumerSpec
+	for _, c := range Declared() {
+		if r := c.Reaction; r != nil {
+			out = append(out, events.ConsumerSpec{Name: string(r.Name), Types: r.Types(), Route: r.Route,
+				NewLane: func(_ int, startHead int64) events.BatchHandler { return r.Lane(h, startHead) }})
+		}
 	}
+	return out
 }
 
 // eventTypes names the event types of the given payloads.

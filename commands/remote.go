@@ -32,12 +32,28 @@ type Command struct {
 	// ID identifies the command: the events it writes name it as their
 	// cause, so a command delivered twice is carried out once.
 	ID            string          `json:"id"`
-	Name          string          `json:"name"`
+	Name          CommandName     `json:"name"`
 	Context       string          `json:"context"`
 	Key           string          `json:"key"`
 	CorrelationID string          `json:"correlationId,omitempty"`
 	Args          json.RawMessage `json:"args"`
 }
+
+// A CommandName names a command as it travels over Kafka; each is carried
+// out by the context that declares it (Context.Commands).
+type CommandName string
+
+// The commands of the API.
+const (
+	CmdRegisterCustomer      CommandName = "RegisterCustomer"
+	CmdUpdateCustomerAddress CommandName = "UpdateCustomerAddress"
+	CmdUpsertProduct         CommandName = "UpsertProduct"
+	CmdAddStock              CommandName = "AddStock"
+	CmdPlaceOrder            CommandName = "PlaceOrder"
+	CmdPayOrder              CommandName = "PayOrder"
+	CmdShipOrder             CommandName = "ShipOrder"
+	CmdCancelOrder           CommandName = "CancelOrder"
+)
 
 // The arguments of the commands that take more than their struct.
 type (
@@ -63,7 +79,7 @@ type (
 // events a command wrote by their cause (an index covers only these).
 const CommandIDPrefix = "cmd-"
 
-func newCommand(name, context, key string, md events.Metadata, args any) (Command, error) {
+func newCommand(name CommandName, context, key string, md events.Metadata, args any) (Command, error) {
 	data, err := json.Marshal(args)
 	if err != nil {
 		return Command{}, fmt.Errorf("encode %s: %w", name, err)
@@ -82,21 +98,21 @@ func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
 		return Result{ID: cmd.Key, Position: pos}, err
 	}
 	switch cmd.Name {
-	case "RegisterCustomer":
+	case CmdRegisterCustomer:
 		return run(cmd, func(a RegisterCustomer) (Result, error) { return h.RegisterCustomer(ctx, a, md) })
-	case "UpdateCustomerAddress":
+	case CmdUpdateCustomerAddress:
 		return run(cmd, func(a addressArgs) (Result, error) { return h.UpdateCustomerAddress(ctx, a.CustomerID, a.Address, md) })
-	case "UpsertProduct":
+	case CmdUpsertProduct:
 		return run(cmd, func(a UpsertProduct) (Result, error) { return h.UpsertProduct(ctx, a, md) })
-	case "AddStock":
+	case CmdAddStock:
 		return run(cmd, func(a stockArgs) (Result, error) { return h.AddStock(ctx, a.ProductID, a.Quantity, md) })
-	case "PlaceOrder":
+	case CmdPlaceOrder:
 		return run(cmd, func(a PlaceOrder) (Result, error) { return h.PlaceOrder(ctx, a, md) })
-	case "PayOrder":
+	case CmdPayOrder:
 		return run(cmd, func(a payArgs) (Result, error) { return h.PayOrder(ctx, a.OrderID, a.AmountCents, md) })
-	case "ShipOrder":
+	case CmdShipOrder:
 		return run(cmd, func(a orderArgs) (Result, error) { return h.ShipOrder(ctx, a.OrderID, md) })
-	case "CancelOrder":
+	case CmdCancelOrder:
 		return run(cmd, func(a orderArgs) (Result, error) { return h.CancelOrder(ctx, a.OrderID, a.Reason, md) })
 	}
 	return Result{}, fmt.Errorf("unknown command %q", cmd.Name)
@@ -125,8 +141,9 @@ var _ API = (*Router)(nil)
 
 // route runs a command here or sends it. The ids the local handlers would
 // make are made before the command leaves, so the caller learns them.
-func (r *Router) route(ctx context.Context, name, context, key string, md events.Metadata, args any,
+func (r *Router) route(ctx context.Context, name CommandName, key string, md events.Metadata, args any,
 	local func() (Result, error)) (Result, error) {
+	context := CommandContext(name)
 	if r.Runs(context) {
 		return local()
 	}
@@ -143,43 +160,43 @@ func (r *Router) route(ctx context.Context, name, context, key string, md events
 
 func (r *Router) RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error) {
 	cmd.ID = newID(cmd.ID)
-	return r.route(ctx, "RegisterCustomer", ContextCustomers, cmd.ID, md, cmd,
+	return r.route(ctx, CmdRegisterCustomer, cmd.ID, md, cmd,
 		func() (Result, error) { return r.Local.RegisterCustomer(ctx, cmd, md) })
 }
 
 func (r *Router) UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error) {
-	return r.route(ctx, "UpdateCustomerAddress", ContextCustomers, customerID, md, addressArgs{customerID, address},
+	return r.route(ctx, CmdUpdateCustomerAddress, customerID, md, addressArgs{customerID, address},
 		func() (Result, error) { return r.Local.UpdateCustomerAddress(ctx, customerID, address, md) })
 }
 
 func (r *Router) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {
 	cmd.ID = newID(cmd.ID)
-	return r.route(ctx, "UpsertProduct", ContextCatalog, cmd.ID, md, cmd,
+	return r.route(ctx, CmdUpsertProduct, cmd.ID, md, cmd,
 		func() (Result, error) { return r.Local.UpsertProduct(ctx, cmd, md) })
 }
 
 func (r *Router) AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error) {
-	return r.route(ctx, "AddStock", ContextInventory, productID, md, stockArgs{productID, quantity},
+	return r.route(ctx, CmdAddStock, productID, md, stockArgs{productID, quantity},
 		func() (Result, error) { return r.Local.AddStock(ctx, productID, quantity, md) })
 }
 
 func (r *Router) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error) {
 	cmd.ID = newID(cmd.ID)
-	return r.route(ctx, "PlaceOrder", ContextOrders, cmd.ID, md, cmd,
+	return r.route(ctx, CmdPlaceOrder, cmd.ID, md, cmd,
 		func() (Result, error) { return r.Local.PlaceOrder(ctx, cmd, md) })
 }
 
 func (r *Router) PayOrder(ctx context.Context, orderID string, amountCents int64, md events.Metadata) (Result, error) {
-	return r.route(ctx, "PayOrder", ContextPayments, orderID, md, payArgs{orderID, amountCents},
+	return r.route(ctx, CmdPayOrder, orderID, md, payArgs{orderID, amountCents},
 		func() (Result, error) { return r.Local.PayOrder(ctx, orderID, amountCents, md) })
 }
 
 func (r *Router) ShipOrder(ctx context.Context, orderID string, md events.Metadata) (Result, error) {
-	return r.route(ctx, "ShipOrder", ContextOrders, orderID, md, orderArgs{OrderID: orderID},
+	return r.route(ctx, CmdShipOrder, orderID, md, orderArgs{OrderID: orderID},
 		func() (Result, error) { return r.Local.ShipOrder(ctx, orderID, md) })
 }
 
 func (r *Router) CancelOrder(ctx context.Context, orderID, reason string, md events.Metadata) (Result, error) {
-	return r.route(ctx, "CancelOrder", ContextOrders, orderID, md, orderArgs{orderID, reason},
+	return r.route(ctx, CmdCancelOrder, orderID, md, orderArgs{orderID, reason},
 		func() (Result, error) { return r.Local.CancelOrder(ctx, orderID, reason, md) })
 }

@@ -341,7 +341,7 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 	}
 	rep := reply{CommandID: cmd.ID}
 	if cmd.Context != f.Context {
-		rep.Code, rep.Message = "INTERNAL", "command "+cmd.Name+" for "+cmd.Context+" reached "+f.Context
+		rep.Code, rep.Message = fault.CodeInternal, "command "+string(cmd.Name)+" for "+cmd.Context+" reached "+f.Context
 	} else {
 		// Whatever the caller had published before it sent the command is
 		// in the copies this context reads (a product defined just before
@@ -365,7 +365,7 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 			rep.Code, rep.Message = refusal(err)
 			if rep.Code == "INTERNAL" {
 				f.Log.Error("kafka feed: command failed", "command", cmd.Name, "id", cmd.ID, "err", err)
-				rep.Message = "the " + f.Context + " service could not carry out " + cmd.Name + " (see its log, command " + cmd.ID + ")"
+				rep.Message = "the " + f.Context + " service could not carry out " + string(cmd.Name) + " (see its log, command " + cmd.ID + ")"
 			}
 		default:
 			rep.ResultID, rep.EventID = res.ID, res.EventID

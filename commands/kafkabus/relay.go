@@ -235,8 +235,7 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 			out = append(out, outgoing{topic: rp.Topic, key: k, msg: message.NewMessage(e.ID, value)})
 		}
 	}
-	table := family == commands.ContextCatalog || family == commands.ContextCustomers
-	return out, table, nil
+	return out, commands.Lookup(family).Table, nil
 }
 
 // publishAll publishes records in parallel, each key's in order, retrying

@@ -41,29 +41,34 @@ func FamilyTopic(context string) string { return prefix + context }
 // that one member of its group owns each key and sees its events in the
 // order they were written: the talk's "re-key by product id".
 type repartition struct {
-	Topic  string
-	Family string
-	Keys   func(events.Payload) []string
+	Topic   string
+	Family  string // whose events it carries
+	Context string // whose reaction reads it
+	Keys    func(events.Payload) []string
 }
 
-// Repartitions are the re-keyed topics: order events by the product of
-// each line (one record per product of the order) for inventory, and
-// placements by customer for fraud.
-var repartitions = []repartition{
-	{Topic: prefix + "orders-by-product", Family: commands.ContextOrders, Keys: commands.ProductKeys},
-	{Topic: prefix + "orders-by-customer", Family: commands.ContextOrders, Keys: commands.CustomerKeys},
-}
+// repartitions are the re-keyed topics, one per reaction that declares one
+// (commands.Reaction.Rekeyed): order events by the product of each line (one
+// record per product of the order) for inventory, and placements by
+// customer for fraud.
+var repartitions = func() []repartition {
+	var out []repartition
+	for _, c := range commands.Declared() {
+		if r := c.Reaction; r != nil && r.Rekeyed != "" {
+			out = append(out, repartition{Topic: prefix + r.Rekeyed, Family: commands.TypeContext(r.Types()[0]),
+				Context: c.Name, Keys: r.Keys})
+		}
+	}
+	return out
+}()
 
 // ReactionTopic is the topic a context's reaction reads the events of a
 // family from, and whether it is re-keyed (then the reaction takes from a
 // record only the key it was published under).
 func ReactionTopic(context, family string) (string, bool) {
-	if family == commands.ContextOrders {
-		switch context {
-		case commands.ContextInventory:
-			return repartitions[0].Topic, true
-		case commands.ContextFraud:
-			return repartitions[1].Topic, true
+	for _, r := range repartitions {
+		if r.Context == context && r.Family == family {
+			return r.Topic, true
 		}
 	}
 	return FamilyTopic(family), false
@@ -82,11 +87,10 @@ func GroupName(context string) string { return prefix + context }
 // AllTopics lists every topic orderflow uses.
 func AllTopics() []string {
 	var out []string
-	for _, c := range commands.Contexts() {
-		if c == commands.ContextAPI {
-			continue
+	for _, c := range commands.Declared() {
+		if c.Streams != "" {
+			out = append(out, FamilyTopic(c.Name), CommandTopic(c.Name))
 		}
-		out = append(out, FamilyTopic(c), CommandTopic(c))
 	}
 	for _, r := range repartitions {
 		out = append(out, r.Topic)
