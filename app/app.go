@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		if err := a.kafka.startFeeds(cfg, store, reg, handlers, a.pipeline, runner, log); err != nil {
 			return nil, err
 		}
-		api = &commands.Router{Local: handlers, Runs: cfg.Runs, Send: a.kafka.send(cfg.WaitTimeout)}
+		api = &commands.Router{Local: handlers, Runs: routeLocally(cfg), Send: a.kafka.send(cfg.WaitTimeout)}
 		a.metrics.registry.MustRegister(a.kafka.collectors(store)...)
 	}
 

@@ -233,8 +233,9 @@ func (c Config) Validate() error {
 		return errors.New("--kafka-partitions must be between 1 and 10000")
 	case !c.Split() && len(c.Contexts) != len(commands.Contexts()):
 		return errors.New("--contexts other than all needs --transport kafka: the contexts of other processes are reached over Kafka")
-	case c.CDCPG != "" && !(c.Runs(commands.ContextCatalog) && c.Runs(commands.ContextCustomers)):
-		return errors.New("--cdc-pg needs the catalog and customers contexts in this process: it writes their streams")
+	case c.CDCPG != "" && c.Split():
+		return errors.New("--cdc-pg runs in one process: split into services, the catalog and customers decide in Kafka transactions, " +
+			"as any number of members; run `orderflow cdc` against a one-process database instead")
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}

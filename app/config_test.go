@@ -101,7 +101,7 @@ func TestTransportFlags(t *testing.T) {
 		{[]string{"--transport", "carrier-pigeon"}, nil, false, "", "", "--transport must be"},
 		{[]string{"--transport", "kafka"}, nil, false, "", "", "needs --kafka-brokers"},
 		{[]string{"--contexts", "inventory"}, nil, false, "", "", "needs --transport kafka"},
-		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "orders"}, nil, false, "", "", "same process"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "orders"}, nil, true, "k:1", "orders", ""},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "shipping"}, nil, false, "", "", `unknown context "shipping"`},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-partitions", "0"}, nil, false, "", "", "--kafka-partitions"},
 	} {
@@ -131,7 +131,7 @@ func TestCDCFlag(t *testing.T) {
 		{[]string{"--cdc-pg", dsn}, nil, ""},
 		{nil, map[string]string{"ORDERFLOW_CDC_PG": dsn}, ""},
 		{[]string{"--cdc-pg", dsn, "--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "inventory"}, nil,
-			"--cdc-pg needs the catalog and customers contexts"},
+			"--cdc-pg runs in one process"},
 	} {
 		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
 		if tt.wantErr != "" {

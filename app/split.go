@@ -42,16 +42,15 @@ type kafkaBus struct {
 	feedsDone, restDone sync.WaitGroup
 }
 
-// openLog opens the process's log. A transactional member (contexts that
-// scale out) writes its log only from committed transactions, so it keeps
-// its log across crashes. A log written by an earlier version, which
+// openLog opens the process's log. A transactional member (split, every
+// context scales out) writes its log only from committed transactions, so
+// it keeps its log across crashes. A log written by an earlier version, which
 // appended decisions before publishing them, may hold decisions it never
 // published: the records that caused them were not committed, so the
 // group hands them out again, maybe to another member that decides them
 // anew, and this member's would contradict those. Such a log is moved
 // aside, not deleted, and the new one is filled from the topics as a new
-// member's is. A process that runs any other context is the only writer
-// of its streams and publishes what it has.
+// member's is.
 func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, error) {
 	opts := events.Options{Durability: cfg.Durability, Migrate: migrations.Apply}
 	db, err := events.Open(ctx, cfg.DBPath, opts)
@@ -80,13 +79,25 @@ func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, err
 }
 
 // transactional says the process decides in Kafka transactions: split,
-// it runs only contexts that scale out (several processes share their
-// consumer groups), so every decision it takes is caused by a record of
-// its groups and is published with that record's offset, fenced (see
+// every context it runs that writes streams scales out (several processes
+// share its consumer group), so every decision it takes is caused by a
+// record of its groups (an event, or a command sent to the context) and is
+// published with that record's offset, fenced (see
 // kafkabus.Feed.runTransactions). Its log is a cache of the topics: what
 // it decides reaches the log once the transaction committed.
 func transactional(cfg Config) bool {
-	return cfg.Split() && !slices.ContainsFunc(cfg.Contexts, func(c string) bool { return !commands.ScalesOut(c) })
+	return cfg.Split() && !slices.ContainsFunc(cfg.Contexts, func(c string) bool {
+		return commands.Lookup(c).Streams != "" && !commands.ScalesOut(c)
+	})
+}
+
+// routeLocally says a command of a context this process runs is carried
+// out here, by its handlers: in one process, or split for a context that
+// does not decide in transactions. A transactional process sends every
+// command to the context's topic, where the member that owns its key
+// carries it out inside a transaction, maybe this process.
+func routeLocally(cfg Config) func(context string) bool {
+	return func(context string) bool { return cfg.Runs(context) && !transactional(cfg) }
 }
 
 // useStages gives each context of a transactional process its outbox.
@@ -96,6 +107,9 @@ func (k *kafkaBus) useStages(cfg Config, store *events.Store, handlers *commands
 	}
 	k.stages = map[string]*kafkabus.Stage{}
 	for _, c := range cfg.Contexts {
+		if commands.Lookup(c).Streams == "" {
+			continue
+		}
 		k.stages[c] = kafkabus.NewStage(c, store)
 		handlers.UseOutbox(c, k.stages[c])
 	}
@@ -145,13 +159,17 @@ func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
 	return out
 }
 
-// fedReaction says a reaction is fed by its context's consumer group: it
-// reads a family written in another process. A reaction that reads only
-// what its own process writes (payments, beside orders) reads the log, in
-// its order, as in one process.
+// fedReaction says a reaction is fed by its context's consumer group: in a
+// transactional process always (it decides in its group's transactions);
+// otherwise when it reads a family written in another process. A reaction
+// that reads only what its own process writes reads the log, in its order,
+// as in one process.
 func fedReaction(cfg Config, spec events.ConsumerSpec) bool {
 	if !cfg.Split() {
 		return false
+	}
+	if transactional(cfg) {
+		return true
 	}
 	for _, t := range spec.Types {
 		if !cfg.Runs(commands.TypeContext(t)) {

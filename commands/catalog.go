@@ -14,8 +14,9 @@ var catalogContext = Context{
 	Streams: catalog.StreamID(""),
 	Events: current(catalog.ProductDefined{}, catalog.ProductRenamed{}, catalog.ProductRepriced{},
 		catalog.ProductWithdrawn{}),
-	Commands: []CommandName{CmdUpsertProduct},
-	Table:    true,
+	Commands:  []CommandName{CmdUpsertProduct},
+	ScalesOut: true,
+	Table:     true,
 }
 
 // UpsertProduct defines a product or renames/reprices it.

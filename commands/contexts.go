@@ -37,13 +37,10 @@ type Context struct {
 	Copies []string
 	// CopiesAll says it reads every family (the API's read models).
 	CopiesAll bool
-	// Beside are the contexts that must run in the same process, and why:
-	// they read each other's streams as they decide.
-	Beside []string
-	Why    string
-	// ScalesOut says it may run as several members of its consumer group:
-	// its reaction's input is keyed by the streams it writes, and each
-	// member keeps a copy of its own family to take partitions over.
+	// ScalesOut says it may run as several members of its consumer group,
+	// split into services: its commands and its reaction's input are keyed
+	// by the streams it writes, and each member keeps a copy of its own
+	// family to take partitions over.
 	ScalesOut bool
 	// Table says its family is a table: the latest event of a key is what
 	// matters to readers, and a relay publishes it before what follows
@@ -71,16 +68,23 @@ type Reaction struct {
 	Input []events.Payload
 	// Route gives the keys an event goes to.
 	Route func(events.Event, events.Payload) []events.Routed
-	// Rekeyed, when set, names the topic that carries its input of another
-	// family re-keyed by Route, the talk's "re-key by product id": one
+	// Rekey, when set, is the topic that carries its input of other
+	// families re-keyed by Route, the talk's "re-key by product id": one
 	// member of its consumer group then owns each key and sees its events
 	// in the order they were written.
-	Rekeyed string
+	Rekey *Rekey
 	// Validates says an order waits for it before it is validated or
 	// failed: admission (--max-validation-lag) measures its lag.
 	Validates bool
 	// Lane makes the handler of one lane (see events.ConsumerSpec.NewLane).
 	Lane func(h *Handlers, startHead int64) events.BatchHandler
+}
+
+// A Rekey is a topic that carries the events of some families keyed by
+// what a reaction writes.
+type Rekey struct {
+	Topic    string   // its name, after "orderflow."
+	Families []string // whose events it carries
 }
 
 // Types names the event types the reaction consumes.
@@ -241,8 +245,7 @@ func Validating() []ReactionName {
 	return out
 }
 
-// CheckContexts validates a `--contexts` list: known names, no repeats, and
-// the contexts that read another's streams synchronously run beside it.
+// CheckContexts validates a `--contexts` list: known names, no repeats.
 func CheckContexts(list []string) error {
 	if len(list) == 0 {
 		return fmt.Errorf("no contexts: give at least one of %s", strings.Join(Contexts(), ", "))
@@ -256,13 +259,6 @@ func CheckContexts(list []string) error {
 			return fmt.Errorf("context %q given twice", c)
 		}
 		seen[c] = true
-	}
-	for _, c := range list {
-		for _, b := range byName[c].Beside {
-			if !seen[b] {
-				return fmt.Errorf("contexts %q and %q must run in the same process (%s)", c, b, byName[c].Why)
-			}
-		}
 	}
 	return nil
 }

@@ -58,8 +58,8 @@ func TestCheckContexts(t *testing.T) {
 		{"", "no contexts"},
 		{"inventory,warehouse", `unknown context "warehouse"`},
 		{"inventory,inventory", "given twice"},
-		{"api,orders", "same process"},
-		{"payments", "same process"},
+		{"api,orders", ""},
+		{"payments", ""},
 	}
 	for _, tt := range tests {
 		var list []string
@@ -202,18 +202,10 @@ func TestDeclarationsAreComplete(t *testing.T) {
 			}
 			commandOwner[n] = c.Name
 		}
-		for _, f := range append(slices.Clone(c.Copies), c.Beside...) {
+		for _, f := range c.Copies {
 			if commands.Lookup(f) == nil || commands.Lookup(f).Streams == "" {
-				t.Errorf("%s names %q, which is no context that writes streams", c.Name, f)
+				t.Errorf("%s copies %q, which is no context that writes streams", c.Name, f)
 			}
-		}
-		for _, b := range c.Beside {
-			if !slices.Contains(commands.Lookup(b).Beside, c.Name) {
-				t.Errorf("%s runs beside %s, but %s does not say so", c.Name, b, b)
-			}
-		}
-		if len(c.Beside) > 0 && c.Why == "" {
-			t.Errorf("%s: say why it runs beside %v", c.Name, c.Beside)
 		}
 		if c.Check != "" {
 			checks = append(checks, c.Check)
@@ -222,8 +214,8 @@ func TestDeclarationsAreComplete(t *testing.T) {
 			}
 		}
 		r := c.Reaction
-		if c.ScalesOut && r == nil {
-			t.Errorf("%s scales out, but has no reaction to share among members", c.Name)
+		if c.ScalesOut && c.Streams == "" {
+			t.Errorf("%s scales out, but writes no streams to share among members", c.Name)
 		}
 		if r == nil {
 			continue
@@ -234,11 +226,10 @@ func TestDeclarationsAreComplete(t *testing.T) {
 		if commands.ReactionContext(string(r.Name)) != c.Name {
 			t.Errorf("reaction %s is declared twice", r.Name)
 		}
-		if r.Rekeyed != "" {
-			family := commands.TypeContext(r.Types()[0])
-			for _, typ := range r.Types() {
-				if commands.TypeContext(typ) != family || family == c.Name {
-					t.Errorf("%s: a re-keyed input carries the events of one other family; %s is %s's", c.Name, typ, commands.TypeContext(typ))
+		if r.Rekey != nil {
+			for _, f := range r.Rekey.Families {
+				if f == c.Name || commands.Lookup(f) == nil {
+					t.Errorf("%s: a re-keyed input carries the events of other contexts, not %q", c.Name, f)
 				}
 			}
 		}

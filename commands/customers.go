@@ -11,11 +11,12 @@ import (
 // customersContext declares the customers context: who may order, and
 // where to.
 var customersContext = Context{
-	Name:     ContextCustomers,
-	Streams:  customer.StreamID(""),
-	Events:   current(customer.CustomerRegistered{}, customer.CustomerAddressChanged{}),
-	Commands: []CommandName{CmdRegisterCustomer, CmdUpdateCustomerAddress},
-	Table:    true,
+	Name:      ContextCustomers,
+	Streams:   customer.StreamID(""),
+	Events:    current(customer.CustomerRegistered{}, customer.CustomerAddressChanged{}),
+	Commands:  []CommandName{CmdRegisterCustomer, CmdUpdateCustomerAddress},
+	ScalesOut: true,
+	Table:     true,
 }
 
 // RegisterCustomer registers a customer (a safe retry when identical).

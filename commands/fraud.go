@@ -27,7 +27,7 @@ var fraudReaction = Reaction{
 	Name:      "fraud",
 	Input:     []events.Payload{order.OrderPlaced{}},
 	Route:     byCustomer,
-	Rekeyed:   "orders-by-customer",
+	Rekey:     &Rekey{Topic: "orders-by-customer", Families: []string{ContextOrders}},
 	Validates: true,
 	Lane: func(h *Handlers, _ int64) events.BatchHandler {
 		return &fraudLane{h: h, histories: newLRU[*fraudState](laneCacheLimit)}
@@ -86,7 +86,7 @@ func (l *fraudLane) decide(ctx context.Context, b *batch, d events.Delivery, sta
 		return decision{}, err
 	}
 	// A retried dead letter was never answered, however old it is.
-	if d.Event.Origin() <= s.answered && !d.Retry {
+	if l.h.answeredBefore(ContextFraud, d, s.answered) {
 		return decision{redelivered: true}, nil
 	}
 	touched := decision{key: placed.CustomerID}

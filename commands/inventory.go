@@ -73,7 +73,7 @@ var inventoryReaction = Reaction{
 	Name:      "inventory",
 	Input:     []events.Payload{order.OrderPlaced{}, order.OrderFailed{}, order.OrderCancelled{}, order.OrderShipped{}},
 	Route:     byProduct,
-	Rekeyed:   "orders-by-product",
+	Rekey:     &Rekey{Topic: "orders-by-product", Families: []string{ContextOrders}},
 	Validates: true,
 	Lane: func(h *Handlers, _ int64) events.BatchHandler {
 		return &inventoryLane{h: h, stocks: newLRU[*stockState](laneCacheLimit)}
@@ -144,7 +144,7 @@ func (l *inventoryLane) decide(ctx context.Context, b *batch, d events.Delivery)
 	}
 	// A retried dead letter is older than what the stream answered since,
 	// and was never answered itself.
-	if d.Event.Origin() <= s.answered && !d.Retry {
+	if l.h.answeredBefore(ContextInventory, d, s.answered) {
 		return decision{redelivered: true}, nil
 	}
 	var evs []inventory.Event

@@ -25,7 +25,10 @@ var orderProcessReaction = Reaction{
 		fraud.FraudCheckPassed{}, fraud.FraudCheckFailed{},
 		customercheck.CustomerCheckPassed{}, customercheck.CustomerCheckFailed{},
 		payment.PaymentReceived{}},
-	Route:     byOrder,
+	Route: byOrder,
+	// The talk's order-validations topic: the results keyed by order, so
+	// that the member of the orders group that owns an order sees them all.
+	Rekey:     &Rekey{Topic: "order-validations", Families: []string{ContextInventory, ContextFraud, ContextCustomerCheck}},
 	Validates: true,
 	Lane: func(h *Handlers, startHead int64) events.BatchHandler {
 		return &orderLane{h: h, startHead: startHead, orders: newLRU[*orderProcess](laneCacheLimit)}

@@ -19,14 +19,10 @@ var ordersContext = Context{
 		order.OrderShipped{}, order.OrderCancelled{}),
 	Commands:   []CommandName{CmdPlaceOrder, CmdShipOrder, CmdCancelOrder},
 	Copies:     []string{ContextCatalog},
-	Beside:     []string{ContextPayments},
-	Why:        payBesideOrders,
+	ScalesOut:  true,
 	Reaction:   &orderProcessReaction,
 	ReadModels: []string{"products"},
 }
-
-// payBesideOrders is why orders and payments run in one process.
-const payBesideOrders = "payOrder reads the order it pays, and the order process the payment"
 
 // PlaceOrder asks for a new order.
 type PlaceOrder struct {

@@ -52,9 +52,11 @@ var paymentsContext = Context{
 	Streams:  payment.StreamID(""),
 	Events:   current(payment.PaymentReceived{}, payment.PaymentRefunded{}),
 	Commands: []CommandName{CmdPayOrder},
-	Beside:   []string{ContextOrders},
-	Why:      payBesideOrders,
-	Reaction: &paymentsReaction,
+	// payOrder reads the order it pays: split, from this context's copy,
+	// caught up before the command is carried out.
+	Copies:    []string{ContextOrders},
+	ScalesOut: true,
+	Reaction:  &paymentsReaction,
 }
 
 // paymentsReaction is the payments context's reaction, the single writer of
@@ -116,7 +118,7 @@ func (l *paymentLane) decide(ctx context.Context, b *batch, d events.Delivery) (
 		return decision{}, err
 	}
 	// A retried dead letter was never answered, however old it is.
-	if d.Event.Origin() <= s.answered && !d.Retry {
+	if l.h.answeredBefore(ContextPayments, d, s.answered) {
 		return decision{key: id, redelivered: true}, nil
 	}
 	// Each fact is applied so that applying it again is harmless: a

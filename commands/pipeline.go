@@ -129,6 +129,23 @@ func (b *batch) commit(ctx context.Context) error {
 // the log if it ever sees it again.
 const laneCacheLimit = 50_000
 
+// answeredBefore says a lane's stream answered a delivery already: its
+// cause is at or below answered, the cause of the stream's latest event,
+// and it is not a dead letter retried (never answered, however old). That
+// holds where the causes reach a lane in the order of one log (one process,
+// or one writer's topic). A context that decides in Kafka transactions
+// takes nothing as answered: it is handed each record once (its decisions
+// commit with the record's offset, and an aborted transaction's are
+// dropped with it), and its causes come from several writers (two orders
+// members, the orders and the payments topics), whose origins are no one
+// order.
+func (h *Handlers) answeredBefore(context string, d events.Delivery, answered int64) bool {
+	if _, transactional := h.outboxes[context]; transactional {
+		return false
+	}
+	return d.Event.Origin() <= answered && !d.Retry
+}
+
 func causedBy(trigger events.Event) events.Metadata {
 	return events.Metadata{CorrelationID: trigger.CorrelationID, CausationID: trigger.ID, CausePosition: trigger.Origin()}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,6 +280,7 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 	commandTopic := CommandTopic(f.Context)
 	var evs []events.Event
 	var at []int
+	var copied []string
 	for i, rec := range recs {
 		if rec.Topic == commandTopic {
 			continue
@@ -288,8 +290,23 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 			continue
 		}
+		if family := commands.StreamContext(e.StreamID); f.Repartitioned && rec.Topic != FamilyTopic(family) &&
+			f.Replica != nil && f.Replica.Copies(family) && !slices.Contains(copied, family) {
+			copied = append(copied, family)
+		}
 		evs = append(evs, e)
 		at = append(at, i)
+	}
+	// A re-keyed record carries a stream's events in another order than
+	// its family's topic (the order process gets stock-p's results keyed by
+	// order). When the replica copies that family whole, it alone imports
+	// it, in its order, so that this log holds every stream in version
+	// order; the feed waits until it has. The family's record was committed
+	// with the re-keyed one, so it is below the replica's target.
+	if len(copied) > 0 {
+		if _, err := retryUnavailable(ctx, f.Log, func() (struct{}, error) { return struct{}{}, f.Replica.CatchUp(ctx, copied...) }); err != nil {
+			return nil, err
+		}
 	}
 	imported, err := retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) { return importEvents(ctx, f.Store, f.Log, evs, nil) })
 	if err != nil {

@@ -220,7 +220,7 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: message.NewMessage(e.ID, value)}}
 	var p events.Payload
 	for _, rp := range repartitions {
-		if rp.Family != family {
+		if !slices.Contains(rp.Families, family) {
 			continue
 		}
 		if p == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -64,6 +65,9 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 	r.cl = cl
 	return r, nil
 }
+
+// Copies says the replica copies a family whole.
+func (r *Replica) Copies(family string) bool { return slices.Contains(r.families, family) }
 
 // Ping says whether the broker is within reach.
 func (r *Replica) Ping(ctx context.Context) error {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,22 +42,21 @@ func FamilyTopic(context string) string { return prefix + context }
 // that one member of its group owns each key and sees its events in the
 // order they were written: the talk's "re-key by product id".
 type repartition struct {
-	Topic   string
-	Family  string // whose events it carries
-	Context string // whose reaction reads it
-	Keys    func(events.Payload) []string
+	Topic    string
+	Families []string // whose events it carries
+	Context  string   // whose reaction reads it
+	Keys     func(events.Payload) []string
 }
 
 // repartitions are the re-keyed topics, one per reaction that declares one
-// (commands.Reaction.Rekeyed): order events by the product of each line (one
-// record per product of the order) for inventory, and placements by
-// customer for fraud.
+// (commands.Reaction.Rekey): order events by the product of each line (one
+// record per product of the order) for inventory, placements by customer
+// for fraud, and the validation results by order for the order process.
 var repartitions = func() []repartition {
 	var out []repartition
 	for _, c := range commands.Declared() {
-		if r := c.Reaction; r != nil && r.Rekeyed != "" {
-			out = append(out, repartition{Topic: prefix + r.Rekeyed, Family: commands.TypeContext(r.Types()[0]),
-				Context: c.Name, Keys: r.Keys})
+		if r := c.Reaction; r != nil && r.Rekey != nil {
+			out = append(out, repartition{Topic: prefix + r.Rekey.Topic, Families: r.Rekey.Families, Context: c.Name, Keys: r.Keys})
 		}
 	}
 	return out
@@ -67,7 +67,7 @@ var repartitions = func() []repartition {
 // record only the key it was published under).
 func ReactionTopic(context, family string) (string, bool) {
 	for _, r := range repartitions {
-		if r.Context == context && r.Family == family {
+		if r.Context == context && slices.Contains(r.Families, family) {
 			return r.Topic, true
 		}
 	}
