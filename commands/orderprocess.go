@@ -92,7 +92,13 @@ func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, val
 	dec := decision{key: id}
 	switch e := d.Payload.(type) {
 	case order.OrderPlaced:
-		return dec, nil // it only introduces the order
+		if p.order.Exists() {
+			return dec, nil // it only introduces the order
+		}
+		// Split into services, results may reach the lane before the
+		// placement they answer (another topic, another partition's pace):
+		// the order they waited for is here now.
+		p.order, p.version = p.order.Evolve(e), d.Event.StreamVersion
 	case payment.PaymentReceived:
 		dec.redelivered = p.payment.Received
 		p.payment = p.payment.Evolve(e)

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"orderflow/domain/customercheck"
@@ -92,5 +93,46 @@ func TestOrderLaneForgetsAndReloads(t *testing.T) {
 	}
 	if db.Head() != head {
 		t.Errorf("handing everything again appended %d events", db.Head()-head)
+	}
+}
+
+// TestOrderLaneTakesResultsBeforeThePlacement: split into services, an
+// order's results come on another topic than its placement and may reach
+// the order process first, before the placement is in its log. The order
+// is validated once the placement arrives, exactly once.
+func TestOrderLaneTakesResultsBeforeThePlacement(t *testing.T) {
+	ctx := context.Background()
+	_, store, reg := OpenTestStore(t)
+	h := New(store, reg, nil, Config{})
+	deliver := func(stream string, p events.Payload) events.Delivery {
+		t.Helper()
+		evs, err := reg.Encode(events.Metadata{CorrelationID: "o1"}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := store.Append(ctx, events.StreamAppend{StreamID: stream, ExpectedVersion: events.AnyVersion, Events: evs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events.Delivery{Event: stored[0], Payload: p, Key: "o1"}
+	}
+	lane := &orderLane{h: h, startHead: math.MaxInt64, orders: newLRU[*orderProcess](10)}
+	for _, d := range []events.Delivery{
+		deliver(inventory.StreamID("p"), inventory.StockReserved{ProductID: "p", OrderID: "o1", Quantity: 1}),
+		deliver(fraud.StreamID("c"), fraud.FraudCheckPassed{CustomerID: "c", OrderID: "o1", TotalCents: 100}),
+		deliver(customercheck.StreamID("o1"), customercheck.CustomerCheckPassed{OrderID: "o1", CustomerID: "c"}),
+		deliver(order.StreamID("o1"), order.OrderPlaced{OrderID: "o1", CustomerID: "c",
+			Lines: []order.Line{{ProductID: "p", Quantity: 1, UnitPriceCents: 100}}, TotalCents: 100}),
+	} {
+		if _, err := lane.HandleBatch(ctx, []events.Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := store.ReadStream(ctx, order.StreamID("o1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[1].Type != "OrderValidated" {
+		t.Fatalf("order stream = %v, want OrderPlaced then OrderValidated", evs)
 	}
 }
