@@ -117,14 +117,23 @@ func TestOrderLaneTakesResultsBeforeThePlacement(t *testing.T) {
 		return events.Delivery{Event: stored[0], Payload: p, Key: "o1"}
 	}
 	lane := &orderLane{h: h, startHead: math.MaxInt64, orders: newLRU[*orderProcess](10)}
-	for _, d := range []events.Delivery{
-		deliver(inventory.StreamID("p"), inventory.StockReserved{ProductID: "p", OrderID: "o1", Quantity: 1}),
-		deliver(fraud.StreamID("c"), fraud.FraudCheckPassed{CustomerID: "c", OrderID: "o1", TotalCents: 100}),
-		deliver(customercheck.StreamID("o1"), customercheck.CustomerCheckPassed{OrderID: "o1", CustomerID: "c"}),
-		deliver(order.StreamID("o1"), order.OrderPlaced{OrderID: "o1", CustomerID: "c",
-			Lines: []order.Line{{ProductID: "p", Quantity: 1, UnitPriceCents: 100}}, TotalCents: 100}),
+	// Each event is in the log only from its delivery on, as the feed imports it.
+	for _, next := range []func() events.Delivery{
+		func() events.Delivery {
+			return deliver(inventory.StreamID("p"), inventory.StockReserved{ProductID: "p", OrderID: "o1", Quantity: 1})
+		},
+		func() events.Delivery {
+			return deliver(fraud.StreamID("c"), fraud.FraudCheckPassed{CustomerID: "c", OrderID: "o1", TotalCents: 100})
+		},
+		func() events.Delivery {
+			return deliver(customercheck.StreamID("o1"), customercheck.CustomerCheckPassed{OrderID: "o1", CustomerID: "c"})
+		},
+		func() events.Delivery {
+			return deliver(order.StreamID("o1"), order.OrderPlaced{OrderID: "o1", CustomerID: "c",
+				Lines: []order.Line{{ProductID: "p", Quantity: 1, UnitPriceCents: 100}}, TotalCents: 100})
+		},
 	} {
-		if _, err := lane.HandleBatch(ctx, []events.Delivery{d}); err != nil {
+		if _, err := lane.HandleBatch(ctx, []events.Delivery{next()}); err != nil {
 			t.Fatal(err)
 		}
 	}
