@@ -18,7 +18,7 @@ import (
 
 	"orderflow/app/board"
 	"orderflow/app/cdc"
-	"orderflow/app/devbroker"
+	"orderflow/app/flags"
 	"orderflow/commands"
 	"orderflow/commands/kafkabus"
 	"orderflow/domain/fraud"
@@ -237,9 +237,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
-// listen opens the server's socket, saying plainly when the address is
-// taken (as the broker of demos does).
-var listen = devbroker.Listen
+// listen opens the server's socket on --addr, saying plainly when another
+// process holds the address.
+func listen(addr string) (net.Listener, error) { return flags.Listen("addr", addr) }
 
 // URL is the base address the server answers on.
 func (a *App) URL() string {
