@@ -161,13 +161,15 @@ func (a *App) setUpWriteSide(reg *events.Registry, views *projections.Views) {
 // They run until Shutdown.
 func (a *App) startReadSide(views *projections.Views) (*graph.OrderFeed, error) {
 	projCtx, stopProjections := context.WithCancel(context.Background())
-	a.stopProjections = stopProjections
 	feed := graph.NewOrderFeed(views.Order, a.log)
 	a.runner.OnOrdersChanged(feed.Changed)
-	var err error
-	if a.projectionsDone, err = a.runner.Start(projCtx); err != nil {
+	done, err := a.runner.Start(projCtx)
+	if err != nil {
+		// Nothing runs yet: Shutdown has no projections to stop.
+		stopProjections()
 		return nil, err
 	}
+	a.stopProjections, a.projectionsDone = stopProjections, done
 	a.projectionsDone.Add(1)
 	go func() {
 		defer a.projectionsDone.Done()
