@@ -205,9 +205,7 @@ func (r *Runner) rebuild(ctx context.Context, ps []*projection, status *rebuildS
 			}
 			// The rebuild applied every event it could decode: the ones the
 			// projection had set aside are in the new tables now.
-			if _, err := sqlTx.ExecContext(ctx, `UPDATE dead_letters SET state = 'RETRIED', retried_at = ?
-				WHERE reader = ? AND state = 'OPEN' AND error NOT LIKE 'decode %'`,
-				now.UnixNano(), deadLetterReader(p.def.Name)); err != nil {
+			if err := events.ResolveDeadLetters(ctx, sqlTx, deadLetterReader(p.def.Name), now); err != nil {
 				return err
 			}
 		}
