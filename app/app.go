@@ -11,21 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
 
-	"orderflow/app/board"
 	"orderflow/app/cdc"
-	"orderflow/app/devbroker"
 	"orderflow/commands"
 	"orderflow/commands/kafkabus"
 	"orderflow/domain/fraud"
 	"orderflow/events"
 	"orderflow/graph"
-	"orderflow/graph/access"
-	"orderflow/graph/graphiql"
 	"orderflow/projections"
 )
 
@@ -54,16 +49,18 @@ type App struct {
 }
 
 // Start opens the database, starts every component and serves HTTP. It
-// returns once the server listens.
+// returns once the server listens. The phases run in this order because
+// each needs what the ones before it started: the reactions write through
+// the handlers, the server answers from the projections and sends commands
+// to the handlers. When a phase fails, Shutdown stops whatever had started.
 func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	a := &App{cfg: cfg, log: cfg.Logger, serveDone: make(chan struct{})}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: log, serveDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			a.Shutdown(context.Background())
@@ -75,171 +72,156 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ln, err = listen(cfg.Addr); err != nil {
 		return nil, err
 	}
-	a.db, err = openLog(ctx, cfg, log)
+	if a.db, err = openLog(ctx, cfg, a.log); err != nil {
+		return nil, err
+	}
+	a.store = events.NewStore(a.db)
+	reg := commands.Registry()
+	views := projections.NewViews(a.db.Reader())
+	a.runner = projections.NewRunner(a.store, reg, a.log, readModels(cfg)...)
+	if cfg.Split() {
+		if err := a.connectTransport(ctx, reg); err != nil {
+			return nil, err
+		}
+	}
+	a.setUpWriteSide(reg, views)
+	feed, err := a.startReadSide(views)
 	if err != nil {
 		return nil, err
 	}
-	store := events.NewStore(a.db)
-	a.store = store
-	reg := commands.Registry()
-	views := projections.NewViews(a.db.Reader())
-	runner := projections.NewRunner(store, reg, log, readModels(cfg)...)
-	var catchUp func(ctx context.Context, families ...string) error
-	if cfg.Split() {
-		// Kafka first: the topics, the relay of what this process writes,
-		// and the copy of what it reads.
-		if a.kafka, err = connectKafka(ctx, cfg, store, reg, log); err != nil {
-			return nil, err
-		}
-		// The replica starts once the reactions are known (below).
-		catchUp = func(ctx context.Context, families ...string) error { return a.kafka.replica.CatchUp(ctx, families...) }
-		if cfg.Runs(commands.ContextAPI) {
-			// rebuildProjection rebuilds from what the topics hold: they
-			// are re-read from their beginning into the log first.
-			runner.BeforeRebuild(func(ctx context.Context) error {
-				started := time.Now()
-				added, err := kafkabus.Reread(ctx, store, cfg.KafkaBrokers, allFamilies(), log)
-				if err == nil {
-					log.Info("rebuild: re-read the topics from their beginning", "events_added", added, "took", time.Since(started))
-				}
-				return err
-			})
-		}
+	if err := a.startReactions(ctx, reg); err != nil {
+		return nil, err
 	}
-	// The orders context prices orders from its in-memory copy of the catalog.
-	handlers := commands.New(store, reg, projections.NewPrices(views, runner), commands.Config{
-		Fraud:      fraud.Rule{LimitCents: cfg.FraudLimitCents, Window: cfg.FraudWindow},
-		JoinWindow: cfg.JoinWindow,
+	api, err := a.startTransport(reg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.CDCPG != "" {
+		a.followLegacy()
+	}
+	if err := a.serveHTTP(api, views, feed, reg); err != nil {
+		return nil, err
+	}
+	a.log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability),
+		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","))
+	return a, nil
+}
+
+// connectTransport, split into services, connects to Kafka first: the
+// topics, the relay of what this process writes, and the copy of what it
+// reads.
+func (a *App) connectTransport(ctx context.Context, reg *events.Registry) (err error) {
+	if a.kafka, err = connectKafka(ctx, a.cfg, a.store, reg, a.log); err != nil {
+		return err
+	}
+	if a.cfg.Runs(commands.ContextAPI) {
+		a.runner.BeforeRebuild(a.rereadTopics)
+	}
+	return nil
+}
+
+// rereadTopics starts every rebuild of the API service's projections
+// (rebuildProjection): the topics are re-read from their beginning into the
+// log first, so that the rebuild holds what the topics hold.
+func (a *App) rereadTopics(ctx context.Context) error {
+	started := time.Now()
+	added, err := kafkabus.Reread(ctx, a.store, a.cfg.KafkaBrokers, allFamilies(), a.log)
+	if err == nil {
+		a.log.Info("rebuild: re-read the topics from their beginning", "events_added", added, "took", time.Since(started))
+	}
+	return err
+}
+
+// setUpWriteSide makes the command handlers, which decide against the log
+// and append to it. The orders context prices orders from its in-memory
+// copy of the catalog. Split, a handler first catches up on the copied
+// families it decides against, and the transactional contexts write
+// through their stages.
+func (a *App) setUpWriteSide(reg *events.Registry, views *projections.Views) {
+	var catchUp func(ctx context.Context, families ...string) error
+	if a.kafka != nil {
+		// The replica starts once the reactions are known (startReactions).
+		catchUp = func(ctx context.Context, families ...string) error { return a.kafka.replica.CatchUp(ctx, families...) }
+	}
+	a.handlers = commands.New(a.store, reg, projections.NewPrices(views, a.runner), commands.Config{
+		Fraud:      fraud.Rule{LimitCents: a.cfg.FraudLimitCents, Window: a.cfg.FraudWindow},
+		JoinWindow: a.cfg.JoinWindow,
 		// a.metrics is set before the reactions start.
 		ObserveValidated: func(d time.Duration) { a.metrics.ObservePlacedToValidated(d) },
 		CatchUp:          catchUp,
 	})
-
 	if a.kafka != nil {
-		a.kafka.useStages(cfg, store, handlers)
+		a.kafka.useStages(a.cfg, a.store, a.handlers)
 	}
+}
 
-	// Read side first: projections catch up from their checkpoints.
-	a.handlers, a.runner = handlers, runner
+// startReadSide starts the projections, which catch up from their
+// checkpoints before the reactions write anything, and the feed of the
+// subscriptions, which hears of changed orders from the first batch on.
+// They run until Shutdown.
+func (a *App) startReadSide(views *projections.Views) (*graph.OrderFeed, error) {
 	projCtx, stopProjections := context.WithCancel(context.Background())
-	a.stopProjections = stopProjections
-	// The subscriptions' feed hears of changed orders from the first batch on.
-	feed := graph.NewOrderFeed(views.Order, log)
-	runner.OnOrdersChanged(feed.Changed)
-	if a.projectionsDone, err = runner.Start(projCtx); err != nil {
+	feed := graph.NewOrderFeed(views.Order, a.log)
+	a.runner.OnOrdersChanged(feed.Changed)
+	done, err := a.runner.Start(projCtx)
+	if err != nil {
+		// Nothing runs yet: Shutdown has no projections to stop.
+		stopProjections()
 		return nil, err
 	}
+	a.stopProjections, a.projectionsDone = stopProjections, done
 	a.projectionsDone.Add(1)
 	go func() {
 		defer a.projectionsDone.Done()
 		feed.Run(projCtx)
 	}()
+	return feed, nil
+}
 
-	// Then the reactions: each a consumer of the log with its own cursor.
-	a.metrics = newMetrics(a.db, runner, func() []ReactionStats { return a.pipeline.stats() })
+// startReactions starts the reactions of the contexts this process runs,
+// each a consumer of the log with its own cursor, and the metrics that
+// watch them. Split, the replica copying the families they read starts
+// first.
+func (a *App) startReactions(ctx context.Context, reg *events.Registry) error {
+	a.metrics = newMetrics(a.db, a.runner, func() []ReactionStats { return a.pipeline.stats() })
 	var specs []events.ConsumerSpec
-	for _, spec := range handlers.Consumers() {
-		if cfg.Runs(commands.ReactionContext(spec.Name)) {
+	for _, spec := range a.handlers.Consumers() {
+		if a.cfg.Runs(commands.ReactionContext(spec.Name)) {
 			specs = append(specs, spec)
 		}
 	}
 	if a.kafka != nil {
-		if err := a.kafka.startReplica(ctx, cfg, store, specs, log); err != nil {
-			return nil, err
+		if err := a.kafka.startReplica(ctx, a.cfg, a.store, specs, a.log); err != nil {
+			return err
 		}
 	}
-	a.pipeline = startPipeline(store, reg, specs, cfg, func(spec events.ConsumerSpec) bool { return fedReaction(cfg, spec) },
-		a.metrics.ObserveAdmission, log)
-	var api commands.API = handlers
-	if a.kafka != nil {
-		if err := a.kafka.startFeeds(cfg, store, reg, handlers, a.pipeline, runner, log); err != nil {
-			return nil, err
-		}
-		api = &commands.Router{Local: handlers, Runs: routeLocally(cfg), Send: a.kafka.send(cfg.WaitTimeout)}
-		a.metrics.registry.MustRegister(a.kafka.collectors(store)...)
-	}
-
-	if cfg.CDCPG != "" {
-		a.cdc = startCDC(cfg.CDCPG, a.db, handlers, log)
-		a.metrics.registry.MustRegister(cdc.Collectors(a.cdc.stats)...)
-	}
-
-	resolver := &graph.Resolver{Commands: api, Views: views, Runner: runner, Store: store,
-		Orders: feed, Log: projections.NewHistory(store, reg), WaitTimeout: cfg.WaitTimeout, Admit: a.pipeline.admit,
-		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
-	var verifier *access.Verifier
-	if cfg.AuthSecret != "" {
-		if verifier, err = access.NewVerifier([]byte(cfg.AuthSecret), time.Now); err != nil {
-			return nil, err
-		}
-	} else {
-		log.Warn("access control is off (no --auth-secret): every caller may do everything; for development only")
-	}
-	mux := http.NewServeMux()
-	if cfg.Runs(commands.ContextAPI) {
-		mux.Handle("/graphql", graph.NewHandler(resolver, log, cfg.Limits, verifier))
-		// GraphiQL, with every file it loads served from the binary.
-		ide := graphiql.Handler("orderflow", "/graphql")
-		mux.Handle("GET /{$}", ide)
-		mux.Handle("GET "+graphiql.AssetsPath, ide)
-		mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
-		mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.db.Reader().PingContext(r.Context()); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
-	mux.Handle("GET /metrics", a.metrics.handler())
-	ready := newReadiness(cfg.StallAfter, time.Now)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.db.Reader().PingContext(r.Context()); err != nil {
-			http.Error(w, "not ready: database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		var readers []readerPosition
-		for _, s := range a.pipeline.stats() {
-			readers = append(readers, readerPosition{"reaction " + s.Name, s.Position})
-		}
-		for _, s := range runner.Statuses() {
-			readers = append(readers, readerPosition{"projection " + s.Name, s.Position})
-		}
-		stalled := ready.stalled(a.db.Head(), readers)
-		if len(stalled) > 0 {
-			http.Error(w, report(stalled), http.StatusServiceUnavailable)
-			return
-		}
-		if problems := a.readinessProblems(r.Context()); len(problems) > 0 {
-			http.Error(w, "not ready: "+strings.Join(problems, "; ")+"\n", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte(report(nil)))
-	})
-	if cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
-		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
-	go func() {
-		defer close(a.serveDone)
-		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server stopped", "err", err)
-		}
-	}()
-	log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability),
-		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","))
-	return a, nil
+	a.pipeline = startPipeline(a.store, reg, specs, a.cfg, func(spec events.ConsumerSpec) bool { return fedReaction(a.cfg, spec) },
+		a.metrics.ObserveAdmission, a.log)
+	return nil
 }
 
-// listen opens the server's socket, saying plainly when the address is
-// taken (as the broker of demos does).
-var listen = devbroker.Listen
+// startTransport, split into services, starts the feeds of what other
+// processes send this one over Kafka (commands and events), and returns
+// where the API sends commands: to the handlers of the contexts this
+// process runs, over Kafka to the process that runs any other. In one
+// process there is nothing to start, and the handlers take every command.
+func (a *App) startTransport(reg *events.Registry) (commands.API, error) {
+	if a.kafka == nil {
+		return a.handlers, nil
+	}
+	if err := a.kafka.startFeeds(a.cfg, a.store, reg, a.handlers, a.pipeline, a.runner, a.log); err != nil {
+		return nil, err
+	}
+	a.metrics.registry.MustRegister(a.kafka.collectors(a.store)...)
+	return &commands.Router{Local: a.handlers, Runs: routeLocally(a.cfg), Send: a.kafka.send(a.cfg.WaitTimeout)}, nil
+}
+
+// followLegacy starts following the legacy database (--cdc-pg) into the log,
+// through the server's handlers.
+func (a *App) followLegacy() {
+	a.cdc = startCDC(a.cfg.CDCPG, a.db, a.handlers, a.log)
+	a.metrics.registry.MustRegister(cdc.Collectors(a.cdc.stats)...)
+}
 
 // URL is the base address the server answers on.
 func (a *App) URL() string {
@@ -288,28 +270,4 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.shutdownErr = errors.Join(errs...)
 	})
 	return a.shutdownErr
-}
-
-// readinessProblems are what keeps the service from being ready besides
-// a stalled reader: a diverged stream set aside (two processes wrote one
-// stream; it must be looked at), and split, the broker out of reach or a
-// context not a member of its consumer group.
-func (a *App) readinessProblems(ctx context.Context) []string {
-	var out []string
-	open, err := a.db.OpenDeadLetters(ctx)
-	if err != nil {
-		return []string{"dead letters unreadable: " + err.Error()}
-	}
-	if n := open[events.DivergedReader]; n > 0 {
-		out = append(out, fmt.Sprintf("%d diverged stream event(s) set aside as dead letters of %q (two processes wrote one stream; see the deadLetters query)", n, events.DivergedReader))
-	}
-	if a.kafka != nil {
-		out = append(out, a.kafka.ready(ctx)...)
-	}
-	if a.cdc != nil {
-		if p := a.cdc.problem(); p != "" {
-			out = append(out, "cdc: "+p)
-		}
-	}
-	return out
 }

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"orderflow/events"
 )
 
 // readiness decides /readyz: the service is ready unless a reader of the
@@ -64,4 +68,57 @@ func report(stalled []string) string {
 		return "ready\n"
 	}
 	return "not ready: no progress while behind: " + strings.Join(stalled, "; ") + "\n"
+}
+
+// readyz answers whether the process is ready: its database readable, no
+// reaction or projection stalled behind the head for longer than
+// --stall-after, and none of readinessProblems.
+func (a *App) readyz(ready *readiness) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := a.db.Reader().PingContext(r.Context()); err != nil {
+			http.Error(w, "not ready: database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		var readers []readerPosition
+		for _, s := range a.pipeline.stats() {
+			readers = append(readers, readerPosition{"reaction " + s.Name, s.Position})
+		}
+		for _, s := range a.runner.Statuses() {
+			readers = append(readers, readerPosition{"projection " + s.Name, s.Position})
+		}
+		stalled := ready.stalled(a.db.Head(), readers)
+		if len(stalled) > 0 {
+			http.Error(w, report(stalled), http.StatusServiceUnavailable)
+			return
+		}
+		if problems := a.readinessProblems(r.Context()); len(problems) > 0 {
+			http.Error(w, "not ready: "+strings.Join(problems, "; ")+"\n", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(report(nil)))
+	}
+}
+
+// readinessProblems are what keeps the service from being ready besides
+// a stalled reader: a diverged stream set aside (two processes wrote one
+// stream; it must be looked at), and split, the broker out of reach or a
+// context not a member of its consumer group.
+func (a *App) readinessProblems(ctx context.Context) []string {
+	var out []string
+	open, err := a.db.OpenDeadLetters(ctx)
+	if err != nil {
+		return []string{"dead letters unreadable: " + err.Error()}
+	}
+	if n := open[events.DivergedReader]; n > 0 {
+		out = append(out, fmt.Sprintf("%d diverged stream event(s) set aside as dead letters of %q (two processes wrote one stream; see the deadLetters query)", n, events.DivergedReader))
+	}
+	if a.kafka != nil {
+		out = append(out, a.kafka.ready(ctx)...)
+	}
+	if a.cdc != nil {
+		if p := a.cdc.problem(); p != "" {
+			out = append(out, "cdc: "+p)
+		}
+	}
+	return out
 }

@@ -175,8 +175,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		pending:     map[string]int64{},
 		insertStmt:  insertStmt,
 	}
-	var head int64
-	if err := read.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head); err != nil {
+	head, err := HeadOf(ctx, read)
+	if err != nil {
 		d.closeConns()
 		return nil, fmt.Errorf("read head position: %w", err)
 	}

@@ -95,6 +95,23 @@ func RecordDeadLetter(ctx context.Context, tx *sql.Tx, reader string, e Event, k
 	return nil
 }
 
+// ResolveDeadLetters marks RETRIED, at at and inside the writer's
+// transaction tx, every open dead letter of reader but those of events that
+// could not be decoded (their error starts "decode ", as Decode's errors and
+// the readers' wrappings of them do): for a reader that has just handled
+// again every event it could decode, as a rebuilt projection has. Decoding
+// is deterministic, so an undecodable event's dead letter stays open until
+// a binary that knows its type retries it.
+func ResolveDeadLetters(ctx context.Context, tx *sql.Tx, reader string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE dead_letters SET state = 'RETRIED', retried_at = ?
+		WHERE reader = ? AND state = 'OPEN' AND error NOT LIKE 'decode %'`,
+		at.UnixNano(), reader)
+	if err != nil {
+		return fmt.Errorf("resolve the dead letters of %s: %w", reader, err)
+	}
+	return nil
+}
+
 func (d *DB) resolveDeadLetter(id int64) error {
 	return d.Write(context.Background(), func(tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE dead_letters SET state = 'RETRIED', retried_at = ? WHERE id = ?`, time.Now().UnixNano(), id)

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 )
 
@@ -37,6 +38,16 @@ func (h *headWatch) get() (int64, <-chan struct{}) {
 func (d *DB) Head() int64 {
 	p, _ := d.head.get()
 	return p
+}
+
+// HeadOf reads the global position of the last event in the database db
+// is a connection to, 0 for an empty log. It is for a connection not made
+// by Open (a backup checking its copy), and how Open learns where the log
+// it opened ends.
+func HeadOf(ctx context.Context, db *sql.DB) (int64, error) {
+	var head int64
+	err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head)
+	return head, err
 }
 
 // WaitBeyond blocks until an event after position has committed, and returns

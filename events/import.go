@@ -57,6 +57,19 @@ func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.C
 	return out, nil
 }
 
+// CountWrittenHere counts the events after position that were written in
+// this log, not imported from another process's: what this process has to
+// publish itself (see Imported).
+func (d *DB) CountWrittenHere(ctx context.Context, after int64) (int64, error) {
+	var n int64
+	err := d.read.QueryRowContext(ctx,
+		`SELECT count(*) FROM events WHERE position > ? AND source_position IS NULL`, after).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the events written here after %d: %w", after, err)
+	}
+	return n, nil
+}
+
 func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imported, stored *[]Event) error {
 	insert := tx.StmtContext(ctx, s.db.insertStmt)
 	byID, err := tx.PrepareContext(ctx, "SELECT position FROM events WHERE id = ?")

@@ -199,3 +199,34 @@ func TestCommandWrittenFindsACommandsEvents(t *testing.T) {
 		t.Fatalf("PositionOf = %d, %v, %v", got, ok, err)
 	}
 }
+
+// TestCountWrittenHere counts what this process wrote after a position,
+// never what it imported from another process's log.
+func TestCountWrittenHere(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	// Positions 1 and 3 written here, 2 and 4 imported.
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("A", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, []events.Event{foreign("e1", "stock-p", 1, 40)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "order-2", Events: []events.Event{ev("A", 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, []events.Event{foreign("e2", "stock-p", 2, 41)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		after, want int64
+	}{{0, 2}, {1, 1}, {2, 1}, {3, 0}, {4, 0}} {
+		got, err := s.DB().CountWrittenHere(ctx, tt.after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("written here after %d = %d, want %d", tt.after, got, tt.want)
+		}
+	}
+}

@@ -81,152 +81,215 @@ func (r *Runner) RebuildInBackground(name string) error {
 	return nil
 }
 
+// rebuild runs the phases of Rebuild on the projections claim gave it:
+// fresh generations, the catch-up while the live ones serve, the swap with
+// the live readers paused, and taking the new generations live.
 func (r *Runner) rebuild(ctx context.Context, ps []*projection, status *rebuildStatus, progress func(Progress)) error {
-	defer func() {
-		r.mu.Lock()
-		for _, p := range ps {
-			delete(r.rebuilds, p.def.Name)
-		}
-		r.mu.Unlock()
-	}()
-
-	var names []string
-	for _, p := range ps {
-		names = append(names, p.def.Name)
-	}
+	defer r.unclaim(ps)
 	start := time.Now()
 	if r.beforeRebuild != nil {
 		if err := r.beforeRebuild(ctx); err != nil {
 			return err
 		}
 	}
-	prog := Progress{Projections: names, Total: r.db.Head()}
-	report := func() {
-		prog.Elapsed = time.Since(start)
-		status.set(prog)
-		if progress != nil {
-			progress(prog)
-		}
-	}
-	report()
-
-	// A fresh generation per projection, next to the live one.
-	// (Never take p.mu inside a write: a live reader holds p.mu while it
-	// waits for the writer.)
-	gens := make([]int64, len(ps))
-	appliers := make([]Applier, len(ps))
-	for i, p := range ps {
-		p.mu.Lock()
-		gens[i] = p.gen + 1
-		p.mu.Unlock()
-	}
-	err := r.db.Write(ctx, func(tx *sql.Tx) error {
-		for i, p := range ps {
-			if err := createGeneration(ctx, tx, p.def, gens[i]); err != nil {
-				return err
-			}
-			appliers[i] = p.def.New(generationNames(gens[i]))
-		}
-		return nil
-	})
-	if err != nil {
+	rb := &rebuildRun{r: r, ps: ps, start: start, status: status, progress: progress}
+	rb.prog = Progress{Projections: rb.names(), Total: r.db.Head()}
+	rb.report()
+	if err := rb.createGenerations(ctx); err != nil {
 		return err
 	}
-
-	// Catch up batch by batch while the live generation serves.
-	var pos int64
-	for {
-		if err := ctx.Err(); err != nil {
-			r.dropGenerations(ps, gens)
-			return err
-		}
-		evs, payloads, err := r.read(ctx, pos, rebuildBatch)
-		if err != nil {
-			r.dropGenerations(ps, gens)
-			return err
-		}
-		if len(evs) == 0 {
-			break
-		}
-		if err := r.applyRebuild(ctx, ps, appliers, evs, payloads); err != nil {
-			r.dropGenerations(ps, gens)
-			return err
-		}
-		pos = evs[len(evs)-1].Position
-		prog.Done += int64(len(evs))
-		prog.Total = max(r.db.Head(), pos)
-		report()
-		if len(evs) < rebuildBatch {
-			break // close to the head: the swap takes the rest
-		}
+	pos, err := rb.catchUp(ctx)
+	if err != nil {
+		r.dropGenerations(ps, rb.gens)
+		return err
 	}
-
-	// The swap: pause the live readers of these projections, then in one
-	// transaction of the single writer (so no event can commit meanwhile)
-	// apply what arrived since, point the views, drop the old generation
-	// and move the checkpoints.
+	// The swap: pause the live readers of these projections until the new
+	// generations are live. (Always in the order of r.projections, as the
+	// live reader locks them.)
 	for _, p := range ps {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 	}
-	last := pos
 	now := time.Now().UTC()
-	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
-		for {
-			evs, payloads, err := r.read(ctx, last, rebuildBatch)
-			if err != nil {
+	last, err := rb.swap(ctx, pos, now)
+	if err != nil {
+		r.dropGenerations(ps, rb.gens)
+		return err
+	}
+	rb.goLive(last, now)
+	return nil
+}
+
+// rebuildRun is one run of Rebuild: the projections it rebuilds, the
+// generation each is rebuilt into with its applier, and the progress it
+// reports.
+type rebuildRun struct {
+	r        *Runner
+	ps       []*projection
+	gens     []int64
+	appliers []Applier
+
+	start    time.Time
+	prog     Progress
+	status   *rebuildStatus
+	progress func(Progress)
+}
+
+func (rb *rebuildRun) names() []string {
+	var names []string
+	for _, p := range rb.ps {
+		names = append(names, p.def.Name)
+	}
+	return names
+}
+
+// report shows the progress so far to Status and to the caller of Rebuild.
+func (rb *rebuildRun) report() {
+	rb.prog.Elapsed = time.Since(rb.start)
+	rb.status.set(rb.prog)
+	if rb.progress != nil {
+		rb.progress(rb.prog)
+	}
+}
+
+// createGenerations creates a fresh generation of each projection's tables,
+// next to the live one. (Never take p.mu inside a write: a live reader
+// holds p.mu while it waits for the writer.)
+func (rb *rebuildRun) createGenerations(ctx context.Context) error {
+	rb.gens = make([]int64, len(rb.ps))
+	rb.appliers = make([]Applier, len(rb.ps))
+	for i, p := range rb.ps {
+		p.mu.Lock()
+		rb.gens[i] = p.gen + 1
+		p.mu.Unlock()
+	}
+	return rb.r.db.Write(ctx, func(tx *sql.Tx) error {
+		for i, p := range rb.ps {
+			if err := createGeneration(ctx, tx, p.def, rb.gens[i]); err != nil {
 				return err
 			}
-			if len(evs) == 0 {
-				break
-			}
-			if err := applyToGenerations(ctx, sqlTx, ps, appliers, evs, payloads); err != nil {
-				return err
-			}
-			last = evs[len(evs)-1].Position
-			prog.Done += int64(len(evs))
+			rb.appliers[i] = p.def.New(generationNames(rb.gens[i]))
 		}
-		for i, p := range ps {
-			if err := pointViews(ctx, sqlTx, p.def, gens[i]); err != nil {
-				return err
-			}
-			old := generationNames(p.gen)
-			for _, t := range p.def.Tables {
-				if _, err := sqlTx.ExecContext(ctx, `DROP TABLE IF EXISTS `+old(t)); err != nil {
-					return err
-				}
-			}
-			if _, err := sqlTx.ExecContext(ctx, `UPDATE projection_generations SET generation = ?, rebuilt_at = ? WHERE name = ?`,
-				gens[i], now.UnixNano(), p.def.Name); err != nil {
-				return err
-			}
-			if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
-				return err
-			}
-			// The rebuild applied every event it could decode: the ones the
-			// projection had set aside are in the new tables now.
-			if _, err := sqlTx.ExecContext(ctx, `UPDATE dead_letters SET state = 'RETRIED', retried_at = ?
-				WHERE reader = ? AND state = 'OPEN' AND error NOT LIKE 'decode %'`,
-				now.UnixNano(), deadLetterReader(p.def.Name)); err != nil {
+		return nil
+	})
+}
+
+// catchUp applies the log to the fresh generations batch by batch, a
+// transaction each, while the live generations serve, until it is close to
+// the head, and returns the position it reached.
+func (rb *rebuildRun) catchUp(ctx context.Context) (int64, error) {
+	var pos int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return pos, err
+		}
+		evs, payloads, err := rb.r.read(ctx, pos, rebuildBatch)
+		if err != nil {
+			return pos, err
+		}
+		if len(evs) == 0 {
+			return pos, nil
+		}
+		if err := rb.r.applyRebuild(ctx, rb.ps, rb.appliers, evs, payloads); err != nil {
+			return pos, err
+		}
+		pos = evs[len(evs)-1].Position
+		rb.prog.Done += int64(len(evs))
+		rb.prog.Total = max(rb.r.db.Head(), pos)
+		rb.report()
+		if len(evs) < rebuildBatch {
+			return pos, nil // close to the head: the swap takes the rest
+		}
+	}
+}
+
+// swap, in one transaction of the single writer (so no event can commit
+// meanwhile), applies to the fresh generations what arrived after pos,
+// then swaps each projection's new generation in for the old one. It
+// returns the position the new generations reached.
+func (rb *rebuildRun) swap(ctx context.Context, pos int64, now time.Time) (int64, error) {
+	last := pos
+	err := rb.r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+		var err error
+		if last, err = rb.applyRest(ctx, sqlTx, pos); err != nil {
+			return err
+		}
+		for i, p := range rb.ps {
+			if err := swapGeneration(ctx, sqlTx, p, rb.gens[i], last, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		r.dropGenerations(ps, gens)
+	return last, err
+}
+
+// applyRest applies everything after pos to the fresh generations inside
+// the swap's transaction, and returns the last position applied.
+func (rb *rebuildRun) applyRest(ctx context.Context, sqlTx *sql.Tx, pos int64) (int64, error) {
+	for {
+		evs, payloads, err := rb.r.read(ctx, pos, rebuildBatch)
+		if err != nil {
+			return pos, err
+		}
+		if len(evs) == 0 {
+			return pos, nil
+		}
+		if err := applyToGenerations(ctx, sqlTx, rb.ps, rb.appliers, evs, payloads); err != nil {
+			return pos, err
+		}
+		pos = evs[len(evs)-1].Position
+		rb.prog.Done += int64(len(evs))
+	}
+}
+
+// swapGeneration makes generation gen, complete up to last, p's live one
+// inside the swap's transaction: the views point at it, the old
+// generation's tables are dropped, and the checkpoint moves to last.
+func swapGeneration(ctx context.Context, sqlTx *sql.Tx, p *projection, gen, last int64, now time.Time) error {
+	if err := pointViews(ctx, sqlTx, p.def, gen); err != nil {
 		return err
 	}
-	for i, p := range ps {
-		p.gen, p.applier = gens[i], appliers[i]
+	old := generationNames(p.gen)
+	for _, t := range p.def.Tables {
+		if _, err := sqlTx.ExecContext(ctx, `DROP TABLE IF EXISTS `+old(t)); err != nil {
+			return err
+		}
+	}
+	if _, err := sqlTx.ExecContext(ctx, `UPDATE projection_generations SET generation = ?, rebuilt_at = ? WHERE name = ?`,
+		gen, now.UnixNano(), p.def.Name); err != nil {
+		return err
+	}
+	if err := events.SaveCheckpoint(ctx, sqlTx, p.def.Name, last); err != nil {
+		return err
+	}
+	// The rebuild applied every event it could decode: the ones the
+	// projection had set aside are in the new tables now.
+	return events.ResolveDeadLetters(ctx, sqlTx, deadLetterReader(p.def.Name), now)
+}
+
+// goLive hands the live reader the new generations, committed up to last,
+// and reports the rebuild done.
+func (rb *rebuildRun) goLive(last int64, now time.Time) {
+	r := rb.r
+	for i, p := range rb.ps {
+		p.gen, p.applier = rb.gens[i], rb.appliers[i]
 		r.mu.Lock()
 		r.rebuiltAt[p.def.Name] = now
 		r.mu.Unlock()
 		r.advance(p.def.Name, last)
 	}
-	prog.Total = max(prog.Total, last)
-	report()
-	return nil
+	rb.prog.Total = max(rb.prog.Total, last)
+	rb.report()
+}
+
+// unclaim lets ps be rebuilt again once a rebuild of them ended.
+func (r *Runner) unclaim(ps []*projection) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range ps {
+		delete(r.rebuilds, p.def.Name)
+	}
 }
 
 // claim resolves names to projections (all when empty), refuses those

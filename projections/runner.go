@@ -194,13 +194,11 @@ func (r *Runner) follow(ctx context.Context) {
 		for _, p := range r.projections {
 			p.mu.Lock()
 		}
-		var low, next int64
-		var err error
+		step := r.step
 		if failures >= maxApplyAttempts {
-			low, next, err = r.stepAlone(ctx)
-		} else {
-			low, next, err = r.step(ctx)
+			step = r.stepAlone
 		}
+		low, next, err := step(ctx)
 		for _, p := range r.projections {
 			p.mu.Unlock()
 		}
@@ -233,9 +231,7 @@ func (r *Runner) follow(ctx context.Context) {
 // live generations, each projection only the events it has not applied, and
 // returns that lowest position and the new one.
 func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
-	return r.stepWith(ctx, r.batch, func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error {
-		return applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads)
-	})
+	return r.stepWith(ctx, r.batch, applyLive)
 }
 
 // maxApplyAttempts is how often a batch is tried before the runner takes
@@ -247,27 +243,43 @@ const maxApplyAttempts = 5
 // that fails is rolled back alone, and the event is recorded as a dead
 // letter of that projection, which moves past it like the others.
 func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
-	return r.stepWith(ctx, 1, func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error {
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT projection"); err != nil {
+	return r.stepWith(ctx, 1, r.applyOrSetAside)
+}
+
+// applyStep brings projection p up to the end of a step's batch inside the
+// step's transaction (sqlTx, and tx over it): evs and payloads are the
+// events of the batch p has not applied yet.
+type applyStep func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error
+
+// applyLive is the applyStep of a batch: p's live generation applies evs.
+func applyLive(ctx context.Context, _ *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error {
+	return applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads)
+}
+
+// applyOrSetAside is the applyStep of one event taken alone: applyLive
+// inside a savepoint, and when it fails for the event's sake (not the
+// database's) the savepoint is rolled back and the event becomes a dead
+// letter of p.
+func (r *Runner) applyOrSetAside(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error {
+	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT projection"); err != nil {
+		return err
+	}
+	if err := applyLive(ctx, sqlTx, tx, p, evs, payloads); err != nil {
+		if events.Unavailable(err) {
 			return err
 		}
-		if err := applyAll(ctx, tx, p.def.Name, p.applier, evs, payloads); err != nil {
-			if events.Unavailable(err) {
-				return err
-			}
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO projection"); err != nil {
-				return err
-			}
-			e := evs[0]
-			r.log.Error("projection: event set aside as a dead letter after repeated failures",
-				"projection", p.def.Name, "position", e.Position, "type", e.Type, "err", err)
-			if err := events.RecordDeadLetter(ctx, sqlTx, deadLetterReader(p.def.Name), e, "", maxApplyAttempts, err); err != nil {
-				return err
-			}
+		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO projection"); err != nil {
+			return err
 		}
-		_, err := sqlTx.ExecContext(ctx, "RELEASE projection")
-		return err
-	})
+		e := evs[0]
+		r.log.Error("projection: event set aside as a dead letter after repeated failures",
+			"projection", p.def.Name, "position", e.Position, "type", e.Type, "err", err)
+		if err := events.RecordDeadLetter(ctx, sqlTx, deadLetterReader(p.def.Name), e, "", maxApplyAttempts, err); err != nil {
+			return err
+		}
+	}
+	_, err := sqlTx.ExecContext(ctx, "RELEASE projection")
+	return err
 }
 
 // stepWith reads up to limit events after the lowest projection position
@@ -276,9 +288,7 @@ func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
 // the others, just rebuilt or older than one added since, is neither taken
 // back nor given an event twice), moves their checkpoints, then advances
 // them.
-func (r *Runner) stepWith(ctx context.Context, limit int,
-	apply func(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *projection, evs []events.Event, payloads []events.Payload) error,
-) (low, next int64, err error) {
+func (r *Runner) stepWith(ctx context.Context, limit int, apply applyStep) (low, next int64, err error) {
 	positions, low := r.livePositions()
 	evs, payloads, err := r.read(ctx, low, limit)
 	if err != nil || len(evs) == 0 {

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver, registered as "sqlite3"
+
+	"orderflow/events"
 )
 
 var (
@@ -218,8 +220,8 @@ func checkCopy(ctx context.Context, path string) (int64, error) {
 	if len(problems) > 0 {
 		return 0, fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(problems, "; "))
 	}
-	var pos int64
-	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&pos); err != nil {
+	pos, err := events.HeadOf(ctx, db)
+	if err != nil {
 		return 0, fmt.Errorf("read the copy's log position: %w", err)
 	}
 	return pos, nil

@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -138,17 +137,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 }
 
 // Listen opens the broker's address, saying so plainly when another
-// process holds it.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen on %s: the address is already in use by another process (choose another with --addr): %w", addr, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ln, nil
-}
+// process holds it (and that --addr chooses another).
+func Listen(addr string) (net.Listener, error) { return flags.Listen("addr", addr) }
 
 // Run serves the Kafka protocol on ln until ctx ends, then stops the broker
 // (writing its snapshot when it has a data directory) and returns. It

@@ -4,7 +4,8 @@
 // on the command line wins. A command whose flags share names with the
 // server's but mean something else (devbroker's --addr) reads its own
 // prefix instead (ORDERFLOW_DEVBROKER_ADDR), so a variable exported for the
-// server is not taken up by it.
+// server is not taken up by it. An address flag the command cannot listen
+// on is reported the same way everywhere too, naming the flag to change.
 package flags
 
 import (

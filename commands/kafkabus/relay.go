@@ -28,9 +28,7 @@ func Unpublished(ctx context.Context, db *events.DB) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	err = db.Reader().QueryRowContext(ctx,
-		`SELECT count(*) FROM events WHERE position > ? AND source_position IS NULL`, after).Scan(&n)
+	n, err := db.CountWrittenHere(ctx, after)
 	if err != nil {
 		return 0, fmt.Errorf("kafka relay: events not yet published: %w", err)
 	}
