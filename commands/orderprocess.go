@@ -98,7 +98,7 @@ func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, val
 		// A result already known (read from the log with the order, or
 		// redelivered) still lets the order decide: loading may have
 		// brought results this lane had not handled yet.
-		if _, r, ok := validationResult(e); ok {
+		if _, r, ok := order.ResultOf(e); ok {
 			if p.has(r) {
 				dec.redelivered = true
 			} else {
@@ -159,7 +159,7 @@ func (l *orderLane) load(ctx context.Context, orderID string, d events.Delivery)
 		case e.StreamID == payment.StreamID(orderID):
 			p.payment = p.payment.Evolve(pl)
 		default:
-			if id, r, ok := validationResult(pl); ok && id == orderID {
+			if id, r, ok := order.ResultOf(pl); ok && id == orderID {
 				p.results = append(p.results, r)
 			}
 		}
@@ -182,6 +182,6 @@ func orderOf(p events.Payload) (string, bool) {
 	case payment.PaymentReceived:
 		return e.OrderID, true
 	}
-	id, _, ok := validationResult(p)
+	id, _, ok := order.ResultOf(p)
 	return id, ok
 }

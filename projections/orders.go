@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"orderflow/domain/customercheck"
-	"orderflow/domain/fraud"
-	"orderflow/domain/inventory"
 	"orderflow/domain/order"
 	"orderflow/events"
 )
@@ -108,15 +105,11 @@ func changedOrder(p events.Payload) (string, bool) {
 // reportedFailure reads a failed validation out of an event: the order and
 // the reason code.
 func reportedFailure(p events.Payload) (orderID, reason string, ok bool) {
-	switch p := p.(type) {
-	case inventory.StockReservationRejected:
-		return p.OrderID, p.Reason, true
-	case fraud.FraudCheckFailed:
-		return p.OrderID, p.Reason, true
-	case customercheck.CustomerCheckFailed:
-		return p.OrderID, p.Reason, true
+	id, r, ok := order.ResultOf(p)
+	if !ok || r.Passed {
+		return "", "", false
 	}
-	return "", "", false
+	return id, r.Reason, true
 }
 
 func (a *ordersApplier) status(ctx context.Context, tx *Tx, orderID string, s order.Status, e events.Event) error {
