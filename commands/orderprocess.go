@@ -79,7 +79,7 @@ func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 
 // decide lets an order take in one result or payment, and then decide.
 func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, validated *[]time.Time) (decision, error) {
-	id, ok := orderOf(d.Payload)
+	id, ok := order.IDOf(d.Payload)
 	if !ok {
 		return decision{}, nil
 	}
@@ -166,22 +166,4 @@ func (l *orderLane) load(ctx context.Context, orderID string, d events.Delivery)
 	}
 	l.orders.put(orderID, p)
 	return p, nil
-}
-
-// orderOf is the order an event of the flow is about.
-func orderOf(p events.Payload) (string, bool) {
-	switch e := p.(type) {
-	case order.OrderPlaced:
-		return e.OrderID, true
-	case order.OrderValidated:
-		return e.OrderID, true
-	case order.OrderCancelled:
-		return e.OrderID, true
-	case order.OrderFailed:
-		return e.OrderID, true
-	case payment.PaymentReceived:
-		return e.OrderID, true
-	}
-	id, _, ok := order.ResultOf(p)
-	return id, ok
 }

@@ -10,10 +10,10 @@ import (
 	"orderflow/domain/payment"
 )
 
-// TestResultOf reads every kind of event the way the order process, the
-// orders read model and the verifier do: which validation result it
-// reports, if any.
-func TestResultOf(t *testing.T) {
+// TestWhatAnEventSays reads every kind of event the way the order process,
+// the orders read model and the verifier do: which order it is about
+// (IDOf) and which validation result it reports (ResultOf).
+func TestWhatAnEventSays(t *testing.T) {
 	const o = "o1"
 	pass := func(c order.Check, productID string) *order.CheckResult {
 		return &order.CheckResult{Check: c, ProductID: productID, Passed: true}
@@ -23,41 +23,47 @@ func TestResultOf(t *testing.T) {
 	}
 	cases := []struct {
 		event  any
+		about  bool               // IDOf names o1
 		result *order.CheckResult // what ResultOf reads, nil for none
 	}{
-		// The order's own events report no result.
-		{event: order.OrderPlaced{OrderID: o, CustomerID: "c1"}},
-		{event: order.OrderValidated{OrderID: o}},
-		{event: order.OrderFailed{OrderID: o, Reason: "FRAUD_LIMIT_EXCEEDED"}},
-		{event: order.OrderPaid{OrderID: o, PaymentID: "pay1", AmountCents: 100}},
-		{event: order.OrderShipped{OrderID: o}},
-		{event: order.OrderCancelled{OrderID: o, Reason: "r"}},
+		// The order's own events are about it.
+		{event: order.OrderPlaced{OrderID: o, CustomerID: "c1"}, about: true},
+		{event: order.OrderValidated{OrderID: o}, about: true},
+		{event: order.OrderFailed{OrderID: o, Reason: "FRAUD_LIMIT_EXCEEDED"}, about: true},
+		{event: order.OrderPaid{OrderID: o, PaymentID: "pay1", AmountCents: 100}, about: true},
+		{event: order.OrderShipped{OrderID: o}, about: true},
+		{event: order.OrderCancelled{OrderID: o, Reason: "r"}, about: true},
 
-		// The validation results.
-		{event: inventory.StockReserved{ProductID: "p1", OrderID: o, Quantity: 2},
+		// The validation results: about the order they answer for.
+		{event: inventory.StockReserved{ProductID: "p1", OrderID: o, Quantity: 2}, about: true,
 			result: pass(order.CheckInventory, "p1")},
-		{event: inventory.StockReservationRejected{ProductID: "p2", OrderID: o, Requested: 3, Available: 1, Shortfall: 2, Reason: inventory.ReasonInsufficientStock},
+		{event: inventory.StockReservationRejected{ProductID: "p2", OrderID: o, Requested: 3, Available: 1, Shortfall: 2, Reason: inventory.ReasonInsufficientStock}, about: true,
 			result: fail(order.CheckInventory, "p2", inventory.ReasonInsufficientStock)},
-		{event: fraud.FraudCheckPassed{CustomerID: "c1", OrderID: o, TotalCents: 100},
+		{event: fraud.FraudCheckPassed{CustomerID: "c1", OrderID: o, TotalCents: 100}, about: true,
 			result: pass(order.CheckFraud, "")},
-		{event: fraud.FraudCheckFailed{CustomerID: "c1", OrderID: o, Reason: fraud.ReasonLimitExceeded},
+		{event: fraud.FraudCheckFailed{CustomerID: "c1", OrderID: o, Reason: fraud.ReasonLimitExceeded}, about: true,
 			result: fail(order.CheckFraud, "", fraud.ReasonLimitExceeded)},
-		{event: customercheck.CustomerCheckPassed{OrderID: o, CustomerID: "c1"},
+		{event: customercheck.CustomerCheckPassed{OrderID: o, CustomerID: "c1"}, about: true,
 			result: pass(order.CheckCustomer, "")},
-		{event: customercheck.CustomerCheckFailed{OrderID: o, CustomerID: "c1", Reason: customercheck.ReasonUnknownCustomer},
+		{event: customercheck.CustomerCheckFailed{OrderID: o, CustomerID: "c1", Reason: customercheck.ReasonUnknownCustomer}, about: true,
 			result: fail(order.CheckCustomer, "", customercheck.ReasonUnknownCustomer)},
 
-		// Neither do the payment's events,
-		{event: payment.PaymentReceived{PaymentID: "pay1", OrderID: o, AmountCents: 100}},
-		{event: payment.PaymentRefunded{PaymentID: "pay1", OrderID: o, AmountCents: 100, Reason: "ORDER_CANCELLED"}},
+		// The payment's events are about the order paid for.
+		{event: payment.PaymentReceived{PaymentID: "pay1", OrderID: o, AmountCents: 100}, about: true},
+		{event: payment.PaymentRefunded{PaymentID: "pay1", OrderID: o, AmountCents: 100, Reason: "ORDER_CANCELLED"}, about: true},
 
-		// nor what inventory does after the outcome, nor anything else.
+		// What inventory does after the outcome (the order takes nothing
+		// from it), and everything else, is about no order.
 		{event: inventory.StockReleased{ProductID: "p1", OrderID: o, Quantity: 2}},
 		{event: inventory.StockCommitted{ProductID: "p1", OrderID: o, Quantity: 2}},
 		{event: inventory.StockAdded{ProductID: "p1", Quantity: 5}},
 		{event: nil},
 	}
 	for _, c := range cases {
+		id, ok := order.IDOf(c.event)
+		if ok != c.about || (ok && id != o) || (!ok && id != "") {
+			t.Errorf("IDOf(%T) = %q, %v; want about %s: %v", c.event, id, ok, o, c.about)
+		}
 		id, r, ok := order.ResultOf(c.event)
 		switch {
 		case c.result == nil && (ok || id != "" || r != order.CheckResult{}):
