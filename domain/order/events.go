@@ -82,3 +82,24 @@ func IDOf(e any) (orderID string, ok bool) {
 	}
 	return "", false
 }
+
+// StatusAfter is the status an order's own event leaves it in; ok is false
+// for any other event. It is the lifecycle's one table: Evolve and the
+// orders read model both take the status from it.
+func StatusAfter(e any) (s Status, ok bool) {
+	switch e.(type) {
+	case OrderPlaced:
+		return Pending, true
+	case OrderValidated:
+		return Validated, true
+	case OrderFailed:
+		return Failed, true
+	case OrderPaid:
+		return Paid, true
+	case OrderShipped:
+		return Shipped, true
+	case OrderCancelled:
+		return Cancelled, true
+	}
+	return "", false
+}

@@ -12,7 +12,8 @@ import (
 
 // TestWhatAnEventSays reads every kind of event the way the order process,
 // the orders read model and the verifier do: which order it is about
-// (IDOf) and which validation result it reports (ResultOf).
+// (IDOf), which validation result it reports (ResultOf) and which status
+// it leaves its order in (StatusAfter).
 func TestWhatAnEventSays(t *testing.T) {
 	const o = "o1"
 	pass := func(c order.Check, productID string) *order.CheckResult {
@@ -25,14 +26,15 @@ func TestWhatAnEventSays(t *testing.T) {
 		event  any
 		about  bool               // IDOf names o1
 		result *order.CheckResult // what ResultOf reads, nil for none
+		status order.Status       // what StatusAfter says, "" for none
 	}{
-		// The order's own events are about it.
-		{event: order.OrderPlaced{OrderID: o, CustomerID: "c1"}, about: true},
-		{event: order.OrderValidated{OrderID: o}, about: true},
-		{event: order.OrderFailed{OrderID: o, Reason: "FRAUD_LIMIT_EXCEEDED"}, about: true},
-		{event: order.OrderPaid{OrderID: o, PaymentID: "pay1", AmountCents: 100}, about: true},
-		{event: order.OrderShipped{OrderID: o}, about: true},
-		{event: order.OrderCancelled{OrderID: o, Reason: "r"}, about: true},
+		// The order's own events: about it, each leaving it in a status.
+		{event: order.OrderPlaced{OrderID: o, CustomerID: "c1"}, about: true, status: order.Pending},
+		{event: order.OrderValidated{OrderID: o}, about: true, status: order.Validated},
+		{event: order.OrderFailed{OrderID: o, Reason: "FRAUD_LIMIT_EXCEEDED"}, about: true, status: order.Failed},
+		{event: order.OrderPaid{OrderID: o, PaymentID: "pay1", AmountCents: 100}, about: true, status: order.Paid},
+		{event: order.OrderShipped{OrderID: o}, about: true, status: order.Shipped},
+		{event: order.OrderCancelled{OrderID: o, Reason: "r"}, about: true, status: order.Cancelled},
 
 		// The validation results: about the order they answer for.
 		{event: inventory.StockReserved{ProductID: "p1", OrderID: o, Quantity: 2}, about: true,
@@ -70,6 +72,10 @@ func TestWhatAnEventSays(t *testing.T) {
 			t.Errorf("ResultOf(%T) = %q, %+v, %v; want no result", c.event, id, r, ok)
 		case c.result != nil && (!ok || id != o || r != *c.result):
 			t.Errorf("ResultOf(%T) = %q, %+v, %v; want %s, %+v", c.event, id, r, ok, o, *c.result)
+		}
+		s, ok := order.StatusAfter(c.event)
+		if s != c.status || ok != (c.status != "") {
+			t.Errorf("StatusAfter(%T) = %q, %v; want %q", c.event, s, ok, c.status)
 		}
 	}
 }
