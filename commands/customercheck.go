@@ -113,7 +113,7 @@ func (l *customerCheckLane) registeredBefore(ctx context.Context, customerID str
 
 // byOrder keys an event by the order it is about.
 func byOrder(_ events.Event, p events.Payload) []events.Routed {
-	if id, ok := orderOf(p); ok {
+	if id, ok := order.IDOf(p); ok {
 		return []events.Routed{{Key: id}}
 	}
 	return nil

@@ -71,7 +71,7 @@ func (l *notificationLane) HandleBatch(ctx context.Context, batch []events.Deliv
 // decide joins one event of an order into its confirmation, and sends the
 // confirmation once both halves are there.
 func (l *notificationLane) decide(ctx context.Context, b *batch, d events.Delivery) (decision, error) {
-	id, ok := orderOf(d.Payload)
+	id, ok := order.IDOf(d.Payload)
 	if !ok {
 		return decision{}, nil
 	}

@@ -81,7 +81,7 @@ func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (i
 
 // decide lets an order take in one result or payment, and then decide.
 func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, validated *[]time.Time) (decision, error) {
-	id, ok := orderOf(d.Payload)
+	id, ok := order.IDOf(d.Payload)
 	if !ok {
 		return decision{}, nil
 	}
@@ -106,7 +106,7 @@ func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, val
 		// A result already known (read from the log with the order, or
 		// redelivered) still lets the order decide: loading may have
 		// brought results this lane had not handled yet.
-		if _, r, ok := validationResult(e); ok {
+		if _, r, ok := order.ResultOf(e); ok {
 			if p.has(r) {
 				dec.redelivered = true
 			} else {
@@ -167,29 +167,11 @@ func (l *orderLane) load(ctx context.Context, orderID string, d events.Delivery)
 		case e.StreamID == payment.StreamID(orderID):
 			p.payment = p.payment.Evolve(pl)
 		default:
-			if id, r, ok := validationResult(pl); ok && id == orderID {
+			if id, r, ok := order.ResultOf(pl); ok && id == orderID {
 				p.results = append(p.results, r)
 			}
 		}
 	}
 	l.orders.put(orderID, p)
 	return p, nil
-}
-
-// orderOf is the order an event of the flow is about.
-func orderOf(p events.Payload) (string, bool) {
-	switch e := p.(type) {
-	case order.OrderPlaced:
-		return e.OrderID, true
-	case order.OrderValidated:
-		return e.OrderID, true
-	case order.OrderCancelled:
-		return e.OrderID, true
-	case order.OrderFailed:
-		return e.OrderID, true
-	case payment.PaymentReceived:
-		return e.OrderID, true
-	}
-	id, _, ok := validationResult(p)
-	return id, ok
 }

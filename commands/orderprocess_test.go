@@ -34,7 +34,7 @@ func TestOrderLaneForgetsAndReloads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, _ := orderOf(p)
+		id, _ := order.IDOf(p)
 		return events.Delivery{Event: stored[0], Payload: p, Key: id}
 	}
 	var deliveries []events.Delivery

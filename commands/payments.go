@@ -109,7 +109,7 @@ func (l *paymentLane) HandleBatch(ctx context.Context, batch []events.Delivery) 
 
 // decide refunds what an order's outcome calls for, once.
 func (l *paymentLane) decide(ctx context.Context, b *batch, d events.Delivery) (decision, error) {
-	id, ok := orderOf(d.Payload)
+	id, ok := order.IDOf(d.Payload)
 	if !ok {
 		return decision{}, nil
 	}

@@ -93,30 +93,14 @@ func (h *History) OrderAt(ctx context.Context, orderID string, version int64) (*
 	return &o, nil
 }
 
-// foldOrder applies one event to an order row in memory, the way the
-// orders projection applies it to its table.
+// foldOrder applies one event to an order row in memory: what the orders
+// projection decides for the event (changeOf), when it is about this
+// order, and the payments projection's amounts.
 func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
-	if e.StreamID == order.StreamID(orderID) {
-		o.Version, o.UpdatedAt = e.StreamVersion, e.OccurredAt
+	if c, ok := changeOf(p); ok && c.orderID == orderID {
+		c.applyTo(o, e)
 	}
 	switch p := p.(type) {
-	case order.OrderPlaced:
-		o.ID, o.Seq, o.CustomerID, o.Status, o.TotalCents = p.OrderID, e.Position, p.CustomerID, string(order.Pending), p.TotalCents
-		o.CorrelationID, o.CreatedAt, o.FailureReasons = e.CorrelationID, e.OccurredAt, []string{}
-		for _, l := range p.Lines {
-			o.Lines = append(o.Lines, OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents})
-		}
-	case order.OrderValidated:
-		o.Status = string(order.Validated)
-	case order.OrderFailed:
-		o.addReason(p.Reason)
-		o.Status = string(order.Failed)
-	case order.OrderPaid:
-		o.Status = string(order.Paid)
-	case order.OrderShipped:
-		o.Status = string(order.Shipped)
-	case order.OrderCancelled:
-		o.Status = string(order.Cancelled)
 	case payment.PaymentReceived:
 		if p.OrderID == orderID {
 			o.PaidCents = p.AmountCents
@@ -126,16 +110,4 @@ func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
 			o.RefundedCents = p.AmountCents
 		}
 	}
-	if id, reason, ok := reportedFailure(p); ok && id == orderID {
-		o.addReason(reason)
-	}
-}
-
-func (o *Order) addReason(reason string) {
-	for _, r := range o.FailureReasons {
-		if r == reason {
-			return
-		}
-	}
-	o.FailureReasons = append(o.FailureReasons, reason)
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
-	"orderflow/domain/customercheck"
-	"orderflow/domain/fraud"
-	"orderflow/domain/inventory"
 	"orderflow/domain/order"
 	"orderflow/events"
 )
@@ -51,72 +49,105 @@ type ordersApplier struct {
 	insert, setStatus, getReasons, setReasons string
 }
 
+// orderChange is what one event changes in its order's row of the orders
+// read model. It is the one decision of that read model: Apply writes it
+// to the table, applyTo to a row in memory (History.OrderAt), so the table
+// and an order's past cannot disagree about what an event did.
+type orderChange struct {
+	orderID string
+	// placed creates the row, in PENDING with no failure reasons.
+	placed *order.OrderPlaced
+	// status is the status the order's own event leaves it in, with the
+	// event's stream version and time; "" leaves the row's status,
+	// version and time as they are.
+	status order.Status
+	// failed says a failure was reported: reason joins the failure
+	// reasons unless it is among them already. Failures reported after the
+	// order already failed still show up in failureReasons; they never
+	// change the status.
+	failed bool
+	reason string
+}
+
+// changeOf decides what an event changes in the orders read model: the
+// order's own events, and the failed validation results. ok is false when
+// it changes nothing.
+func changeOf(p events.Payload) (c orderChange, ok bool) {
+	if s, ok := order.StatusAfter(p); ok {
+		c.orderID, _ = order.IDOf(p)
+		c.status = s
+		switch p := p.(type) {
+		case order.OrderPlaced:
+			c.placed = &p
+		case order.OrderFailed:
+			c.failed, c.reason = true, p.Reason
+		}
+		return c, true
+	}
+	if id, r, ok := order.ResultOf(p); ok && !r.Passed {
+		return orderChange{orderID: id, failed: true, reason: r.Reason}, true
+	}
+	return orderChange{}, false
+}
+
+// changedOrder is the order whose row the orders read model changes for an
+// event, if any: the runner tells the subscriptions about it.
+func changedOrder(p events.Payload) (string, bool) {
+	c, ok := changeOf(p)
+	return c.orderID, ok
+}
+
 func (a *ordersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
-	switch p := p.(type) {
-	case order.OrderPlaced:
-		lines, err := json.Marshal(p.Lines)
+	c, ok := changeOf(p)
+	if !ok {
+		return nil
+	}
+	if pl := c.placed; pl != nil {
+		lines, err := json.Marshal(pl.Lines)
 		if err != nil {
 			return err
 		}
 		at := e.OccurredAt.UnixNano()
-		_, err = tx.Exec(ctx, a.insert, p.OrderID, e.Position, p.CustomerID, string(order.Pending), p.TotalCents,
+		_, err = tx.Exec(ctx, a.insert, c.orderID, e.Position, pl.CustomerID, string(c.status), pl.TotalCents,
 			string(lines), e.StreamVersion, e.CorrelationID, at, at)
 		return err
-	case order.OrderValidated:
-		return a.status(ctx, tx, p.OrderID, order.Validated, e)
-	case order.OrderFailed:
-		if err := a.addFailureReason(ctx, tx, p.OrderID, p.Reason); err != nil {
+	}
+	if c.failed {
+		if err := a.addFailureReason(ctx, tx, c.orderID, c.reason); err != nil {
 			return err
 		}
-		return a.status(ctx, tx, p.OrderID, order.Failed, e)
-	case order.OrderPaid:
-		return a.status(ctx, tx, p.OrderID, order.Paid, e)
-	case order.OrderShipped:
-		return a.status(ctx, tx, p.OrderID, order.Shipped, e)
-	case order.OrderCancelled:
-		return a.status(ctx, tx, p.OrderID, order.Cancelled, e)
 	}
-	// Failures reported after the order already failed still show up in
-	// failureReasons; they never change the status.
-	if orderID, reason, ok := reportedFailure(p); ok {
-		return a.addFailureReason(ctx, tx, orderID, reason)
+	if c.status != "" {
+		return a.status(ctx, tx, c.orderID, c.status, e)
 	}
 	return nil
 }
 
-// changedOrder is the order whose row the orders read model changes for an
-// event, if any: what its Apply reads the order id from.
-func changedOrder(p events.Payload) (string, bool) {
-	switch p := p.(type) {
-	case order.OrderPlaced:
-		return p.OrderID, true
-	case order.OrderValidated:
-		return p.OrderID, true
-	case order.OrderFailed:
-		return p.OrderID, true
-	case order.OrderPaid:
-		return p.OrderID, true
-	case order.OrderShipped:
-		return p.OrderID, true
-	case order.OrderCancelled:
-		return p.OrderID, true
+// applyTo applies the change to an order's row in memory, as Apply does
+// to the table.
+func (c orderChange) applyTo(o *Order, e events.Event) {
+	if pl := c.placed; pl != nil {
+		o.ID, o.Seq, o.CustomerID, o.TotalCents = c.orderID, e.Position, pl.CustomerID, pl.TotalCents
+		o.CorrelationID, o.CreatedAt, o.FailureReasons = e.CorrelationID, e.OccurredAt, []string{}
+		for _, l := range pl.Lines {
+			o.Lines = append(o.Lines, OrderLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents})
+		}
 	}
-	id, _, ok := reportedFailure(p)
-	return id, ok
+	if c.failed {
+		o.FailureReasons, _ = withReason(o.FailureReasons, c.reason)
+	}
+	if c.status != "" {
+		o.Status, o.Version, o.UpdatedAt = string(c.status), e.StreamVersion, e.OccurredAt
+	}
 }
 
-// reportedFailure reads a failed validation out of an event: the order and
-// the reason code.
-func reportedFailure(p events.Payload) (orderID, reason string, ok bool) {
-	switch p := p.(type) {
-	case inventory.StockReservationRejected:
-		return p.OrderID, p.Reason, true
-	case fraud.FraudCheckFailed:
-		return p.OrderID, p.Reason, true
-	case customercheck.CustomerCheckFailed:
-		return p.OrderID, p.Reason, true
+// withReason adds a failure reason to reasons unless it is there already;
+// added says whether it was.
+func withReason(reasons []string, reason string) (out []string, added bool) {
+	if slices.Contains(reasons, reason) {
+		return reasons, false
 	}
-	return "", "", false
+	return append(reasons, reason), true
 }
 
 func (a *ordersApplier) status(ctx context.Context, tx *Tx, orderID string, s order.Status, e events.Event) error {
@@ -139,12 +170,11 @@ func (a *ordersApplier) addFailureReason(ctx context.Context, tx *Tx, orderID, r
 	if err := json.Unmarshal([]byte(raw), &reasons); err != nil {
 		return err
 	}
-	for _, r := range reasons {
-		if r == reason {
-			return nil
-		}
+	reasons, added := withReason(reasons, reason)
+	if !added {
+		return nil
 	}
-	out, err := json.Marshal(append(reasons, reason))
+	out, err := json.Marshal(reasons)
 	if err != nil {
 		return err
 	}

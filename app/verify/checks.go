@@ -6,6 +6,7 @@ import (
 
 	"orderflow/domain/customercheck"
 	"orderflow/domain/fraud"
+	"orderflow/domain/order"
 )
 
 // Invariant 4: every placed order's fraud check and customer check are
@@ -16,34 +17,17 @@ import (
 // customercheck-<orderId>. A result for an order never placed is broken
 // as well.
 
-// check is one of the two checks: the family its results are in and what
-// the report calls it.
+// check is one of the two checks: the family its results are in, which
+// check they report (order.ResultOf) and what the report calls it.
 type check struct {
 	prefix string
+	check  order.Check
 	name   string
-	// orderOf is the order a result is about, ok false for other events.
-	orderOf func(any) (string, bool)
 }
 
 var answeredChecks = []check{
-	{prefix: fraud.StreamID(""), name: "fraud check", orderOf: func(p any) (string, bool) {
-		switch p := p.(type) {
-		case fraud.FraudCheckPassed:
-			return p.OrderID, true
-		case fraud.FraudCheckFailed:
-			return p.OrderID, true
-		}
-		return "", false
-	}},
-	{prefix: customercheck.StreamID(""), name: "customer check", orderOf: func(p any) (string, bool) {
-		switch p := p.(type) {
-		case customercheck.CustomerCheckPassed:
-			return p.OrderID, true
-		case customercheck.CustomerCheckFailed:
-			return p.OrderID, true
-		}
-		return "", false
-	}},
+	{prefix: fraud.StreamID(""), check: order.CheckFraud, name: "fraud check"},
+	{prefix: customercheck.StreamID(""), check: order.CheckCustomer, name: "customer check"},
 }
 
 func (h history) checkAnswers(orders orderBook) []Violation {
@@ -52,7 +36,7 @@ func (h history) checkAnswers(orders orderBook) []Violation {
 		results := map[string][]at{} // by order id
 		for _, s := range h.families[c.prefix] {
 			for _, e := range s.entries {
-				if id, ok := c.orderOf(e.payload); ok {
+				if id, r, ok := order.ResultOf(e.payload); ok && r.Check == c.check {
 					results[id] = append(results[id], atEntry(s.id, e))
 				}
 			}

@@ -3,6 +3,8 @@
 // stream customercheck-<orderId>, written once.
 package customercheck
 
+import "orderflow/domain/order"
+
 // ReasonUnknownCustomer is the failure code of the customer validation.
 const ReasonUnknownCustomer = "UNKNOWN_CUSTOMER"
 
@@ -27,6 +29,16 @@ type CustomerCheckFailed struct {
 
 func (CustomerCheckPassed) EventType() string { return "CustomerCheckPassed" }
 func (CustomerCheckFailed) EventType() string { return "CustomerCheckFailed" }
+
+// CheckResult is the order's customer validation passed.
+func (e CustomerCheckPassed) CheckResult() (string, order.CheckResult) {
+	return e.OrderID, order.CheckResult{Check: order.CheckCustomer, Passed: true}
+}
+
+// CheckResult is the order's customer validation failed.
+func (e CustomerCheckFailed) CheckResult() (string, order.CheckResult) {
+	return e.OrderID, order.CheckResult{Check: order.CheckCustomer, Reason: e.Reason}
+}
 
 // Check decides the customer validation of an order. done is true when the
 // order was checked before, and then nothing is recorded.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"orderflow/domain/bounds"
+	"orderflow/domain/order"
 )
 
 // ReasonLimitExceeded is the failure code of the fraud validation.
@@ -48,6 +49,16 @@ type FraudCheckFailed struct {
 
 func (FraudCheckPassed) EventType() string { return "FraudCheckPassed" }
 func (FraudCheckFailed) EventType() string { return "FraudCheckFailed" }
+
+// CheckResult is the order's fraud validation passed.
+func (e FraudCheckPassed) CheckResult() (string, order.CheckResult) {
+	return e.OrderID, order.CheckResult{Check: order.CheckFraud, Passed: true}
+}
+
+// CheckResult is the order's fraud validation failed.
+func (e FraudCheckFailed) CheckResult() (string, order.CheckResult) {
+	return e.OrderID, order.CheckResult{Check: order.CheckFraud, Reason: e.Reason}
+}
 
 // Rule is the configured limit over the trailing window.
 type Rule struct {

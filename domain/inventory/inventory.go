@@ -12,6 +12,7 @@ import (
 
 	"orderflow/domain/bounds"
 	"orderflow/domain/fault"
+	"orderflow/domain/order"
 )
 
 // ReasonInsufficientStock is the failure code of the inventory validation.
@@ -106,6 +107,18 @@ func (StockReserved) EventType() string            { return "StockReserved" }
 func (StockReservationRejected) EventType() string { return "StockReservationRejected" }
 func (StockReleased) EventType() string            { return "StockReleased" }
 func (StockCommitted) EventType() string           { return "StockCommitted" }
+
+// CheckResult says the order's line of this product is reserved: one of
+// the answers of the inventory validation, one per line.
+func (e StockReserved) CheckResult() (string, order.CheckResult) {
+	return e.OrderID, order.CheckResult{Check: order.CheckInventory, ProductID: e.ProductID, Passed: true}
+}
+
+// CheckResult says the order's line of this product could not be reserved,
+// which fails the order's inventory validation.
+func (e StockReservationRejected) CheckResult() (string, order.CheckResult) {
+	return e.OrderID, order.CheckResult{Check: order.CheckInventory, ProductID: e.ProductID, Reason: e.Reason}
+}
 
 // Stock is one product's inventory. Its sums are int64 and saturate: the
 // log may hold StockAdded events from before stock was bounded (two of

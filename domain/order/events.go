@@ -53,3 +53,53 @@ func (OrderFailed) EventType() string    { return "OrderFailed" }
 func (OrderPaid) EventType() string      { return "OrderPaid" }
 func (OrderShipped) EventType() string   { return "OrderShipped" }
 func (OrderCancelled) EventType() string { return "OrderCancelled" }
+
+// Concerning is implemented by the events that are about one order other
+// than the validation results (which are CheckReports): the order's own
+// events and the payment's.
+type Concerning interface {
+	AboutOrder() string
+}
+
+func (e OrderPlaced) AboutOrder() string    { return e.OrderID }
+func (e OrderValidated) AboutOrder() string { return e.OrderID }
+func (e OrderFailed) AboutOrder() string    { return e.OrderID }
+func (e OrderPaid) AboutOrder() string      { return e.OrderID }
+func (e OrderShipped) AboutOrder() string   { return e.OrderID }
+func (e OrderCancelled) AboutOrder() string { return e.OrderID }
+
+// IDOf is the order an event is about: the order's own events, the
+// validation results and the payment's events name one. ok is false for
+// any other event, inventory's releases and commits included: they follow
+// the order's outcome, and the order takes nothing from them.
+func IDOf(e any) (orderID string, ok bool) {
+	switch e := e.(type) {
+	case Concerning:
+		return e.AboutOrder(), true
+	case CheckReport:
+		orderID, _ = e.CheckResult()
+		return orderID, true
+	}
+	return "", false
+}
+
+// StatusAfter is the status an order's own event leaves it in; ok is false
+// for any other event. It is the lifecycle's one table: Evolve and the
+// orders read model both take the status from it.
+func StatusAfter(e any) (s Status, ok bool) {
+	switch e.(type) {
+	case OrderPlaced:
+		return Pending, true
+	case OrderValidated:
+		return Validated, true
+	case OrderFailed:
+		return Failed, true
+	case OrderPaid:
+		return Paid, true
+	case OrderShipped:
+		return Shipped, true
+	case OrderCancelled:
+		return Cancelled, true
+	}
+	return "", false
+}

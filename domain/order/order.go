@@ -81,18 +81,11 @@ func (o Order) Evolve(e Event) Order {
 	switch e := e.(type) {
 	case OrderPlaced:
 		o.ID, o.CustomerID, o.Lines, o.TotalCents, o.PlacedAt = e.OrderID, e.CustomerID, e.Lines, e.TotalCents, e.PlacedAt
-		o.Status = Pending
-	case OrderValidated:
-		o.Status = Validated
-	case OrderFailed:
-		o.Status = Failed
 	case OrderPaid:
-		o.Status = Paid
 		o.PaymentID = e.PaymentID
-	case OrderShipped:
-		o.Status = Shipped
-	case OrderCancelled:
-		o.Status = Cancelled
+	}
+	if s, ok := StatusAfter(e); ok {
+		o.Status = s
 	}
 	return o
 }

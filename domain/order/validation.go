@@ -22,6 +22,27 @@ type CheckResult struct {
 	Reason    string // the failure code when not passed
 }
 
+// A CheckReport is an event in which one validation answers for an order:
+// the result events of inventory, fraud and the customer check each say
+// which order they answer for and what they say, so that the order
+// process, the orders read model and the verifier read a result the same
+// way. CheckResult is the contract between the validations and the order,
+// as the OrderValidation schema is in the talk.
+type CheckReport interface {
+	CheckResult() (orderID string, r CheckResult)
+}
+
+// ResultOf reads a validation result out of an event: the order it is
+// about and what it says. ok is false for any event that is not a result.
+func ResultOf(e any) (orderID string, r CheckResult, ok bool) {
+	c, ok := e.(CheckReport)
+	if !ok {
+		return "", CheckResult{}, false
+	}
+	orderID, r = c.CheckResult()
+	return orderID, r, true
+}
+
 // Evaluate is the aggregation rule: a PENDING order with any failed check
 // fails with the first failure's reason; one whose fraud and customer
 // checks passed and whose every line was reserved is validated; otherwise

@@ -47,6 +47,12 @@ type PaymentRefunded struct {
 func (PaymentReceived) EventType() string { return "PaymentReceived" }
 func (PaymentRefunded) EventType() string { return "PaymentRefunded" }
 
+// AboutOrder names the order paid for (order.Concerning).
+func (e PaymentReceived) AboutOrder() string { return e.OrderID }
+
+// AboutOrder names the order whose payment was given back (order.Concerning).
+func (e PaymentRefunded) AboutOrder() string { return e.OrderID }
+
 // Payment is the state of an order's payment stream.
 type Payment struct {
 	Received      bool
