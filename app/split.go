@@ -248,7 +248,7 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers): %w", strings.Join(cfg.KafkaBrokers, ","), err)
 	}
 	k := &kafkaBus{}
-	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers, log); err != nil {
+	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers); err != nil {
 		return nil, err
 	}
 	k.relay = kafkabus.NewRelay(store, reg, k.publisher, log)

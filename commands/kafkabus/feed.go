@@ -72,7 +72,7 @@ type Feed struct {
 	brokers []string
 	cl      *kgo.Client
 	session *kgo.GroupTransactSession
-	txPub   *txPublisher
+	txPub   *Publisher
 	mu      sync.Mutex
 	pending map[partitionKey][]*tracked
 	// given are the partitions (by number) given to a transactional feed
@@ -166,7 +166,7 @@ func (f *Feed) startSession() error {
 	f.mu.Lock()
 	f.session, f.cl = sess, sess.Client()
 	f.mu.Unlock()
-	f.txPub = &txPublisher{cl: f.cl}
+	f.txPub = newTxPublisher(f.cl)
 	return nil
 }
 

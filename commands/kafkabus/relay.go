@@ -49,9 +49,9 @@ func Unpublished(ctx context.Context, db *events.DB) (int64, error) {
 //     finds the customer and the products it refers to by catching up on
 //     their topics.
 //
-// It reads a batch of the log, publishes it with several publishers in
-// parallel (each key always to the same one) and moves on once all of it
-// was acknowledged.
+// It reads a batch of the log, hands all of it to the publisher at once
+// (which packs it into a few produce requests and keeps each partition's
+// records in order) and moves on once all of it was acknowledged.
 type Relay struct {
 	store     *events.Store
 	reg       *events.Registry
@@ -81,9 +81,6 @@ func (r *Relay) WaitPublished(ctx context.Context, pos int64) error {
 	}
 	return nil
 }
-
-// publishers is how many publish in parallel.
-const publishers = 16
 
 // outgoing is one record to publish.
 type outgoing struct {
@@ -236,29 +233,23 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 	return out, commands.Lookup(family).Table, nil
 }
 
-// publishAll publishes records in parallel, each key's in order, retrying
-// until all were acknowledged; false when ctx ended first.
+// publishAll publishes records, all at once (one Publish per topic, in
+// parallel), each key's in order, retrying until all were acknowledged;
+// false when ctx ended first.
 func (r *Relay) publishAll(ctx context.Context, recs []outgoing) bool {
 	if len(recs) == 0 {
 		return true
 	}
-	var queues [publishers][]outgoing
+	byTopic := map[string][]outgoing{}
 	for _, rec := range recs {
-		i := events.Partition(rec.key, publishers)
-		queues[i] = append(queues[i], rec)
+		byTopic[rec.topic] = append(byTopic[rec.topic], rec)
 	}
 	var wg sync.WaitGroup
 	var stopped atomic.Bool
-	for _, q := range queues {
-		if len(q) == 0 {
-			continue
-		}
+	for _, q := range byTopic {
 		wg.Go(func() {
-			for _, rec := range q {
-				if !publish(ctx, r.publisher, r.log, rec) {
-					stopped.Store(true)
-					return
-				}
+			if !publish(ctx, r.publisher, r.log, q...) {
+				stopped.Store(true)
 			}
 		})
 	}
@@ -266,17 +257,30 @@ func (r *Relay) publishAll(ctx context.Context, recs []outgoing) bool {
 	return !stopped.Load()
 }
 
-// publish sends one record until Kafka acknowledges it; false when ctx
-// ended first.
-func publish(ctx context.Context, pub message.Publisher, log *slog.Logger, rec outgoing) bool {
+// publish sends records of one topic until Kafka acknowledged all of
+// them; false when ctx ended first. A retry sends them all again: a record
+// acknowledged before is then written twice, after its first copy, which
+// readers import once (by event id).
+func publish(ctx context.Context, pub message.Publisher, log *slog.Logger, recs ...outgoing) bool {
+	if len(recs) == 0 {
+		return true
+	}
+	msgs := make([]*message.Message, len(recs))
+	for i, rec := range recs {
+		rec.msg.Metadata.Set(keyMetadata, rec.key)
+		rec.msg.SetContext(ctx)
+		msgs[i] = rec.msg
+	}
 	wait := 50 * time.Millisecond
 	for {
-		rec.msg.Metadata.Set(keyMetadata, rec.key)
-		err := pub.Publish(rec.topic, rec.msg)
+		err := pub.Publish(recs[0].topic, msgs...)
 		if err == nil {
 			return true
 		}
-		log.Warn("kafka: publish failed, retrying", "topic", rec.topic, "key", rec.key, "err", err)
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Warn("kafka: publish failed, retrying", "topic", recs[0].topic, "records", len(recs), "err", err)
 		select {
 		case <-ctx.Done():
 			return false
