@@ -35,14 +35,28 @@ type Imported struct {
 // transaction (to record how far the import got, exactly once).
 func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.Context, tx *sql.Tx) error) ([]Imported, error) {
 	out := make([]Imported, len(evs))
-	if len(evs) == 0 && also == nil {
+	// What the log's tail holds already (the same event read from another
+	// topic a moment ago, or this process's own output read back) is found
+	// in memory; only the rest goes to the writer.
+	var rest []Event
+	var restAt []int
+	for i, e := range evs {
+		if held, ok := s.db.tail.find(e.ID); ok {
+			out[i] = Imported{Position: held.Position}
+			continue
+		}
+		rest = append(rest, e)
+		restAt = append(restAt, i)
+	}
+	if len(rest) == 0 && also == nil {
 		return out, nil
 	}
 	var stored []Event
+	got := make([]Imported, len(rest))
 	req := &writeReq{ctx: ctx, durable: false}
 	req.fn = func(wctx context.Context, tx *sql.Tx) error {
 		stored = stored[:0]
-		if err := s.importTx(wctx, tx, evs, out, &stored); err != nil {
+		if err := s.importTx(wctx, tx, rest, got, &stored); err != nil {
 			return err
 		}
 		if also != nil {
@@ -53,6 +67,9 @@ func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.C
 	req.after = func() { s.committed(stored) }
 	if err := s.db.submit(ctx, req); err != nil {
 		return nil, err
+	}
+	for j, i := range restAt {
+		out[i] = got[j]
 	}
 	return out, nil
 }

@@ -75,6 +75,11 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 	return stored, nil
 }
 
+// Recent returns the event with the given id as this log holds it (at its
+// position here), when it is among the most recent events (the in-memory
+// tail); false otherwise, when the log may or may not hold it.
+func (s *Store) Recent(id string) (Event, bool) { return s.db.tail.find(id) }
+
 // committed tells the log's readers about events just committed: they join
 // the in-memory tail and the head moves past them.
 func (s *Store) committed(stored []Event) {
