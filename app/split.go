@@ -312,6 +312,9 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 		}
 		topics, rekeyed := feedTopics(cfg, handlers.Consumers())
 		f.Topics, f.Repartitioned = topics[c], rekeyed[c]
+		// The group of a context that scales out is no copy of its topics
+		// (see replicaFamilies): it imports only what its reaction takes.
+		f.Partial = commands.ScalesOut(c)
 		if commands.ScalesOut(c) {
 			f.OnAssigned = func(ctx context.Context) error {
 				// Decide only against everything the context's own topic

@@ -198,8 +198,8 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 
 // recordsOf is what an event becomes in Kafka: a record on its family's
 // topic keyed by its stream's key, and one on each repartition of its
-// family per key the repartition gives it; and whether it belongs to a
-// table family. decode is asked for the payload only when a repartition
+// family per key the repartition gives it, each with the event's id and
+// type in headers; and whether it belongs to a table family. decode is asked for the payload only when a repartition
 // needs it.
 func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error), log *slog.Logger) ([]outgoing, bool, error) {
 	family := commands.StreamContext(e.StreamID)
@@ -212,7 +212,12 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 		return nil, false, err
 	}
 	key := commands.StreamKey(e.StreamID)
-	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: message.NewMessage(e.ID, value)}}
+	msg := func() *message.Message {
+		m := message.NewMessage(e.ID, value)
+		m.Metadata.Set(typeMetadata, e.Type)
+		return m
+	}
+	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: msg()}}
 	var p events.Payload
 	for _, rp := range repartitions {
 		if !slices.Contains(rp.Families, family) {
@@ -227,7 +232,7 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 			}
 		}
 		for _, k := range rp.Keys(p) {
-			out = append(out, outgoing{topic: rp.Topic, key: k, msg: message.NewMessage(e.ID, value)})
+			out = append(out, outgoing{topic: rp.Topic, key: k, msg: msg()})
 		}
 	}
 	return out, commands.Lookup(family).Table, nil
