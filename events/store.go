@@ -179,6 +179,14 @@ func versionTaken(err error) bool {
 		strings.Contains(se.Error(), "stream_version")
 }
 
+// idTaken says an insert failed because the log holds an event with its
+// id.
+func idTaken(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique &&
+		strings.Contains(se.Error(), "events.id")
+}
+
 func nullablePosition(p int64) any {
 	if p == 0 {
 		return nil
