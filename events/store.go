@@ -212,6 +212,21 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, afterVersion in
 		streamID, afterVersion)
 }
 
+// ReadStreams returns the whole of several streams in one query: each
+// stream's events in version order, the streams one after the other in the
+// order of their ids.
+func (s *Store) ReadStreams(ctx context.Context, streamIDs ...string) ([]Event, error) {
+	if len(streamIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(streamIDs))
+	for i, id := range streamIDs {
+		args[i] = id
+	}
+	in := strings.Repeat("?, ", len(streamIDs)-1) + "?"
+	return s.query(ctx, selectEvents+"WHERE stream_id IN ("+in+") ORDER BY stream_id, stream_version", args...)
+}
+
 // ReadAll returns up to limit events after the given global position, in
 // position order. Tailing readers call it in a loop with the last position
 // they saw; since positions are only allocated by the single writer inside
