@@ -58,11 +58,16 @@ type Relay struct {
 	publisher message.Publisher
 	log       *slog.Logger
 	published atomic.Int64
+
+	mu sync.Mutex
+	// moved is closed (and replaced) whenever published moves, so that
+	// WaitPublished does not poll.
+	moved chan struct{}
 }
 
 // NewRelay returns a relay of store's events through publisher.
 func NewRelay(store *events.Store, reg *events.Registry, publisher message.Publisher, log *slog.Logger) *Relay {
-	return &Relay{store: store, reg: reg, publisher: publisher, log: log}
+	return &Relay{store: store, reg: reg, publisher: publisher, log: log, moved: make(chan struct{})}
 }
 
 // Published is the position of this log up to which every event written
@@ -72,14 +77,29 @@ func (r *Relay) Published() int64 { return r.published.Load() }
 // WaitPublished returns once everything up to pos is published, or ctx's
 // error.
 func (r *Relay) WaitPublished(ctx context.Context, pos int64) error {
-	for r.published.Load() < pos {
+	for {
+		r.mu.Lock()
+		moved := r.moved
+		r.mu.Unlock()
+		if r.published.Load() >= pos {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the relay to publish up to %d (at %d): %w", pos, r.published.Load(), ctx.Err())
-		case <-time.After(time.Millisecond):
+		case <-moved:
 		}
 	}
-	return nil
+}
+
+// publishedUpTo moves the relay's published position and wakes those
+// waiting for it.
+func (r *Relay) publishedUpTo(pos int64) {
+	r.published.Store(pos)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.moved)
+	r.moved = make(chan struct{})
 }
 
 // outgoing is one record to publish.
@@ -95,7 +115,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.published.Store(pos)
+	r.publishedUpTo(pos)
 	saved := pos
 	lastSave := time.Now()
 	save := func() {
@@ -179,7 +199,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		pos = evs[len(evs)-1].Position
-		r.published.Store(pos)
+		r.publishedUpTo(pos)
 		if time.Since(lastSave) > 50*time.Millisecond {
 			save()
 		}

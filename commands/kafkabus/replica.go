@@ -34,6 +34,9 @@ type Replica struct {
 
 	mu   sync.Mutex
 	next map[string]map[int32]int64 // topic → partition → next offset to import
+	// moved is closed (and replaced) whenever next moves: a catch-up
+	// waits for it rather than polling.
+	moved chan struct{}
 	// unsaved are the offsets imported up to and not yet saved, since
 	// saved (see importBatch); only Run touches them.
 	unsaved map[string]map[int32]int64
@@ -48,7 +51,7 @@ func replicaCheckpoint(topic string, partition int32) string {
 // starting from where the local log says it got to.
 func NewReplica(ctx context.Context, store *events.Store, brokers []string, partitions int, families []string, log *slog.Logger) (*Replica, error) {
 	r := &Replica{store: store, families: families, log: log, next: map[string]map[int32]int64{},
-		unsaved: map[string]map[int32]int64{}, saved: time.Now()}
+		unsaved: map[string]map[int32]int64{}, saved: time.Now(), moved: make(chan struct{})}
 	consume := map[string]map[int32]kgo.Offset{}
 	for _, f := range families {
 		topic := FamilyTopic(f)
@@ -189,6 +192,8 @@ func (r *Replica) imported(ends map[string]map[int32]int64) {
 			r.next[topic][p] = next
 		}
 	}
+	close(r.moved)
+	r.moved = make(chan struct{})
 }
 
 // CatchUp returns once the copy holds everything the topics of the given
@@ -220,6 +225,7 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 				behind = true
 			}
 		})
+		moved := r.moved
 		r.mu.Unlock()
 		if !behind {
 			return nil
@@ -227,7 +233,7 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("kafka replica: catching up on %v: %w", topics, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
+		case <-moved:
 		}
 	}
 }
