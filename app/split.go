@@ -248,7 +248,7 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers): %w", strings.Join(cfg.KafkaBrokers, ","), err)
 	}
 	k := &kafkaBus{}
-	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers, log); err != nil {
+	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers); err != nil {
 		return nil, err
 	}
 	k.relay = kafkabus.NewRelay(store, reg, k.publisher, log)
@@ -312,6 +312,9 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 		}
 		topics, rekeyed := feedTopics(cfg, handlers.Consumers())
 		f.Topics, f.Repartitioned = topics[c], rekeyed[c]
+		// The group of a context that scales out is no copy of its topics
+		// (see replicaFamilies): it imports only what its reaction takes.
+		f.Partial = commands.ScalesOut(c)
 		if commands.ScalesOut(c) {
 			f.OnAssigned = func(ctx context.Context) error {
 				// Decide only against everything the context's own topic

@@ -119,7 +119,7 @@ func (l *notificationLane) decide(ctx context.Context, b *batch, d events.Delive
 
 // load returns what the join knows of an order: a placement after the start
 // of this run introduces it with nothing else known; otherwise its order,
-// payment and notification streams are read from the log.
+// payment and notification streams are read from the log, in one query.
 func (l *notificationLane) load(ctx context.Context, orderID string, d events.Delivery) (*confirmation, error) {
 	if c, ok := l.orders.get(orderID); ok {
 		return c, nil
@@ -130,27 +130,25 @@ func (l *notificationLane) load(ctx context.Context, orderID string, d events.De
 		l.orders.put(orderID, c)
 		return c, nil
 	}
-	for _, stream := range []string{order.StreamID(orderID), payment.StreamID(orderID), notification.StreamID(orderID)} {
-		evs, err := l.h.readStream(ctx, stream, 0)
+	evs, err := l.h.readStreams(ctx, order.StreamID(orderID), payment.StreamID(orderID), notification.StreamID(orderID))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		p, err := l.h.reg.Decode(e)
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range evs {
-			p, err := l.h.reg.Decode(e)
-			if err != nil {
-				return nil, err
-			}
-			at := e.OccurredAt
-			switch p := p.(type) {
-			case order.OrderPlaced:
-				c.customerID, c.totalCents = p.CustomerID, p.TotalCents
-			case order.OrderValidated:
-				c.validatedAt = &at
-			case payment.PaymentReceived:
-				c.paidAt, c.paidCents = &at, p.AmountCents
-			case notification.NotificationSent:
-				c.sent = true
-			}
+		at := e.OccurredAt
+		switch p := p.(type) {
+		case order.OrderPlaced:
+			c.customerID, c.totalCents = p.CustomerID, p.TotalCents
+		case order.OrderValidated:
+			c.validatedAt = &at
+		case payment.PaymentReceived:
+			c.paidAt, c.paidCents = &at, p.AmountCents
+		case notification.NotificationSent:
+			c.sent = true
 		}
 	}
 	l.orders.put(orderID, c)

@@ -55,6 +55,26 @@ func (h *Handlers) readStream(ctx context.Context, streamID string, afterVersion
 	return h.withPending(streamID, afterVersion, evs), nil
 }
 
+// readStreams reads several whole streams from the log in one query, each
+// followed by what its context's outbox holds for it.
+func (h *Handlers) readStreams(ctx context.Context, streamIDs ...string) ([]events.Event, error) {
+	evs, err := h.store.ReadStreams(ctx, streamIDs...)
+	if err != nil {
+		return nil, err
+	}
+	var out []events.Event
+	for _, id := range streamIDs {
+		var stream []events.Event
+		for _, e := range evs {
+			if e.StreamID == id {
+				stream = append(stream, e)
+			}
+		}
+		out = append(out, h.withPending(id, 0, stream)...)
+	}
+	return out, nil
+}
+
 // withPending appends to evs (a stream read from the log after a version)
 // what the stream's outbox holds after the last of them.
 func (h *Handlers) withPending(streamID string, afterVersion int64, evs []events.Event) []events.Event {

@@ -6,12 +6,25 @@
 # the load and its drain (from /proc), and CPU per settled order.
 #
 # usage: docs/measure-split.sh [LOAD FLAGS...]   (default: --clients 64 --duration 15s)
+#
+# With PROFILE=DIR, every process serves Go's profiler and a CPU profile of
+# each is taken over the first 10 s of its load (DIR/one.pprof, DIR/api.pprof,
+# DIR/inventory.pprof, DIR/checks.pprof, DIR/broker.pprof; read them with
+# `go tool pprof -top BIN DIR/api.pprof`, BIN is copied to DIR/orderflow).
 set -euo pipefail
 FLAGS=("$@")
 [ ${#FLAGS[@]} -gt 0 ] || FLAGS=(--clients 64 --duration 15s)
 BIN=$(mktemp -d)/orderflow
 go build -o "$BIN" "$(dirname "$0")/.."
 W=$(mktemp -d)
+PROF=()
+if [ -n "${PROFILE:-}" ]; then
+  mkdir -p "$PROFILE"; cp "$BIN" "$PROFILE/orderflow"; PROF=(--pprof)
+fi
+profile() { # name url: a CPU profile of the next 10 s, in the background
+  [ -n "${PROFILE:-}" ] || return 0
+  curl -sf -o "$PROFILE/$1.pprof" "$2/debug/pprof/profile?seconds=10" &
+}
 trap 'pkill -f "$W" || true' EXIT
 tick=$(getconf CLK_TCK)
 cpu() { awk -v t="$tick" '{print ($14+$15)/t}' "/proc/$1/stat"; }
@@ -33,18 +46,21 @@ run_load() { # name pids... ; runs the load against :38080 and prints CPU per pr
 }
 
 echo "one process:"
-"$BIN" --db "$W/one.db" --addr 127.0.0.1:38080 > "$W/one.log" 2>&1 &
+"$BIN" --db "$W/one.db" --addr 127.0.0.1:38080 "${PROF[@]}" > "$W/one.log" 2>&1 &
 one=$!
 waitready http://127.0.0.1:38080
+profile one http://127.0.0.1:38080
 run_load one "$one"
 kill "$one"; wait "$one" || true
 
 echo "split (api / inventory / checks / devbroker):"
 B=127.0.0.1:39092
-"$BIN" devbroker --addr $B --data "$W/broker" > "$W/broker.log" 2>&1 &
+BPROF=()
+[ -z "${PROFILE:-}" ] || BPROF=(--pprof 127.0.0.1:38083)
+"$BIN" devbroker --addr $B --data "$W/broker" "${BPROF[@]}" > "$W/broker.log" 2>&1 &
 broker=$!
 sleep 1
-K="--transport kafka --kafka-brokers $B"
+K="--transport kafka --kafka-brokers $B ${PROF[*]}"
 "$BIN" $K --contexts api,orders,catalog,customers,payments --db "$W/api.db" --addr 127.0.0.1:38080 > "$W/api.log" 2>&1 &
 api=$!
 "$BIN" $K --contexts inventory --db "$W/inv.db" --addr 127.0.0.1:38081 > "$W/inv.log" 2>&1 &
@@ -52,4 +68,6 @@ inv=$!
 "$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks.db" --addr 127.0.0.1:38082 > "$W/checks.log" 2>&1 &
 checks=$!
 for a in 38080 38081 38082; do waitready http://127.0.0.1:$a; done
+profile api http://127.0.0.1:38080; profile inventory http://127.0.0.1:38081
+profile checks http://127.0.0.1:38082; profile broker http://127.0.0.1:38083
 run_load split "$api" "$inv" "$checks" "$broker"

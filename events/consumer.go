@@ -172,6 +172,9 @@ func NewConsumer(store *Store, reg *Registry, spec ConsumerSpec, opts ConsumerOp
 
 func (c *Consumer) wants(eventType string) bool { return c.types[eventType] }
 
+// Wants says the consumer takes events of the type.
+func (c *Consumer) Wants(eventType string) bool { return c.wants(eventType) }
+
 // Name is the consumer's name.
 func (c *Consumer) Name() string { return c.spec.Name }
 

@@ -35,14 +35,28 @@ type Imported struct {
 // transaction (to record how far the import got, exactly once).
 func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.Context, tx *sql.Tx) error) ([]Imported, error) {
 	out := make([]Imported, len(evs))
-	if len(evs) == 0 && also == nil {
+	// What the log's tail holds already (the same event read from another
+	// topic a moment ago, or this process's own output read back) is found
+	// in memory; only the rest goes to the writer.
+	var rest []Event
+	var restAt []int
+	for i, e := range evs {
+		if held, ok := s.db.tail.find(e.ID); ok {
+			out[i] = Imported{Position: held.Position}
+			continue
+		}
+		rest = append(rest, e)
+		restAt = append(restAt, i)
+	}
+	if len(rest) == 0 && also == nil {
 		return out, nil
 	}
 	var stored []Event
+	got := make([]Imported, len(rest))
 	req := &writeReq{ctx: ctx, durable: false}
 	req.fn = func(wctx context.Context, tx *sql.Tx) error {
 		stored = stored[:0]
-		if err := s.importTx(wctx, tx, evs, out, &stored); err != nil {
+		if err := s.importTx(wctx, tx, rest, got, &stored); err != nil {
 			return err
 		}
 		if also != nil {
@@ -53,6 +67,9 @@ func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.C
 	req.after = func() { s.committed(stored) }
 	if err := s.db.submit(ctx, req); err != nil {
 		return nil, err
+	}
+	for j, i := range restAt {
+		out[i] = got[j]
 	}
 	return out, nil
 }
@@ -72,64 +89,67 @@ func (d *DB) CountWrittenHere(ctx context.Context, after int64) (int64, error) {
 
 func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imported, stored *[]Event) error {
 	insert := tx.StmtContext(ctx, s.db.insertStmt)
-	byID, err := tx.PrepareContext(ctx, "SELECT position FROM events WHERE id = ?")
-	if err != nil {
-		return err
-	}
-	defer byID.Close()
 	versions := map[string]int64{}
 	for i, e := range evs {
 		out[i] = Imported{}
 		if e.ID == "" || e.StreamID == "" || e.StreamVersion < 1 || e.Type == "" {
 			return fmt.Errorf("import: event %q of %q at version %d is incomplete", e.ID, e.StreamID, e.StreamVersion)
 		}
-		var pos int64
-		switch err := byID.QueryRowContext(ctx, e.ID).Scan(&pos); {
-		case err == nil:
-			out[i].Position = pos
-			continue
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("import %s: %w", e.ID, err)
-		}
-		v, ok := versions[e.StreamID]
-		if !ok {
-			if v, err = s.db.streamVersion(ctx, tx, e.StreamID); err != nil {
-				return fmt.Errorf("import: read version of %q: %w", e.StreamID, err)
-			}
-		}
-		if e.StreamVersion <= v {
-			// Taken by another event (diverged), or a gap being filled: one
-			// stream's events may reach a process by two roads (a consumer
-			// group's partitions and the copy of the family, or two
-			// repartitions of one order), each in order but not in step.
-			switch err := tx.QueryRowContext(ctx, "SELECT id FROM events WHERE stream_id = ? AND stream_version = ?",
-				e.StreamID, e.StreamVersion).Scan(&out[i].Held); {
-			case err == nil:
-				out[i].Stale = true
-				continue
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("import: read %q at version %d: %w", e.StreamID, e.StreamVersion, err)
-			}
-		}
+		// Insert first: a new event (by far the most common) costs one
+		// statement. The table's unique keys say what else it is: the
+		// same event already here (its id), or another event at its
+		// stream version (diverged); an earlier version that reaches this
+		// process after a later one (by another topic or partition: each
+		// road in order, not in step) fills its gap.
 		e.SourcePosition = e.Origin()
 		e.Position = 0
 		e.OccurredAt = e.OccurredAt.UTC()
 		res, err := insert.ExecContext(ctx, e.ID, e.StreamID, e.StreamVersion, e.Type, max(e.SchemaVersion, 1),
 			e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data),
 			nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition))
+		if idTaken(err) || versionTaken(err) {
+			if err := s.importedBefore(ctx, tx, e, &out[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return &writeFailed{fmt.Errorf("import %s into %q: %w", e.Type, e.StreamID, err)}
 		}
 		if e.Position, err = res.LastInsertId(); err != nil {
 			return &writeFailed{err}
 		}
-		versions[e.StreamID] = max(v, e.StreamVersion)
+		versions[e.StreamID] = max(versions[e.StreamID], e.StreamVersion)
 		out[i] = Imported{Position: e.Position, New: true}
 		*stored = append(*stored, e)
 	}
+	// The writer's versions of the streams written: only those it knew
+	// before move (to at least what was imported); the others it reads
+	// from the table when it next needs them.
 	for id, v := range versions {
-		s.db.pending[id] = v
+		if known, ok := s.db.knownVersion(id); ok {
+			s.db.pending[id] = max(known, v)
+		}
 	}
+	return nil
+}
+
+// importedBefore fills in what became of an event whose insert met a
+// unique key: the same event is here already (at its position), or another
+// event holds its stream version (stale, with the id of the one held).
+func (s *Store) importedBefore(ctx context.Context, tx *sql.Tx, e Event, out *Imported) error {
+	switch err := tx.QueryRowContext(ctx, "SELECT position FROM events WHERE id = ?", e.ID).Scan(&out.Position); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("import %s: %w", e.ID, err)
+	}
+	err := tx.QueryRowContext(ctx, "SELECT id FROM events WHERE stream_id = ? AND stream_version = ?",
+		e.StreamID, e.StreamVersion).Scan(&out.Held)
+	if err != nil {
+		return fmt.Errorf("import: read %q at version %d: %w", e.StreamID, e.StreamVersion, err)
+	}
+	out.Stale = true
 	return nil
 }
 

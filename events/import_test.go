@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"orderflow/events"
+	"orderflow/migrations"
 )
 
 // foreign is an event as another process wrote it: its id, stream version
@@ -228,5 +230,49 @@ func TestCountWrittenHere(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("written here after %d = %d, want %d", tt.after, got, tt.want)
 		}
+	}
+}
+
+// TestImportAfterReopenFindsWhatTheLogHolds: with an empty in-memory tail
+// (a process started again on its log), an event the log holds is found by
+// its id and one at a version taken by another event is stale, as the
+// unique keys of the table say; an earlier version that arrives after a
+// later one fills its gap, and appends follow on from the highest.
+func TestImportAfterReopenFindsWhatTheLogHolds(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	open := func() *events.Store {
+		db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return events.NewStore(db)
+	}
+	s := open()
+	first, err := s.Import(ctx, []events.Event{foreign("e1", "stock-p", 1, 40), foreign("e3", "stock-p", 3, 42)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	got, err := s.Import(ctx, []events.Event{foreign("e1", "stock-p", 1, 40), foreign("zombie", "stock-p", 3, 99),
+		foreign("e2", "stock-p", 2, 41)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].New || got[0].Stale || got[0].Position != first[0].Position {
+		t.Errorf("e1 again = %+v, want found at %d", got[0], first[0].Position)
+	}
+	if !got[1].Stale || got[1].Held != "e3" || got[1].New {
+		t.Errorf("zombie = %+v, want stale (the log holds e3 at version 3)", got[1])
+	}
+	if !got[2].New {
+		t.Errorf("e2 = %+v, want new (it fills the gap at version 2)", got[2])
+	}
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-p", ExpectedVersion: 3, Events: []events.Event{ev("C", 1)}}); err != nil {
+		t.Fatalf("append after import: %v", err)
 	}
 }

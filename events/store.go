@@ -75,6 +75,11 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 	return stored, nil
 }
 
+// Recent returns the event with the given id as this log holds it (at its
+// position here), when it is among the most recent events (the in-memory
+// tail); false otherwise, when the log may or may not hold it.
+func (s *Store) Recent(id string) (Event, bool) { return s.db.tail.find(id) }
+
 // committed tells the log's readers about events just committed: they join
 // the in-memory tail and the head moves past them.
 func (s *Store) committed(stored []Event) {
@@ -174,6 +179,14 @@ func versionTaken(err error) bool {
 		strings.Contains(se.Error(), "stream_version")
 }
 
+// idTaken says an insert failed because the log holds an event with its
+// id.
+func idTaken(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique &&
+		strings.Contains(se.Error(), "events.id")
+}
+
 func nullablePosition(p int64) any {
 	if p == 0 {
 		return nil
@@ -197,6 +210,21 @@ const selectEvents = `SELECT position, id, stream_id, stream_version, type, sche
 func (s *Store) ReadStream(ctx context.Context, streamID string, afterVersion int64) ([]Event, error) {
 	return s.query(ctx, selectEvents+"WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version",
 		streamID, afterVersion)
+}
+
+// ReadStreams returns the whole of several streams in one query: each
+// stream's events in version order, the streams one after the other in the
+// order of their ids.
+func (s *Store) ReadStreams(ctx context.Context, streamIDs ...string) ([]Event, error) {
+	if len(streamIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(streamIDs))
+	for i, id := range streamIDs {
+		args[i] = id
+	}
+	in := strings.Repeat("?, ", len(streamIDs)-1) + "?"
+	return s.query(ctx, selectEvents+"WHERE stream_id IN ("+in+") ORDER BY stream_id, stream_version", args...)
 }
 
 // ReadAll returns up to limit events after the given global position, in

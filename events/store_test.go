@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -399,5 +400,30 @@ func TestExpectedNewStreamThatExistsIsAConflict(t *testing.T) {
 	)
 	if err != nil || len(stored) != 2 || stored[0].StreamVersion != 1 || stored[1].StreamVersion != 1 {
 		t.Fatalf("stored %+v, err %v", stored, err)
+	}
+}
+
+// TestReadStreamsReadsSeveralStreamsInOneQuery: each stream whole, in
+// version order, the streams in the order of their ids; an unknown stream
+// adds nothing.
+func TestReadStreamsReadsSeveralStreamsInOneQuery(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx,
+		events.StreamAppend{StreamID: "payment-1", Events: []events.Event{ev("P", 1)}},
+		events.StreamAppend{StreamID: "order-1", Events: []events.Event{ev("A", 1), ev("B", 2)}},
+		events.StreamAppend{StreamID: "order-2", Events: []events.Event{ev("C", 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadStreams(ctx, "order-1", "payment-1", "notification-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, e := range got {
+		read = append(read, fmt.Sprintf("%s@%d", e.StreamID, e.StreamVersion))
+	}
+	if want := []string{"order-1@1", "order-1@2", "payment-1@1"}; !slices.Equal(read, want) {
+		t.Errorf("read %v, want %v", read, want)
 	}
 }

@@ -12,6 +12,11 @@ type tail struct {
 	mu     sync.RWMutex
 	ring   []Event
 	lo, hi int64 // positions held: lo..hi; none when hi < lo
+	// byID finds a held event by its id: a process split into services
+	// reads one event from several topics (its consumer groups and its
+	// copy of the family, its own output read back), and the copies after
+	// the first are found here, not decoded and looked up in SQLite again.
+	byID map[string]int64
 
 	// decoded holds the payload of a held event once someone decoded it,
 	// so that the readers of one event decode it once between them.
@@ -26,7 +31,8 @@ type tail struct {
 const tailSize = 1 << 16
 
 func newTail() *tail {
-	return &tail{ring: make([]Event, tailSize), decoded: make([]Payload, tailSize), lo: 1, hi: 0}
+	return &tail{ring: make([]Event, tailSize), decoded: make([]Payload, tailSize), lo: 1, hi: 0,
+		byID: make(map[string]int64, tailSize)}
 }
 
 // add records committed events, given in position order.
@@ -41,9 +47,15 @@ func (t *tail) add(evs []Event) {
 			// Not contiguous with what is held (the first commit after
 			// opening a database with history): start afresh from here.
 			t.lo, t.hi = e.Position, e.Position-1
+			clear(t.byID)
 		}
-		t.ring[e.Position%tailSize] = e
-		t.decoded[e.Position%tailSize] = nil
+		i := e.Position % tailSize
+		if old := t.ring[i]; old.ID != "" && t.byID[old.ID] == old.Position {
+			delete(t.byID, old.ID)
+		}
+		t.ring[i] = e
+		t.decoded[i] = nil
+		t.byID[e.ID] = e.Position
 		t.hi = e.Position
 		if t.hi-t.lo >= tailSize {
 			t.lo = t.hi - tailSize + 1
@@ -72,6 +84,18 @@ func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bo
 		last = p
 	}
 	return out, last, true
+}
+
+// find returns the held event with the given id; false when it is not
+// held (not in the log, or older than the tail).
+func (t *tail) find(id string) (Event, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	pos, ok := t.byID[id]
+	if !ok || pos < t.lo || pos > t.hi {
+		return Event{}, false
+	}
+	return t.ring[pos%tailSize], true
 }
 
 // decode returns the event's payload, decoding it with reg only when no

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -99,3 +100,42 @@ type counted struct {
 }
 
 func (counted) EventType() string { return "Counted" }
+
+// TestTailFindsHeldEventsByID: an event is found by its id while the tail
+// holds it, and no longer once its slot was taken by a later event or the
+// tail started afresh.
+func TestTailFindsHeldEventsByID(t *testing.T) {
+	tl := newTail()
+	ev := func(p int64) Event { return Event{Position: p, ID: fmt.Sprintf("e%d", p), Type: "A"} }
+	var evs []Event
+	for p := int64(1); p <= 10; p++ {
+		evs = append(evs, ev(p))
+	}
+	tl.add(evs)
+	if e, ok := tl.find("e7"); !ok || e.Position != 7 {
+		t.Fatalf("find e7: %v %v, want position 7", e, ok)
+	}
+	if _, ok := tl.find("nope"); ok {
+		t.Fatal("found an id never added")
+	}
+	// Wrap around: e1..e10 are pushed out by positions past the ring.
+	var more []Event
+	for p := int64(11); p <= tailSize+10; p++ {
+		more = append(more, ev(p))
+	}
+	tl.add(more)
+	if _, ok := tl.find("e5"); ok {
+		t.Error("found e5 after its slot was reused")
+	}
+	if e, ok := tl.find(fmt.Sprintf("e%d", tailSize+10)); !ok || e.Position != tailSize+10 {
+		t.Errorf("the newest event not found: %v %v", e, ok)
+	}
+	if len(tl.byID) != tailSize {
+		t.Errorf("the index holds %d ids, want the %d events held", len(tl.byID), tailSize)
+	}
+	// A gap starts the tail afresh: what it held is no longer found.
+	tl.add([]Event{ev(tailSize + 100)})
+	if _, ok := tl.find(fmt.Sprintf("e%d", tailSize+10)); ok {
+		t.Error("found an event the tail let go of when it started afresh")
+	}
+}

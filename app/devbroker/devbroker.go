@@ -25,6 +25,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -54,6 +56,9 @@ type Config struct {
 	// Fsync syncs every produced batch and group log entry to disk before
 	// answering it (only with DataDir).
 	Fsync bool
+	// Pprof, when set, is a host:port serving Go's profiler at
+	// /debug/pprof/, to see where the broker's share of a measurement goes.
+	Pprof string
 }
 
 // DefaultConfig is Kafka's usual local address, in memory.
@@ -90,6 +95,8 @@ Flags:
 		"directory keeping topics, records and group offsets across restarts; in memory when empty (env "+EnvPrefix+"DATA)")
 	fs.BoolVar(&cfg.Fsync, "fsync", cfg.Fsync,
 		"fsync every produced batch before answering, to survive a machine crash and not only a killed broker (env "+EnvPrefix+"FSYNC)")
+	fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof,
+		"host:port serving Go's profiler at /debug/pprof/; off when empty (env "+EnvPrefix+"PPROF)")
 	if err := flags.ParseWithPrefix(fs, args, getenv, EnvPrefix); err != nil {
 		return Config{}, err
 	}
@@ -176,6 +183,20 @@ func Run(ctx context.Context, ln net.Listener, cfg Config, stderr io.Writer) err
 	}
 	fmt.Fprintf(stderr, "orderflow devbroker: Kafka protocol on %s (%s); for tests and demos only, production uses a Kafka cluster\n",
 		ln.Addr(), where)
+	if cfg.Pprof != "" {
+		// The profiler's own server, beside the broker's.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		prof := &http.Server{Addr: cfg.Pprof, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := prof.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fmt.Fprintln(stderr, "orderflow devbroker: pprof:", err)
+			}
+		}()
+		defer prof.Close()
+	}
 	<-ctx.Done()
 	// Close answers the offset commits already received, writes the
 	// snapshot and closes the files before it returns.

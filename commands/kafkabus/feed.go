@@ -51,11 +51,16 @@ type Feed struct {
 	// only the key it was published under.
 	Repartitioned bool
 	Topics        []string // the reaction's input topics
-	Handlers      *commands.Handlers
-	Replica       *Replica
-	Relay         *Relay
-	Publisher     message.Publisher
-	OnAssigned    func(ctx context.Context) error
+	// Partial says the feed's topics are not this process's copy of them
+	// (a context that scales out reads only its partitions, and the
+	// replica copies what the process reads of other contexts): the feed
+	// imports only the events its reaction takes.
+	Partial    bool
+	Handlers   *commands.Handlers
+	Replica    *Replica
+	Relay      *Relay
+	Publisher  message.Publisher
+	OnAssigned func(ctx context.Context) error
 	// ReadModelsAt, when set, returns once this process's read models have
 	// applied the local log up to position: commands decide against them
 	// (addStock asks the products read model whether the product exists).
@@ -72,7 +77,7 @@ type Feed struct {
 	brokers []string
 	cl      *kgo.Client
 	session *kgo.GroupTransactSession
-	txPub   *txPublisher
+	txPub   *Publisher
 	mu      sync.Mutex
 	pending map[partitionKey][]*tracked
 	// given are the partitions (by number) given to a transactional feed
@@ -166,7 +171,7 @@ func (f *Feed) startSession() error {
 	f.mu.Lock()
 	f.session, f.cl = sess, sess.Client()
 	f.mu.Unlock()
-	f.txPub = &txPublisher{cl: f.cl}
+	f.txPub = newTxPublisher(f.cl)
 	return nil
 }
 
@@ -275,14 +280,25 @@ type polledEvent struct {
 
 // importPoll decodes the events of a poll's records (a record that is not
 // an event is logged and skipped; commands are left out) and imports them
-// in one transaction. The result is keyed by the record's index in recs.
+// in one transaction. A record whose event the log holds already is not
+// decoded; a partial feed passes by, undecoded, the records of types its
+// reaction does not take. The result is keyed by the record's index in
+// recs.
 func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]polledEvent, error) {
 	commandTopic := CommandTopic(f.Context)
+	out := make(map[int]polledEvent, len(recs))
 	var evs []events.Event
 	var at []int
 	var copied []string
 	for i, rec := range recs {
 		if rec.Topic == commandTopic {
+			continue
+		}
+		if f.Partial && !f.takes(rec) {
+			continue
+		}
+		if e, ok := heldEvent(f.Store, rec); ok {
+			out[i] = polledEvent{Event: e, Imported: events.Imported{Position: e.Position}}
 			continue
 		}
 		e, err := decodeEvent(rec.Value)
@@ -312,13 +328,20 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[int]polledEvent, len(evs))
 	for j, i := range at {
 		e := evs[j]
 		e.Position = imported[j].Position
 		out[i] = polledEvent{Event: e, Imported: imported[j]}
 	}
 	return out, nil
+}
+
+// takes says the feed's reaction may take the record's event: it does not
+// when the record's type header names a type it does not consume (a record
+// without one, written by an earlier version, is decoded to see).
+func (f *Feed) takes(rec *kgo.Record) bool {
+	t := header(rec, typeMetadata)
+	return t == "" || (f.Reaction != nil && f.Reaction.Wants(t))
 }
 
 // keep is, for a reaction that reads a topic re-keyed by what it writes,

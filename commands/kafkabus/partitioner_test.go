@@ -7,10 +7,11 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// TestPartitionOfAgreesWithTheRelay: the transactional feeds (franz-go)
-// place every key in the partition the relay (sarama, through
-// watermill-kafka) places it in, so a key's records are co-partitioned
-// across every orderflow topic whoever produced them.
+// TestPartitionOfAgreesWithTheRelay: every producer (franz-go, with
+// keyPartitioner) places every key in the partition the relay of earlier
+// versions (sarama, through watermill-kafka) placed it in, so a key's
+// records are co-partitioned across every orderflow topic whoever produced
+// them, and whichever version did.
 func TestPartitionOfAgreesWithTheRelay(t *testing.T) {
 	relay := sarama.NewHashPartitioner("orderflow.orders")
 	keys := []string{"1001", "kettle", "", "c-ghost", "p-st-3", "o-kl-0042", "ünïcode", "a-very-long-key-" + fmt.Sprint(1<<40)}

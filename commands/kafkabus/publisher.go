@@ -2,44 +2,143 @@ package kafkabus
 
 import (
 	"fmt"
-	"log/slog"
-	"time"
+	"strings"
+	"sync"
 
-	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // keyMetadata names the message metadata that holds a record's key.
 const keyMetadata = "orderflow_key"
 
-// NewPublisher returns the watermill-kafka publisher every record of
-// orderflow goes out through: keyed by keyMetadata (the same partitioner
-// for every topic, so one key lands in the same partition of each),
-// acknowledged by all in-sync replicas.
-func NewPublisher(brokers []string, log *slog.Logger) (message.Publisher, error) {
-	cfg := kafka.DefaultSaramaSyncPublisherConfig()
-	cfg.ClientID = "orderflow"
-	cfg.Version = sarama.V2_8_0_0
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Retry.Max = 3
-	cfg.Producer.Retry.Backoff = 100 * time.Millisecond
-	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
-	cfg.Net.DialTimeout = 3 * time.Second
-	cfg.Net.ReadTimeout = 10 * time.Second
-	cfg.Net.WriteTimeout = 10 * time.Second
-	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
-		Brokers: brokers,
-		Marshaler: kafka.NewWithPartitioningMarshaler(func(_ string, msg *message.Message) (string, error) {
-			return msg.Metadata.Get(keyMetadata), nil
-		}),
-		OverwriteSaramaConfig: cfg,
-	}, watermill.NewSlogLoggerWithLevelMapping(log.With("component", "kafka-publisher"), map[slog.Level]slog.Level{
-		slog.LevelInfo: slog.LevelDebug,
-	}))
+// uuidHeader carries a message's watermill id, as watermill-kafka's
+// marshaler names it, so a record reads the same whichever publisher wrote
+// it (topics written by earlier versions, through watermill-kafka, too).
+const uuidHeader = "_watermill_message_uuid"
+
+// Publisher is the watermill Publisher every record of orderflow goes out
+// through, over a franz-go client: keyed by keyMetadata with the one
+// partitioner of every orderflow producer (keyPartitioner, so one key lands
+// in the same partition of each topic), acknowledged by all in-sync
+// replicas, idempotent (a retried batch is written once, in order).
+//
+// We use it instead of watermill-kafka's publisher (over sarama, which
+// sends one message at a time and waits for its answer) because that one
+// can neither batch nor join a transaction: here a Publish of many
+// messages hands them all to the client at once, which packs them into a
+// few produce requests, and a transactional feed's Publisher produces into
+// the consumer group's open transaction.
+//
+// Publish returns once Kafka acknowledged every message (the error of the
+// first that failed, else nil); one key's messages are written in the
+// order given. A transactional Publisher (see newTxPublisher) only hands
+// the records to the transaction instead: they are flushed and committed,
+// or aborted, when the feed ends it, and the first produce error is kept
+// for the feed (Err), which then aborts.
+type Publisher struct {
+	cl *kgo.Client
+	// tx says the client is the transactional client of a feed, which owns
+	// it (Close leaves it open).
+	tx bool
+
+	mu  sync.Mutex
+	err error
+}
+
+var _ message.Publisher = (*Publisher)(nil)
+
+// NewPublisher returns the publisher of a process's relay, command sender
+// and replies.
+func NewPublisher(brokers []string) (*Publisher, error) {
+	cl, err := newClient(brokers,
+		kgo.ClientID("orderflow"),
+		kgo.RecordPartitioner(keyPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// A relay hands over a batch of the log at once and waits for all
+		// of it: what accumulates while a produce request is in flight goes
+		// in the next one, so lingering would only add latency.
+		kgo.ProducerLinger(0),
+	)
 	if err != nil {
-		return nil, fmt.Errorf("kafka publisher for %v: %w", brokers, err)
+		return nil, fmt.Errorf("kafka publisher for %s: %w", strings.Join(brokers, ","), err)
 	}
-	return pub, nil
+	return &Publisher{cl: cl}, nil
+}
+
+// newTxPublisher is a Publisher into the open transaction of a consumer
+// group's transactional client.
+func newTxPublisher(cl *kgo.Client) *Publisher { return &Publisher{cl: cl, tx: true} }
+
+// Publish produces msgs to topic (see Publisher).
+func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
+	if p.tx {
+		for _, msg := range msgs {
+			p.cl.Produce(msg.Context(), record(topic, msg), func(r *kgo.Record, err error) {
+				if err != nil {
+					p.fail(fmt.Errorf("produce to %s: %w", r.Topic, err))
+				}
+			})
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	wg.Add(len(msgs))
+	for _, msg := range msgs {
+		p.cl.Produce(msg.Context(), record(topic, msg), func(r *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("produce to %s: %w", r.Topic, err)
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// record is the Kafka record of a message: its payload as the value, its
+// metadata as headers after its id, as watermill-kafka's marshaler writes
+// them.
+func record(topic string, msg *message.Message) *kgo.Record {
+	rec := &kgo.Record{Topic: topic, Key: []byte(msg.Metadata.Get(keyMetadata)), Value: msg.Payload,
+		Headers: make([]kgo.RecordHeader, 0, 1+len(msg.Metadata))}
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: uuidHeader, Value: []byte(msg.UUID)})
+	for k, v := range msg.Metadata {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
+	return rec
+}
+
+func (p *Publisher) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+// Err is, for a transactional Publisher, the first produce error since the
+// last call, which resets it.
+func (p *Publisher) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.err
+	p.err = nil
+	return err
+}
+
+// Close closes the client, unless it belongs to a feed, which closes it.
+// Records not yet acknowledged are given up: a relay moves its cursor only
+// past acknowledged ones.
+func (p *Publisher) Close() error {
+	if !p.tx {
+		p.cl.Close()
+	}
+	return nil
 }

@@ -49,20 +49,25 @@ func Unpublished(ctx context.Context, db *events.DB) (int64, error) {
 //     finds the customer and the products it refers to by catching up on
 //     their topics.
 //
-// It reads a batch of the log, publishes it with several publishers in
-// parallel (each key always to the same one) and moves on once all of it
-// was acknowledged.
+// It reads a batch of the log, hands all of it to the publisher at once
+// (which packs it into a few produce requests and keeps each partition's
+// records in order) and moves on once all of it was acknowledged.
 type Relay struct {
 	store     *events.Store
 	reg       *events.Registry
 	publisher message.Publisher
 	log       *slog.Logger
 	published atomic.Int64
+
+	mu sync.Mutex
+	// moved is closed (and replaced) whenever published moves, so that
+	// WaitPublished does not poll.
+	moved chan struct{}
 }
 
 // NewRelay returns a relay of store's events through publisher.
 func NewRelay(store *events.Store, reg *events.Registry, publisher message.Publisher, log *slog.Logger) *Relay {
-	return &Relay{store: store, reg: reg, publisher: publisher, log: log}
+	return &Relay{store: store, reg: reg, publisher: publisher, log: log, moved: make(chan struct{})}
 }
 
 // Published is the position of this log up to which every event written
@@ -72,18 +77,30 @@ func (r *Relay) Published() int64 { return r.published.Load() }
 // WaitPublished returns once everything up to pos is published, or ctx's
 // error.
 func (r *Relay) WaitPublished(ctx context.Context, pos int64) error {
-	for r.published.Load() < pos {
+	for {
+		r.mu.Lock()
+		moved := r.moved
+		r.mu.Unlock()
+		if r.published.Load() >= pos {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the relay to publish up to %d (at %d): %w", pos, r.published.Load(), ctx.Err())
-		case <-time.After(time.Millisecond):
+		case <-moved:
 		}
 	}
-	return nil
 }
 
-// publishers is how many publish in parallel.
-const publishers = 16
+// publishedUpTo moves the relay's published position and wakes those
+// waiting for it.
+func (r *Relay) publishedUpTo(pos int64) {
+	r.published.Store(pos)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.moved)
+	r.moved = make(chan struct{})
+}
 
 // outgoing is one record to publish.
 type outgoing struct {
@@ -98,7 +115,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.published.Store(pos)
+	r.publishedUpTo(pos)
 	saved := pos
 	lastSave := time.Now()
 	save := func() {
@@ -182,7 +199,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		pos = evs[len(evs)-1].Position
-		r.published.Store(pos)
+		r.publishedUpTo(pos)
 		if time.Since(lastSave) > 50*time.Millisecond {
 			save()
 		}
@@ -201,8 +218,8 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 
 // recordsOf is what an event becomes in Kafka: a record on its family's
 // topic keyed by its stream's key, and one on each repartition of its
-// family per key the repartition gives it; and whether it belongs to a
-// table family. decode is asked for the payload only when a repartition
+// family per key the repartition gives it, each with the event's id and
+// type in headers; and whether it belongs to a table family. decode is asked for the payload only when a repartition
 // needs it.
 func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error), log *slog.Logger) ([]outgoing, bool, error) {
 	family := commands.StreamContext(e.StreamID)
@@ -215,7 +232,12 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 		return nil, false, err
 	}
 	key := commands.StreamKey(e.StreamID)
-	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: message.NewMessage(e.ID, value)}}
+	msg := func() *message.Message {
+		m := message.NewMessage(e.ID, value)
+		m.Metadata.Set(typeMetadata, e.Type)
+		return m
+	}
+	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: msg()}}
 	var p events.Payload
 	for _, rp := range repartitions {
 		if !slices.Contains(rp.Families, family) {
@@ -230,35 +252,29 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 			}
 		}
 		for _, k := range rp.Keys(p) {
-			out = append(out, outgoing{topic: rp.Topic, key: k, msg: message.NewMessage(e.ID, value)})
+			out = append(out, outgoing{topic: rp.Topic, key: k, msg: msg()})
 		}
 	}
 	return out, commands.Lookup(family).Table, nil
 }
 
-// publishAll publishes records in parallel, each key's in order, retrying
-// until all were acknowledged; false when ctx ended first.
+// publishAll publishes records, all at once (one Publish per topic, in
+// parallel), each key's in order, retrying until all were acknowledged;
+// false when ctx ended first.
 func (r *Relay) publishAll(ctx context.Context, recs []outgoing) bool {
 	if len(recs) == 0 {
 		return true
 	}
-	var queues [publishers][]outgoing
+	byTopic := map[string][]outgoing{}
 	for _, rec := range recs {
-		i := events.Partition(rec.key, publishers)
-		queues[i] = append(queues[i], rec)
+		byTopic[rec.topic] = append(byTopic[rec.topic], rec)
 	}
 	var wg sync.WaitGroup
 	var stopped atomic.Bool
-	for _, q := range queues {
-		if len(q) == 0 {
-			continue
-		}
+	for _, q := range byTopic {
 		wg.Go(func() {
-			for _, rec := range q {
-				if !publish(ctx, r.publisher, r.log, rec) {
-					stopped.Store(true)
-					return
-				}
+			if !publish(ctx, r.publisher, r.log, q...) {
+				stopped.Store(true)
 			}
 		})
 	}
@@ -266,17 +282,30 @@ func (r *Relay) publishAll(ctx context.Context, recs []outgoing) bool {
 	return !stopped.Load()
 }
 
-// publish sends one record until Kafka acknowledges it; false when ctx
-// ended first.
-func publish(ctx context.Context, pub message.Publisher, log *slog.Logger, rec outgoing) bool {
+// publish sends records of one topic until Kafka acknowledged all of
+// them; false when ctx ended first. A retry sends them all again: a record
+// acknowledged before is then written twice, after its first copy, which
+// readers import once (by event id).
+func publish(ctx context.Context, pub message.Publisher, log *slog.Logger, recs ...outgoing) bool {
+	if len(recs) == 0 {
+		return true
+	}
+	msgs := make([]*message.Message, len(recs))
+	for i, rec := range recs {
+		rec.msg.Metadata.Set(keyMetadata, rec.key)
+		rec.msg.SetContext(ctx)
+		msgs[i] = rec.msg
+	}
 	wait := 50 * time.Millisecond
 	for {
-		rec.msg.Metadata.Set(keyMetadata, rec.key)
-		err := pub.Publish(rec.topic, rec.msg)
+		err := pub.Publish(recs[0].topic, msgs...)
 		if err == nil {
 			return true
 		}
-		log.Warn("kafka: publish failed, retrying", "topic", rec.topic, "key", rec.key, "err", err)
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Warn("kafka: publish failed, retrying", "topic", recs[0].topic, "records", len(recs), "err", err)
 		select {
 		case <-ctx.Done():
 			return false

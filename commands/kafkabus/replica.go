@@ -34,6 +34,13 @@ type Replica struct {
 
 	mu   sync.Mutex
 	next map[string]map[int32]int64 // topic → partition → next offset to import
+	// moved is closed (and replaced) whenever next moves: a catch-up
+	// waits for it rather than polling.
+	moved chan struct{}
+	// unsaved are the offsets imported up to and not yet saved, since
+	// saved (see importBatch); only Run touches them.
+	unsaved map[string]map[int32]int64
+	saved   time.Time
 }
 
 func replicaCheckpoint(topic string, partition int32) string {
@@ -43,7 +50,8 @@ func replicaCheckpoint(topic string, partition int32) string {
 // NewReplica returns the replica of the given families (context names),
 // starting from where the local log says it got to.
 func NewReplica(ctx context.Context, store *events.Store, brokers []string, partitions int, families []string, log *slog.Logger) (*Replica, error) {
-	r := &Replica{store: store, families: families, log: log, next: map[string]map[int32]int64{}}
+	r := &Replica{store: store, families: families, log: log, next: map[string]map[int32]int64{},
+		unsaved: map[string]map[int32]int64{}, saved: time.Now(), moved: make(chan struct{})}
 	consume := map[string]map[int32]kgo.Offset{}
 	for _, f := range families {
 		topic := FamilyTopic(f)
@@ -103,6 +111,9 @@ func (r *Replica) Run(ctx context.Context) error {
 				if rec.Attrs.IsControl() {
 					// The end of a transaction: nothing to import, but the
 					// copy is past it.
+				} else if _, ok := heldEvent(r.store, rec); ok {
+					// Already in the log: this process's own output, or
+					// an event a consumer group of it imported first.
 				} else if e, err := decodeEvent(rec.Value); err != nil {
 					r.log.Error("kafka replica: a record that is not an event is skipped", "topic", rec.Topic,
 						"partition", rec.Partition, "offset", rec.Offset, "err", err)
@@ -127,12 +138,33 @@ func (r *Replica) Run(ctx context.Context) error {
 	}
 }
 
+// saveEvery bounds how long the replica goes without saving how far it
+// got when it has nothing to import (what it read was in the log already):
+// a restart reads at most that much again, and finds it there by id.
+const saveEvery = time.Second
+
 // importBatch imports one poll's events and records the offsets, retrying
-// while the database is unavailable.
+// while the database is unavailable. With nothing to import, the offsets
+// are saved only every saveEvery: importing is idempotent (by event id), so
+// offsets saved late cost a restart a little reading, not a duplicate.
 func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[string]map[int32]int64) error {
+	for topic, ps := range ends {
+		for p, next := range ps {
+			if r.unsaved[topic] == nil {
+				r.unsaved[topic] = map[int32]int64{}
+			}
+			r.unsaved[topic][p] = next
+		}
+	}
+	if len(evs) == 0 && time.Since(r.saved) < saveEvery {
+		r.imported(ends)
+		return nil
+	}
+	unsaved := r.unsaved
+	r.unsaved = map[string]map[int32]int64{}
 	_, err := retryUnavailable(ctx, r.log, func() ([]events.Imported, error) {
 		return importEvents(ctx, r.store, r.log, evs, func(ctx context.Context, tx *sql.Tx) error {
-			for topic, ps := range ends {
+			for topic, ps := range unsaved {
 				for p, next := range ps {
 					if err := events.SaveCheckpoint(ctx, tx, replicaCheckpoint(topic, p), next); err != nil {
 						return err
@@ -145,14 +177,23 @@ func (r *Replica) importBatch(ctx context.Context, evs []events.Event, ends map[
 	if err != nil {
 		return fmt.Errorf("kafka replica: import: %w", err)
 	}
+	r.saved = time.Now()
+	r.imported(ends)
+	return nil
+}
+
+// imported records that the log holds everything of the topics' partitions
+// below the given offsets (CatchUp waits for it).
+func (r *Replica) imported(ends map[string]map[int32]int64) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for topic, ps := range ends {
 		for p, next := range ps {
 			r.next[topic][p] = next
 		}
 	}
-	r.mu.Unlock()
-	return nil
+	close(r.moved)
+	r.moved = make(chan struct{})
 }
 
 // CatchUp returns once the copy holds everything the topics of the given
@@ -184,6 +225,7 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 				behind = true
 			}
 		})
+		moved := r.moved
 		r.mu.Unlock()
 		if !behind {
 			return nil
@@ -191,7 +233,7 @@ func (r *Replica) CatchUp(ctx context.Context, families ...string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("kafka replica: catching up on %v: %w", topics, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
+		case <-moved:
 		}
 	}
 }

@@ -122,19 +122,40 @@ func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Resul
 	if rep.EventID == "" {
 		return res, nil
 	}
+	pos, err := s.reached(ctx, rep.EventID)
+	if err != nil {
+		return res, fmt.Errorf("%s was carried out by the %s service, but its events did not reach this process in time: %w", cmd.Name, cmd.Context, err)
+	}
+	res.Position = pos
+	return res, nil
+}
+
+// reached returns the position of an event in this log once it is there.
+// It looks among the log's recent events each time the log's head moves,
+// and in the table at first and then every 100 ms (an event may be older
+// than the recent ones by the time it is looked for).
+func (s *Sender) reached(ctx context.Context, eventID string) (int64, error) {
+	var asked time.Time
 	for {
-		pos, ok, err := s.store.PositionOf(ctx, rep.EventID)
-		if err != nil {
-			return res, err
+		head := s.store.DB().Head()
+		if e, ok := s.store.Recent(eventID); ok {
+			return e.Position, nil
 		}
-		if ok {
-			res.Position = pos
-			return res, nil
+		if time.Since(asked) >= 100*time.Millisecond {
+			pos, ok, err := s.store.PositionOf(ctx, eventID)
+			if err != nil || ok {
+				return pos, err
+			}
+			asked = time.Now()
 		}
-		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("%s was carried out by the %s service, but its events did not reach this process in time: %w", cmd.Name, cmd.Context, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
+		wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_, err := s.store.DB().WaitBeyond(wait, head)
+		cancel()
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if errors.Is(err, events.ErrClosed) {
+			return 0, err
 		}
 	}
 }

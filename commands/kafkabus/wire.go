@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"orderflow/domain/fault"
 	"orderflow/events"
 )
@@ -24,6 +26,34 @@ type wireEvent struct {
 	Position      int64           `json:"position"`
 	CausePosition int64           `json:"causePosition,omitempty"`
 	Data          json.RawMessage `json:"data"`
+}
+
+// typeMetadata names the message metadata (a record header) that holds the
+// type of the event a record carries, so that a reader that takes only
+// some types passes the others by without decoding them. Records written
+// by earlier versions have no such header and are decoded.
+const typeMetadata = "orderflow_type"
+
+// header is the value of a record's header, "" when it has none.
+func header(rec *kgo.Record, key string) string {
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// heldEvent is the event a record of a family topic carries when this
+// log's recent events hold it already (read from another topic a moment
+// ago, or this process's own output read back): found by the record's id
+// header (the event id), without decoding the record.
+func heldEvent(store *events.Store, rec *kgo.Record) (events.Event, bool) {
+	id := header(rec, uuidHeader)
+	if id == "" {
+		return events.Event{}, false
+	}
+	return store.Recent(id)
 }
 
 func encodeEvent(e events.Event) ([]byte, error) {
