@@ -355,9 +355,40 @@ func (f *Feed) keep(rec *kgo.Record) func(string) bool {
 	return func(k string) bool { return k == key }
 }
 
+// catchUpForCommands returns once whatever the callers of the commands
+// about to be carried out had published before they sent them is in the
+// copies this context reads of others (a product defined just before its
+// stock is added), and in the read models built from them: once per poll,
+// not per command. The context's own family needs nothing: this member is
+// its writer, and took its partitions over caught up.
+func (f *Feed) catchUpForCommands(ctx context.Context) {
+	if f.Replica == nil {
+		return
+	}
+	var copies []string
+	for _, family := range commands.Needs(f.Context) {
+		if family != f.Context {
+			copies = append(copies, family)
+		}
+	}
+	if len(copies) == 0 {
+		return
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := f.Replica.CatchUp(wait, copies...)
+	if err == nil && f.ReadModelsAt != nil {
+		err = f.ReadModelsAt(wait, f.Store.DB().Head())
+	}
+	if err != nil {
+		f.Log.Warn("kafka feed: could not catch up before commands; carrying them out with the copy as it is", "context", f.Context, "err", err)
+	}
+}
+
 // execute carries out one command and publishes its reply once the events
 // it reports are published.
 func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
+	f.catchUpForCommands(ctx)
 	rep, ok, err := f.answer(ctx, rec)
 	if err != nil || !ok {
 		return err
@@ -371,8 +402,9 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 	return nil
 }
 
-// answer carries out one command and returns its reply (false for a record
-// that is not a command, which is skipped).
+// answer carries out one command, once caught up (catchUpForCommands), and
+// returns its reply (false for a record that is not a command, which is
+// skipped).
 func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, error) {
 	var cmd commands.Command
 	if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.ID == "" {
@@ -383,20 +415,6 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 	if cmd.Context != f.Context {
 		rep.Code, rep.Message = fault.CodeInternal, "command "+string(cmd.Name)+" for "+cmd.Context+" reached "+f.Context
 	} else {
-		// Whatever the caller had published before it sent the command is
-		// in the copies this context reads (a product defined just before
-		// its stock is added), and in the read models built from them.
-		if needs := commands.Needs(cmd.Context); len(needs) > 0 && f.Replica != nil {
-			wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := f.Replica.CatchUp(wait, needs...)
-			if err == nil && f.ReadModelsAt != nil {
-				err = f.ReadModelsAt(wait, f.Store.DB().Head())
-			}
-			if err != nil {
-				f.Log.Warn("kafka feed: could not catch up before a command; carrying it out with the copy as it is", "command", cmd.Name, "err", err)
-			}
-			cancel()
-		}
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
 		switch {
 		case ctx.Err() != nil:

@@ -230,9 +230,14 @@ func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, erro
 		}
 	}
 	var replies []outgoing
+	caughtUp := false
 	for _, rec := range recs {
 		if rec.Topic != CommandTopic(f.Context) {
 			continue
+		}
+		if !caughtUp {
+			f.catchUpForCommands(ctx)
+			caughtUp = true
 		}
 		rep, ok, err := f.answer(ctx, rec)
 		if err != nil {
