@@ -89,7 +89,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.startReactions(ctx, reg); err != nil {
+	if err := a.startReactions(ctx, reg, views); err != nil {
 		return nil, err
 	}
 	api, err := a.startTransport(reg)
@@ -182,7 +182,7 @@ func (a *App) startReadSide(views *projections.Views) (*graph.OrderFeed, error) 
 // each a consumer of the log with its own cursor, and the metrics that
 // watch them. Split, the replica copying the families they read starts
 // first.
-func (a *App) startReactions(ctx context.Context, reg *events.Registry) error {
+func (a *App) startReactions(ctx context.Context, reg *events.Registry, views *projections.Views) error {
 	a.metrics = newMetrics(a.db, a.runner, func() []ReactionStats { return a.pipeline.stats() })
 	var specs []events.ConsumerSpec
 	for _, spec := range a.handlers.Consumers() {
@@ -196,7 +196,7 @@ func (a *App) startReactions(ctx context.Context, reg *events.Registry) error {
 		}
 	}
 	a.pipeline = startPipeline(a.store, reg, specs, a.cfg, func(spec events.ConsumerSpec) bool { return fedReaction(a.cfg, spec) },
-		a.metrics.ObserveAdmission, a.log)
+		deploymentLag(a.cfg, views), a.metrics.ObserveAdmission, a.log)
 	return nil
 }
 

@@ -27,6 +27,11 @@ type pipeline struct {
 	validating []*events.Consumer
 	maxLag     time.Duration
 	lag        atomic.Int64 // nanoseconds, refreshed every lagEvery
+	// deployment, split, is the validation lag of the whole deployment
+	// (nil in one process, where the reactions are all here), refreshed
+	// every deploymentLagEvery into deployed.
+	deployment func(ctx context.Context) (time.Duration, error)
+	deployed   atomic.Int64 // nanoseconds
 	// observeAdmission is told about every order that had to wait.
 	observeAdmission func(waited time.Duration, admitted bool)
 
@@ -34,16 +39,21 @@ type pipeline struct {
 	done   sync.WaitGroup
 }
 
-// lagEvery is how often the validation lag is measured for admission.
-const lagEvery = 5 * time.Millisecond
+// lagEvery is how often the validation lag is measured for admission;
+// deploymentLagEvery how often the deployment's is (a query).
+const (
+	lagEvery           = 5 * time.Millisecond
+	deploymentLagEvery = 50 * time.Millisecond
+)
 
 // startPipeline starts a consumer per spec. Those fed says are handed
 // their deliveries from Kafka (see kafkabus.Feed) instead of reading the
 // log.
 func startPipeline(store *events.Store, reg *events.Registry, specs []events.ConsumerSpec, cfg Config, fed func(events.ConsumerSpec) bool,
-	observeAdmission func(waited time.Duration, admitted bool), log *slog.Logger) *pipeline {
+	deployment func(ctx context.Context) (time.Duration, error), observeAdmission func(waited time.Duration, admitted bool),
+	log *slog.Logger) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{store: store, maxLag: cfg.MaxValidationLag, observeAdmission: observeAdmission, cancel: cancel}
+	p := &pipeline{store: store, maxLag: cfg.MaxValidationLag, deployment: deployment, observeAdmission: observeAdmission, cancel: cancel}
 	for _, spec := range specs {
 		c := events.NewConsumer(store, reg, spec, events.ConsumerOptions{Lanes: cfg.BusPartitions, Log: log})
 		p.consumers = append(p.consumers, c)
@@ -68,11 +78,39 @@ func startPipeline(store *events.Store, reg *events.Registry, specs []events.Con
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				p.lag.Store(int64(p.validationLag()))
+				p.lag.Store(int64(max(p.validationLag(), time.Duration(p.deployed.Load()))))
 			}
 		}
 	})
+	if deployment != nil {
+		p.done.Go(func() { p.watchDeployment(ctx, log) })
+	}
 	return p
+}
+
+// watchDeployment refreshes the deployment's validation lag until ctx
+// ends. A query that fails leaves the last figure (and says so once).
+func (p *pipeline) watchDeployment(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(deploymentLagEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			lag, err := p.deployment(ctx)
+			if err != nil {
+				if !failing && ctx.Err() == nil {
+					log.Warn("admission: could not measure the validation lag of the deployment", "err", err)
+				}
+				failing = true
+				continue
+			}
+			failing = false
+			p.deployed.Store(int64(lag))
+		}
+	}
 }
 
 // validationLag is the age of the oldest event a validation reaction holds

@@ -208,6 +208,29 @@ func readModels(cfg Config) []projections.Definition {
 	return out
 }
 
+// deploymentLag is, for an API process split into services, the
+// validation lag of the whole deployment that admission bounds: how long
+// the oldest order still PENDING in this replica's read model has waited,
+// whichever service (or the broker) it waits for. That is the lag as the
+// shop feels it, in time; a consumer group's lag from the broker counts
+// records, and a transactional group's committed offset trails its topic's
+// end by the commit markers even when it is idle. It includes this
+// replica's projection lag, and compares this clock with the orders
+// members' (keep the machines' clocks in step). nil in one process, where
+// every reaction is here, and in a process without the API.
+func deploymentLag(cfg Config, views *projections.Views) func(ctx context.Context) (time.Duration, error) {
+	if !cfg.Split() || !cfg.Runs(commands.ContextAPI) {
+		return nil
+	}
+	return func(ctx context.Context) (time.Duration, error) {
+		at, ok, err := views.OldestPending(ctx)
+		if err != nil || !ok {
+			return 0, err
+		}
+		return max(time.Since(at), 0), nil
+	}
+}
+
 // feedTopics are, per context this process runs (but the API), the topics
 // its reaction is fed from, and whether they are re-keyed.
 func feedTopics(cfg Config, specs []events.ConsumerSpec) (map[string][]string, map[string]bool) {

@@ -102,6 +102,24 @@ func (v *Views) Order(ctx context.Context, id string) (*Order, error) {
 	return &orders[0], nil
 }
 
+// OldestPending is when the oldest order still PENDING (placed, and
+// neither validated nor failed yet) was placed; false when there is none.
+func (v *Views) OldestPending(ctx context.Context) (time.Time, bool, error) {
+	rows, err := v.query(ctx, `SELECT created_at FROM orders WHERE status = 'PENDING' ORDER BY seq LIMIT 1`)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return time.Time{}, false, rows.Err()
+	}
+	var at int64
+	if err := rows.Scan(&at); err != nil {
+		return time.Time{}, false, err
+	}
+	return time.Unix(0, at), true, rows.Err()
+}
+
 // OrderFilter narrows a listing; empty fields match everything.
 type OrderFilter struct {
 	CustomerID string

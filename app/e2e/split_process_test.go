@@ -1059,3 +1059,42 @@ func TestSplitProcessEveryContextScalesOut(t *testing.T) {
 	s.checkNoErrorsLogged()
 	s.verify()
 }
+
+// TestSplitProcessAdmissionSeesTheDeployment: split into services, placeOrder's admission
+// (--max-validation-lag) bounds the validation lag of the whole deployment, not only of the
+// reactions in the API's process: with the inventory service stopped (SIGSTOP), an order placed
+// stays PENDING, and once it waited past the bound the next placeOrder waits and answers
+// OVERLOADED, writing nothing. Resumed, inventory validates the order, and orders are taken again.
+func TestSplitProcessAdmissionSeesTheDeployment(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts, "--max-validation-lag", "1s").client
+	inv := s.service("inventory", "inventory")
+	s.service("checks", checkContexts)
+
+	c.registerCustomer(t, "c-adm", "Ada", "ada@example.com", "1 Analytical Way")
+	c.upsertProduct(t, "p-adm", "Widget", 100)
+	c.addStock(t, "p-adm", 100)
+	if o := c.placeOrder(t, "o-adm-1", "c-adm", []Line{{"p-adm", 1}}, true); o.Status != "VALIDATED" {
+		t.Fatalf("o-adm-1 = %s %v, want VALIDATED", o.Status, o.FailureReasons)
+	}
+
+	inv.signal(t, syscall.SIGSTOP)
+	if o := c.placeOrder(t, "o-adm-2", "c-adm", []Line{{"p-adm", 1}}, false); o.Status != "PENDING" {
+		t.Fatalf("o-adm-2 with inventory stopped = %s, want PENDING", o.Status)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the bound
+	c.expectError(t, "OVERLOADED", placeOrderMutation, placeOrderVars("o-adm-3", "c-adm", []Line{{"p-adm", 1}}, false))
+	if o := c.order(t, "o-adm-3"); o != nil {
+		t.Errorf("an order refused as OVERLOADED was written: %+v", o)
+	}
+
+	inv.signal(t, syscall.SIGCONT)
+	if o := c.settled(t, "o-adm-2"); o.Status != "VALIDATED" {
+		t.Errorf("o-adm-2 after inventory resumed = %s %v, want VALIDATED", o.Status, o.FailureReasons)
+	}
+	if o := c.placeOrder(t, "o-adm-4", "c-adm", []Line{{"p-adm", 1}}, true); o.Status != "VALIDATED" {
+		t.Errorf("o-adm-4 after inventory resumed = %s %v, want VALIDATED", o.Status, o.FailureReasons)
+	}
+	s.checkNoErrorsLogged()
+}
