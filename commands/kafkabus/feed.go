@@ -88,6 +88,10 @@ type Feed struct {
 	// dropped, not decided. deciding counts the deliveries in the lanes.
 	losses   atomic.Int64
 	deciding atomic.Int64
+	// inPoll, for a transactional feed, is how many records the poll in
+	// hand holds and the time of its oldest (unix nanoseconds), until its
+	// transaction ended.
+	inPoll, inPollSince atomic.Int64
 	// Transactions committed and aborted, decisions dropped by aborts.
 	committed, aborted, dropped atomic.Uint64
 }
@@ -601,9 +605,13 @@ func retryUnavailable[T any](ctx context.Context, log *slog.Logger, fn func() (T
 // in handling what reached it.
 func (f *Feed) InHand(now time.Time) (int, time.Duration) {
 	if f.Stage != nil {
-		// A transactional feed holds one poll at a time: its deliveries
-		// not yet decided (their age is not tracked).
-		return int(f.deciding.Load()), 0
+		// A transactional feed holds one poll at a time, until its
+		// transaction ended.
+		n, since := int(f.inPoll.Load()), f.inPollSince.Load()
+		if n == 0 {
+			return 0, 0
+		}
+		return n, max(now.Sub(time.Unix(0, since)), 0)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

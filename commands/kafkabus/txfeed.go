@@ -148,6 +148,15 @@ func (f *Feed) takeOver(ctx context.Context) error {
 
 // transact handles one poll's records in one transaction.
 func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
+	oldest := recs[0].Timestamp
+	for _, rec := range recs {
+		if rec.Timestamp.Before(oldest) {
+			oldest = rec.Timestamp
+		}
+	}
+	f.inPollSince.Store(oldest.UnixNano())
+	f.inPoll.Store(int64(len(recs)))
+	defer f.inPoll.Store(0)
 	if err := f.takeOver(ctx); err != nil {
 		return err
 	}
