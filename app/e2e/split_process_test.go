@@ -1001,7 +1001,8 @@ func dropLastEvent(t *testing.T, path, stream string) {
 // processes each with api, orders, catalog, customers and payments, two inventory services and
 // two checks services, each with its own database. The walkthrough goes to both API replicas in
 // turn (registered and stocked on one, placed on the other, paid on the first, shipped on the
-// second), and each shows the order SHIPPED. Then a 20-second load goes through both replicas and
+// second), and each shows the order SHIPPED, the second also after rebuilding its orders read
+// model. Then a 20-second load goes through both replicas and
 // one API process (an orders, catalog, customers and payments member too) is killed with SIGKILL
 // halfway, its clients moving to the other: every acknowledged order settles with exactly one
 // outcome, nothing is oversold, reserved stock is the lines of the validated orders, nothing logs
@@ -1036,6 +1037,13 @@ func TestSplitProcessEveryContextScalesOut(t *testing.T) {
 			return o != nil && o.Status == "SHIPPED", fmt.Sprintf("%s shows w-both as %+v", name, o)
 		})
 		c.waitStock(t, "p-both", 8, 0)
+	}
+	// A replica rebuilds its read models from its own log (re-read from the topics first) while it
+	// serves, and shows the same order afterwards.
+	b.rebuildProjection(t, "orders")
+	b.waitProjectionsLive(t)
+	if o := b.mustOrder(t, "w-both"); o.Status != "SHIPPED" {
+		t.Errorf("api-2 after rebuilding its orders read model shows w-both as %s", o.Status)
 	}
 
 	registerLoadCustomers(t, a)
