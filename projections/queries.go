@@ -142,11 +142,58 @@ func (v *Views) Orders(ctx context.Context, f OrderFilter, first int, afterSeq i
 	if err != nil {
 		return nil, false, err
 	}
-	if len(page) > first {
-		return page[:first], true, nil
-	}
-	return page, false, nil
+	page, hasNext = pageOf(page, first)
+	return page, hasNext, nil
 }
+
+// pageOf cuts rows, read with a limit of first+1, to a page of at most
+// first and says whether more follow: the one extra row answers hasNext
+// without a count.
+func pageOf[T any](rows []T, first int) (page []T, hasNext bool) {
+	if len(rows) > first {
+		return rows[:first], true
+	}
+	return rows, false
+}
+
+// scanner is a row of a query: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// list runs q as a kept prepared statement and reads each row with scan.
+func list[T any](ctx context.Context, v *Views, q string, args []any, scan func(scanner, *T) error) ([]T, error) {
+	rows, err := v.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var row T
+		if err := scan(rows, &row); err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// listByID lists the rows of a read model keyed by id in id order (SQLite's
+// byte order), first at most, after the id afterID ("" for the start).
+// The primary key's index makes every page a range scan that stops after
+// first+1 rows, however far into the table it starts. A cursor keeps
+// working when its row is gone (a withdrawn product): the next page starts
+// where the row stood.
+func listByID[T any](ctx context.Context, v *Views, what, selectFrom string, first int, afterID string, scan func(scanner, *T) error) ([]T, bool, error) {
+	rows, err := list(ctx, v, selectFrom+pageByID, []any{afterID, first + 1}, scan)
+	if err != nil {
+		return nil, false, fmt.Errorf("query %s: %w", what, err)
+	}
+	page, hasNext := pageOf(rows, first)
+	return page, hasNext, nil
+}
+
+// pageByID ends the query of a page of listByID.
+const pageByID = `WHERE id > ? ORDER BY id LIMIT ?`
 
 func (v *Views) orders(ctx context.Context, q string, args ...any) ([]Order, error) {
 	rows, err := v.query(ctx, q, args...)
@@ -175,11 +222,14 @@ func (v *Views) orders(ctx context.Context, q string, args ...any) ([]Order, err
 	return out, rows.Err()
 }
 
+const selectProduct = `SELECT id, name, price_cents FROM products `
+
+func scanProduct(row scanner, p *Product) error { return row.Scan(&p.ID, &p.Name, &p.PriceCents) }
+
 // Product returns one product, nil when unknown.
 func (v *Views) Product(ctx context.Context, id string) (*Product, error) {
 	var p Product
-	err := v.db.QueryRowContext(ctx, `SELECT id, name, price_cents FROM products WHERE id = ?`, id).
-		Scan(&p.ID, &p.Name, &p.PriceCents)
+	err := scanProduct(v.db.QueryRowContext(ctx, selectProduct+`WHERE id = ?`, id), &p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -187,6 +237,14 @@ func (v *Views) Product(ctx context.Context, id string) (*Product, error) {
 		return nil, fmt.Errorf("query product: %w", err)
 	}
 	return &p, nil
+}
+
+// Products lists the catalog by id, first at most, after the product id
+// afterID ("" for the start); hasNext says whether more follow. A
+// withdrawn product has left the read model, so it is not listed, as
+// Product answers nil for it.
+func (v *Views) Products(ctx context.Context, first int, afterID string) (page []Product, hasNext bool, err error) {
+	return listByID(ctx, v, "products", selectProduct, first, afterID, scanProduct)
 }
 
 // Prices is the catalog copy placeOrder prices from: the current unit price
@@ -239,11 +297,22 @@ func (v *Views) Stock(ctx context.Context, productID string) (*Stock, error) {
 	return &s, nil
 }
 
+const selectCustomer = `SELECT id, name, email, address FROM customers `
+
+func scanCustomer(row scanner, c *Customer) error {
+	return row.Scan(&c.ID, &c.Name, &c.Email, &c.Address)
+}
+
+// Customers lists the customers by id, first at most, after the customer
+// id afterID ("" for the start); hasNext says whether more follow.
+func (v *Views) Customers(ctx context.Context, first int, afterID string) (page []Customer, hasNext bool, err error) {
+	return listByID(ctx, v, "customers", selectCustomer, first, afterID, scanCustomer)
+}
+
 // Customer returns one customer, nil when unknown.
 func (v *Views) Customer(ctx context.Context, id string) (*Customer, error) {
 	var c Customer
-	err := v.db.QueryRowContext(ctx, `SELECT id, name, email, address FROM customers WHERE id = ?`, id).
-		Scan(&c.ID, &c.Name, &c.Email, &c.Address)
+	err := scanCustomer(v.db.QueryRowContext(ctx, selectCustomer+`WHERE id = ?`, id), &c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
