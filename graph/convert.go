@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"encoding/base64"
 	"strconv"
 	"strings"
 
@@ -113,25 +112,6 @@ func toRequestedLines(in []model.OrderLineInput) []order.RequestedLine {
 		out[i] = order.RequestedLine{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
 	return out
-}
-
-// Cursors are opaque to clients: base64 of "order:<seq>".
-const cursorPrefix = "order:"
-
-func encodeCursor(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(seq, 10)))
-}
-
-func decodeCursor(c string) (int64, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err == nil {
-		if rest, ok := strings.CutPrefix(string(raw), cursorPrefix); ok {
-			if seq, err := strconv.ParseInt(rest, 10, 64); err == nil && seq >= 0 {
-				return seq, nil
-			}
-		}
-	}
-	return 0, badInput("after: not a cursor returned by this API")
 }
 
 func toDeadLetter(l events.DeadLetter) *model.DeadLetter {

@@ -148,9 +148,14 @@ const (
 // their selection (gqlgen's default).
 func complexity() generated.ComplexityRoot {
 	var c generated.ComplexityRoot
-	c.Query.Orders = func(child int, _ *string, _ *model.OrderStatus, first *int, _ *string) int {
-		return listCost(child, page(first, 20, maxPage))
+	connection := func(child int, first *int, _ *string) int {
+		return listCost(child, page(first, defaultPage, maxPage))
 	}
+	c.Query.Orders = func(child int, _ *string, _ *model.OrderStatus, first *int, after *string) int {
+		return connection(child, first, after)
+	}
+	c.Query.Products = connection
+	c.Query.Customers = connection
 	c.Query.Events = func(child int, _ *string, _ *int64, first *int) int {
 		return listCost(child, page(first, 100, maxEvents))
 	}

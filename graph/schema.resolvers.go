@@ -226,19 +226,9 @@ func (r *queryResolver) Orders(ctx context.Context, customerID *string, status *
 	if err := access.Allow(ctx, access.Orders, access.OwnedBy(customer)); err != nil {
 		return nil, err
 	}
-	var err error
-	limit := 20
-	if first != nil {
-		limit = *first
-	}
-	if limit < 0 || limit > maxPage {
-		return nil, badInput(fmt.Sprintf("first must be between 0 and %d", maxPage))
-	}
-	var afterSeq int64
-	if after != nil {
-		if afterSeq, err = decodeCursor(*after); err != nil {
-			return nil, err
-		}
+	limit, afterSeq, err := pageArgs(first, after, decodeOrderCursor)
+	if err != nil {
+		return nil, err
 	}
 	filter := projections.OrderFilter{CustomerID: customer}
 	if status != nil {
@@ -248,14 +238,27 @@ func (r *queryResolver) Orders(ctx context.Context, customerID *string, status *
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.OrderConnection{Edges: make([]model.OrderEdge, len(page)), PageInfo: &model.PageInfo{HasNextPage: hasNext}}
-	for i := range page {
-		conn.Edges[i] = model.OrderEdge{Cursor: encodeCursor(page[i].Seq), Node: toOrder(&page[i])}
+	edges, info := edgesOf(page, hasNext, func(o *projections.Order) (model.OrderEdge, string) {
+		cursor := encodeOrderCursor(o.Seq)
+		return model.OrderEdge{Cursor: cursor, Node: toOrder(o)}, cursor
+	})
+	return &model.OrderConnection{Edges: edges, PageInfo: info}, nil
+}
+
+// Products is the resolver for the products field.
+func (r *queryResolver) Products(ctx context.Context, first *int, after *string) (*model.ProductConnection, error) {
+	if err := access.Allow(ctx, access.Products, access.Everyone()); err != nil {
+		return nil, err
 	}
-	if n := len(page); n > 0 {
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	edges, info, err := pageByID(ctx, productCursors, first, after, r.Views.Products,
+		func(p *projections.Product) string { return p.ID },
+		func(cursor string, p *projections.Product) model.ProductEdge {
+			return model.ProductEdge{Cursor: cursor, Node: toProduct(p)}
+		})
+	if err != nil {
+		return nil, err
 	}
-	return conn, nil
+	return &model.ProductConnection{Edges: edges, PageInfo: info}, nil
 }
 
 // Product is the resolver for the product field.
@@ -265,6 +268,23 @@ func (r *queryResolver) Product(ctx context.Context, id string) (*model.Product,
 	}
 	p, err := r.Views.Product(ctx, id)
 	return toProduct(p), err
+}
+
+// Customers is the resolver for the customers field.
+func (r *queryResolver) Customers(ctx context.Context, first *int, after *string) (*model.CustomerConnection, error) {
+	// A list of every customer is no customer's own: for administrators.
+	if err := access.Allow(ctx, access.Customers, access.Everyone()); err != nil {
+		return nil, err
+	}
+	edges, info, err := pageByID(ctx, customerCursors, first, after, r.Views.Customers,
+		func(c *projections.Customer) string { return c.ID },
+		func(cursor string, c *projections.Customer) model.CustomerEdge {
+			return model.CustomerEdge{Cursor: cursor, Node: toCustomer(c)}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CustomerConnection{Edges: edges, PageInfo: info}, nil
 }
 
 // Customer is the resolver for the customer field.

@@ -101,12 +101,14 @@ func TestAccessEveryOperationByRole(t *testing.T) {
 		ada, bob, admin string // anonymous is always UNAUTHENTICATED
 	}{
 		{"product", `query { product(id: "p1") { id stock { onHand } } }`, nil, ok, ok, ok},
+		{"products", `query { products { edges { node { id stock { onHand } } } } }`, nil, ok, ok, ok},
 		{"stock", `query { stock(productId: "p1") { onHand } }`, nil, ok, ok, ok},
 		{"upsertProduct", `mutation { upsertProduct(input: {id: "p1", name: "Lamp", priceCents: 1000}) { id } }`, nil, forbid, forbid, ok},
 		{"addStock", `mutation { addStock(productId: "p1", quantity: 1) { onHand } }`, nil, forbid, forbid, ok},
 		{"registerCustomer (retry)", `mutation($in: RegisterCustomerInput!) { registerCustomer(input: $in) { id } }`,
 			map[string]any{"in": customerInput("ada", "Ada", "ada@example.com", "12 Analytical St")}, ok, forbid, ok},
 		{"customer", `query { customer(id: "ada") { id email } }`, nil, ok, forbid, ok},
+		{"customers", `query { customers { edges { node { id email } } } }`, nil, forbid, forbid, ok},
 		{"updateCustomerAddress", `mutation { updateCustomerAddress(customerId: "ada", address: "12 Analytical St") { id } }`, nil, ok, forbid, ok},
 		{"placeOrder (retry)", placeOrderMutation, placeOrderVars("o-ada", "ada", []Line{{ProductID: "p1", Quantity: 1}}, false), ok, forbid, ok},
 		{"payOrder (cancelled)", payOrderMutation, map[string]any{"id": "o-ada-2", "amt": 1000}, conflict, forbid, conflict},

@@ -13,7 +13,9 @@ const (
 	OrderAt       Operation = "orderAt"
 	Orders        Operation = "orders"
 	Product       Operation = "product"
+	Products      Operation = "products"
 	Customer      Operation = "customer"
+	Customers     Operation = "customers"
 	Stock         Operation = "stock"
 	Events        Operation = "events"
 	Notifications Operation = "notifications"
@@ -51,12 +53,12 @@ const (
 // that is not an operation of the schema.
 func ruleOf(op Operation) (r rule, known bool) {
 	switch op {
-	case Product, Stock:
+	case Product, Products, Stock:
 		return signedIn, true
 	case Order, OrderAt, Orders, Customer, Events, Notifications, OrderUpdated,
 		RegisterCustomer, UpdateCustomerAddress, PlaceOrder, PayOrder, CancelOrder:
 		return ownData, true
-	case Projections, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
+	case Customers, Projections, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
 		return adminOnly, true
 	}
 	return adminOnly, false

@@ -36,12 +36,15 @@ var policyTable = []struct {
 }{
 	// Catalog and stock: every signed-in caller reads them; writes are admin's.
 	{access.Product, unauthenticated, allowed, allowed, allowed},
+	{access.Products, unauthenticated, allowed, allowed, allowed},
 	{access.Stock, unauthenticated, allowed, allowed, allowed},
 	{access.UpsertProduct, unauthenticated, forbidden, forbidden, allowed},
 	{access.AddStock, unauthenticated, forbidden, forbidden, allowed},
 	// A customer's own record.
 	{access.RegisterCustomer, unauthenticated, allowed, forbidden, allowed},
 	{access.Customer, unauthenticated, allowed, forbidden, allowed},
+	// Every customer's record: a list of them is no customer's own.
+	{access.Customers, unauthenticated, forbidden, forbidden, allowed},
 	{access.UpdateCustomerAddress, unauthenticated, allowed, forbidden, allowed},
 	// Its orders, their story and what was sent about them.
 	{access.PlaceOrder, unauthenticated, allowed, forbidden, allowed},

@@ -17,6 +17,16 @@ type Customer struct {
 	Address string `json:"address"`
 }
 
+type CustomerConnection struct {
+	Edges    []CustomerEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
+type CustomerEdge struct {
+	Cursor string    `json:"cursor"`
+	Node   *Customer `json:"node"`
+}
+
 // An event a reaction or a projection set aside after it kept failing to handle it (or could not
 // decode it), so that the events behind it could go on. It stays OPEN until it is retried.
 type DeadLetter struct {
@@ -131,6 +141,16 @@ type Product struct {
 	PriceCents int64  `json:"priceCents"`
 	// The product's inventory (zeros before any stock was added).
 	Stock *Stock `json:"stock,omitempty"`
+}
+
+type ProductConnection struct {
+	Edges    []ProductEdge `json:"edges"`
+	PageInfo *PageInfo     `json:"pageInfo"`
+}
+
+type ProductEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *Product `json:"node"`
 }
 
 type ProductInput struct {
