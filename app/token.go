@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"orderflow/app/flags"
 	"orderflow/graph/access"
 )
 
@@ -14,17 +15,12 @@ import (
 // The secret falls back to ORDERFLOW_AUTH_SECRET, as the server's does.
 func token(args []string, getenv func(string) string, now time.Time, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("orderflow token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	secret := fs.String("secret", envOr(getenv, "AUTH_SECRET", ""), "the server's --auth-secret (env ORDERFLOW_AUTH_SECRET)")
 	role := fs.String("role", string(access.RoleCustomer), "customer or admin")
 	sub := fs.String("sub", "", "who the token is for: a customer's id (required)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "orderflow token: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if err := flags.ParseArgs(fs, args); err != nil {
+		return flags.Exit("orderflow token", err, stdout, stderr)
 	}
 	tok, err := access.Issue([]byte(*secret), access.Caller{Subject: *sub, Role: access.Role(*role)}, *ttl, now)
 	if err != nil {
