@@ -32,9 +32,12 @@ Usage:
   orderflow backup --db PATH --out FILE        copy a database while its server runs (a consistent snapshot)
   orderflow devbroker [--addr H:P] [--data D]  run a Kafka-protocol broker for tests and demos (not production)
 
-Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h", "orderflow token -h",
-"orderflow cdc -h", "orderflow verify -h", "orderflow backup -h" or "orderflow devbroker -h" for
-the flags.
+A server running the api context (every server unless --contexts leaves it out) serves
+GraphiQL at /, GraphQL at /graphql and the order board at /board; every server serves /healthz,
+/readyz and /metrics.
+
+Run "orderflow COMMAND -h" for the flags of a command (replay, load, token, cdc, verify, backup,
+devbroker); the server's follow.
 `
 
 // A command is one of orderflow's subcommands: it runs with the arguments
@@ -102,7 +105,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) int {
 		return 1
 	}
 	if cfg.Runs(commands.ContextAPI) {
-		fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql)\n", a.URL())
+		fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql, the order board at /board)\n", a.URL())
 	} else {
 		fmt.Fprintf(stderr, "orderflow: listening on %s (/healthz, /readyz and /metrics; GraphQL is the api context's)\n", a.URL())
 	}
