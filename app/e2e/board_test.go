@@ -21,33 +21,13 @@ const chromiumPath = "/usr/bin/chromium"
 // payment made through the API. It saves a screenshot (to
 // ORDERFLOW_ARTIFACTS when set).
 func TestBoardInBrowser(t *testing.T) {
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("this test needs Debian's chromium at %s (apt-get install -y chromium; .ci/run does it): %v", chromiumPath, err)
-	}
 	c := startApp(t)
 	c.registerCustomer(t, "c-board", "Bo Ard", "board@example.com", "1 Screen St")
 	c.upsertProduct(t, "p-lamp", "Lamp", 2500)
 	c.addStock(t, "p-lamp", 10)
 	c.placeValidated(t, "o-earlier", "c-board", []Line{{ProductID: "p-lamp", Quantity: 1}})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox, // CI runs as root, where chromium's sandbox cannot start
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 720),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := browser(t)
 
 	card := func(id, status string) string {
 		return fmt.Sprintf(`.column[data-status=%s] .card[data-order-id=%q]`, status, id)
@@ -116,6 +96,34 @@ func TestBoardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveArtifact(t, "board.png", shot)
+}
+
+// browser starts a headless chromium for the test, stopped when it ends,
+// and returns a context whose actions run in a tab of it, for 60s at most.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Fatalf("this test needs Debian's chromium at %s (apt-get install -y chromium; .ci/run does it): %v", chromiumPath, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox, // CI runs as root, where chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 720),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // saveArtifact writes a test's file under its temp dir and, when
