@@ -85,8 +85,9 @@ func (a *App) routes(resolver *graph.Resolver) (*http.ServeMux, error) {
 		ide := graphiql.Handler("orderflow", "/graphql", firstQuery)
 		mux.Handle("GET /{$}", ide)
 		mux.Handle("GET "+graphiql.AssetsPath, ide)
-		mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
-		mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
+		boardFiles := board.Handler()
+		mux.Handle("GET "+board.Path, boardFiles)
+		mux.Handle("GET "+board.Path+"/", boardFiles)
 	}
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.metrics.handler())

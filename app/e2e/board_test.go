@@ -3,9 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +100,49 @@ func TestBoardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveArtifact(t, "board.png", shot)
+}
+
+// TestBoardAnswersWithoutRedirectAndHasAnIcon: /board, as a newcomer types
+// it, is the page itself (no redirect to /board/), and the page has an icon
+// served by the app, so a browser tab shows it and the console shows no
+// 404 for a favicon.
+func TestBoardAnswersWithoutRedirectAndHasAnIcon(t *testing.T) {
+	t.Parallel()
+	c := startApp(t)
+	noRedirects := &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	page, err := url.Parse(c.base + "/board")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := noRedirects.Get(page.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /board: HTTP %d %q (Location %q, %v), want 200 and the page", resp.StatusCode,
+			resp.Header.Get("Content-Type"), resp.Header.Get("Location"), err)
+	}
+	icons := 0
+	for _, ref := range pageReferences(t, body) {
+		u := sameOrigin(t, page, ref.url)
+		switch ref.kind {
+		case "link":
+			fetchAsset(t, c, u, "image/svg+xml")
+			icons++
+		case "script":
+			fetchAsset(t, c, u, "text/javascript")
+		case "stylesheet":
+			fetchAsset(t, c, u, "text/css")
+		}
+	}
+	if icons != 1 {
+		t.Errorf("the board links %d icons, want 1", icons)
+	}
 }
 
 // browser starts a headless chromium for the test, stopped when it ends,
