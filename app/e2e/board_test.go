@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"orderflow/graph/access"
 )
 
 // chromiumPath is Debian's chromium, which .ci/run installs.
@@ -142,6 +144,55 @@ func TestBoardAnswersWithoutRedirectAndHasAnIcon(t *testing.T) {
 	}
 	if icons != 1 {
 		t.Errorf("the board links %d icons, want 1", icons)
+	}
+}
+
+// TestBoardShowsTheRefusal: with access control on and no token, the
+// board does not show a green "live" badge over an empty shop: the badge
+// says the requests are refused and the page shows the server's message
+// with a hint to paste a token. With an admin's token pasted, it is live
+// and shows the shop.
+func TestBoardShowsTheRefusal(t *testing.T) {
+	c := startApp(t, withAuthSecret(testSecret))
+	admin := c.as(token(t, access.RoleAdmin, "root", time.Hour))
+	admin.upsertProduct(t, "p-lamp", "Lamp", 2500)
+	admin.addStock(t, "p-lamp", 10)
+	admin.registerCustomer(t, "c-board", "Bo Ard", "board@example.com", "1 Screen St")
+	admin.placeValidated(t, "o-seen", "c-board", []Line{{ProductID: "p-lamp", Quantity: 1}})
+
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(c.base+"/board"),
+		chromedp.WaitVisible(`#conn.error`),
+		chromedp.WaitVisible(`#problem`),
+	)
+	if err != nil {
+		t.Fatalf("opening the board without a token: %v", err)
+	}
+	badge, err := chromedp.Run(ctx, chromedp.Text(`#conn`))
+	if err != nil || badge != "refused" {
+		t.Fatalf("the badge says %q (%v), want refused", badge, err)
+	}
+	said, err := chromedp.Run(ctx, chromedp.Text(`#problem`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"refused", "UNAUTHENTICATED", "paste an admin's token in the token field", "orderflow token"} {
+		if !strings.Contains(said, want) {
+			t.Errorf("the page says %q, want it to say %q", said, want)
+		}
+	}
+
+	tok := token(t, access.RoleAdmin, "board", time.Hour)
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(`#token`, tok),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("token").dispatchEvent(new Event("change"))`),
+		chromedp.WaitVisible(`#conn.up`),
+		chromedp.WaitNotVisible(`#problem`),
+		chromedp.WaitVisible(`.column[data-status=VALIDATED] .card[data-order-id="o-seen"]`),
+	)
+	if err != nil {
+		t.Fatalf("with an admin's token pasted: %v", err)
 	}
 }
 
