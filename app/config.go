@@ -124,6 +124,11 @@ func DefaultConfig() Config {
 func ParseFlags(name string, args []string, getenv func(string) string) (Config, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fmt.Fprintln(fs.Output(), "\nFlags of orderflow [serve]:")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to serve HTTP on (env ORDERFLOW_ADDR)")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file (env ORDERFLOW_DB)")
 	fs.StringVar(&cfg.CDCPG, "cdc-pg", cfg.CDCPG,

@@ -13,6 +13,7 @@ import (
 	"orderflow/app/backup"
 	"orderflow/app/cdc"
 	"orderflow/app/devbroker"
+	"orderflow/app/flags"
 	"orderflow/app/load"
 	"orderflow/app/verify"
 	"orderflow/commands"
@@ -31,63 +32,72 @@ Usage:
   orderflow backup --db PATH --out FILE        copy a database while its server runs (a consistent snapshot)
   orderflow devbroker [--addr H:P] [--data D]  run a Kafka-protocol broker for tests and demos (not production)
 
-Run "orderflow serve -h", "orderflow replay -h", "orderflow load -h", "orderflow token -h",
-"orderflow cdc -h", "orderflow verify -h", "orderflow backup -h" or "orderflow devbroker -h" for
-the flags.
+A server running the api context (every server unless --contexts leaves it out) serves
+GraphiQL at /, GraphQL at /graphql and the order board at /board; every server serves /healthz,
+/readyz and /metrics.
+
+Run "orderflow COMMAND -h" for the flags of a command (replay, load, token, cdc, verify, backup,
+devbroker); the server's follow.
 `
+
+// A command is one of orderflow's subcommands: it runs with the arguments
+// after its name until it is done or ctx ends (SIGINT or SIGTERM), and
+// returns the process's exit code. Each ends a failed parse of its flags
+// with flags.Exit, so -h and --help print the usage to stdout with 0 and a
+// mistake goes to stderr with 2, whichever command it is.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// commandsByName are the subcommands; anything else is the server's flags.
+var commandsByName = map[string]command{
+	"serve": serveCommand,
+	"load":  load.Main,
+	"cdc": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return cdc.Main(ctx, args, os.Getenv, stdout, stderr)
+	},
+	"devbroker": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return devbroker.Main(ctx, args, os.Getenv, stdout, stderr)
+	},
+	"verify": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return verify.Main(ctx, args, os.Getenv, stdout, stderr)
+	},
+	"backup": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return backup.Main(ctx, args, os.Getenv, stdout, stderr)
+	},
+	"replay": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return replay(ctx, args, os.Getenv, stdout, stderr)
+	},
+	"token": func(_ context.Context, args []string, stdout, stderr io.Writer) int {
+		return token(args, os.Getenv, time.Now(), stdout, stderr)
+	},
+}
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, usage)
-		return 0
-	}
-	if len(args) > 0 && args[0] == "load" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return load.Main(ctx, args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "cdc" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return cdc.Main(ctx, args[1:], os.Getenv, stderr)
-	}
-	if len(args) > 0 && args[0] == "devbroker" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return devbroker.Main(ctx, args[1:], os.Getenv, stderr)
-	}
-	if len(args) > 0 && args[0] == "verify" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return verify.Main(ctx, args[1:], os.Getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "backup" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return backup.Main(ctx, args[1:], os.Getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "replay" {
-		return replay(args[1:], os.Getenv, stderr)
-	}
-	if len(args) > 0 && args[0] == "token" {
-		return token(args[1:], os.Getenv, time.Now(), stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "serve" {
-		args = args[1:]
-	}
-	cfg, err := ParseFlags("orderflow serve", args, os.Getenv)
-	if err != nil {
-		fmt.Fprintln(stderr, "orderflow:", err)
-		return 2
-	}
-	return serve(cfg, stderr)
-}
-
-func serve(cfg Config, stderr io.Writer) int {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(args) > 0 && args[0] == "help" {
+		// The server's usage starts with every command's.
+		args = []string{"-h"}
+	}
+	if len(args) > 0 {
+		if run, ok := commandsByName[args[0]]; ok {
+			return run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return serveCommand(ctx, args, stdout, stderr)
+}
+
+// serveCommand is `orderflow [serve] [flags]`.
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := ParseFlags("orderflow", args, os.Getenv)
+	if err != nil {
+		return flags.Exit("orderflow", err, stdout, stderr)
+	}
+	return serve(ctx, cfg, stderr)
+}
+
+func serve(ctx context.Context, cfg Config, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Logger = log
 	a, err := Start(ctx, cfg)
 	if err != nil {
@@ -95,7 +105,7 @@ func serve(cfg Config, stderr io.Writer) int {
 		return 1
 	}
 	if cfg.Runs(commands.ContextAPI) {
-		fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql)\n", a.URL())
+		fmt.Fprintf(stderr, "orderflow: listening on %s (GraphiQL at /, GraphQL at /graphql, the order board at /board)\n", a.URL())
 	} else {
 		fmt.Fprintf(stderr, "orderflow: listening on %s (/healthz, /readyz and /metrics; GraphQL is the api context's)\n", a.URL())
 	}

@@ -8,9 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"orderflow/app/flags"
@@ -27,28 +25,21 @@ import (
 // first brought up to date with every family topic of a split deployment
 // (all of them, from where the copy got to: from their beginning for a new
 // --db), so the read models are rebuilt from what the topics hold.
-func replay(args []string, getenv func(string) string, stderr io.Writer) int {
+func replay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("orderflow replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dbPath := fs.String("db", envOr(getenv, "DB", "orderflow.db"), "SQLite database file (env ORDERFLOW_DB)")
 	var only stringList
 	fs.Var(&only, "projection", "projection to rebuild (repeatable; all when absent): "+strings.Join(projectionNames(), ", "))
 	brokers := fs.String("kafka-brokers", envOr(getenv, "KAFKA_BROKERS", ""),
 		"first copy every family topic of a split deployment into --db (created when missing), then rebuild (env ORDERFLOW_KAFKA_BROKERS)")
 	partitions := fs.Int("kafka-partitions", 12, "partitions of the topics, as the services were started with")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "orderflow replay: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if err := flags.ParseArgs(fs, args); err != nil {
+		return flags.Exit("orderflow replay", err, stdout, stderr)
 	}
 	if _, err := os.Stat(*dbPath); err != nil && *brokers == "" {
 		fmt.Fprintf(stderr, "orderflow replay: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var copied string
 	if *brokers != "" {
 		n, err := copyTopics(ctx, *dbPath, flags.List(*brokers), *partitions)

@@ -43,6 +43,33 @@ func (a *App) serveHTTP(api commands.API, views *projections.Views, feed *graph.
 	return nil
 }
 
+// firstQuery is what GraphiQL opens on, rather than its generic welcome:
+// a query a newcomer can run as it is, in an empty shop or a busy one,
+// without arguments or variables. It shows what the system is about, the
+// orders and their status, and the read models answering for them.
+const firstQuery = `# Welcome to orderflow. Run this query with the ▶ button (or Ctrl-Enter):
+# orders with their status and lines, and how far each read model (projection)
+# has got through the event log. A new shop has no orders yet: the README's
+# walkthrough registers a customer, adds a product and its stock and places an
+# order, all from here. The Docs button lists every query, mutation and
+# subscription.
+query OrdersAndProjections {
+  orders {
+    edges {
+      node {
+        id
+        customerId
+        status
+        totalCents
+        lines { productId quantity }
+        failureReasons
+      }
+    }
+  }
+  projections { name state lag }
+}
+`
+
 // routes are what the server answers. Only the process that runs the api
 // context serves GraphQL, its IDE and the board; every process answers
 // /healthz, /readyz and /metrics, and /debug/pprof with --pprof.
@@ -55,11 +82,12 @@ func (a *App) routes(resolver *graph.Resolver) (*http.ServeMux, error) {
 	if a.cfg.Runs(commands.ContextAPI) {
 		mux.Handle("/graphql", graph.NewHandler(resolver, a.log, a.cfg.Limits, verifier))
 		// GraphiQL, with every file it loads served from the binary.
-		ide := graphiql.Handler("orderflow", "/graphql")
+		ide := graphiql.Handler("orderflow", "/graphql", firstQuery)
 		mux.Handle("GET /{$}", ide)
 		mux.Handle("GET "+graphiql.AssetsPath, ide)
-		mux.Handle("GET /board", http.RedirectHandler("/board/", http.StatusMovedPermanently))
-		mux.Handle("GET /board/", http.StripPrefix("/board/", board.Handler()))
+		boardFiles := board.Handler()
+		mux.Handle("GET "+board.Path, boardFiles)
+		mux.Handle("GET "+board.Path+"/", boardFiles)
 	}
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.metrics.handler())

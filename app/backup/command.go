@@ -43,7 +43,6 @@ command line wins):
 // wrote to stdout (errors to stderr). It returns the exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("orderflow backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -51,11 +50,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	dbPath := fs.String("db", "", "the SQLite database of a server, running or not (env ORDERFLOW_DB)")
 	out := fs.String("out", "", "the file to write the copy to; it must not exist (env ORDERFLOW_OUT)")
 	if err := flags.Parse(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		fmt.Fprintln(stderr, "orderflow backup:", err)
-		return ExitUsage
+		return flags.Exit("orderflow backup", err, stdout, stderr)
 	}
 	switch {
 	case *dbPath == "":

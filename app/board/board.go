@@ -15,13 +15,20 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves the board's files: the page at "/" of what it is mounted
-// on, its script and style beside it. Mount it with http.StripPrefix.
+// Path is where the board is served. The page refers to its files under
+// it by absolute paths, so that it works at Path itself as well as at
+// Path + "/": a newcomer types /board, and a redirect to /board/ would be
+// one more thing to explain.
+const Path = "/board"
+
+// Handler serves the board: the page at Path and Path + "/", its script,
+// style and icon under Path + "/". Mount it for both: GET Path and
+// GET Path + "/".
 func Handler() http.Handler {
 	files, err := fs.Sub(static, "static")
 	if err != nil {
 		// The directory is embedded at build time: it is always there.
 		panic(err)
 	}
-	return http.FileServerFS(files)
+	return http.StripPrefix(Path, http.FileServerFS(files))
 }

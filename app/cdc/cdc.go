@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"orderflow/app/flags"
 	"orderflow/commands"
 	"orderflow/events"
 	"orderflow/migrations"
@@ -43,11 +44,10 @@ import (
 
 // Main runs `orderflow cdc` until ctx ends or a permanent error, and
 // returns the process exit code.
-func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := ParseFlags(args, getenv, stderr)
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := ParseFlags(args, getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, "orderflow cdc:", err)
-		return 2
+		return flags.Exit("orderflow cdc", err, stdout, stderr)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	run := func() error { return Run(ctx, cfg, log, nil) }

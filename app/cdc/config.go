@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -120,10 +119,9 @@ var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // ParseFlags reads the flags of `orderflow cdc`; each has an ORDERFLOW_*
 // environment fallback, as the server's flags do.
-func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+func ParseFlags(args []string, getenv func(string) string) (Config, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("orderflow cdc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DSN, "pg", cfg.DSN,
 		"legacy PostgreSQL database, e.g. postgres://orderflow_cdc@db:5432/shop; leave the password out (in --pg it shows in ps): "+
 			"without one it is read, as libpq does, from PGPASSWORD or else ~/.pgpass (or the file PGPASSFILE names) (env ORDERFLOW_PG)")

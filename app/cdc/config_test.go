@@ -1,7 +1,6 @@
 package cdc
 
 import (
-	"io"
 	"testing"
 )
 
@@ -26,7 +25,7 @@ func TestDropIsTakenFromTheCommandLineOnly(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			cfg, err := ParseFlags(tt.args, func(k string) string { return env[k] }, io.Discard)
+			cfg, err := ParseFlags(tt.args, func(k string) string { return env[k] })
 			if err != nil {
 				t.Fatal(err)
 			}

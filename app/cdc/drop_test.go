@@ -23,7 +23,7 @@ func TestDrop(t *testing.T) {
 	drop := func() (int, string) {
 		var out bytes.Buffer
 		env := map[string]string{"ORDERFLOW_PG": pg.DSN(), "ORDERFLOW_DB": dbPath}
-		code := cdc.Main(context.Background(), []string{"--drop"}, func(k string) string { return env[k] }, &out)
+		code := cdc.Main(context.Background(), []string{"--drop"}, func(k string) string { return env[k] }, &out, &out)
 		return code, out.String()
 	}
 	if code, out := drop(); code == 0 || !strings.Contains(out, "replication slot orderflow is in use: stop the orderflow cdc") {

@@ -22,7 +22,7 @@ const childEnv = "ORDERFLOW_CDC_TEST_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		os.Exit(cdc.Main(context.Background(), nil, os.Getenv, os.Stderr))
+		os.Exit(cdc.Main(context.Background(), nil, os.Getenv, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

@@ -68,10 +68,9 @@ func DefaultConfig() Config {
 
 // ParseFlags reads the flags of `orderflow devbroker`; each falls back to an
 // ORDERFLOW_DEVBROKER_* environment variable.
-func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+func ParseFlags(args []string, getenv func(string) string) (Config, error) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("orderflow devbroker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: orderflow devbroker [--addr HOST:PORT] [--data DIR] [--fsync]
 
@@ -122,14 +121,10 @@ func (c Config) Validate() error {
 
 // Main runs `orderflow devbroker` until ctx ends and returns the process
 // exit code: 2 for bad flags, 1 when the broker cannot start.
-func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := ParseFlags(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := ParseFlags(args, getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, "orderflow devbroker:", err)
-		return 2
+		return flags.Exit("orderflow devbroker", err, stdout, stderr)
 	}
 	ln, err := Listen(cfg.Addr)
 	if err != nil {

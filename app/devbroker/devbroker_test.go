@@ -126,8 +126,8 @@ func TestAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var stderr strings.Builder
-	code := devbroker.Main(context.Background(), []string{"--addr", ln.Addr().String()}, noEnv, &stderr)
+	var stdout, stderr strings.Builder
+	code := devbroker.Main(context.Background(), []string{"--addr", ln.Addr().String()}, noEnv, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
 	}
@@ -160,8 +160,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out strings.Builder
-			cfg, err := devbroker.ParseFlags(tt.args, func(k string) string { return tt.env[k] }, &out)
+			cfg, err := devbroker.ParseFlags(tt.args, func(k string) string { return tt.env[k] })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)

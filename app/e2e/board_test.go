@@ -3,13 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"orderflow/graph/access"
 )
 
 // chromiumPath is Debian's chromium, which .ci/run installs.
@@ -21,33 +27,13 @@ const chromiumPath = "/usr/bin/chromium"
 // payment made through the API. It saves a screenshot (to
 // ORDERFLOW_ARTIFACTS when set).
 func TestBoardInBrowser(t *testing.T) {
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("this test needs Debian's chromium at %s (apt-get install -y chromium; .ci/run does it): %v", chromiumPath, err)
-	}
 	c := startApp(t)
 	c.registerCustomer(t, "c-board", "Bo Ard", "board@example.com", "1 Screen St")
 	c.upsertProduct(t, "p-lamp", "Lamp", 2500)
 	c.addStock(t, "p-lamp", 10)
 	c.placeValidated(t, "o-earlier", "c-board", []Line{{ProductID: "p-lamp", Quantity: 1}})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox, // CI runs as root, where chromium's sandbox cannot start
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 720),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := browser(t)
 
 	card := func(id, status string) string {
 		return fmt.Sprintf(`.column[data-status=%s] .card[data-order-id=%q]`, status, id)
@@ -116,6 +102,126 @@ func TestBoardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveArtifact(t, "board.png", shot)
+}
+
+// TestBoardAnswersWithoutRedirectAndHasAnIcon: /board, as a newcomer types
+// it, is the page itself (no redirect to /board/), and the page has an icon
+// served by the app, so a browser tab shows it and the console shows no
+// 404 for a favicon.
+func TestBoardAnswersWithoutRedirectAndHasAnIcon(t *testing.T) {
+	t.Parallel()
+	c := startApp(t)
+	noRedirects := &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	page, err := url.Parse(c.base + "/board")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := noRedirects.Get(page.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /board: HTTP %d %q (Location %q, %v), want 200 and the page", resp.StatusCode,
+			resp.Header.Get("Content-Type"), resp.Header.Get("Location"), err)
+	}
+	icons := 0
+	for _, ref := range pageReferences(t, body) {
+		u := sameOrigin(t, page, ref.url)
+		switch ref.kind {
+		case "link":
+			fetchAsset(t, c, u, "image/svg+xml")
+			icons++
+		case "script":
+			fetchAsset(t, c, u, "text/javascript")
+		case "stylesheet":
+			fetchAsset(t, c, u, "text/css")
+		}
+	}
+	if icons != 1 {
+		t.Errorf("the board links %d icons, want 1", icons)
+	}
+}
+
+// TestBoardShowsTheRefusal: with access control on and no token, the
+// board does not show a green "live" badge over an empty shop: the badge
+// says the requests are refused and the page shows the server's message
+// with a hint to paste a token. With an admin's token pasted, it is live
+// and shows the shop.
+func TestBoardShowsTheRefusal(t *testing.T) {
+	c := startApp(t, withAuthSecret(testSecret))
+	admin := c.as(token(t, access.RoleAdmin, "root", time.Hour))
+	admin.upsertProduct(t, "p-lamp", "Lamp", 2500)
+	admin.addStock(t, "p-lamp", 10)
+	admin.registerCustomer(t, "c-board", "Bo Ard", "board@example.com", "1 Screen St")
+	admin.placeValidated(t, "o-seen", "c-board", []Line{{ProductID: "p-lamp", Quantity: 1}})
+
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(c.base+"/board"),
+		chromedp.WaitVisible(`#conn.error`),
+		chromedp.WaitVisible(`#problem`),
+	)
+	if err != nil {
+		t.Fatalf("opening the board without a token: %v", err)
+	}
+	badge, err := chromedp.Run(ctx, chromedp.Text(`#conn`))
+	if err != nil || badge != "refused" {
+		t.Fatalf("the badge says %q (%v), want refused", badge, err)
+	}
+	said, err := chromedp.Run(ctx, chromedp.Text(`#problem`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"refused", "UNAUTHENTICATED", "paste an admin's token in the token field", "orderflow token"} {
+		if !strings.Contains(said, want) {
+			t.Errorf("the page says %q, want it to say %q", said, want)
+		}
+	}
+
+	tok := token(t, access.RoleAdmin, "board", time.Hour)
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(`#token`, tok),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("token").dispatchEvent(new Event("change"))`),
+		chromedp.WaitVisible(`#conn.up`),
+		chromedp.WaitNotVisible(`#problem`),
+		chromedp.WaitVisible(`.column[data-status=VALIDATED] .card[data-order-id="o-seen"]`),
+	)
+	if err != nil {
+		t.Fatalf("with an admin's token pasted: %v", err)
+	}
+}
+
+// browser starts a headless chromium for the test, stopped when it ends,
+// and returns a context whose actions run in a tab of it, for 60s at most.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Fatalf("this test needs Debian's chromium at %s (apt-get install -y chromium; .ci/run does it): %v", chromiumPath, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox, // CI runs as root, where chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 720),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // saveArtifact writes a test's file under its temp dir and, when

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
@@ -8,7 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/net/html"
 )
 
@@ -172,4 +175,87 @@ func fetchAsset(t *testing.T, c *client, u *url.URL, want string) []byte {
 		t.Fatalf("GET %s: Content-Type %q, want %s", u.Path, resp.Header.Get("Content-Type"), want)
 	}
 	return body
+}
+
+var firstQueryRE = regexp.MustCompile(`defaultQuery: ("(?:[^"\\]|\\.)*")`)
+
+// TestGraphiQLOpensOnARunnableQuery: GraphiQL opens on an orderflow query,
+// not its generic welcome, and the query runs as it is: over HTTP in an
+// empty shop and in one with an order, and in a real chromium from
+// GraphiQL's run button, each giving data and no errors.
+func TestGraphiQLOpensOnARunnableQuery(t *testing.T) {
+	c := startApp(t)
+	page, err := url.Parse(c.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := firstQueryRE.FindSubmatch(fetchAsset(t, c, page, "text/html"))
+	if m == nil {
+		t.Fatal("the page gives GraphiQL no defaultQuery")
+	}
+	var query string
+	if err := json.Unmarshal(m[1], &query); err != nil {
+		t.Fatalf("the defaultQuery %s is not a string literal: %v", m[1], err)
+	}
+	if !strings.Contains(query, "orders") || strings.Contains(query, "$") {
+		t.Fatalf("the first query lists no orders, or needs variables:\n%s", query)
+	}
+	type result struct {
+		Orders struct {
+			Edges []struct{ Node Order }
+		}
+		Projections []struct{ Name string }
+	}
+	var empty result
+	c.do(t, query, nil, &empty)
+	if len(empty.Orders.Edges) != 0 || len(empty.Projections) == 0 {
+		t.Fatalf("in an empty shop: %+v, want no orders and the projections", empty)
+	}
+
+	c.registerCustomer(t, "c-ide", "Ida", "ida@example.com", "1 Editor Lane")
+	c.upsertProduct(t, "p-pen", "Pen", 150)
+	c.addStock(t, "p-pen", 5)
+	c.placeValidated(t, "o-ide", "c-ide", []Line{{ProductID: "p-pen", Quantity: 2}})
+	var one result
+	c.do(t, query, nil, &one)
+	if len(one.Orders.Edges) != 1 || one.Orders.Edges[0].Node.Status != "VALIDATED" || len(one.Orders.Edges[0].Node.Lines) != 1 {
+		t.Fatalf("with one validated order: %+v", one)
+	}
+
+	ctx := browser(t)
+	// GraphiQL's editors are CodeMirror 5 instances; the result's text is
+	// read from the one in the result pane.
+	const resultText = `(document.querySelector('.result-window .CodeMirror') || {CodeMirror: {getValue: () => ""}}).CodeMirror.getValue()`
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(c.base+"/"),
+		chromedp.WaitVisible(`.graphiql-execute-button`),
+	)
+	if err != nil {
+		t.Fatalf("opening GraphiQL: %v", err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()`))
+	if err != nil || shown != query {
+		t.Fatalf("the editor shows %q (%v), want the first query", shown, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`.graphiql-execute-button`)); err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	for range 100 {
+		if text, err = chromedp.Run(ctx, chromedp.Evaluate[string](resultText)); err != nil {
+			t.Fatal(err)
+		}
+		if text != "" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var ran struct {
+		Data   *result
+		Errors []any
+	}
+	if err := json.Unmarshal([]byte(text), &ran); err != nil || ran.Data == nil || len(ran.Errors) > 0 ||
+		len(ran.Data.Orders.Edges) != 1 || ran.Data.Orders.Edges[0].Node.ID != "o-ide" {
+		t.Fatalf("running it in GraphiQL shows %q (%v), want the order o-ide and no errors", text, err)
+	}
 }

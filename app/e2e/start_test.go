@@ -96,3 +96,26 @@ func damagedDatabase(t *testing.T) string {
 	}
 	return damaged
 }
+
+// TestStartLineNamesWhatIsServed: the line the server prints once it
+// listens names GraphiQL, GraphQL and the order board, each at a path that
+// answers, so a newcomer finds the board from the terminal.
+func TestStartLineNamesWhatIsServed(t *testing.T) {
+	t.Parallel()
+	p := startBinary(t, needBinary(t), filepath.Join(t.TempDir(), "orderflow.db"))
+	line := p.stderr.String()
+	want := "orderflow: listening on " + p.client.base + " (GraphiQL at /, GraphQL at /graphql, the order board at /board)\n"
+	if !strings.Contains(line, want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, line)
+	}
+	for _, path := range []string{"/", "/board"} {
+		resp, err := p.client.http.Get(p.client.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: HTTP %d, want 200", path, resp.StatusCode)
+		}
+	}
+}

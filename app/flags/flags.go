@@ -28,7 +28,8 @@ func envName(prefix, flagName string) string {
 }
 
 // Parse sets the flags of fs from their environment variables (read with
-// getenv), then from args, and refuses arguments that are not flags.
+// getenv), then from args, and refuses arguments that are not flags. For
+// -h or --help it returns a *Help (see ParseArgs); hand its errors to Exit.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	return ParseWithPrefix(fs, args, getenv, EnvPrefix)
 }
@@ -49,13 +50,7 @@ func ParseWithPrefix(fs *flag.FlagSet, args []string, getenv func(string) string
 	if envErr != nil {
 		return envErr
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
+	return ParseArgs(fs, args)
 }
 
 // List splits a comma-separated flag value (--kafka-brokers, --contexts),

@@ -57,3 +57,36 @@ func TestParseWithPrefix(t *testing.T) {
 		t.Fatalf("addr = %q, want ORDERFLOW_DEVBROKER_ADDR's 127.0.0.1:19092", *addr)
 	}
 }
+
+// TestExit: -h and --help are answered on stdout with 0, a mistake on
+// stderr with 2 and a pointer to -h; parsing itself prints nothing.
+func TestExit(t *testing.T) {
+	tests := []struct {
+		args                   []string
+		wantCode               int
+		wantStdout, wantStderr string
+	}{
+		{[]string{"-h"}, 0, "Usage of cmd:\n  -n int\n    \tcount\n", ""},
+		{[]string{"--help"}, 0, "Usage of cmd:\n  -n int\n    \tcount\n", ""},
+		{[]string{"--m"}, 2, "", "cmd: flag provided but not defined: -m\nRun \"cmd -h\" for the flags.\n"},
+		{[]string{"-n", "1", "more"}, 2, "", "cmd: unexpected argument \"more\"\nRun \"cmd -h\" for the flags.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("cmd", flag.ContinueOnError)
+			var leaked strings.Builder
+			fs.SetOutput(&leaked)
+			fs.Int("n", 0, "count")
+			err := flags.Parse(fs, tt.args, func(string) string { return "" })
+			if leaked.Len() > 0 {
+				t.Errorf("parsing printed %q", leaked.String())
+			}
+			var stdout, stderr strings.Builder
+			code := flags.Exit("cmd", err, &stdout, &stderr)
+			if code != tt.wantCode || stdout.String() != tt.wantStdout || stderr.String() != tt.wantStderr {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q",
+					code, stdout.String(), stderr.String(), tt.wantCode, tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+}

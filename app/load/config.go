@@ -3,10 +3,10 @@ package load
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
+	"orderflow/app/flags"
 	"orderflow/domain/inventory"
 )
 
@@ -45,11 +45,14 @@ func defaultConfig() config {
 	}
 }
 
-// flagSet declares the flags into c. It prints nothing itself: Main says
-// what went wrong in one line and prints the flags only when asked to.
+// flagSet declares the flags into c. Like every command's, they have
+// their usage printed only when asked to (flags.ParseArgs).
 func flagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("orderflow load", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&c.target, "target", c.target, "GraphQL endpoint of the orderflow to load; a base URL gets /graphql appended")
 	fs.StringVar(&c.token, "token", c.token,
 		"admin token for a server run with --auth-secret (make one with: orderflow token --role admin --sub load)")
@@ -67,11 +70,8 @@ func flagSet(c *config) *flag.FlagSet {
 func parseFlags(args []string) (config, error) {
 	c := defaultConfig()
 	fs := flagSet(&c)
-	if err := fs.Parse(args); err != nil {
+	if err := flags.ParseArgs(fs, args); err != nil {
 		return config{}, err
-	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	target, err := graphqlURL(c.target)
 	if err != nil {

@@ -11,11 +11,11 @@ package load
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
+
+	"orderflow/app/flags"
 )
 
 // Main runs `orderflow load [flags]` and returns the exit code: 0 when the
@@ -23,31 +23,20 @@ import (
 // not seed or was interrupted, 2 for bad flags.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		usage(stderr)
-		return 0
-	case err != nil:
-		fmt.Fprintf(stderr, "orderflow load: %v\nRun \"orderflow load -h\" for the flags.\n", err)
-		return 2
+	if err != nil {
+		return flags.Exit("orderflow load", err, stdout, stderr)
 	}
 	return runLoad(ctx, cfg, stdout, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `Usage: orderflow load [flags]
+const usage = `Usage: orderflow load [flags]
 
 Seeds customers, products and stock through the GraphQL API of a running
 orderflow, places orders from --clients concurrent clients for --duration,
 waits (up to 30s) for them to leave PENDING and prints a summary.
 
 Flags:
-`)
-	c := defaultConfig()
-	fs := flagSet(&c)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-}
+`
 
 // runLoad is one run: seed, load, drain, summary. Progress goes to stderr,
 // the summary to stdout.

@@ -277,8 +277,8 @@ func TestHelpExitsZero(t *testing.T) {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 	for _, flag := range []string{"-target", "-clients", "-duration", "-customers", "-products", "-stock", "-lines", "-seed-concurrency"} {
-		if !strings.Contains(stderr.String(), flag) {
-			t.Errorf("help lacks %s:\n%s", flag, stderr.String())
+		if !strings.Contains(stdout.String(), flag) {
+			t.Errorf("help lacks %s:\n%s", flag, stdout.String())
 		}
 	}
 }

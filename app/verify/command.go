@@ -61,7 +61,6 @@ a flag on the command line wins, and chooses the source):
 // the exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("orderflow verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -70,11 +69,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	dbPath := fs.String("db", "", "SQLite event log of one process (env ORDERFLOW_DB)")
 	limit := fs.Int("limit", 20, "violations printed per invariant; 0 prints all (env ORDERFLOW_LIMIT)")
 	if err := flags.Parse(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitHolds
-		}
-		fmt.Fprintln(stderr, "orderflow verify:", err)
-		return ExitUsage
+		return flags.Exit("orderflow verify", err, stdout, stderr)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

@@ -31,21 +31,24 @@ var page = template.Must(template.New("graphiql").Parse(pageHTML))
 
 // Handler serves the GraphiQL page at "/", querying endpoint (a path, taken
 // relative to the page's own address, or an absolute URL), and its files
-// under AssetsPath. Mount it for both: GET /{$} and GET AssetsPath.
-func Handler(title, endpoint string) http.Handler {
+// under AssetsPath. Mount it for both: GET /{$} and GET AssetsPath. The
+// editor opens on firstQuery (GraphiQL's welcome text when empty) until the
+// browser has a query of its own to show: GraphiQL keeps the last one.
+func Handler(title, endpoint, firstQuery string) http.Handler {
 	files, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err) // The directory is embedded: it is there.
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", pageHandler(title, endpoint))
+	mux.Handle("GET /{$}", pageHandler(title, endpoint, firstQuery))
 	mux.Handle("GET "+AssetsPath, http.StripPrefix(AssetsPath, withETags(files, http.FileServerFS(files))))
 	return mux
 }
 
-func pageHandler(title, endpoint string) http.Handler {
+func pageHandler(title, endpoint, firstQuery string) http.Handler {
 	var b strings.Builder
-	err := page.Execute(&b, struct{ Title, Endpoint, Assets string }{title, endpoint, strings.TrimPrefix(AssetsPath, "/")})
+	err := page.Execute(&b, struct{ Title, Endpoint, FirstQuery, Assets string }{
+		title, endpoint, firstQuery, strings.TrimPrefix(AssetsPath, "/")})
 	if err != nil {
 		panic(err) // The template and its data are fixed: a failure is a bug here.
 	}

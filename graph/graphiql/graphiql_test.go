@@ -26,7 +26,7 @@ func TestPagePresetsTheEndpoint(t *testing.T) {
 		{"/api/v1/graphql", `new URL("/api/v1/graphql", location.href)`},
 		{"https://api.example.com/graphql", `new URL("https://api.example.com/graphql", location.href)`},
 	} {
-		resp := get(t, Handler("orderflow", tc.endpoint), "/", nil)
+		resp := get(t, Handler("orderflow", tc.endpoint, ""), "/", nil)
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Fatalf("%s: GET / = %d %q", tc.endpoint, resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -43,7 +43,7 @@ func TestPagePresetsTheEndpoint(t *testing.T) {
 // The page is the only thing at the root: anything else there is somebody
 // else's 404, not a second copy of GraphiQL.
 func TestOnlyThePageAndItsFilesAreServed(t *testing.T) {
-	h := Handler("orderflow", "/graphql")
+	h := Handler("orderflow", "/graphql", "")
 	for path, want := range map[string]int{
 		"/": http.StatusOK,
 		AssetsPath + "react/react.production.min.js": http.StatusOK,
@@ -59,7 +59,7 @@ func TestOnlyThePageAndItsFilesAreServed(t *testing.T) {
 // A browser that has the files revalidates them and gets a 304, not the
 // megabyte again.
 func TestFilesRevalidateByETag(t *testing.T) {
-	h := Handler("orderflow", "/graphql")
+	h := Handler("orderflow", "/graphql", "")
 	path := AssetsPath + "graphiql/graphiql.min.js"
 	first := get(t, h, path, nil)
 	tag := first.Header.Get("ETag")

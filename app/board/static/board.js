@@ -20,8 +20,42 @@ function authorization() {
   return tokenInput.value ? "Bearer " + tokenInput.value : "";
 }
 
+// The badge in the header says how the board is doing: "live" only while
+// the socket is up and the last round of polls was answered. When the
+// server refuses the polls (access control on and no token, or a token it
+// does not accept), the badge and the line under the header say so, with
+// the server's message, rather than a green badge over an empty shop.
+const conn = document.getElementById("conn");
+const problem = document.getElementById("problem");
+let socketState = "connecting…"; // or "live", "reconnecting…"
+let failure = null; // why the last round of polls failed, or null
+
+function showState() {
+  problem.hidden = !failure;
+  if (failure) {
+    conn.textContent = failure.code ? "refused" : "unreachable";
+    conn.className = "conn error";
+    problem.textContent = describe(failure);
+    return;
+  }
+  conn.textContent = socketState;
+  conn.className = "conn " + (socketState === "live" ? "up" : "down");
+}
+
+function describe(e) {
+  if (!e.code) return "The board cannot reach the API: " + e.message;
+  let text = "The server refused the board's requests: " + e.message;
+  if (e.code === "UNAUTHENTICATED" || e.code === "FORBIDDEN") {
+    text += tokenInput.value
+      ? " — the token in the token field is not one it accepts for this (the board needs an admin's)."
+      : " — access control is on: paste an admin's token in the token field" +
+        " (make one with: orderflow token --secret S --role admin --sub board, S being the server's --auth-secret).";
+  }
+  return text;
+}
+
 // gql runs a query or mutation over HTTP and returns its data, or throws
-// the first error's message and code.
+// the first error's message, with its code in the error's code.
 async function gql(query, variables) {
   const headers = { "Content-Type": "application/json" };
   if (authorization()) headers.Authorization = authorization();
@@ -29,7 +63,8 @@ async function gql(query, variables) {
   const body = await res.json();
   if (body.errors && body.errors.length) {
     const e = body.errors[0];
-    throw new Error((e.extensions && e.extensions.code ? e.extensions.code + ": " : "") + e.message);
+    const code = (e.extensions && e.extensions.code) || "ERROR";
+    throw Object.assign(new Error(code + ": " + e.message), { code });
   }
   return body.data;
 }
@@ -39,7 +74,6 @@ async function gql(query, variables) {
 const ws = (() => {
   const subs = new Map(); // id → {payload, onNext}
   let socket = null, acked = false, nextId = 1;
-  const conn = document.getElementById("conn");
 
   function send(msg) {
     if (socket && acked) socket.send(JSON.stringify(msg));
@@ -58,8 +92,8 @@ const ws = (() => {
       switch (msg.type) {
         case "connection_ack":
           acked = true;
-          conn.textContent = "live";
-          conn.className = "conn up";
+          socketState = "live";
+          showState();
           for (const [id, sub] of subs) send({ id, type: "subscribe", payload: sub.payload });
           break;
         case "ping":
@@ -78,8 +112,8 @@ const ws = (() => {
     };
     s.onclose = () => {
       if (socket !== s) return;
-      conn.textContent = "reconnecting…";
-      conn.className = "conn down";
+      socketState = "reconnecting…";
+      showState();
       setTimeout(open, 1000);
     };
   }
@@ -175,9 +209,12 @@ async function pollProjections() {
 }
 
 async function poll() {
+  let first = null;
   for (const f of [pollOrders, pollStock, pollProjections]) {
-    try { await f(); } catch (e) { console.warn(f.name, e); }
+    try { await f(); } catch (e) { console.warn(f.name, e); first = first || e; }
   }
+  failure = first;
+  showState();
   setTimeout(poll, POLL_MS);
 }
 
