@@ -1032,7 +1032,7 @@ func TestSplitProcessEveryContextScalesOut(t *testing.T) {
 		t.Fatalf("shipOrder on api-2 = %s, want SHIPPED", o.Status)
 	}
 	for name, c := range map[string]*client{"api-1": a, "api-2": b} {
-		eventually(t, 10*time.Second, func() (bool, string) {
+		eventually(t, splitSettleTimeout, func() (bool, string) {
 			o := c.order(t, "w-both")
 			return o != nil && o.Status == "SHIPPED", fmt.Sprintf("%s shows w-both as %+v", name, o)
 		})
