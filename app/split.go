@@ -324,7 +324,7 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 			continue
 		}
 		f := &kafkabus.Feed{Context: c, Store: store, Registry: reg, Handlers: handlers, Replica: k.replica, Relay: k.relay,
-			Publisher: k.publisher, ReadModelsAt: runner.WaitFor, Stage: k.stages[c], Log: log}
+			Publisher: k.publisher, ReadModelsAt: runner.WaitForPrices, Stage: k.stages[c], Log: log}
 		if f.Stage != nil {
 			f.TransactionalID = transactionalID(cfg, c)
 		}

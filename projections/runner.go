@@ -448,11 +448,18 @@ func (r *Runner) Position(name string) int64 {
 
 // lowest is the position every projection has reached, and a channel closed
 // at the next advance of any of them.
-func (r *Runner) lowest() (int64, <-chan struct{}) {
+func (r *Runner) lowest() (int64, <-chan struct{}) { return r.lowestOf("") }
+
+// lowestOf is lowest over the projection named, or over all of them when
+// name is "".
+func (r *Runner) lowestOf(name string) (int64, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	low := int64(-1)
 	for _, p := range r.projections {
+		if name != "" && p.def.Name != name {
+			continue
+		}
 		if pos := r.positions[p.def.Name]; low < 0 || pos < low {
 			low = pos
 		}
@@ -463,9 +470,20 @@ func (r *Runner) lowest() (int64, <-chan struct{}) {
 // WaitFor blocks until every projection has applied the event at position
 // (read-your-writes), or ctx ends.
 func (r *Runner) WaitFor(ctx context.Context, position int64) error {
+	return r.waitFor(ctx, "", position)
+}
+
+// WaitForPrices blocks until the products read model, the price copy the
+// command handlers decide against, has applied the event at position, or
+// ctx ends: a command need not wait for the read models it does not read.
+func (r *Runner) WaitForPrices(ctx context.Context, position int64) error {
+	return r.waitFor(ctx, productsDefinition.Name, position)
+}
+
+func (r *Runner) waitFor(ctx context.Context, name string, position int64) error {
 	for {
-		low, changed := r.lowest()
-		if low >= position {
+		low, changed := r.lowestOf(name)
+		if low >= position || (low < 0 && name != "") { // none of that name here: nothing to wait for
 			return nil
 		}
 		select {

@@ -61,9 +61,9 @@ type Feed struct {
 	Relay      *Relay
 	Publisher  message.Publisher
 	OnAssigned func(ctx context.Context) error
-	// ReadModelsAt, when set, returns once this process's read models have
-	// applied the local log up to position: commands decide against them
-	// (addStock asks the products read model whether the product exists).
+	// ReadModelsAt, when set, returns once the read models the commands
+	// decide against (the products read model: placeOrder's prices,
+	// addStock's known products) have applied the local log up to position.
 	ReadModelsAt func(ctx context.Context, position int64) error
 	// Stage, when set, is the context's outbox (the handlers append its
 	// events there), and the feed runs in transactions (runTransactions).
