@@ -69,7 +69,12 @@ func TestLanesForgetAnAbortedTransaction(t *testing.T) {
 				}
 				last = events.Delivery{Event: stored[0], Payload: l.payload, Key: "o1"}
 			}
-			lane := commands.Lookup(tt.context).Reaction.Lane(h, math.MaxInt64)
+			var lane events.BatchHandler // as the consumer runs it
+			for _, spec := range h.Consumers() {
+				if spec.Name == string(commands.Lookup(tt.context).Reaction.Name) {
+					lane = spec.NewLane(0, math.MaxInt64)
+				}
+			}
 			for round := 1; round <= 2; round++ {
 				// A fresh outbox each round: the first round's transaction
 				// aborted and its decisions are gone.

@@ -48,7 +48,6 @@ func byCustomer(_ events.Event, p events.Payload) []events.Routed {
 type fraudLane struct {
 	h         *Handlers
 	histories *lru[*fraudState] // by customer id
-	epoch     epochWatch
 }
 
 type fraudState struct {
@@ -61,9 +60,6 @@ type fraudState struct {
 }
 
 func (l *fraudLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
-	if l.epoch.changed(l.h) {
-		l.histories = newLRU[*fraudState](laneCacheLimit)
-	}
 	b := l.h.newBatch()
 	staged := map[string][]fraud.Event{} // by customer: decided in this batch, not committed yet
 	redelivered, err := b.decideEach(ctx, batch, l.histories.remove, func(d events.Delivery) (decision, error) {

@@ -270,19 +270,7 @@ func positionOr(written, fallback int64) int64 {
 
 // ForgetLanes makes every lane read the streams it writes from the log
 // again before its next decision: another process may have written them
-// since (it had their partitions before this process was given them).
+// since (it had their partitions before this process was given them), or
+// a transaction that aborted dropped what a lane had decided. Each lane
+// starts afresh (see forgetting).
 func (h *Handlers) ForgetLanes() { h.laneEpoch.Add(1) }
-
-// epochWatch is how a lane notices ForgetLanes.
-type epochWatch struct{ seen int64 }
-
-// changed says whether ForgetLanes was called since the last time it was
-// asked.
-func (w *epochWatch) changed(h *Handlers) bool {
-	e := h.laneEpoch.Load()
-	if e == w.seen {
-		return false
-	}
-	w.seen = e
-	return true
-}

@@ -105,7 +105,6 @@ func byProduct(_ events.Event, p events.Payload) []events.Routed {
 type inventoryLane struct {
 	h      *Handlers
 	stocks *lru[*stockState] // by product id
-	epoch  epochWatch
 }
 
 // stockState is a product's stock as its lane holds it.
@@ -119,9 +118,6 @@ type stockState struct {
 }
 
 func (l *inventoryLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
-	if l.epoch.changed(l.h) {
-		l.stocks = newLRU[*stockState](laneCacheLimit)
-	}
 	b := l.h.newBatch()
 	redelivered, err := b.decideEach(ctx, batch, l.stocks.remove, func(d events.Delivery) (decision, error) {
 		return l.decide(ctx, b, d)

@@ -41,7 +41,6 @@ type notificationLane struct {
 	h         *Handlers
 	startHead int64
 	orders    *lru[*confirmation] // by order id
-	epoch     epochWatch
 }
 
 // confirmation is what the join of one order knows so far.
@@ -55,9 +54,6 @@ type confirmation struct {
 }
 
 func (l *notificationLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
-	if l.epoch.changed(l.h) {
-		l.orders = newLRU[*confirmation](laneCacheLimit)
-	}
 	b := l.h.newBatch()
 	redelivered, err := b.decideEach(ctx, batch, l.orders.remove, func(d events.Delivery) (decision, error) {
 		return l.decide(ctx, b, d)

@@ -40,7 +40,6 @@ type orderLane struct {
 	h         *Handlers
 	startHead int64
 	orders    *lru[*orderProcess] // by order id
-	epoch     epochWatch
 }
 
 // orderProcess is what the process knows of one order.
@@ -62,9 +61,6 @@ func (p *orderProcess) has(r order.CheckResult) bool {
 }
 
 func (l *orderLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
-	if l.epoch.changed(l.h) {
-		l.orders = newLRU[*orderProcess](laneCacheLimit)
-	}
 	b := l.h.newBatch()
 	var validated []time.Time // placement times of the orders this batch validates
 	redelivered, err := b.decideEach(ctx, batch, l.orders.remove, func(d events.Delivery) (decision, error) {

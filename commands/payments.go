@@ -83,7 +83,6 @@ type paymentLane struct {
 	h         *Handlers
 	startHead int64
 	orders    *lru[*paymentState]
-	epoch     epochWatch
 }
 
 // paymentState is what the payments context knows of one order.
@@ -98,9 +97,6 @@ type paymentState struct {
 }
 
 func (l *paymentLane) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
-	if l.epoch.changed(l.h) {
-		l.orders = newLRU[*paymentState](laneCacheLimit)
-	}
 	b := l.h.newBatch()
 	redelivered, err := b.decideEach(ctx, batch, l.orders.remove, func(d events.Delivery) (decision, error) {
 		return l.decide(ctx, b, d)

@@ -23,10 +23,30 @@ func (h *Handlers) Consumers() []events.ConsumerSpec {
 	for _, c := range Declared() {
 		if r := c.Reaction; r != nil {
 			out = append(out, events.ConsumerSpec{Name: string(r.Name), Types: r.Types(), Route: r.Route,
-				NewLane: func(_ int, startHead int64) events.BatchHandler { return r.Lane(h, startHead) }})
+				NewLane: func(_ int, startHead int64) events.BatchHandler {
+					return &forgetting{h: h, newLane: func() events.BatchHandler { return r.Lane(h, startHead) }}
+				}})
 		}
 	}
 	return out
+}
+
+// forgetting is a lane as the consumer runs it: after ForgetLanes it starts
+// afresh with a new lane, holding nothing, so that everything the old one
+// kept in memory (a stream's state, decisions an aborted transaction
+// dropped) is read from the log again.
+type forgetting struct {
+	h       *Handlers
+	newLane func() events.BatchHandler
+	lane    events.BatchHandler
+	epoch   int64 // of the lane, see Handlers.laneEpoch
+}
+
+func (f *forgetting) HandleBatch(ctx context.Context, batch []events.Delivery) (int, error) {
+	if e := f.h.laneEpoch.Load(); f.lane == nil || e != f.epoch {
+		f.lane, f.epoch = f.newLane(), e
+	}
+	return f.lane.HandleBatch(ctx, batch)
 }
 
 // eventTypes names the event types of the given payloads.
