@@ -72,7 +72,9 @@ type Feed struct {
 	// for the same member across restarts, so that a restarted member
 	// fences its previous incarnation at once.
 	TransactionalID string
-	Log             *slog.Logger
+	// Partitions is the number of partitions of every orderflow topic.
+	Partitions int
+	Log        *slog.Logger
 
 	brokers []string
 	cl      *kgo.Client
@@ -83,6 +85,10 @@ type Feed struct {
 	// given are the partitions (by number) given to a transactional feed
 	// since its last transaction: it catches up on them before it decides.
 	given map[int32]bool
+	// owned are the partitions (by number) a transactional feed owns, and
+	// rounds what it wrote of its context's changelog (see changelogRound).
+	owned  map[int32]bool
+	rounds rounds
 	// losses counts the partition losses (and, transactional, the
 	// revocations): a delivery of a poll taken before the last one is
 	// dropped, not decided. deciding counts the deliveries in the lanes.
@@ -490,9 +496,13 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 		if f.given == nil {
 			f.given = map[int32]bool{}
 		}
+		if f.owned == nil {
+			f.owned = map[int32]bool{}
+		}
 		for _, ps := range assigned {
 			for _, p := range ps {
 				f.given[p] = true
+				f.owned[p] = true
 			}
 		}
 		f.mu.Unlock()
@@ -524,6 +534,7 @@ func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][
 		// revocation): its deliveries not yet decided are dropped, and the
 		// partitions go once the lanes let go of them.
 		f.losses.Add(1)
+		f.disown(revoked)
 		f.settle(ctx)
 		return
 	}
@@ -548,7 +559,19 @@ func (f *Feed) lostPartitions(ctx context.Context, _ *kgo.Client, lost map[strin
 	f.Log.Warn("kafka feed: partitions lost", "group", GroupName(f.Context), "partitions", lost)
 	f.losses.Add(1)
 	f.drop(lost)
+	f.disown(lost)
 	f.settle(ctx)
+}
+
+// disown forgets that the feed owns partitions taken from it.
+func (f *Feed) disown(parts map[string][]int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ps := range parts {
+		for _, p := range ps {
+			delete(f.owned, p)
+		}
+	}
 }
 
 // settle returns once no delivery is in the lanes (decided or dropped), or
