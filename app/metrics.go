@@ -44,6 +44,9 @@ type metrics struct {
 	// turned away after waiting the whole wait timeout.
 	admissionWait prometheus.Histogram
 	overloaded    prometheus.Counter
+	// read reads the positions, lags and tallies, for a scrape and for
+	// the stats query alike.
+	read func(context.Context) (scrape, error)
 }
 
 // newMetrics registers everything /metrics serves. reactions is called on
@@ -79,6 +82,7 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 	read := func(ctx context.Context) (scrape, error) {
 		return readScrape(ctx, db, store, runner, reactions, time.Now())
 	}
+	m.read = read
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
