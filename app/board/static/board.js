@@ -9,7 +9,7 @@
 
 const STATUSES = ["PENDING", "VALIDATED", "PAID", "SHIPPED", "FAILED", "CANCELLED"];
 const POLL_MS = 2000;
-const ORDER_FIELDS = "id customerId status totalCents paidCents version failureReasons lines { productId quantity }";
+const ORDER_FIELDS = "id customerId status totalCents version failureReasons lines { productId quantity }";
 
 const orders = new Map(); // id → order as last seen
 const answers = new Map(); // id → {text, code}: the server's answer to the last action on the order's card
