@@ -219,7 +219,7 @@ func (a *App) startTransport(reg *events.Registry) (commands.API, error) {
 // followLegacy starts following the legacy database (--cdc-pg) into the log,
 // through the server's handlers.
 func (a *App) followLegacy() {
-	a.cdc = startCDC(a.cfg.CDCPG, a.db, a.handlers, a.log)
+	a.cdc = startCDC(a.cfg.CDCPG, a.cfg.CDCSource, a.db, a.handlers, a.log)
 	a.metrics.registry.MustRegister(cdc.Collectors(a.cdc.stats)...)
 }
 

@@ -25,9 +25,9 @@ type cdcFollower struct {
 	err error // the permanent error it stopped with
 }
 
-func startCDC(dsn string, db *events.DB, h *commands.Handlers, log *slog.Logger) *cdcFollower {
+func startCDC(dsn string, src cdc.Source, db *events.DB, h *commands.Handlers, log *slog.Logger) *cdcFollower {
 	cfg := cdc.DefaultConfig()
-	cfg.DSN = dsn
+	cfg.DSN, cfg.Source = dsn, src
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &cdcFollower{stats: &cdc.Stats{}, cancel: cancel, done: make(chan struct{})}
 	go func() {

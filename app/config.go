@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"orderflow/app/cdc"
 	"orderflow/app/flags"
 	"orderflow/commands"
 	"orderflow/domain/fraud"
@@ -69,9 +70,12 @@ type Config struct {
 	// Contexts are the bounded contexts this process runs (all by default).
 	Contexts []string
 	// CDCPG, when set, is a legacy PostgreSQL database the server follows
-	// by change data capture (as `orderflow cdc` does, with its default
-	// slot, publication and table mappings), writing through its own writer.
+	// by change data capture (as `orderflow cdc` does), writing through its
+	// own writer.
 	CDCPG string
+	// CDCSource is the slot, the publication and the table mappings of
+	// CDCPG, taken from the flags `orderflow cdc` has for them.
+	CDCSource cdc.Source
 }
 
 // Transports.
@@ -106,6 +110,7 @@ func DefaultConfig() Config {
 		Transport:        TransportInproc,
 		KafkaPartitions:  12,
 		Contexts:         commands.Contexts(),
+		CDCSource:        cdc.DefaultSource(),
 		Limits: graph.Limits{
 			MaxBodyBytes:         1 << 20,
 			MaxComplexity:        10000,
@@ -133,7 +138,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "SQLite database file (env ORDERFLOW_DB)")
 	fs.StringVar(&cfg.CDCPG, "cdc-pg", cfg.CDCPG,
 		"follow this legacy PostgreSQL database by change data capture inside the server, as orderflow cdc does "+
-			"(slot and publication orderflow, tables products and customers); the password from PGPASSWORD or ~/.pgpass (env ORDERFLOW_CDC_PG)")
+			"(slot, publication and tables as --slot, --publication, --products and --customers say); "+
+			"the password from PGPASSWORD or ~/.pgpass (env ORDERFLOW_CDC_PG)")
+	cdc.SourceFlags(fs, &cfg.CDCSource, "with --cdc-pg")
 	fs.Int64Var(&cfg.FraudLimitCents, "fraud-limit-cents", cfg.FraudLimitCents,
 		"most a customer may order within the fraud window, in cents (env ORDERFLOW_FRAUD_LIMIT_CENTS)")
 	fs.DurationVar(&cfg.FraudWindow, "fraud-window", cfg.FraudWindow, "trailing fraud window (env ORDERFLOW_FRAUD_WINDOW)")
@@ -246,6 +253,9 @@ func (c Config) Validate() error {
 	}
 	if err := commands.CheckContexts(c.Contexts); err != nil {
 		return fmt.Errorf("--contexts: %w", err)
+	}
+	if c.CDCPG != "" {
+		return c.CDCSource.Validate()
 	}
 	return nil
 }

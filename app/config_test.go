@@ -145,3 +145,53 @@ func TestCDCFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestCDCSourceFlags: serve takes the slot, the publication and the table
+// mappings of --cdc-pg from the flags and environment variables `orderflow
+// cdc` has for them (--slot, --publication, --products, --customers), the
+// command line winning, the defaults being cdc's; a name PostgreSQL would
+// not take is refused with --cdc-pg.
+func TestCDCSourceFlags(t *testing.T) {
+	dsn := "postgres://orderflow_cdc@legacy-db:5432/shop"
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string // slot publication products customers
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"--cdc-pg", dsn},
+			want: "orderflow orderflow public.products(id,name,price_cents) public.customers(id,name,email,address)"},
+		{name: "flags", args: []string{"--cdc-pg", dsn, "--slot", "shop_slot", "--publication", "shop_pub",
+			"--products", "legacy.items(sku, title, cents)", "--customers", "clients(cid,full_name,mail,addr)"},
+			want: "shop_slot shop_pub legacy.items(sku,title,cents) public.clients(cid,full_name,mail,addr)"},
+		{name: "environment", args: []string{"--cdc-pg", dsn}, env: map[string]string{"ORDERFLOW_SLOT": "env_slot",
+			"ORDERFLOW_PUBLICATION": "env_pub", "ORDERFLOW_PRODUCTS": "items(sku,title,cents)", "ORDERFLOW_CUSTOMERS": "clients(a,b,c,d)"},
+			want: "env_slot env_pub public.items(sku,title,cents) public.clients(a,b,c,d)"},
+		{name: "the command line wins", args: []string{"--cdc-pg", dsn, "--slot", "flag_slot"},
+			env:  map[string]string{"ORDERFLOW_SLOT": "env_slot"},
+			want: "flag_slot orderflow public.products(id,name,price_cents) public.customers(id,name,email,address)"},
+		{name: "a slot PostgreSQL would not take", args: []string{"--cdc-pg", dsn, "--slot", "Shop-Slot"},
+			wantErr: `--slot "Shop-Slot"`},
+		{name: "a mapping short of columns", args: []string{"--cdc-pg", dsn, "--products", "items(sku,title)"},
+			wantErr: "want 3 columns"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := cfg.CDCSource
+			if got := strings.Join([]string{src.Slot, src.Publication, src.Products.String(), src.Customers.String()}, " "); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -44,6 +44,9 @@ type metrics struct {
 	// turned away after waiting the whole wait timeout.
 	admissionWait prometheus.Histogram
 	overloaded    prometheus.Counter
+	// read reads the positions, lags and tallies, for a scrape and for
+	// the stats query alike.
+	read func(context.Context) (scrape, error)
 }
 
 // newMetrics registers everything /metrics serves. reactions is called on
@@ -79,6 +82,7 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 	read := func(ctx context.Context) (scrape, error) {
 		return readScrape(ctx, db, store, runner, reactions, time.Now())
 	}
+	m.read = read
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -125,6 +129,9 @@ type scrape struct {
 	head        int64
 	projections []projectionScrape
 	reactions   []ReactionStats
+	// orders is how many orders entered each status, as the live orders
+	// read model applied them since the start.
+	orders []projections.OrderCount
 }
 
 type projectionScrape struct {
@@ -142,7 +149,7 @@ const scrapeTimeout = 5 * time.Second
 // usual case) share one lookup.
 func readScrape(ctx context.Context, db *events.DB, store *events.Store, runner *projections.Runner,
 	reactions func() []ReactionStats, now time.Time) (scrape, error) {
-	s := scrape{head: db.Head()}
+	s := scrape{head: db.Head(), orders: runner.OrdersEntered()}
 	ages := map[int64]float64{}
 	for _, st := range runner.Statuses() {
 		age, ok := ages[st.Position]
@@ -177,7 +184,7 @@ func readScrape(ctx context.Context, db *events.DB, store *events.Store, runner 
 type positionsCollector struct {
 	read func(context.Context) (scrape, error)
 
-	head                                                      *prometheus.Desc
+	head, ordersEntered                                       *prometheus.Desc
 	projPosition, projLag, projLagSeconds, projRebuilding     *prometheus.Desc
 	reactPosition, reactLag, reactLagSeconds                  *prometheus.Desc
 	reactHandled, reactConflicts, reactRetries, reactRedelivs *prometheus.Desc
@@ -194,6 +201,9 @@ func newPositionsCollector(read func(context.Context) (scrape, error)) *position
 	return &positionsCollector{
 		read: read,
 		head: prometheus.NewDesc("orderflow_log_head_position", "Global position of the last committed event.", nil, nil),
+		ordersEntered: prometheus.NewDesc("orderflow_orders_entered_total",
+			"Orders that entered a status (PENDING: placed; VALIDATED or FAILED: settled), as the live orders read model applied their events since the start.",
+			[]string{"status"}, nil),
 
 		projPosition:   proj("orderflow_projection_position", "Last position applied by a projection."),
 		projLag:        proj("orderflow_projection_lag", "Positions a projection is behind the head."),
@@ -214,7 +224,7 @@ func newPositionsCollector(read func(context.Context) (scrape, error)) *position
 }
 
 func (c *positionsCollector) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{c.head,
+	return []*prometheus.Desc{c.head, c.ordersEntered,
 		c.projPosition, c.projLag, c.projLagSeconds, c.projRebuilding,
 		c.reactPosition, c.reactLag, c.reactLagSeconds,
 		c.reactHandled, c.reactConflicts, c.reactRetries, c.reactRedelivs,
@@ -245,6 +255,9 @@ func (c *positionsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
 	}
 	gauge(c.head, float64(s.head))
+	for _, o := range s.orders {
+		ch <- prometheus.MustNewConstMetric(c.ordersEntered, prometheus.CounterValue, float64(o.Count), string(o.Status))
+	}
 	for _, p := range s.projections {
 		st := p.status
 		rebuilding := 0.0

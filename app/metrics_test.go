@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"orderflow/domain/order"
 	"orderflow/projections"
 )
 
@@ -57,6 +58,20 @@ orderflow_projection_lag_seconds{projection="stock"} 0
 # TYPE orderflow_projection_rebuilding gauge
 orderflow_projection_rebuilding{projection="orders"} 0
 orderflow_projection_rebuilding{projection="stock"} 1
+`,
+		},
+		{
+			name: "orders entered",
+			read: scrape{head: 5, orders: []projections.OrderCount{
+				{Status: order.Pending, Count: 3}, {Status: order.Validated, Count: 2}, {Status: order.Failed, Count: 1},
+			}},
+			names: []string{"orderflow_orders_entered_total"},
+			want: `
+# HELP orderflow_orders_entered_total Orders that entered a status (PENDING: placed; VALIDATED or FAILED: settled), as the live orders read model applied their events since the start.
+# TYPE orderflow_orders_entered_total counter
+orderflow_orders_entered_total{status="FAILED"} 1
+orderflow_orders_entered_total{status="PENDING"} 3
+orderflow_orders_entered_total{status="VALIDATED"} 2
 `,
 		},
 		{

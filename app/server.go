@@ -27,7 +27,7 @@ func listen(addr string) (net.Listener, error) { return flags.Listen("addr", add
 func (a *App) serveHTTP(api commands.API, views *projections.Views, feed *graph.OrderFeed, reg *events.Registry) error {
 	resolver := &graph.Resolver{Commands: api, Views: views, Runner: a.runner, Store: a.store,
 		Orders: feed, Log: projections.NewHistory(a.store, reg), WaitTimeout: a.cfg.WaitTimeout, Admit: a.pipeline.admit,
-		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry}
+		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry, Stats: a.metrics.stats}
 	mux, err := a.routes(resolver)
 	if err != nil {
 		return err

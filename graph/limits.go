@@ -139,6 +139,10 @@ const (
 	expectedHistory  = 10
 	expectedTimeline = 30
 	projectionCount  = 10
+	// reactionCount bounds the reactions of stats (one per reaction of
+	// the pipeline) and statusCount its orders (one per order status).
+	reactionCount = 10
+	statusCount   = 6
 )
 
 // complexity prices list fields by how many elements they may return, so
@@ -163,6 +167,9 @@ func complexity() generated.ComplexityRoot {
 		return listCost(child, page(first, 100, maxEvents))
 	}
 	c.Query.Projections = func(child int) int { return listCost(child, projectionCount) }
+	c.Stats.Projections = func(child int) int { return listCost(child, projectionCount) }
+	c.Stats.Reactions = func(child int) int { return listCost(child, reactionCount) }
+	c.Stats.Orders = func(child int) int { return listCost(child, statusCount) }
 	c.Order.Lines = func(child int) int { return listCost(child, expectedLines) }
 	c.Order.History = func(child int) int { return listCost(child, expectedHistory) }
 	c.Order.Timeline = func(child int) int { return listCost(child, expectedTimeline) }

@@ -9,6 +9,7 @@ import (
 
 	"orderflow/commands"
 	"orderflow/events"
+	"orderflow/graph/model"
 	"orderflow/projections"
 )
 
@@ -38,6 +39,8 @@ type Resolver struct {
 	// ObservePlaceOrder, when set, is told how long each placeOrder call
 	// took, failed ones included, waits for the read models included.
 	ObservePlaceOrder func(time.Duration)
+	// Stats reads the figures /metrics serves, for the stats query.
+	Stats func(ctx context.Context) (*model.Stats, error)
 }
 
 // Page size limits of list queries.

@@ -86,6 +86,8 @@ type Runner struct {
 	// catalogChanges counts the applied batches that held catalog events;
 	// the price cache of the orders context is good while it stays put.
 	catalogChanges atomic.Int64
+	// tally counts the order events the live orders read model applied.
+	tally orderTally
 
 	mu        sync.Mutex
 	positions map[string]int64
@@ -296,14 +298,18 @@ func (r *Runner) stepWith(ctx context.Context, limit int, apply applyStep) (low,
 	}
 	last := evs[len(evs)-1].Position
 	var moved []*projection
+	var ordersTook []events.Payload // what the orders read model applied, counted once committed
 	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
-		moved = moved[:0]
+		moved, ordersTook = moved[:0], nil
 		return withTx(sqlTx, func(tx *Tx) error {
 			for i, p := range r.projections {
 				if positions[i] >= last {
 					continue
 				}
 				from := sort.Search(len(evs), func(j int) bool { return evs[j].Position > positions[i] })
+				if p.def.Name == ordersDefinition.Name {
+					ordersTook = payloads[from:]
+				}
 				if err := apply(ctx, sqlTx, tx, p, evs[from:], payloads[from:]); err != nil {
 					return err
 				}
@@ -321,6 +327,7 @@ func (r *Runner) stepWith(ctx context.Context, limit int, apply applyStep) (low,
 	if err != nil {
 		return low, low, err
 	}
+	r.tally.add(ordersTook)
 	r.advanceAll(moved, evs, payloads, last)
 	return low, last, nil
 }

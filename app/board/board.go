@@ -1,9 +1,12 @@
-// Package board is the live order board: a small page (plain HTML, CSS and
-// JavaScript embedded in the binary, nothing loaded from elsewhere) that
-// shows orders by status as they change, over the orderUpdated subscription
-// of the GraphQL API, the stock of the products on screen, the lag of each
-// projection, and a form to place an order. It is a client of the API
-// like any other: everything it shows and does goes through /graphql.
+// Package board is the live order board, the shop's console: a small page
+// (plain HTML, CSS and JavaScript embedded in the binary, nothing loaded
+// from elsewhere) that shows orders by status as they change, over the
+// orderUpdated subscription of the GraphQL API, with pay, ship and cancel
+// on each open order's card (the server's refusal shown on the card), the
+// stock of the products on screen, the lag of each projection, charts of
+// the stats query (orders placed and settled per second, each projection's
+// and reaction's lag), and a form to place an order. It is a client of the
+// API like any other: everything it shows and does goes through /graphql.
 package board
 
 import (

@@ -73,6 +73,60 @@ func (f tableFlag) Set(s string) error {
 	return err
 }
 
+// Source is what a follower follows in the legacy database and how its
+// tables map onto orderflow's. `orderflow cdc` and `orderflow serve
+// --cdc-pg` take it from the same flags (SourceFlags).
+type Source struct {
+	// Slot and Publication are the logical replication slot and the
+	// publication it follows; both are made when missing.
+	Slot, Publication   string
+	Products, Customers Table
+}
+
+// DefaultSource is the legacy layout the issue describes: slot and
+// publication orderflow, tables products(id, name, price_cents) and
+// customers(id, name, email, address).
+func DefaultSource() Source {
+	return Source{
+		Slot:        "orderflow",
+		Publication: "orderflow",
+		Products:    Table{Schema: "public", Name: "products", Columns: []string{"id", "name", "price_cents"}},
+		Customers:   Table{Schema: "public", Name: "customers", Columns: []string{"id", "name", "email", "address"}},
+	}
+}
+
+// SourceFlags defines the flags of a Source on fs, with the same names
+// and environment fallbacks (ORDERFLOW_SLOT, ORDERFLOW_PUBLICATION,
+// ORDERFLOW_PRODUCTS, ORDERFLOW_CUSTOMERS) wherever they are taken. note,
+// when not empty, ends each flag's help (say, which flag they go with).
+func SourceFlags(fs *flag.FlagSet, src *Source, note string) {
+	help := func(s, env string) string {
+		if note != "" {
+			s += "; " + note
+		}
+		return s + " (env " + env + ")"
+	}
+	fs.StringVar(&src.Slot, "slot", src.Slot, help("logical replication slot, made when missing", "ORDERFLOW_SLOT"))
+	fs.StringVar(&src.Publication, "publication", src.Publication, help("publication, made when missing", "ORDERFLOW_PUBLICATION"))
+	fs.Var(tableFlag{&src.Products, 3}, "products",
+		help("legacy products table and its id, name and price-in-cents columns", "ORDERFLOW_PRODUCTS"))
+	fs.Var(tableFlag{&src.Customers, 4}, "customers",
+		help("legacy customers table and its id, name, email and address columns", "ORDERFLOW_CUSTOMERS"))
+}
+
+// Validate refuses a slot or publication name PostgreSQL would not take
+// as it is.
+func (s Source) Validate() error {
+	switch {
+	case !identifier.MatchString(s.Slot):
+		// Slot names are lower-case letters, digits and underscores (PostgreSQL's rule).
+		return fmt.Errorf("--slot %q: use lower-case letters, digits and underscores", s.Slot)
+	case !identifier.MatchString(s.Publication):
+		return fmt.Errorf("--publication %q: use lower-case letters, digits and underscores", s.Publication)
+	}
+	return nil
+}
+
 // Config is what one run of `orderflow cdc` was told.
 type Config struct {
 	// DSN is the legacy PostgreSQL database, as a URL or key=value string.
@@ -82,10 +136,8 @@ type Config struct {
 	// DBPath is the orderflow SQLite store the commands are written to.
 	DBPath     string
 	Durability events.Durability
-	// Slot and Publication are the logical replication slot and the
-	// publication it follows; both are made when missing.
-	Slot, Publication   string
-	Products, Customers Table
+	// Source is the slot, the publication and the mapped tables.
+	Source
 	// MetricsAddr serves /metrics there when not empty.
 	MetricsAddr string
 	// StatusInterval is how often the applied position is confirmed to
@@ -104,10 +156,7 @@ func DefaultConfig() Config {
 	return Config{
 		DBPath:           "orderflow.db",
 		Durability:       events.DurabilityFull,
-		Slot:             "orderflow",
-		Publication:      "orderflow",
-		Products:         Table{Schema: "public", Name: "products", Columns: []string{"id", "name", "price_cents"}},
-		Customers:        Table{Schema: "public", Name: "customers", Columns: []string{"id", "name", "email", "address"}},
+		Source:           DefaultSource(),
 		StatusInterval:   time.Second,
 		ProgressInterval: 10 * time.Second,
 		MinBackoff:       200 * time.Millisecond,
@@ -127,12 +176,7 @@ func ParseFlags(args []string, getenv func(string) string) (Config, error) {
 			"without one it is read, as libpq does, from PGPASSWORD or else ~/.pgpass (or the file PGPASSFILE names) (env ORDERFLOW_PG)")
 	fs.StringVar(&cfg.DBPath, "db", cfg.DBPath, "orderflow SQLite database file the commands are written to (env ORDERFLOW_DB)")
 	fs.Var(&cfg.Durability, "durability", "full or normal, as for the server (env ORDERFLOW_DURABILITY)")
-	fs.StringVar(&cfg.Slot, "slot", cfg.Slot, "logical replication slot, made when missing (env ORDERFLOW_SLOT)")
-	fs.StringVar(&cfg.Publication, "publication", cfg.Publication, "publication, made when missing (env ORDERFLOW_PUBLICATION)")
-	fs.Var(tableFlag{&cfg.Products, 3}, "products",
-		"legacy products table and its id, name and price-in-cents columns (env ORDERFLOW_PRODUCTS)")
-	fs.Var(tableFlag{&cfg.Customers, 4}, "customers",
-		"legacy customers table and its id, name, email and address columns (env ORDERFLOW_CUSTOMERS)")
+	SourceFlags(fs, &cfg.Source, "")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr,
 		"serve progress at /metrics and readiness at /readyz on this address, e.g. 127.0.0.1:9464; off when empty (env ORDERFLOW_METRICS_ADDR)")
 	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval,
@@ -162,13 +206,8 @@ func (c Config) Validate() error {
 		return errors.New("--pg is required: the legacy PostgreSQL database to follow")
 	case c.DBPath == "":
 		return errors.New("--db must not be empty")
-	case !identifier.MatchString(c.Slot):
-		// Slot names are lower-case letters, digits and underscores (PostgreSQL's rule).
-		return fmt.Errorf("--slot %q: use lower-case letters, digits and underscores", c.Slot)
-	case !identifier.MatchString(c.Publication):
-		return fmt.Errorf("--publication %q: use lower-case letters, digits and underscores", c.Publication)
 	case c.StatusInterval <= 0 || c.ProgressInterval <= 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return errors.New("intervals and backoffs must be positive")
 	}
-	return nil
+	return c.Source.Validate()
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,6 +103,146 @@ func TestBoardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveArtifact(t, "board.png", shot)
+}
+
+// TestBoardIsTheShopsConsole drives the board in headless chromium as a
+// shop keeper would: an order placed from the form is shipped before it is
+// paid (the server refuses, and the card shows its code and message, the
+// same as the API answers), then paid and shipped from its card; another
+// order is cancelled from its card. Cards show short ids with the whole id
+// in their title, and the charts are drawn from the stats query: the orders
+// chart gets non-zero rates of orders placed and settled, the lag chart a
+// series for each projection and reaction.
+func TestBoardIsTheShopsConsole(t *testing.T) {
+	c := startApp(t)
+	c.registerCustomer(t, "c-console", "Con Sole", "console@example.com", "2 Desk St")
+	c.upsertProduct(t, "p-pen", "Pen", 300)
+	c.addStock(t, "p-pen", 20)
+	const longID = "order-with-a-rather-long-id-0001"
+	c.placeValidated(t, longID, "c-console", []Line{{ProductID: "p-pen", Quantity: 1}})
+
+	ctx := browser(t)
+	card := func(id, status string) string {
+		return fmt.Sprintf(`.column[data-status=%s] .card[data-order-id=%q]`, status, id)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(c.base+"/board"),
+		chromedp.WaitVisible(`#conn.up`),
+		chromedp.WaitVisible(card(longID, "VALIDATED")),
+	)
+	if err != nil {
+		t.Fatalf("opening the board: %v", err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Text(card(longID, "VALIDATED")+` .id`))
+	if err != nil || shown != "order-wi…" {
+		t.Errorf("the card shows the id %q (%v), want its first 8 characters, order-wi…", shown, err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.AttributeValue(card(longID, "VALIDATED")+` .id`, "title"))
+	if err != nil || !title.Exists || title.Value != longID {
+		t.Errorf("the card's id has the title %+v (%v), want the whole id %q", title, err, longID)
+	}
+
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`#place input[name=id]`, "o-console"),
+		chromedp.SendKeys(`#place input[name=customerId]`, "c-console"),
+		chromedp.SendKeys(`#place input[name=productId]`, "p-pen"),
+		chromedp.SetValue(`#place input[name=quantity]`, "2"),
+		chromedp.Click(`#place button`),
+		chromedp.WaitVisible(card("o-console", "VALIDATED")),
+		// Not paid yet: shipping is refused.
+		chromedp.Click(card("o-console", "VALIDATED")+` button[data-action=ship]`),
+		chromedp.WaitVisible(card("o-console", "VALIDATED")+` .answer.error[data-code=CONFLICT]`),
+	)
+	if err != nil {
+		t.Fatalf("placing from the board, then shipping before paying: %v", err)
+	}
+	said, err := chromedp.Run(ctx, chromedp.Text(card("o-console", "VALIDATED")+` .answer`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal := c.expectError(t, "CONFLICT", shipOrderMutation, map[string]any{"id": "o-console"})
+	if want := "CONFLICT: " + refusal.Errors[0].Message; said != want {
+		t.Errorf("the card says %q, want the server's refusal %q", said, want)
+	}
+
+	err = chromedp.Do(ctx,
+		chromedp.Click(card("o-console", "VALIDATED")+` button[data-action=pay]`),
+		chromedp.WaitVisible(card("o-console", "PAID")+` .answer:not(.error)`),
+		chromedp.Click(card("o-console", "PAID")+` button[data-action=ship]`),
+		chromedp.WaitVisible(card("o-console", "SHIPPED")),
+	)
+	if err != nil {
+		t.Fatalf("paying and shipping from the card: %v", err)
+	}
+	if o := c.mustOrder(t, "o-console"); o.Status != "SHIPPED" || o.PaidCents != 600 {
+		t.Errorf("after paying and shipping from the board the API has %s, paid %d; want SHIPPED, paid 600", o.Status, o.PaidCents)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.card[data-status=SHIPPED] button').length`)); err != nil || n != 0 {
+		t.Errorf("a shipped card offers %d actions (%v), want none", n, err)
+	}
+
+	c.placeValidated(t, "o-cancel", "c-console", []Line{{ProductID: "p-pen", Quantity: 1}})
+	err = chromedp.Do(ctx,
+		chromedp.Click(card("o-cancel", "VALIDATED")+` button[data-action=cancel]`),
+		chromedp.WaitVisible(card("o-cancel", "CANCELLED")),
+	)
+	if err != nil {
+		t.Fatalf("cancelling from the card: %v", err)
+	}
+	if o := c.mustOrder(t, "o-cancel"); o.Status != "CANCELLED" {
+		t.Errorf("after cancelling from the board the API has %s", o.Status)
+	}
+
+	// The charts: orders were placed and settled while the board sampled
+	// the stats, so both rates have a point above zero.
+	for _, series := range []string{"placed", "settled"} {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(
+			`Number(document.querySelector('#chart-orders polyline[data-series=%q]')?.dataset.peak) > 0`, series),
+			chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			t.Errorf("the orders chart has no rate of orders %s above 0: %v", series, err)
+		}
+	}
+	for _, series := range []string{"projection orders", "projection stock", "reaction inventory", "reaction order-process"} {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(
+			`Number(document.querySelector('#chart-lag polyline[data-series=%q]')?.dataset.points) >= 2`, series),
+			chromedp.WithPollingTimeout(10*time.Second)))
+		if err != nil {
+			t.Errorf("the lag chart has no line of %s: %v", series, err)
+		}
+	}
+	// A quiet shop lags 0 s: the lag chart gets a point above zero once a
+	// sample catches a projection or a reaction behind, so orders keep
+	// coming (from 8 customers, under the fraud limit) until one does.
+	c.addStock(t, "p-pen", 10000)
+	load, stopLoad := context.WithCancel(context.Background())
+	var placing sync.WaitGroup
+	for g := range 8 {
+		customer := fmt.Sprintf("c-load-%d", g)
+		c.registerCustomer(t, customer, "Lo Ad", customer+"@example.com", "3 Busy St")
+		placing.Add(1)
+		go func() {
+			defer placing.Done()
+			for i := 0; i < 500 && load.Err() == nil; i++ {
+				vars := placeOrderVars(fmt.Sprintf("o-load-%d-%d", g, i), customer, []Line{{ProductID: "p-pen", Quantity: 1}}, false)
+				c.exec(load, placeOrderMutation, vars) // refusals and cancellations at the end do not matter here
+			}
+		}()
+	}
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](
+		`[...document.querySelectorAll('#chart-lag polyline')].some((p) => Number(p.dataset.peak) > 0)`,
+		chromedp.WithPollingTimeout(25*time.Second)))
+	stopLoad()
+	placing.Wait()
+	if err != nil {
+		t.Errorf("the lag chart has no point above 0 while orders kept coming: %v", err)
+	}
+	// The window, not the whole page: the load left a long column of cards.
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveArtifact(t, "board-console.png", shot)
 }
 
 // TestBoardAnswersWithoutRedirectAndHasAnIcon: /board, as a newcomer types

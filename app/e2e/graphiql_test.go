@@ -46,6 +46,8 @@ func TestGraphiQLLoadsNothingFromElsewhere(t *testing.T) {
 			}
 		case "image":
 			fetchAsset(t, c, u, "image/")
+		case "link":
+			fetchAsset(t, c, u, "image/svg+xml") // the icon, the page's one other link
 		default:
 			fetchAsset(t, c, u, "")
 		}
@@ -54,6 +56,10 @@ func TestGraphiQLLoadsNothingFromElsewhere(t *testing.T) {
 	// stylesheet: a page referencing fewer cannot be the working one.
 	if kinds["script"] < 3 || kinds["stylesheet"] < 1 {
 		t.Errorf("the page references %v, want at least 3 scripts and a stylesheet", kinds)
+	}
+	// A tab with orderflow's icon, and no 404 for /favicon.ico in the console.
+	if kinds["link"] != 1 {
+		t.Errorf("the page links %d icons, want 1", kinds["link"])
 	}
 }
 

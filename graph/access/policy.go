@@ -21,6 +21,7 @@ const (
 	Notifications Operation = "notifications"
 	Projections   Operation = "projections"
 	DeadLetters   Operation = "deadLetters"
+	Stats         Operation = "stats"
 
 	RegisterCustomer      Operation = "registerCustomer"
 	UpdateCustomerAddress Operation = "updateCustomerAddress"
@@ -58,7 +59,7 @@ func ruleOf(op Operation) (r rule, known bool) {
 	case Order, OrderAt, Orders, Customer, Events, Notifications, OrderUpdated,
 		RegisterCustomer, UpdateCustomerAddress, PlaceOrder, PayOrder, CancelOrder:
 		return ownData, true
-	case Customers, Projections, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
+	case Customers, Projections, Stats, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
 		return adminOnly, true
 	}
 	return adminOnly, false

@@ -60,6 +60,7 @@ var policyTable = []struct {
 	{access.ShipOrder, unauthenticated, forbidden, forbidden, allowed},
 	{access.RebuildProjection, unauthenticated, forbidden, forbidden, allowed},
 	{access.Projections, unauthenticated, forbidden, forbidden, allowed},
+	{access.Stats, unauthenticated, forbidden, forbidden, allowed},
 	{access.DeadLetters, unauthenticated, forbidden, forbidden, allowed},
 	{access.RetryDeadLetter, unauthenticated, forbidden, forbidden, allowed},
 }

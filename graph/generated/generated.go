@@ -136,6 +136,11 @@ type ComplexityRoot struct {
 		UnitPriceCents func(childComplexity int) int
 	}
 
+	OrderStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
@@ -156,6 +161,14 @@ type ComplexityRoot struct {
 	ProductEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ProjectionLag struct {
+		Lag        func(childComplexity int) int
+		LagSeconds func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Position   func(childComplexity int) int
+		Rebuilding func(childComplexity int) int
 	}
 
 	ProjectionStatus struct {
@@ -180,7 +193,29 @@ type ComplexityRoot struct {
 		Product       func(childComplexity int, id string) int
 		Products      func(childComplexity int, first *int, after *string) int
 		Projections   func(childComplexity int) int
+		Stats         func(childComplexity int) int
 		Stock         func(childComplexity int, productID string) int
+	}
+
+	ReactionProgress struct {
+		Conflicts       func(childComplexity int) int
+		DeadLetters     func(childComplexity int) int
+		Handled         func(childComplexity int) int
+		Lag             func(childComplexity int) int
+		LagSeconds      func(childComplexity int) int
+		Name            func(childComplexity int) int
+		OpenDeadLetters func(childComplexity int) int
+		Position        func(childComplexity int) int
+		Redeliveries    func(childComplexity int) int
+		Retries         func(childComplexity int) int
+	}
+
+	Stats struct {
+		At           func(childComplexity int) int
+		HeadPosition func(childComplexity int) int
+		Orders       func(childComplexity int) int
+		Projections  func(childComplexity int) int
+		Reactions    func(childComplexity int) int
 	}
 
 	Stock struct {
@@ -231,6 +266,7 @@ type QueryResolver interface {
 	Notifications(ctx context.Context, orderID *string, customerID *string, first *int) ([]model.Notification, error)
 	Projections(ctx context.Context) ([]model.ProjectionStatus, error)
 	DeadLetters(ctx context.Context, all *bool, first *int) ([]model.DeadLetter, error)
+	Stats(ctx context.Context) (*model.Stats, error)
 }
 type SubscriptionResolver interface {
 	OrderUpdated(ctx context.Context, id string) (<-chan *model.Order, error)
@@ -699,6 +735,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderLine.UnitPriceCents(childComplexity), true
 
+	case "OrderStatusCount.count":
+		if e.ComplexityRoot.OrderStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusCount.Count(childComplexity), true
+	case "OrderStatusCount.status":
+		if e.ComplexityRoot.OrderStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusCount.Status(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -762,6 +811,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductEdge.Node(childComplexity), true
+
+	case "ProjectionLag.lag":
+		if e.ComplexityRoot.ProjectionLag.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionLag.Lag(childComplexity), true
+	case "ProjectionLag.lagSeconds":
+		if e.ComplexityRoot.ProjectionLag.LagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionLag.LagSeconds(childComplexity), true
+	case "ProjectionLag.name":
+		if e.ComplexityRoot.ProjectionLag.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionLag.Name(childComplexity), true
+	case "ProjectionLag.position":
+		if e.ComplexityRoot.ProjectionLag.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionLag.Position(childComplexity), true
+	case "ProjectionLag.rebuilding":
+		if e.ComplexityRoot.ProjectionLag.Rebuilding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectionLag.Rebuilding(childComplexity), true
 
 	case "ProjectionStatus.eventsPerSecond":
 		if e.ComplexityRoot.ProjectionStatus.EventsPerSecond == nil {
@@ -923,6 +1003,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projections(childComplexity), true
+	case "Query.stats":
+		if e.ComplexityRoot.Query.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Stats(childComplexity), true
 	case "Query.stock":
 		if e.ComplexityRoot.Query.Stock == nil {
 			break
@@ -934,6 +1020,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Stock(childComplexity, args["productId"].(string)), true
+
+	case "ReactionProgress.conflicts":
+		if e.ComplexityRoot.ReactionProgress.Conflicts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Conflicts(childComplexity), true
+	case "ReactionProgress.deadLetters":
+		if e.ComplexityRoot.ReactionProgress.DeadLetters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.DeadLetters(childComplexity), true
+	case "ReactionProgress.handled":
+		if e.ComplexityRoot.ReactionProgress.Handled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Handled(childComplexity), true
+	case "ReactionProgress.lag":
+		if e.ComplexityRoot.ReactionProgress.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Lag(childComplexity), true
+	case "ReactionProgress.lagSeconds":
+		if e.ComplexityRoot.ReactionProgress.LagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.LagSeconds(childComplexity), true
+	case "ReactionProgress.name":
+		if e.ComplexityRoot.ReactionProgress.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Name(childComplexity), true
+	case "ReactionProgress.openDeadLetters":
+		if e.ComplexityRoot.ReactionProgress.OpenDeadLetters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.OpenDeadLetters(childComplexity), true
+	case "ReactionProgress.position":
+		if e.ComplexityRoot.ReactionProgress.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Position(childComplexity), true
+	case "ReactionProgress.redeliveries":
+		if e.ComplexityRoot.ReactionProgress.Redeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Redeliveries(childComplexity), true
+	case "ReactionProgress.retries":
+		if e.ComplexityRoot.ReactionProgress.Retries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactionProgress.Retries(childComplexity), true
+
+	case "Stats.at":
+		if e.ComplexityRoot.Stats.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.At(childComplexity), true
+	case "Stats.headPosition":
+		if e.ComplexityRoot.Stats.HeadPosition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.HeadPosition(childComplexity), true
+	case "Stats.orders":
+		if e.ComplexityRoot.Stats.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.Orders(childComplexity), true
+	case "Stats.projections":
+		if e.ComplexityRoot.Stats.Projections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.Projections(childComplexity), true
+	case "Stats.reactions":
+		if e.ComplexityRoot.Stats.Reactions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Stats.Reactions(childComplexity), true
 
 	case "Stock.available":
 		if e.ComplexityRoot.Stock.Available == nil {
@@ -1359,6 +1537,69 @@ type Subscription {
   orderUpdated(id: ID!): Order!
 }
 `, BuiltIn: false},
+	{Name: "../schema/stats.graphqls", Input: `"""
+The figures /metrics serves, read when asked: the log's head, the orders the read side took in, and
+how far behind each projection and each reaction of this process is. Counters run from the
+process's start: a rate is the difference of two readings over the time between their ` + "`" + `at` + "`" + `.
+"""
+type Stats {
+  "When the figures were read (the server's clock)."
+  at: Time!
+  "The last global position in the event store (orderflow_log_head_position)."
+  headPosition: Int64!
+  """
+  How many orders entered each status, as the live orders read model applied their events since the
+  process started (orderflow_orders_entered_total): PENDING counts the orders placed, VALIDATED and
+  FAILED those settled. Every status is listed, in lifecycle order.
+  """
+  orders: [OrderStatusCount!]!
+  "Each projection (orderflow_projection_*)."
+  projections: [ProjectionLag!]!
+  "Each reaction this process runs (orderflow_reaction_*); none in a process that runs no reaction."
+  reactions: [ReactionProgress!]!
+}
+
+"How many orders entered one status."
+type OrderStatusCount {
+  status: OrderStatus!
+  count: Int64!
+}
+
+"How far behind the log's head a projection is."
+type ProjectionLag {
+  name: String!
+  "The last global position applied to its live tables."
+  position: Int64!
+  "Positions behind the head."
+  lag: Int64!
+  "Age in seconds of the first event it has not applied; 0 when caught up."
+  lagSeconds: Float!
+  rebuilding: Boolean!
+}
+
+"How far a reaction has come, and what it met on the way."
+type ReactionProgress {
+  name: String!
+  "Every event at or below it is handled."
+  position: Int64!
+  "Positions behind the head."
+  lag: Int64!
+  "Age in seconds of the oldest event it holds and has not handled; 0 when caught up."
+  lagSeconds: Float!
+  handled: Int64!
+  conflicts: Int64!
+  retries: Int64!
+  redeliveries: Int64!
+  deadLetters: Int64!
+  "Its dead letters waiting for a retry."
+  openDeadLetters: Int!
+}
+
+extend type Query {
+  "The figures /metrics serves, for administrators (the board draws its charts from them)."
+  stats: Stats!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1534,6 +1775,16 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
 }
 
+func (ec *executionContext) childFields_OrderStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_OrderStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_OrderStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderStatusCount", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -1578,6 +1829,22 @@ func (ec *executionContext) childFields_ProductEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ProductEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ProjectionLag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ProjectionLag_name(ctx, field)
+	case "position":
+		return ec.fieldContext_ProjectionLag_position(ctx, field)
+	case "lag":
+		return ec.fieldContext_ProjectionLag_lag(ctx, field)
+	case "lagSeconds":
+		return ec.fieldContext_ProjectionLag_lagSeconds(ctx, field)
+	case "rebuilding":
+		return ec.fieldContext_ProjectionLag_rebuilding(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectionLag", field.Name)
+}
+
 func (ec *executionContext) childFields_ProjectionStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -1596,6 +1863,48 @@ func (ec *executionContext) childFields_ProjectionStatus(ctx context.Context, fi
 		return ec.fieldContext_ProjectionStatus_lastRebuiltAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProjectionStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_ReactionProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ReactionProgress_name(ctx, field)
+	case "position":
+		return ec.fieldContext_ReactionProgress_position(ctx, field)
+	case "lag":
+		return ec.fieldContext_ReactionProgress_lag(ctx, field)
+	case "lagSeconds":
+		return ec.fieldContext_ReactionProgress_lagSeconds(ctx, field)
+	case "handled":
+		return ec.fieldContext_ReactionProgress_handled(ctx, field)
+	case "conflicts":
+		return ec.fieldContext_ReactionProgress_conflicts(ctx, field)
+	case "retries":
+		return ec.fieldContext_ReactionProgress_retries(ctx, field)
+	case "redeliveries":
+		return ec.fieldContext_ReactionProgress_redeliveries(ctx, field)
+	case "deadLetters":
+		return ec.fieldContext_ReactionProgress_deadLetters(ctx, field)
+	case "openDeadLetters":
+		return ec.fieldContext_ReactionProgress_openDeadLetters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReactionProgress", field.Name)
+}
+
+func (ec *executionContext) childFields_Stats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_Stats_at(ctx, field)
+	case "headPosition":
+		return ec.fieldContext_Stats_headPosition(ctx, field)
+	case "orders":
+		return ec.fieldContext_Stats_orders(ctx, field)
+	case "projections":
+		return ec.fieldContext_Stats_projections(ctx, field)
+	case "reactions":
+		return ec.fieldContext_Stats_reactions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Stats", field.Name)
 }
 
 func (ec *executionContext) childFields_Stock(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4015,6 +4324,52 @@ func (ec *executionContext) fieldContext_OrderLine_unitPriceCents(_ context.Cont
 	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int64")
 }
 
+func (ec *executionContext) _OrderStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.OrderStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OrderStatus) graphql.Marshaler {
+			return ec.marshalNOrderStatus2orderflowᚋgraphᚋmodelᚐOrderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusCount", field, false, false, "OrderStatus")
+}
+
+func (ec *executionContext) _OrderStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.OrderStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusCount", field, false, false, "Int64")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4279,6 +4634,121 @@ func (ec *executionContext) fieldContext_ProductEdge_node(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ProjectionLag_name(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionLag_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionLag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionLag", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProjectionLag_position(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionLag_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionLag_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionLag", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProjectionLag_lag(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionLag_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionLag_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionLag", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ProjectionLag_lagSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionLag_lagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionLag_lagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionLag", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ProjectionLag_rebuilding(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectionLag_rebuilding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rebuilding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectionLag_rebuilding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectionLag", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ProjectionStatus_name(ctx context.Context, field graphql.CollectedField, obj *model.ProjectionStatus) (ret graphql.Marshaler) {
@@ -4958,6 +5428,38 @@ func (ec *executionContext) fieldContext_Query_deadLetters(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_stats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Stats(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Stats) graphql.Marshaler {
+			return ec.marshalNStats2ᚖorderflowᚋgraphᚋmodelᚐStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Stats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5029,6 +5531,378 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReactionProgress_name(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReactionProgress_position(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_lag(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_lagSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_lagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_lagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ReactionProgress_handled(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_handled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Handled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_handled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_conflicts(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_conflicts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conflicts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_conflicts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_retries(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_retries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_retries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_redeliveries(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_redeliveries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Redeliveries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_redeliveries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_deadLetters(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_deadLetters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeadLetters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_deadLetters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ReactionProgress_openDeadLetters(ctx context.Context, field graphql.CollectedField, obj *model.ReactionProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactionProgress_openDeadLetters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenDeadLetters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactionProgress_openDeadLetters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactionProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Stats_at(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stats", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Stats_headPosition(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_headPosition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeadPosition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_headPosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Stats", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Stats_orders(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderStatusCount) graphql.Marshaler {
+			return ec.marshalNOrderStatusCount2ᚕorderflowᚋgraphᚋmodelᚐOrderStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Stats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Stats_projections(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_projections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Projections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ProjectionLag) graphql.Marshaler {
+			return ec.marshalNProjectionLag2ᚕorderflowᚋgraphᚋmodelᚐProjectionLagᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_projections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Stats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectionLag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Stats_reactions(ctx context.Context, field graphql.CollectedField, obj *model.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Stats_reactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reactions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ReactionProgress) graphql.Marshaler {
+			return ec.marshalNReactionProgress2ᚕorderflowᚋgraphᚋmodelᚐReactionProgressᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Stats_reactions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Stats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReactionProgress(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7133,6 +8007,44 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var orderStatusCountImplementors = []string{"OrderStatusCount"}
+
+func (ec *executionContext) _OrderStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.OrderStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderStatusCount")
+		case "status":
+			out.Values[i] = ec._OrderStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._OrderStatusCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -7276,6 +8188,59 @@ func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "node":
 			out.Values[i] = ec._ProductEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var projectionLagImplementors = []string{"ProjectionLag"}
+
+func (ec *executionContext) _ProjectionLag(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectionLag) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectionLagImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectionLag")
+		case "name":
+			out.Values[i] = ec._ProjectionLag_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._ProjectionLag_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._ProjectionLag_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lagSeconds":
+			out.Values[i] = ec._ProjectionLag_lagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rebuilding":
+			out.Values[i] = ec._ProjectionLag_rebuilding(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7450,6 +8415,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_deadLetters(ctx, field)
 				})
+		case "stats":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_stats(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -7463,6 +8434,137 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reactionProgressImplementors = []string{"ReactionProgress"}
+
+func (ec *executionContext) _ReactionProgress(ctx context.Context, sel ast.SelectionSet, obj *model.ReactionProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reactionProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReactionProgress")
+		case "name":
+			out.Values[i] = ec._ReactionProgress_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._ReactionProgress_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._ReactionProgress_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lagSeconds":
+			out.Values[i] = ec._ReactionProgress_lagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "handled":
+			out.Values[i] = ec._ReactionProgress_handled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conflicts":
+			out.Values[i] = ec._ReactionProgress_conflicts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retries":
+			out.Values[i] = ec._ReactionProgress_retries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliveries":
+			out.Values[i] = ec._ReactionProgress_redeliveries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deadLetters":
+			out.Values[i] = ec._ReactionProgress_deadLetters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openDeadLetters":
+			out.Values[i] = ec._ReactionProgress_openDeadLetters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statsImplementors = []string{"Stats"}
+
+func (ec *executionContext) _Stats(ctx context.Context, sel ast.SelectionSet, obj *model.Stats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Stats")
+		case "at":
+			out.Values[i] = ec._Stats_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headPosition":
+			out.Values[i] = ec._Stats_headPosition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._Stats_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projections":
+			out.Values[i] = ec._Stats_projections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reactions":
+			out.Values[i] = ec._Stats_reactions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8019,6 +9121,20 @@ func (ec *executionContext) marshalNEvent2ᚕorderflowᚋgraphᚋmodelᚐEvent�
 	return ret
 }
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8166,6 +9282,26 @@ func (ec *executionContext) marshalNOrderStatus2orderflowᚋgraphᚋmodelᚐOrde
 	return v
 }
 
+func (ec *executionContext) marshalNOrderStatusCount2orderflowᚋgraphᚋmodelᚐOrderStatusCount(ctx context.Context, sel ast.SelectionSet, v model.OrderStatusCount) graphql.Marshaler {
+	return ec._OrderStatusCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderStatusCount2ᚕorderflowᚋgraphᚋmodelᚐOrderStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrderStatusCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderStatusCount2orderflowᚋgraphᚋmodelᚐOrderStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖorderflowᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -8220,6 +9356,26 @@ func (ec *executionContext) unmarshalNProductInput2orderflowᚋgraphᚋmodelᚐP
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNProjectionLag2orderflowᚋgraphᚋmodelᚐProjectionLag(ctx context.Context, sel ast.SelectionSet, v model.ProjectionLag) graphql.Marshaler {
+	return ec._ProjectionLag(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNProjectionLag2ᚕorderflowᚋgraphᚋmodelᚐProjectionLagᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ProjectionLag) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectionLag2orderflowᚋgraphᚋmodelᚐProjectionLag(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNProjectionState2orderflowᚋgraphᚋmodelᚐProjectionState(ctx context.Context, v any) (model.ProjectionState, error) {
 	var res model.ProjectionState
 	err := res.UnmarshalGQL(v)
@@ -8258,9 +9414,37 @@ func (ec *executionContext) marshalNProjectionStatus2ᚖorderflowᚋgraphᚋmode
 	return ec._ProjectionStatus(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReactionProgress2orderflowᚋgraphᚋmodelᚐReactionProgress(ctx context.Context, sel ast.SelectionSet, v model.ReactionProgress) graphql.Marshaler {
+	return ec._ReactionProgress(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReactionProgress2ᚕorderflowᚋgraphᚋmodelᚐReactionProgressᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ReactionProgress) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReactionProgress2orderflowᚋgraphᚋmodelᚐReactionProgress(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNRegisterCustomerInput2orderflowᚋgraphᚋmodelᚐRegisterCustomerInput(ctx context.Context, v any) (model.RegisterCustomerInput, error) {
 	res, err := ec.unmarshalInputRegisterCustomerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStats2ᚖorderflowᚋgraphᚋmodelᚐStats(ctx context.Context, sel ast.SelectionSet, v *model.Stats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Stats!")
+		return graphql.Null
+	}
+	return ec._Stats(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNStock2ᚖorderflowᚋgraphᚋmodelᚐStock(ctx context.Context, sel ast.SelectionSet, v *model.Stock) graphql.Marshaler {

@@ -27,11 +27,21 @@ var assets embed.FS
 //go:embed page.html
 var pageHTML string
 
+// favicon is orderflow's icon for the GraphiQL tab. It is ours, beside the
+// page, not among the vendored files (vendor.sh --check keeps assets/ as
+// npm gives it): the page links it from IconPath.
+//
+//go:embed favicon.svg
+var favicon []byte
+
+// IconPath is where Handler serves the page's icon, under AssetsPath.
+const IconPath = AssetsPath + "favicon.svg"
+
 var page = template.Must(template.New("graphiql").Parse(pageHTML))
 
 // Handler serves the GraphiQL page at "/", querying endpoint (a path, taken
-// relative to the page's own address, or an absolute URL), and its files
-// under AssetsPath. Mount it for both: GET /{$} and GET AssetsPath. The
+// relative to the page's own address, or an absolute URL), and its files and
+// its icon (IconPath) under AssetsPath. Mount it for both: GET /{$} and GET AssetsPath. The
 // editor opens on firstQuery (GraphiQL's welcome text when empty) until the
 // browser has a query of its own to show: GraphiQL keeps the last one.
 func Handler(title, endpoint, firstQuery string) http.Handler {
@@ -42,13 +52,18 @@ func Handler(title, endpoint, firstQuery string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", pageHandler(title, endpoint, firstQuery))
 	mux.Handle("GET "+AssetsPath, http.StripPrefix(AssetsPath, withETags(files, http.FileServerFS(files))))
+	mux.HandleFunc("GET "+IconPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "max-age=86400")
+		w.Write(favicon)
+	})
 	return mux
 }
 
 func pageHandler(title, endpoint, firstQuery string) http.Handler {
 	var b strings.Builder
-	err := page.Execute(&b, struct{ Title, Endpoint, FirstQuery, Assets string }{
-		title, endpoint, firstQuery, strings.TrimPrefix(AssetsPath, "/")})
+	err := page.Execute(&b, struct{ Title, Endpoint, FirstQuery, Assets, Icon string }{
+		title, endpoint, firstQuery, strings.TrimPrefix(AssetsPath, "/"), strings.TrimPrefix(IconPath, "/")})
 	if err != nil {
 		panic(err) // The template and its data are fixed: a failure is a bug here.
 	}

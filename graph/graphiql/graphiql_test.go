@@ -48,6 +48,7 @@ func TestOnlyThePageAndItsFilesAreServed(t *testing.T) {
 		"/": http.StatusOK,
 		AssetsPath + "react/react.production.min.js": http.StatusOK,
 		AssetsPath + "react/nothing.js":              http.StatusNotFound,
+		IconPath:                                     http.StatusOK,
 		"/elsewhere":                                 http.StatusNotFound,
 	} {
 		if got := get(t, h, path, nil).StatusCode; got != want {

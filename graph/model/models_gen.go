@@ -122,6 +122,12 @@ type OrderLineInput struct {
 	Quantity int `json:"quantity"`
 }
 
+// How many orders entered one status.
+type OrderStatusCount struct {
+	Status OrderStatus `json:"status"`
+	Count  int64       `json:"count"`
+}
+
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
@@ -161,6 +167,18 @@ type ProductInput struct {
 	PriceCents int64 `json:"priceCents"`
 }
 
+// How far behind the log's head a projection is.
+type ProjectionLag struct {
+	Name string `json:"name"`
+	// The last global position applied to its live tables.
+	Position int64 `json:"position"`
+	// Positions behind the head.
+	Lag int64 `json:"lag"`
+	// Age in seconds of the first event it has not applied; 0 when caught up.
+	LagSeconds float64 `json:"lagSeconds"`
+	Rebuilding bool    `json:"rebuilding"`
+}
+
 // A read model's projection and how far it has read the log.
 type ProjectionStatus struct {
 	Name  string          `json:"name"`
@@ -178,12 +196,48 @@ type ProjectionStatus struct {
 type Query struct {
 }
 
+// How far a reaction has come, and what it met on the way.
+type ReactionProgress struct {
+	Name string `json:"name"`
+	// Every event at or below it is handled.
+	Position int64 `json:"position"`
+	// Positions behind the head.
+	Lag int64 `json:"lag"`
+	// Age in seconds of the oldest event it holds and has not handled; 0 when caught up.
+	LagSeconds   float64 `json:"lagSeconds"`
+	Handled      int64   `json:"handled"`
+	Conflicts    int64   `json:"conflicts"`
+	Retries      int64   `json:"retries"`
+	Redeliveries int64   `json:"redeliveries"`
+	DeadLetters  int64   `json:"deadLetters"`
+	// Its dead letters waiting for a retry.
+	OpenDeadLetters int `json:"openDeadLetters"`
+}
+
 type RegisterCustomerInput struct {
 	// Made by the server when absent.
 	ID      *string `json:"id,omitempty"`
 	Name    string  `json:"name"`
 	Email   string  `json:"email"`
 	Address string  `json:"address"`
+}
+
+// The figures /metrics serves, read when asked: the log's head, the orders the read side took in, and
+// how far behind each projection and each reaction of this process is. Counters run from the
+// process's start: a rate is the difference of two readings over the time between their `at`.
+type Stats struct {
+	// When the figures were read (the server's clock).
+	At time.Time `json:"at"`
+	// The last global position in the event store (orderflow_log_head_position).
+	HeadPosition int64 `json:"headPosition"`
+	// How many orders entered each status, as the live orders read model applied their events since the
+	// process started (orderflow_orders_entered_total): PENDING counts the orders placed, VALIDATED and
+	// FAILED those settled. Every status is listed, in lifecycle order.
+	Orders []OrderStatusCount `json:"orders"`
+	// Each projection (orderflow_projection_*).
+	Projections []ProjectionLag `json:"projections"`
+	// Each reaction this process runs (orderflow_reaction_*); none in a process that runs no reaction.
+	Reactions []ReactionProgress `json:"reactions"`
 }
 
 // Inventory of one product: available = onHand - reserved.

@@ -1,7 +1,10 @@
-// The orderflow board: a client of /graphql. Orders change on screen through
-// the orderUpdated subscription (graphql-transport-ws over WebSocket, the
-// small client below); the list of orders, the stock of the products on
-// screen and the projections' lag are polled.
+// The orderflow board, the shop's console: a client of /graphql. Orders
+// change on screen through the orderUpdated subscription
+// (graphql-transport-ws over WebSocket, the small client below) and are
+// paid, shipped and cancelled from their cards, the server's answer shown
+// on the card; the list of orders, the stock of the products on screen,
+// the projections' lag and the figures behind the charts (the stats query,
+// what /metrics serves) are polled.
 "use strict";
 
 const STATUSES = ["PENDING", "VALIDATED", "PAID", "SHIPPED", "FAILED", "CANCELLED"];
@@ -9,6 +12,7 @@ const POLL_MS = 2000;
 const ORDER_FIELDS = "id customerId status totalCents version failureReasons lines { productId quantity }";
 
 const orders = new Map(); // id → order as last seen
+const answers = new Map(); // id → {text, code}: the server's answer to the last action on the order's card
 const tokenInput = document.getElementById("token");
 tokenInput.value = localStorage.getItem("orderflow-token") || "";
 tokenInput.addEventListener("change", () => {
@@ -154,6 +158,54 @@ function cents(c) {
   return (Number(c) / 100).toFixed(2);
 }
 
+// shortId is what a card shows of an order's id: ids the server makes are
+// UUIDs, too long for a column; the whole id is in the card's title.
+function shortId(id) {
+  return id.length > 8 ? id.slice(0, 8) + "…" : id;
+}
+
+// The actions of a card. Every card of an order still open (PENDING,
+// VALIDATED or PAID) offers all three: whether one is allowed is the
+// server's decision (shipping an unpaid order, paying twice), and its
+// refusal is shown on the card with its code, as the API gives it.
+const OPEN = new Set(["PENDING", "VALIDATED", "PAID"]);
+const ACTIONS = [
+  {
+    name: "pay", label: "Pay", doing: "paying…", done: "paid",
+    query: `mutation($id: ID!, $amount: Int64!) { payOrder(orderId: $id, amountCents: $amount) { ${ORDER_FIELDS} } }`,
+    variables: (o) => ({ id: o.id, amount: o.totalCents }),
+  },
+  {
+    name: "ship", label: "Ship", doing: "shipping…", done: "shipped",
+    query: `mutation($id: ID!) { shipOrder(orderId: $id) { ${ORDER_FIELDS} } }`,
+    variables: (o) => ({ id: o.id }),
+  },
+  {
+    name: "cancel", label: "Cancel", doing: "cancelling…", done: "cancelled",
+    query: `mutation($id: ID!, $reason: String) { cancelOrder(orderId: $id, reason: $reason) { ${ORDER_FIELDS} } }`,
+    variables: (o) => ({ id: o.id, reason: "cancelled from the board" }),
+  },
+];
+
+async function act(id, action) {
+  const o = orders.get(id);
+  if (!o) return;
+  answers.set(id, { text: action.doing, code: "" });
+  render();
+  try {
+    const data = await gql(action.query, action.variables(o));
+    const changed = Object.values(data)[0];
+    answers.set(id, { text: action.done, code: "" });
+    // The subscription brings the same change; the answer may come first.
+    if (changed.version >= orders.get(id).version) orders.set(id, changed);
+    render(id);
+    pollStock();
+  } catch (e) {
+    answers.set(id, { text: e.message, code: e.code || "ERROR" });
+    render();
+  }
+}
+
 // render draws the columns again; fresh names an order that just changed.
 function render(fresh) {
   const columns = document.getElementById("columns");
@@ -164,10 +216,23 @@ function render(fresh) {
     col.dataset.status = status;
     for (const o of list) {
       const card = el("div", { className: "card" + (o.id === fresh ? " fresh" : "") },
-        el("div", { className: "id" }, o.id),
+        el("div", { className: "id", title: o.id }, shortId(o.id)),
         el("div", { className: "meta" }, `${o.customerId} · ${cents(o.totalCents)} · v${o.version}`),
         el("div", { className: "meta" }, o.lines.map((l) => `${l.quantity}× ${l.productId}`).join(", ")));
       if (o.failureReasons.length) card.append(el("div", { className: "meta" }, o.failureReasons.join(", ")));
+      if (OPEN.has(o.status)) {
+        card.append(el("div", { className: "actions" }, ...ACTIONS.map((a) => {
+          const b = el("button", { type: "button", textContent: a.label, onclick: () => act(o.id, a) });
+          b.dataset.action = a.name;
+          return b;
+        })));
+      }
+      const answer = answers.get(o.id);
+      if (answer) {
+        const line = el("div", { className: "answer" + (answer.code ? " error" : "") }, answer.text);
+        line.dataset.code = answer.code;
+        card.append(line);
+      }
       card.dataset.orderId = o.id;
       card.dataset.status = o.status;
       col.append(card);
@@ -208,9 +273,119 @@ async function pollProjections() {
   }));
 }
 
+// The charts: what the stats query reads (the figures /metrics serves),
+// sampled at every poll and kept for WINDOW_MS. The orders chart draws the
+// rates between two samples of the counters (placed: orders that entered
+// PENDING; settled: VALIDATED or FAILED), the lag chart each projection's
+// and each reaction's lag in seconds as sampled. Drawn in SVG by hand.
+const WINDOW_MS = 5 * 60 * 1000;
+const samples = []; // {t, placed, settled, lags: [[name, seconds], …]}
+const COLORS = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457", "#9e9d24", "#455a64"];
+
+async function pollStats() {
+  const data = await gql(`{ stats { at orders { status count } projections { name lagSeconds } reactions { name lagSeconds } } }`);
+  const s = data.stats;
+  const count = (...statuses) => s.orders.filter((o) => statuses.includes(o.status)).reduce((n, o) => n + Number(o.count), 0);
+  const t = Date.parse(s.at);
+  samples.push({
+    t, placed: count("PENDING"), settled: count("VALIDATED", "FAILED"),
+    lags: [...s.projections.map((p) => ["projection " + p.name, p.lagSeconds]), ...s.reactions.map((r) => ["reaction " + r.name, r.lagSeconds])],
+  });
+  // One sample older than the window stays: the first rate in it needs it.
+  while (samples.length > 2 && samples[1].t < t - WINDOW_MS) samples.shift();
+  drawCharts();
+}
+
+function drawCharts() {
+  const rate = (key) => samples.slice(1).map((s, i) => {
+    const prev = samples[i], dt = (s.t - prev.t) / 1000;
+    // A counter that went down is a restarted server: no rate across it.
+    return [s.t, dt > 0 ? Math.max(s[key] - prev[key], 0) / dt : 0];
+  });
+  drawChart(document.getElementById("chart-orders"), [
+    { name: "placed", color: COLORS[0], points: rate("placed") },
+    { name: "settled", color: COLORS[1], points: rate("settled") },
+  ], "/s");
+  const names = [...new Set(samples.flatMap((s) => s.lags.map(([name]) => name)))];
+  drawChart(document.getElementById("chart-lag"), names.map((name, i) => ({
+    name, color: COLORS[i % COLORS.length], dashed: name.startsWith("reaction "),
+    points: samples.flatMap((s) => s.lags.filter(([n]) => n === name).map(([, v]) => [s.t, v])),
+  })), "s");
+}
+
+function svgEl(tag, attrs) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+// niceCeil is the round number a chart's scale goes up to: 1, 2 or 5 times
+// a power of ten, at least max.
+function niceCeil(max) {
+  if (!(max > 0)) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(max)));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= max);
+}
+
+function fmt(v) {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+// drawChart draws series of [time, value] points over the last WINDOW_MS
+// (or since the first sample) into the figure's svg, and the legend with each series' latest value.
+// Every polyline carries its series' name, number of points and peak, for
+// whoever reads the page (and the browser test).
+function drawChart(figure, series, unit) {
+  const W = 480, H = 150, left = 34, right = 6, top = 8, bottom = 16;
+  const svg = figure.querySelector("svg");
+  // The time axis spans the samples so far, up to WINDOW_MS: a board just
+  // opened draws its first seconds across the whole width.
+  const now = samples.length ? samples[samples.length - 1].t : Date.now();
+  const from = Math.max(now - WINDOW_MS, samples.length ? Math.min(samples[0].t, now - 10000) : now - WINDOW_MS);
+  const span = now - from;
+  const peak = Math.max(0, ...series.flatMap((s) => s.points.map(([, v]) => v)));
+  const top_ = niceCeil(peak);
+  const x = (t) => left + ((t - from) / span) * (W - left - right);
+  const y = (v) => top + (1 - v / top_) * (H - top - bottom);
+  const parts = [];
+  for (const v of [0, top_ / 2, top_]) {
+    parts.push(svgEl("line", { x1: left, x2: W - right, y1: y(v), y2: y(v), class: "grid" }));
+    const label = svgEl("text", { x: left - 4, y: y(v) + 4, class: "axis", "text-anchor": "end" });
+    label.textContent = fmt(v);
+    parts.push(label);
+  }
+  const ago = span >= 60000 ? `${Math.round(span / 60000)} min ago` : `${Math.round(span / 1000)} s ago`;
+  for (const [t, text, anchor] of [[from, ago, "start"], [now, "now", "end"]]) {
+    const label = svgEl("text", { x: x(t), y: H - 3, class: "axis", "text-anchor": anchor });
+    label.textContent = text;
+    parts.push(label);
+  }
+  const legend = [];
+  for (const s of series) {
+    const shown = s.points.filter(([t]) => t >= from);
+    const line = svgEl("polyline", {
+      points: shown.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "),
+      stroke: s.color, class: "series" + (s.dashed ? " dashed" : ""),
+      "data-series": s.name, "data-points": shown.length, "data-peak": Math.max(0, ...shown.map(([, v]) => v)),
+    });
+    parts.push(line);
+    const last = shown.length ? shown[shown.length - 1][1] : 0;
+    if (shown.length) {
+      // The latest point, marked: a line needs two, a board just opened has one.
+      const [t, v] = shown[shown.length - 1];
+      parts.push(svgEl("circle", { cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 2.5, fill: s.color }));
+    }
+    const item = el("span", { className: "item" }, el("i", { className: s.dashed ? "dashed" : "" }), `${s.name} ${fmt(last)}${unit}`);
+    item.querySelector("i").style.borderColor = s.color;
+    legend.push(item);
+  }
+  svg.replaceChildren(...parts);
+  figure.querySelector(".legend").replaceChildren(...legend);
+}
+
 async function poll() {
   let first = null;
-  for (const f of [pollOrders, pollStock, pollProjections]) {
+  for (const f of [pollOrders, pollStock, pollProjections, pollStats]) {
     try { await f(); } catch (e) { console.warn(f.name, e); first = first || e; }
   }
   failure = first;
