@@ -149,7 +149,7 @@ func TestDeadlineAcrossRestart(t *testing.T) {
 func TestSplitProcessValidationTimeout(t *testing.T) {
 	t.Parallel()
 	s := newSplitDeployment(t)
-	deadline := []string{"--validation-deadline", "4s"}
+	deadline := []string{"--validation-deadline", "5s"}
 	api := s.service("api", apiContexts, deadline...)
 	c := api.client
 	orders2 := s.service("orders-2", "orders", deadline...)
@@ -175,8 +175,10 @@ func TestSplitProcessValidationTimeout(t *testing.T) {
 		if o := c.placeOrder(t, id, "c-vt", []Line{{"p-vt", 2}}, false); o.Status != "PENDING" {
 			t.Fatalf("%s with inventory stopped = %s, want PENDING", id, o.Status)
 		}
+		if i == 0 {
+			c.payOrder(t, id, 200) // held while PENDING
+		}
 	}
-	c.payOrder(t, "o-vt-0", 200) // held while PENDING
 
 	for _, id := range ids {
 		o := c.waitStatus(t, id, "FAILED", splitSettleTimeout)
