@@ -144,8 +144,9 @@ func TestDeadlineAcrossRestart(t *testing.T) {
 
 // TestSplitProcessValidationTimeout stops the inventory service of a split deployment with two
 // orders members: the orders placed meanwhile fail with VALIDATION_TIMEOUT (each decided by the
-// member that owns it), the payment held for one is refunded whole, and when inventory comes back
-// the reservations it then makes for them are released.
+// member that owns it, and by the one left when the other is killed), the payment held for one is
+// refunded whole, and when inventory comes back the reservations it then makes for them are
+// released.
 func TestSplitProcessValidationTimeout(t *testing.T) {
 	t.Parallel()
 	s := newSplitDeployment(t)
@@ -201,6 +202,29 @@ func TestSplitProcessValidationTimeout(t *testing.T) {
 			t.Errorf("order-%s = %v, want [OrderPlaced OrderFailed]", id, got)
 		}
 	}
+
+	// The timer scales with the orders context: orders-2 dies with deadlines running for the
+	// orders of its partitions, and the member that takes them over expires them.
+	var orphans []string
+	for i := range n {
+		id := fmt.Sprintf("o-vt-k%d", i)
+		orphans = append(orphans, id)
+		if o := c.placeOrder(t, id, "c-vt", []Line{{"p-vt", 2}}, false); o.Status != "PENDING" {
+			t.Fatalf("%s with inventory stopped = %s, want PENDING", id, o.Status)
+		}
+	}
+	orders2.kill(t)
+	for _, id := range orphans {
+		o := c.waitStatus(t, id, "FAILED", splitSettleTimeout)
+		if !reflect.DeepEqual(o.FailureReasons, []string{"VALIDATION_TIMEOUT"}) {
+			t.Errorf("%s failed with %v, want [VALIDATION_TIMEOUT]", id, o.FailureReasons)
+		}
+		if got := eventTypes(c.events(t, "order-"+id)); !reflect.DeepEqual(got, []string{"OrderPlaced", "OrderFailed"}) {
+			t.Errorf("order-%s = %v, want [OrderPlaced OrderFailed]", id, got)
+		}
+	}
+	ids = append(ids, orphans...)
+	t.Logf("VALIDATION_TIMEOUT expiries of api after orders-2 was killed: %v", c.expiries(t, "VALIDATION_TIMEOUT"))
 
 	// Inventory comes back: it reserves for the orders it had not seen, then releases them.
 	s.restart("inventory")
