@@ -52,21 +52,23 @@ func (c *client) expiries(t testing.TB, reason string) float64 {
 func TestDeadlinePaymentTimeout(t *testing.T) {
 	t.Parallel()
 	bin := needBinary(t)
-	p := startBinary(t, bin, filepath.Join(t.TempDir(), "d.db"), "--payment-deadline", "3s")
+	const deadline = 5 * time.Second
+	p := startBinary(t, bin, filepath.Join(t.TempDir(), "d.db"), "--payment-deadline", deadline.String())
 	c := p.client
 	c.registerCustomer(t, "c-dl", "Ada", "ada@example.com", "1 Analytical Way")
 	c.upsertProduct(t, "p-dl", "Kettle", 500)
 	c.addStock(t, "p-dl", 10)
 
-	unpaid := c.placeValidated(t, "o-unpaid", "c-dl", []Line{{"p-dl", 3}})
-	if cancellation(unpaid) != "<null>" {
-		t.Errorf("a VALIDATED order has cancellationReason %q, want null", cancellation(unpaid))
-	}
+	// Paid, and cancelled by hand, each well within its deadline.
 	c.placeValidated(t, "o-paid", "c-dl", []Line{{"p-dl", 2}})
 	c.payOrder(t, "o-paid", 1000)
 	c.placeValidated(t, "o-cancelled", "c-dl", []Line{{"p-dl", 1}})
 	if o := c.cancelOrder(t, "o-cancelled", "changed my mind"); cancellation(o) != "changed my mind" {
 		t.Errorf("cancelOrder's reason reads back as %q", cancellation(o))
+	}
+	unpaid := c.placeValidated(t, "o-unpaid", "c-dl", []Line{{"p-dl", 3}})
+	if cancellation(unpaid) != "<null>" {
+		t.Errorf("a VALIDATED order has cancellationReason %q, want null", cancellation(unpaid))
 	}
 	c.waitStock(t, "p-dl", 10, 5)
 	if v, ok := c.scrapeMetrics(t).value("orderflow_deadlines_pending", "deadline", "payment"); !ok || v != 1 {
@@ -77,8 +79,8 @@ func TestDeadlinePaymentTimeout(t *testing.T) {
 	if cancellation(o) != "PAYMENT_TIMEOUT" {
 		t.Errorf("o-unpaid cancelled with reason %q, want PAYMENT_TIMEOUT", cancellation(o))
 	}
-	if since := o.UpdatedAt.Sub(unpaid.UpdatedAt); since < 3*time.Second {
-		t.Errorf("o-unpaid was cancelled %v after its validation, before its 3s deadline", since)
+	if since := o.UpdatedAt.Sub(unpaid.UpdatedAt); since < deadline {
+		t.Errorf("o-unpaid was cancelled %v after its validation, before its %v deadline", since, deadline)
 	}
 	c.waitStock(t, "p-dl", 10, 2) // o-unpaid's 3 released; o-paid keeps its 2
 	// A payment that comes too late is refused, and nothing is recorded.
@@ -112,19 +114,21 @@ func TestDeadlineAcrossRestart(t *testing.T) {
 	t.Parallel()
 	bin := needBinary(t)
 	db := filepath.Join(t.TempDir(), "r.db")
-	args := []string{"--payment-deadline", "4s"}
+	const deadline = 8 * time.Second // room to stop the server before it, under -race too
+	args := []string{"--payment-deadline", deadline.String()}
 	p := startBinary(t, bin, db, args...)
 	c := p.client
 	c.registerCustomer(t, "c-rs", "Ada", "ada@example.com", "1 Analytical Way")
 	c.upsertProduct(t, "p-rs", "Kettle", 500)
 	c.addStock(t, "p-rs", 10)
 	c.placeValidated(t, "o-rs", "c-rs", []Line{{"p-rs", 4}})
+	validated := time.Now() // at or after the validation: the deadline passes by validated + deadline
 	c.waitStock(t, "p-rs", 10, 4)
 	if code := p.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("the server exited with %d on SIGTERM:\n%s", code, p.stderr.String())
 	}
 	stopped := time.Now()
-	time.Sleep(5 * time.Second) // past the deadline while the server is down
+	time.Sleep(time.Until(validated.Add(deadline + time.Second))) // past the deadline while the server is down
 
 	p = startBinary(t, bin, db, args...)
 	c = p.client
