@@ -169,6 +169,30 @@ func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
 	return out
 }
 
+// restoredFamilies are the families a new member restores from their
+// context's changelog rather than copy from their beginning: those of the
+// contexts it runs that keep one, when nothing else of the process reads
+// the family's events (the API's read models, a copy another context
+// reads: they need the whole history).
+func restoredFamilies(cfg Config) []string {
+	var out []string
+	for _, c := range cfg.Contexts {
+		if !commands.KeepsChangelog(c) {
+			continue
+		}
+		needed := false
+		for _, other := range cfg.Contexts {
+			if other != c && slices.Contains(commands.Needs(other), c) {
+				needed = true
+			}
+		}
+		if !needed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // fedReaction says a reaction is fed by its context's consumer group: in a
 // transactional process always (it decides in its group's transactions);
 // otherwise when it reads a family written in another process. A reaction
@@ -310,6 +334,11 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 
 // startReplica starts copying the families this process reads.
 func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.Store, specs []events.ConsumerSpec, log *slog.Logger) error {
+	for _, c := range restoredFamilies(cfg) {
+		if _, err := kafkabus.RestoreFromChangelog(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, c, log); err != nil {
+			return fmt.Errorf("restore %s from its changelog: %w", c, err)
+		}
+	}
 	var err error
 	if k.replica, err = kafkabus.NewReplica(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg, specs), log); err != nil {
 		return err
@@ -334,7 +363,7 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 			continue
 		}
 		f := &kafkabus.Feed{Context: c, Store: store, Registry: reg, Handlers: handlers, Replica: k.replica, Relay: k.relay,
-			Publisher: k.publisher, ReadModelsAt: runner.WaitForPrices, Stage: k.stages[c], Log: log}
+			Publisher: k.publisher, ReadModelsAt: runner.WaitForPrices, Stage: k.stages[c], Partitions: cfg.KafkaPartitions, Log: log}
 		if f.Stage != nil {
 			f.TransactionalID = transactionalID(cfg, c)
 		}

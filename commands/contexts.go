@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,6 +54,30 @@ type Context struct {
 	Check order.Check
 	// ReadModels are the projections it serves queries from.
 	ReadModels []string
+	// Snapshot, for a context whose streams grow with every order (a
+	// product's stock, a customer's fraud window), is a stream's folded
+	// state and its version. Split into services, its members keep a
+	// compacted changelog of them (the talk's state stores backed by
+	// changelog topics), and a new member starts from it instead of the
+	// family's whole history.
+	Snapshot func(ctx context.Context, h *Handlers, streamID string) (state []byte, version int64, err error)
+}
+
+// KeepsChangelog says a context's members keep a changelog of its streams'
+// state (Context.Snapshot).
+func KeepsChangelog(context string) bool {
+	c := byName[context]
+	return c != nil && c.Snapshot != nil
+}
+
+// Snapshot is a stream's folded state as its context's changelog carries
+// it, and its version, read from the log and what the outbox holds.
+func (h *Handlers) Snapshot(ctx context.Context, streamID string) ([]byte, int64, error) {
+	c := byName[StreamContext(streamID)]
+	if c == nil || c.Snapshot == nil {
+		return nil, 0, fmt.Errorf("no changelog keeps the state of %q", streamID)
+	}
+	return c.Snapshot(ctx, h, streamID)
 }
 
 // A ReactionName names a reaction: its checkpoint, its dead letters and its

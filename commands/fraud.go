@@ -17,6 +17,9 @@ var fraudContext = Context{
 	ScalesOut: true,
 	Reaction:  &fraudReaction,
 	Check:     order.CheckFraud,
+	Snapshot: func(ctx context.Context, h *Handlers, stream string) ([]byte, int64, error) {
+		return h.frauds.encoded(ctx, h, stream)
+	},
 }
 
 // fraudReaction is the fraud context's reaction to placed orders. Orders are
@@ -126,11 +129,27 @@ func (l *fraudLane) load(ctx context.Context, customerID string) (*fraudState, e
 }
 
 // whole is a customer's complete history, forgetting nothing: the stream as
-// stored and what this batch decided for the customer so far.
+// stored and what this batch decided for the customer so far. A log
+// restored from the fraud changelog holds the stream from its snapshot on,
+// which kept the retention: a placement older than that is checked against
+// what the snapshot kept.
 func (l *fraudLane) whole(ctx context.Context, customerID string, staged []fraud.Event) (fraud.History, error) {
-	var h fraud.History
-	if _, err := l.h.load(ctx, fraud.StreamID(customerID), func(p events.Payload) { h = h.Evolve(p) }); err != nil {
+	stream := fraud.StreamID(customerID)
+	snap, err := restored[fraud.History](ctx, l.h, stream)
+	if err != nil {
+		return fraud.History{}, err
+	}
+	h := snap.state
+	evs, err := l.h.readStream(ctx, stream, snap.version)
+	if err != nil {
 		return h, err
+	}
+	for _, e := range evs {
+		p, err := l.h.reg.Decode(e)
+		if err != nil {
+			return h, err
+		}
+		h = h.Evolve(p)
 	}
 	for _, e := range staged {
 		h = h.Evolve(e)

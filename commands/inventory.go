@@ -29,6 +29,9 @@ var inventoryContext = Context{
 	Reaction:   &inventoryReaction,
 	Check:      order.CheckInventory,
 	ReadModels: []string{"products"},
+	Snapshot: func(ctx context.Context, h *Handlers, stream string) ([]byte, int64, error) {
+		return h.stock.encoded(ctx, h, stream)
+	},
 }
 
 // ErrUnknownProduct refuses stock for a product the catalog does not know.

@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync"
 
 	"orderflow/events"
@@ -42,8 +44,11 @@ func (c *snapshots[S]) load(ctx context.Context, h *Handlers, stream string) (S,
 	c.mu.Lock()
 	e, ok := c.m.get(stream)
 	c.mu.Unlock()
+	var err error
 	if ok {
 		e.state = c.clone(e.state)
+	} else if e, err = restored[S](ctx, h, stream); err != nil {
+		return e.state, 0, err
 	}
 	evs, err := h.store.ReadStream(ctx, stream, e.version)
 	if err != nil {
@@ -76,4 +81,30 @@ func (c *snapshots[S]) load(ctx context.Context, h *Handlers, stream string) (S,
 		e.version = ev.StreamVersion
 	}
 	return e.state, e.version, nil
+}
+
+// restored is the snapshot a log restored from a changelog holds for a
+// stream (see events.Snapshot), or the zero state at version 0: the log
+// holds the stream's events after it.
+func restored[S any](ctx context.Context, h *Handlers, stream string) (snapshot[S], error) {
+	var e snapshot[S]
+	sn, ok, err := h.store.Snapshot(ctx, stream)
+	if err != nil || !ok {
+		return e, err
+	}
+	if err := json.Unmarshal(sn.State, &e.state); err != nil {
+		return e, fmt.Errorf("snapshot of %q at version %d: %w", stream, sn.Version, err)
+	}
+	e.version = sn.Version
+	return e, nil
+}
+
+// encoded is a stream's state as a changelog carries it, and its version.
+func (c *snapshots[S]) encoded(ctx context.Context, h *Handlers, stream string) ([]byte, int64, error) {
+	s, version, err := c.load(ctx, h, stream)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := json.Marshal(s)
+	return b, version, err
 }

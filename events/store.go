@@ -359,12 +359,16 @@ func (s *Store) CausedThrough(ctx context.Context, streamID string) (int64, erro
 // Version is a stream's current version as committed (0 when it has no
 // event).
 func (s *Store) Version(ctx context.Context, streamID string) (int64, error) {
-	stmt, err := s.db.readStmt(ctx, `SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?`)
+	// A log restored from a changelog holds a stream's events after its
+	// snapshot only (see Snapshot).
+	stmt, err := s.db.readStmt(ctx, `SELECT max(
+		(SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?),
+		(SELECT COALESCE(MAX(version), 0) FROM stream_snapshots WHERE stream_id = ?))`)
 	if err != nil {
 		return 0, fmt.Errorf("read version of %q: %w", streamID, err)
 	}
 	var v int64
-	if err := stmt.QueryRowContext(ctx, streamID).Scan(&v); err != nil {
+	if err := stmt.QueryRowContext(ctx, streamID, streamID).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read version of %q: %w", streamID, err)
 	}
 	return v, nil

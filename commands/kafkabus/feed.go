@@ -72,7 +72,9 @@ type Feed struct {
 	// for the same member across restarts, so that a restarted member
 	// fences its previous incarnation at once.
 	TransactionalID string
-	Log             *slog.Logger
+	// Partitions is the number of partitions of every orderflow topic.
+	Partitions int
+	Log        *slog.Logger
 
 	brokers []string
 	cl      *kgo.Client
@@ -83,9 +85,10 @@ type Feed struct {
 	// given are the partitions (by number) given to a transactional feed
 	// since its last transaction: it catches up on them before it decides.
 	given map[int32]bool
-	// owned are the partitions of the command topic this member holds now
-	// (see Owns).
-	owned map[int32]bool
+	// owned are the partitions (by number) a transactional feed owns, and
+	// rounds what it wrote of its context's changelog (see changelogRound).
+	owned  map[int32]bool
+	rounds rounds
 	// losses counts the partition losses (and, transactional, the
 	// revocations): a delivery of a poll taken before the last one is
 	// dropped, not decided. deciding counts the deliveries in the lanes.
@@ -485,7 +488,6 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 		return // a cooperative rebalance that gave this member nothing
 	}
 	f.Log.Info("kafka feed: partitions assigned", "group", GroupName(f.Context), "partitions", assigned)
-	f.own(assigned[CommandTopic(f.Context)], true)
 	if f.Stage != nil {
 		// A transactional feed catches up when it next decides (take over),
 		// once its offsets were fetched: a fetch waits for the previous
@@ -494,9 +496,13 @@ func (f *Feed) assigned(ctx context.Context, _ *kgo.Client, assigned map[string]
 		if f.given == nil {
 			f.given = map[int32]bool{}
 		}
+		if f.owned == nil {
+			f.owned = map[int32]bool{}
+		}
 		for _, ps := range assigned {
 			for _, p := range ps {
 				f.given[p] = true
+				f.owned[p] = true
 			}
 		}
 		f.mu.Unlock()
@@ -523,12 +529,12 @@ func (f *Feed) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][
 		return // a cooperative rebalance that took nothing from this member
 	}
 	f.Log.Info("kafka feed: partitions revoked", "group", GroupName(f.Context), "partitions", revoked)
-	f.own(revoked[CommandTopic(f.Context)], false)
 	if f.Stage != nil {
 		// The transaction in flight aborts (the session sees the
 		// revocation): its deliveries not yet decided are dropped, and the
 		// partitions go once the lanes let go of them.
 		f.losses.Add(1)
+		f.disown(revoked)
 		f.settle(ctx)
 		return
 	}
@@ -551,39 +557,21 @@ func (f *Feed) lostPartitions(ctx context.Context, _ *kgo.Client, lost map[strin
 		return
 	}
 	f.Log.Warn("kafka feed: partitions lost", "group", GroupName(f.Context), "partitions", lost)
-	f.own(lost[CommandTopic(f.Context)], false)
 	f.losses.Add(1)
 	f.drop(lost)
+	f.disown(lost)
 	f.settle(ctx)
 }
 
-// own records partitions of the command topic given to (true) or taken
-// from this member.
-func (f *Feed) own(parts []int32, owned bool) {
+// disown forgets that the feed owns partitions taken from it.
+func (f *Feed) disown(parts map[string][]int32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.owned == nil {
-		f.owned = map[int32]bool{}
-	}
-	for _, p := range parts {
-		if owned {
-			f.owned[p] = true
-		} else {
+	for _, ps := range parts {
+		for _, p := range ps {
 			delete(f.owned, p)
 		}
 	}
-}
-
-// Owns says this member holds, now, the partition of the context's topics
-// that a key is in (partitions is how many each topic has): it is the
-// writer of the key's stream until a rebalance takes the partition away.
-// Every topic of the group is co-partitioned, so the command topic's
-// assignment says it for all of them.
-func (f *Feed) Owns(key string, partitions int) bool {
-	p := int32(partitionOf([]byte(key), partitions))
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.owned[p]
 }
 
 // settle returns once no delivery is in the lanes (decided or dropped), or
@@ -662,4 +650,17 @@ func (f *Feed) InHand(now time.Time) (int, time.Duration) {
 		return n, 0
 	}
 	return n, max(now.Sub(oldest), 0)
+}
+
+// Owns says this member holds, now, the partition of its context's topics
+// that a key is in (partitions is how many each topic has): it is the
+// writer of the key's stream until a rebalance takes the partition away.
+// Every topic of the group is co-partitioned, so the partition numbers
+// the feed owns say it for all of them. Only a transactional feed (every
+// context split into services that writes streams) keeps them.
+func (f *Feed) Owns(key string, partitions int) bool {
+	p := int32(partitionOf([]byte(key), partitions))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.owned[p]
 }

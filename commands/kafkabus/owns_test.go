@@ -1,7 +1,9 @@
 package kafkabus
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 )
 
@@ -10,7 +12,9 @@ import (
 // partition the key is in.
 func TestFeedOwns(t *testing.T) {
 	const partitions = 12
-	f := &Feed{}
+	ctx := context.Background()
+	f := &Feed{Context: "orders", Stage: NewStage("orders", nil), Log: slog.New(slog.DiscardHandler)}
+	topic := CommandTopic(f.Context)
 	keys := map[int32][]string{}
 	for i := range 200 {
 		k := fmt.Sprint("o-", i)
@@ -32,10 +36,12 @@ func TestFeedOwns(t *testing.T) {
 		}
 	}
 	check("before any assignment")
-	f.own([]int32{0, 1, 2, 3}, true)
+	f.assigned(ctx, nil, map[string][]int32{topic: {0, 1, 2, 3}, FamilyTopic(f.Context): {0, 1, 2, 3}})
 	check("given 0-3", 0, 1, 2, 3)
-	f.own([]int32{2, 3}, false)
-	check("2 and 3 taken away", 0, 1)
-	f.own([]int32{7}, true)
+	f.revoked(ctx, nil, map[string][]int32{topic: {2, 3}, FamilyTopic(f.Context): {2, 3}})
+	check("2 and 3 revoked", 0, 1)
+	f.assigned(ctx, nil, map[string][]int32{topic: {7}})
 	check("given 7", 0, 1, 7)
+	f.lostPartitions(ctx, nil, map[string][]int32{topic: {0}})
+	check("0 lost", 1, 7)
 }

@@ -74,6 +74,14 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 	return r, nil
 }
 
+// Next is the offset of a family's topic partition the copy goes on from:
+// the log holds every event of the partition below it.
+func (r *Replica) Next(family string, partition int32) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.next[FamilyTopic(family)][partition]
+}
+
 // Copies says the replica copies a family whole.
 func (r *Replica) Copies(family string) bool { return slices.Contains(r.families, family) }
 

@@ -98,14 +98,28 @@ func AllTopics() []string {
 	return append(out, RepliesTopic)
 }
 
+// ChangelogTopics lists the compacted changelogs of the contexts that keep
+// one (see ChangelogTopic).
+func ChangelogTopics() []string {
+	var out []string
+	for _, c := range commands.Declared() {
+		if commands.KeepsChangelog(c.Name) {
+			out = append(out, ChangelogTopic(c.Name))
+		}
+	}
+	return out
+}
+
 // EnsureTopics creates the topics that are missing, with the given number
 // of partitions and unlimited retention: the topics are the log of record
 // between services, as in the talk, and a service that starts from nothing
-// rebuilds its copy from their beginning. A topic that exists with another
-// number of partitions is an error, since keys would not be co-partitioned.
+// rebuilds its copy from their beginning (the changelogs are compacted
+// instead: the latest state of each stream is what they keep). A topic
+// that exists with another number of partitions is an error, since keys
+// would not be co-partitioned.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
 	adm := kadm.NewClient(cl)
-	topics := AllTopics()
+	topics := append(AllTopics(), ChangelogTopics()...)
 	details, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
@@ -127,10 +141,28 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	retention := "-1"
-	resp, err := adm.CreateTopics(ctx, int32(partitions), -1, map[string]*string{"retention.ms": &retention}, missing...)
+	retention, compact := "-1", "compact"
+	var logs, changelogs []string
+	for _, t := range missing {
+		if slices.Contains(ChangelogTopics(), t) {
+			changelogs = append(changelogs, t)
+		} else {
+			logs = append(logs, t)
+		}
+	}
+	if err := createTopics(ctx, adm, partitions, map[string]*string{"retention.ms": &retention}, logs); err != nil {
+		return err
+	}
+	return createTopics(ctx, adm, partitions, map[string]*string{"cleanup.policy": &compact}, changelogs)
+}
+
+func createTopics(ctx context.Context, adm *kadm.Client, partitions int, configs map[string]*string, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	resp, err := adm.CreateTopics(ctx, int32(partitions), -1, configs, topics...)
 	if err != nil {
-		return fmt.Errorf("create topics %s: %w", strings.Join(missing, ", "), err)
+		return fmt.Errorf("create topics %s: %w", strings.Join(topics, ", "), err)
 	}
 	for _, r := range resp.Sorted() {
 		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {

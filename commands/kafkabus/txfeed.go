@@ -170,8 +170,13 @@ func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
 		f.end(context.WithoutCancel(ctx), kgo.TryAbort, staged)
 		return err
 	}
+	round, err := f.changelogRound(ctx)
+	if err != nil {
+		f.end(context.WithoutCancel(ctx), kgo.TryAbort, staged)
+		return err
+	}
 	commit := kgo.TryCommit
-	if err := f.publishStaged(ctx, staged, replies); err != nil {
+	if err := f.publishStaged(ctx, staged, append(replies, round...)); err != nil {
 		f.Log.Warn("kafka feed: could not publish a transaction's decisions; aborting it, its records come again", "group", GroupName(f.Context), "err", err)
 		commit = kgo.TryAbort
 	}
@@ -182,6 +187,7 @@ func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
 	if !committed {
 		return nil
 	}
+	f.roundCommitted()
 	// Kafka holds them now: the local log, a cache of the topics, takes
 	// them too (the replica may have been first).
 	_, err = retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) {

@@ -5,6 +5,7 @@
 package fraud
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 
@@ -213,4 +214,40 @@ func (h History) Checked(orderID string) bool {
 		}
 	}
 	return false
+}
+
+// historySnapshot is History as a snapshot carries it: a context's
+// changelog (split into services) holds each customer's history in this
+// form.
+type historySnapshot struct {
+	Orders  []checkedSnapshot `json:"orders,omitempty"`
+	Horizon int64             `json:"horizon,omitempty"`
+}
+
+type checkedSnapshot struct {
+	OrderID    string `json:"orderId"`
+	PlacedAt   int64  `json:"placedAt"`
+	TotalCents int64  `json:"totalCents"`
+}
+
+// MarshalJSON encodes the history.
+func (h History) MarshalJSON() ([]byte, error) {
+	snap := historySnapshot{Horizon: h.horizon, Orders: make([]checkedSnapshot, len(h.orders))}
+	for i, c := range h.orders {
+		snap.Orders[i] = checkedSnapshot{OrderID: c.orderID, PlacedAt: c.placedAt, TotalCents: c.totalCents}
+	}
+	return json.Marshal(snap)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (h *History) UnmarshalJSON(b []byte) error {
+	var snap historySnapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return err
+	}
+	*h = History{horizon: snap.Horizon, orders: make([]checked, len(snap.Orders))}
+	for i, c := range snap.Orders {
+		h.orders[i] = checked{orderID: c.OrderID, placedAt: c.PlacedAt, totalCents: c.TotalCents}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"orderflow/domain/bounds"
@@ -248,6 +249,33 @@ func (s Stock) CheckInvariants() error {
 	}
 	if s.Reserved < 0 || s.Reserved > s.OnHand || s.Reserved != sum {
 		return fmt.Errorf("stock %s: onHand %d reserved %d open %d", s.ProductID, s.OnHand, s.Reserved, sum)
+	}
+	return nil
+}
+
+// stockSnapshot is Stock as a snapshot carries it: a context's changelog
+// (split into services) holds each product's stock in this form.
+type stockSnapshot struct {
+	ProductID string         `json:"productId"`
+	OnHand    int64          `json:"onHand"`
+	Reserved  int64          `json:"reserved"`
+	Open      map[string]int `json:"open,omitempty"`
+}
+
+// MarshalJSON encodes the stock with its open reservations.
+func (s Stock) MarshalJSON() ([]byte, error) {
+	return json.Marshal(stockSnapshot{ProductID: s.ProductID, OnHand: s.OnHand, Reserved: s.Reserved, Open: s.open})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (s *Stock) UnmarshalJSON(b []byte) error {
+	var snap stockSnapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return err
+	}
+	*s = Stock{ProductID: snap.ProductID, OnHand: snap.OnHand, Reserved: snap.Reserved, open: snap.Open}
+	if s.open == nil {
+		s.open = map[string]int{}
 	}
 	return nil
 }
