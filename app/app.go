@@ -34,9 +34,12 @@ type App struct {
 	runner   *projections.Runner
 	pipeline *pipeline
 	kafka    *kafkaBus // nil in one process
-	metrics  *metrics
-	http     *http.Server
-	ln       net.Listener
+	// deadlines is the orders context's deadline timer, nil in a process
+	// without the orders context.
+	deadlines *deadlines
+	metrics   *metrics
+	http      *http.Server
+	ln        net.Listener
 
 	// cdc is the follower of a legacy database (--cdc-pg), nil without one.
 	cdc *cdcFollower
@@ -96,6 +99,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.deadlines = a.startDeadlines(views)
 	if cfg.CDCPG != "" {
 		a.followLegacy()
 	}
@@ -148,6 +152,8 @@ func (a *App) setUpWriteSide(reg *events.Registry, views *projections.Views) {
 		JoinWindow: a.cfg.JoinWindow,
 		// a.metrics is set before the reactions start.
 		ObserveValidated: func(d time.Duration) { a.metrics.ObservePlacedToValidated(d) },
+		Deadlines:        deadlinesOf(a.cfg),
+		ObserveExpired:   func(reason string) { a.metrics.ObserveExpired(reason) },
 		CatchUp:          catchUp,
 	})
 	if a.kafka != nil {
@@ -248,6 +254,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		case a.ln != nil: // Start failed after listening, before serving
 			a.ln.Close()
 		}
+		a.deadlines.close() // it writes, or asks over Kafka: before either closes
 		if a.cdc != nil {
 			a.cdc.stop() // it writes: before the writer closes
 		}

@@ -14,6 +14,7 @@ import (
 	"orderflow/commands"
 	"orderflow/domain/fraud"
 	"orderflow/domain/notification"
+	"orderflow/domain/order"
 	"orderflow/events"
 	"orderflow/graph"
 	"orderflow/graph/access"
@@ -29,7 +30,12 @@ type Config struct {
 	// JoinWindow is how far apart an order's validation and payment may be
 	// for its confirmation to be sent.
 	JoinWindow time.Duration
-	Durability events.Durability
+	// ValidationDeadline is how long an order may stay PENDING before it
+	// fails with VALIDATION_TIMEOUT; PaymentDeadline how long a VALIDATED
+	// order may wait for its payment before it is cancelled with
+	// PAYMENT_TIMEOUT. Zero turns one off.
+	ValidationDeadline, PaymentDeadline time.Duration
+	Durability                          events.Durability
 	// BusPartitions is how many lanes each reaction spreads its keys over:
 	// one key's events are handled in order by one lane, different keys in
 	// parallel (the partitions of a topic, in Kafka terms).
@@ -94,23 +100,25 @@ func (c Config) Split() bool { return c.Transport == TransportKafka }
 // It listens on localhost only: without an auth secret the server is open.
 func DefaultConfig() Config {
 	return Config{
-		Addr:             "localhost:8080",
-		DBPath:           "orderflow.db",
-		FraudLimitCents:  fraud.DefaultLimitCents,
-		FraudWindow:      fraud.DefaultWindow,
-		WaitTimeout:      5 * time.Second,
-		JoinWindow:       notification.DefaultJoinWindow,
-		Durability:       events.DurabilityFull,
-		BusPartitions:    8,
-		MaxValidationLag: 100 * time.Millisecond,
-		StallAfter:       30 * time.Second,
-		ReadTimeout:      10 * time.Second,
-		WriteTimeout:     60 * time.Second,
-		IdleTimeout:      2 * time.Minute,
-		Transport:        TransportInproc,
-		KafkaPartitions:  12,
-		Contexts:         commands.Contexts(),
-		CDCSource:        cdc.DefaultSource(),
+		Addr:               "localhost:8080",
+		DBPath:             "orderflow.db",
+		FraudLimitCents:    fraud.DefaultLimitCents,
+		FraudWindow:        fraud.DefaultWindow,
+		WaitTimeout:        5 * time.Second,
+		JoinWindow:         notification.DefaultJoinWindow,
+		ValidationDeadline: order.DefaultValidationDeadline,
+		PaymentDeadline:    order.DefaultPaymentDeadline,
+		Durability:         events.DurabilityFull,
+		BusPartitions:      8,
+		MaxValidationLag:   100 * time.Millisecond,
+		StallAfter:         30 * time.Second,
+		ReadTimeout:        10 * time.Second,
+		WriteTimeout:       60 * time.Second,
+		IdleTimeout:        2 * time.Minute,
+		Transport:          TransportInproc,
+		KafkaPartitions:    12,
+		Contexts:           commands.Contexts(),
+		CDCSource:          cdc.DefaultSource(),
 		Limits: graph.Limits{
 			MaxBodyBytes:         1 << 20,
 			MaxComplexity:        10000,
@@ -148,6 +156,10 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		"longest a mutation waits for read models or validation (env ORDERFLOW_WAIT_TIMEOUT)")
 	fs.DurationVar(&cfg.JoinWindow, "join-window", cfg.JoinWindow,
 		"longest gap between an order's validation and payment for its confirmation to be sent (env ORDERFLOW_JOIN_WINDOW)")
+	fs.DurationVar(&cfg.ValidationDeadline, "validation-deadline", cfg.ValidationDeadline,
+		"a PENDING order not validated this long after its placement fails with VALIDATION_TIMEOUT, its stock released; 0: never (env ORDERFLOW_VALIDATION_DEADLINE)")
+	fs.DurationVar(&cfg.PaymentDeadline, "payment-deadline", cfg.PaymentDeadline,
+		"a VALIDATED order not paid this long after its validation is cancelled with PAYMENT_TIMEOUT, its stock released; 0: never (env ORDERFLOW_PAYMENT_DEADLINE)")
 	fs.IntVar(&cfg.BusPartitions, "bus-partitions", cfg.BusPartitions,
 		"lanes per reaction: keys are spread over them, each lane handles its keys in order (env ORDERFLOW_BUS_PARTITIONS)")
 	fs.DurationVar(&cfg.MaxValidationLag, "max-validation-lag", cfg.MaxValidationLag,
@@ -217,6 +229,8 @@ func (c Config) Validate() error {
 		return errors.New("--wait-timeout must be positive")
 	case c.JoinWindow <= 0:
 		return errors.New("--join-window must be positive")
+	case c.ValidationDeadline < 0 || c.PaymentDeadline < 0:
+		return errors.New("--validation-deadline and --payment-deadline must not be negative (0 turns one off)")
 	case c.BusPartitions < 1 || c.BusPartitions > 256:
 		return errors.New("--bus-partitions must be between 1 and 256")
 	case c.MaxValidationLag <= 0:

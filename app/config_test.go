@@ -195,3 +195,36 @@ func TestCDCSourceFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestDeadlineFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name                string
+		args                []string
+		env                 map[string]string
+		validation, payment time.Duration
+		wantErr             bool
+	}{
+		{name: "defaults", validation: time.Minute, payment: 24 * time.Hour},
+		{name: "flags", args: []string{"--validation-deadline", "30s", "--payment-deadline", "2h"}, validation: 30 * time.Second, payment: 2 * time.Hour},
+		{name: "env fallback", env: map[string]string{"ORDERFLOW_VALIDATION_DEADLINE": "5s", "ORDERFLOW_PAYMENT_DEADLINE": "10m"},
+			validation: 5 * time.Second, payment: 10 * time.Minute},
+		{name: "zero turns one off", args: []string{"--payment-deadline", "0"}, validation: time.Minute},
+		{name: "negative", args: []string{"--validation-deadline", "-1s"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseFlags("orderflow", tt.args, env(tt.env))
+			switch {
+			case tt.wantErr:
+				if err == nil || !strings.Contains(err.Error(), "--validation-deadline") {
+					t.Fatalf("err = %v, want one about the deadlines", err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case cfg.ValidationDeadline != tt.validation || cfg.PaymentDeadline != tt.payment:
+				t.Errorf("deadlines %v and %v, want %v and %v", cfg.ValidationDeadline, cfg.PaymentDeadline, tt.validation, tt.payment)
+			}
+		})
+	}
+}

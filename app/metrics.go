@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"orderflow/domain/order"
 	"orderflow/events"
 	"orderflow/projections"
 )
@@ -47,6 +48,8 @@ type metrics struct {
 	// read reads the positions, lags and tallies, for a scrape and for
 	// the stats query alike.
 	read func(context.Context) (scrape, error)
+	// expiries counts the orders this process expired, by reason.
+	expiries *prometheus.CounterVec
 }
 
 // newMetrics registers everything /metrics serves. reactions is called on
@@ -77,6 +80,14 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 			Name: "orderflow_admission_refused_total",
 			Help: "placeOrder calls answered OVERLOADED: validation lagged beyond its bound for the whole wait timeout.",
 		}),
+		expiries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderflow_deadline_expiries_total",
+			Help: "Orders this process expired since its start, by reason: VALIDATION_TIMEOUT (failed) and PAYMENT_TIMEOUT (cancelled). " +
+				"Split into services, an expiry whose Kafka transaction aborted is decided again, and counted again.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{order.ReasonValidationTimeout, order.ReasonPaymentTimeout} {
+		m.expiries.WithLabelValues(r)
 	}
 	store := events.NewStore(db)
 	read := func(ctx context.Context) (scrape, error) {
@@ -90,6 +101,7 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 		m.placedToValidated,
 		m.admissionWait,
 		m.overloaded,
+		m.expiries,
 		newPositionsCollector(read),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "orderflow_diverged_events_total",
@@ -114,6 +126,9 @@ func (m *metrics) ObserveAdmission(waited time.Duration, admitted bool) {
 		m.overloaded.Inc()
 	}
 }
+
+// ObserveExpired records an order expired by its deadline.
+func (m *metrics) ObserveExpired(reason string) { m.expiries.WithLabelValues(reason).Inc() }
 
 // ObservePlaceOrder records how long one placeOrder mutation took.
 func (m *metrics) ObservePlaceOrder(d time.Duration) { m.placeOrder.Observe(d.Seconds()) }

@@ -34,6 +34,7 @@ func TestReadModelsAreDeclared(t *testing.T) {
 		want     []string
 	}{
 		{[]string{"inventory"}, []string{"products"}},
+		{[]string{"orders"}, []string{"deadlines", "products"}},
 		{[]string{"fraud", "customercheck", "notifications"}, []string{"products"}},
 		{[]string{"api", "orders", "catalog", "customers", "payments"}, all},
 	}

@@ -100,6 +100,16 @@ func routeLocally(cfg Config) func(context string) bool {
 	return func(context string) bool { return cfg.Runs(context) && !transactional(cfg) }
 }
 
+// feed is the consumer group of a context this process runs, nil for none.
+func (k *kafkaBus) feed(context string) *kafkabus.Feed {
+	for _, f := range k.feeds {
+		if f.Context == context {
+			return f
+		}
+	}
+	return nil
+}
+
 // useStages gives each context of a transactional process its outbox.
 func (k *kafkaBus) useStages(cfg Config, store *events.Store, handlers *commands.Handlers) {
 	if !transactional(cfg) {

@@ -6,5 +6,5 @@ package commands
 var apiContext = Context{
 	Name:       ContextAPI,
 	CopiesAll:  true,
-	ReadModels: []string{"orders", "products", "stock", "customers", "notifications", "payments"},
+	ReadModels: []string{"orders", "products", "stock", "customers", "notifications", "payments", "cancellations", "deadlines"},
 }

@@ -15,6 +15,7 @@ import (
 	"orderflow/domain/fraud"
 	"orderflow/domain/inventory"
 	"orderflow/domain/notification"
+	"orderflow/domain/order"
 	"orderflow/events"
 )
 
@@ -57,6 +58,10 @@ type Handlers struct {
 	// observeValidated is told how long each order took from placement
 	// to validation; nil when nobody listens.
 	observeValidated func(time.Duration)
+	// deadlines are how long an order may wait for validation and payment;
+	// observeExpired is told the reason of each expiry (nil: nobody listens).
+	deadlines      order.Deadlines
+	observeExpired func(reason string)
 	// catchUp, when split into services, returns once this process's copy
 	// of other contexts' families holds what was published before.
 	catchUp func(ctx context.Context, families ...string) error
@@ -81,6 +86,12 @@ type Config struct {
 	// ObserveValidated, when set, is told how long each order took from
 	// placement to validation (for the latency histogram in /metrics).
 	ObserveValidated func(time.Duration)
+	// Deadlines are how long an order may wait for its validation and its
+	// payment before it expires (see ExpireOrder); zero turns one off.
+	Deadlines order.Deadlines
+	// ObserveExpired, when set, is told the reason of each order expired
+	// (VALIDATION_TIMEOUT or PAYMENT_TIMEOUT), for /metrics.
+	ObserveExpired func(reason string)
 	// CatchUp, when the contexts are split into services, returns once
 	// the local copy of the given families holds what was published before
 	// it was called (nil in one process, where the log is the copy).
@@ -98,6 +109,7 @@ func New(store *events.Store, reg *events.Registry, catalog Catalog, cfg Config)
 	return &Handlers{
 		store: store, reg: reg, catalog: catalog, fraud: cfg.Fraud, joinWindow: cfg.JoinWindow, now: cfg.Now,
 		observeValidated: cfg.ObserveValidated, catchUp: cfg.CatchUp,
+		deadlines: cfg.Deadlines, observeExpired: cfg.ObserveExpired,
 		stock: newSnapshots(
 			func(s inventory.Stock, p events.Payload) inventory.Stock { return s.Evolve(p) }, inventory.Stock.Clone),
 		frauds: newSnapshots(

@@ -114,7 +114,7 @@ func (l *orderLane) decide(ctx context.Context, b *batch, d events.Delivery, val
 			}
 		}
 	}
-	evs := order.Evaluate(p.order, p.results)
+	evs := order.Evaluate(p.order, p.results, l.h.now())
 	p.apply(evs)
 	if p.order.Status == order.Validated && len(evs) > 0 {
 		*validated = append(*validated, p.order.PlacedAt)

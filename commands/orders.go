@@ -15,13 +15,19 @@ import (
 var ordersContext = Context{
 	Name:    ContextOrders,
 	Streams: order.StreamID(""),
-	Events: current(order.OrderPlaced{}, order.OrderValidated{}, order.OrderFailed{}, order.OrderPaid{},
-		order.OrderShipped{}, order.OrderCancelled{}),
-	Commands:   []CommandName{CmdPlaceOrder, CmdShipOrder, CmdCancelOrder},
-	Copies:     []string{ContextCatalog},
-	ScalesOut:  true,
-	Reaction:   &orderProcessReaction,
-	ReadModels: []string{"products"},
+	Events: append(current(order.OrderPlaced{}, order.OrderFailed{}, order.OrderPaid{},
+		order.OrderShipped{}, order.OrderCancelled{}), events.Registration{
+		Payload:   order.OrderValidated{},
+		Version:   order.OrderValidatedVersion,
+		Upcasters: map[int]events.Upcaster{1: events.UpcastObject(order.UpcastOrderValidatedV1)},
+	}),
+	Commands:  []CommandName{CmdPlaceOrder, CmdShipOrder, CmdCancelOrder, CmdExpireOrder},
+	Copies:    []string{ContextCatalog},
+	ScalesOut: true,
+	Reaction:  &orderProcessReaction,
+	// The deadlines read model lists the orders a deadline runs for: the
+	// deadline timer (deadlines.go) finds the orders due there.
+	ReadModels: []string{"products", "deadlines"},
 }
 
 // PlaceOrder asks for a new order.
@@ -81,6 +87,37 @@ func (h *Handlers) CancelOrder(ctx context.Context, orderID, reason string, md e
 	return h.updateOrder(ctx, orderID, md, func(o order.Order) ([]order.Event, error) {
 		return order.Cancel(o, reason)
 	})
+}
+
+// ExpireOrder ends an order whose deadline has passed (order.Expire): a
+// PENDING order fails with VALIDATION_TIMEOUT, a VALIDATED one is
+// cancelled with PAYMENT_TIMEOUT. It is asked by the deadline timer and
+// is decided against the order's stream like any command on it, so that an
+// expiry racing a validation or a payment gives one outcome: an order whose
+// deadline has not passed, or that moved on, records nothing.
+func (h *Handlers) ExpireOrder(ctx context.Context, orderID string, md events.Metadata) (Result, error) {
+	var expired []order.Event
+	res, err := h.updateOrder(ctx, orderID, md, func(o order.Order) ([]order.Event, error) {
+		expired = order.Expire(o, h.deadlines, h.now())
+		return expired, nil
+	})
+	if err == nil && h.observeExpired != nil {
+		for _, e := range expired {
+			h.observeExpired(reasonOf(e))
+		}
+	}
+	return res, err
+}
+
+// reasonOf is the reason an expiry gives.
+func reasonOf(e order.Event) string {
+	switch e := e.(type) {
+	case order.OrderFailed:
+		return e.Reason
+	case order.OrderCancelled:
+		return e.Reason
+	}
+	return ""
 }
 
 // updateOrder is load-decide-append for an existing order. Events caused by

@@ -53,6 +53,10 @@ const (
 	CmdPayOrder              CommandName = "PayOrder"
 	CmdShipOrder             CommandName = "ShipOrder"
 	CmdCancelOrder           CommandName = "CancelOrder"
+	// CmdExpireOrder is not the API's: the deadline timer of an orders
+	// member sends it to the member that owns the order (see
+	// DeadlineTimer).
+	CmdExpireOrder CommandName = "ExpireOrder"
 )
 
 // The arguments of the commands that take more than their struct.
@@ -114,6 +118,8 @@ func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
 		return run(cmd, func(a orderArgs) (Result, error) { return h.ShipOrder(ctx, a.OrderID, md) })
 	case CmdCancelOrder:
 		return run(cmd, func(a orderArgs) (Result, error) { return h.CancelOrder(ctx, a.OrderID, a.Reason, md) })
+	case CmdExpireOrder:
+		return run(cmd, func(a orderArgs) (Result, error) { return h.ExpireOrder(ctx, a.OrderID, md) })
 	}
 	return Result{}, fmt.Errorf("unknown command %q", cmd.Name)
 }

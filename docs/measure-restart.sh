@@ -2,7 +2,10 @@
 # Measures what a crash costs a member of a context that scales out: a devbroker and the README's
 # three services on this machine, `orderflow load` for a while (the history), then the inventory
 # service killed with SIGKILL and started again on its database. Prints the history's size, the
-# time from the restart to /readyz and to the first order VALIDATED after it.
+# time from the restart to /readyz and to the first order VALIDATED after it. Then a new member of
+# inventory and one of the checks service join with empty databases: prints how long each took to
+# restore from its context's changelog, to be ready (/readyz), and to take its share of the
+# partitions over (their log's "took partitions over"), and how many events its log holds then.
 #
 # usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 240s 16 for ~1M)
 set -euo pipefail
@@ -35,3 +38,22 @@ t1=$(date +%s.%N)
 out=$(gql '{"query":"mutation { placeOrder(input: {id: \"after-restart\", customerId: \"m\", lines: [{productId: \"mp\", quantity: 1}]}, waitForValidation: true) { status } }"}')
 t2=$(date +%s.%N)
 echo "restart to /readyz: $(echo "$t1 - $t0" | bc) s; to the first order VALIDATED: $(echo "$t2 - $t0" | bc) s ($out)"
+
+# New members, empty databases: they restore from the changelogs and copy the topics from the
+# watermarks on.
+t0=$(date +%s.%N)
+"$BIN" $K --contexts inventory --db "$W/inv-new.db" --addr 127.0.0.1:28083 > "$W/inv-new.log" 2>&1 &
+"$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks-new.db" --addr 127.0.0.1:28084 > "$W/checks-new.log" 2>&1 &
+for port in 28083 28084; do
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:$port/readyz)" = 200 ]; do sleep 0.02; done
+  echo "new member on :$port ready after $(echo "$(date +%s.%N) - $t0" | bc) s"
+done
+for name in inv-new checks-new; do
+  until grep -q "took partitions over" "$W/$name.log"; do sleep 0.02; done
+done
+sleep 1
+for name in inv-new checks-new; do
+  echo "$name: $(grep -o 'restored its state from the changelog.*' "$W/$name.log" | head -2 | tr '\n' ' ')"
+  echo "$name: $(grep -o 'took partitions over.*' "$W/$name.log" | head -2 | tr '\n' ' ')"
+done
+echo "events in the new inventory member's log: $(curl -s 127.0.0.1:28083/metrics | awk '/^orderflow_log_head_position /{print $2}'), the old one's: $(curl -s 127.0.0.1:28081/metrics | awk '/^orderflow_log_head_position /{print $2}')"

@@ -26,8 +26,17 @@ func toOrder(o *projections.Order) *model.Order {
 	return &model.Order{
 		ID: o.ID, CustomerID: o.CustomerID, Status: model.OrderStatus(o.Status), Lines: lines,
 		TotalCents: o.TotalCents, PaidCents: o.PaidCents, RefundedCents: o.RefundedCents, FailureReasons: reasons, Version: int(o.Version),
-		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, CancellationReason: cancellationReason(o),
 	}
+}
+
+// cancellationReason is why a cancelled order was; nil for any other.
+func cancellationReason(o *projections.Order) *string {
+	if o.Status != "CANCELLED" {
+		return nil
+	}
+	r := o.CancellationReason
+	return &r
 }
 
 func toProduct(p *projections.Product) *model.Product {

@@ -95,7 +95,8 @@ func (h *History) OrderAt(ctx context.Context, orderID string, version int64) (*
 
 // foldOrder applies one event to an order row in memory: what the orders
 // projection decides for the event (changeOf), when it is about this
-// order, and the payments projection's amounts.
+// order, the payments projection's amounts and the cancellations
+// projection's reason.
 func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
 	if c, ok := changeOf(p); ok && c.orderID == orderID {
 		c.applyTo(o, e)
@@ -108,6 +109,10 @@ func foldOrder(o *Order, orderID string, e events.Event, p events.Payload) {
 	case payment.PaymentRefunded:
 		if p.OrderID == orderID {
 			o.RefundedCents = p.AmountCents
+		}
+	case order.OrderCancelled:
+		if p.OrderID == orderID {
+			o.CancellationReason = p.Reason
 		}
 	}
 }

@@ -13,19 +13,22 @@ import (
 
 // Order is a row of the orders read model.
 type Order struct {
-	ID             string
-	Seq            int64 // position of OrderPlaced: the listing order and the cursor
-	CustomerID     string
-	Status         string
-	Lines          []OrderLine
-	TotalCents     int64
-	PaidCents      int64 // received for it, whatever became of the order
-	RefundedCents  int64 // given back because it was cancelled or failed
-	FailureReasons []string
-	Version        int64
-	CorrelationID  string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID            string
+	Seq           int64 // position of OrderPlaced: the listing order and the cursor
+	CustomerID    string
+	Status        string
+	Lines         []OrderLine
+	TotalCents    int64
+	PaidCents     int64 // received for it, whatever became of the order
+	RefundedCents int64 // given back because it was cancelled or failed
+	// CancellationReason is why a CANCELLED order was (the reason given to
+	// cancelOrder, or PAYMENT_TIMEOUT); "" otherwise.
+	CancellationReason string
+	FailureReasons     []string
+	Version            int64
+	CorrelationID      string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // OrderLine is one line of an order as placed.
@@ -90,8 +93,10 @@ func (v *Views) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 func NewViews(db *sql.DB) *Views { return &Views{db: db} }
 
 const selectOrder = `SELECT id, seq, customer_id, status, total_cents, lines, failure_reasons, version,
-	correlation_id, created_at, updated_at, COALESCE(paid_cents, 0), COALESCE(refunded_cents, 0)
-	FROM orders LEFT JOIN payments ON payments.order_id = orders.id `
+	correlation_id, created_at, updated_at, COALESCE(paid_cents, 0), COALESCE(refunded_cents, 0),
+	COALESCE(cancellations.reason, '')
+	FROM orders LEFT JOIN payments ON payments.order_id = orders.id
+	LEFT JOIN cancellations ON cancellations.order_id = orders.id `
 
 // Order returns one order, nil when there is none.
 func (v *Views) Order(ctx context.Context, id string) (*Order, error) {
@@ -207,7 +212,7 @@ func (v *Views) orders(ctx context.Context, q string, args ...any) ([]Order, err
 		var lines, reasons string
 		var created, updated int64
 		if err := rows.Scan(&o.ID, &o.Seq, &o.CustomerID, &o.Status, &o.TotalCents, &lines, &reasons,
-			&o.Version, &o.CorrelationID, &created, &updated, &o.PaidCents, &o.RefundedCents); err != nil {
+			&o.Version, &o.CorrelationID, &created, &updated, &o.PaidCents, &o.RefundedCents, &o.CancellationReason); err != nil {
 			return nil, fmt.Errorf("query orders: %w", err)
 		}
 		if err := json.Unmarshal([]byte(lines), &o.Lines); err != nil {

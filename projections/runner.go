@@ -43,7 +43,7 @@ type Definition struct {
 // All returns every projection of the read side.
 func All() []Definition {
 	return []Definition{ordersDefinition, productsDefinition, stockDefinition, customersDefinition, notificationsDefinition,
-		paymentsDefinition}
+		paymentsDefinition, cancellationsDefinition, deadlinesDefinition}
 }
 
 func generationNames(gen int64) Names {

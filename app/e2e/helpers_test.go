@@ -72,9 +72,11 @@ type Order struct {
 	PaidCents      int         `json:"paidCents"`
 	RefundedCents  int         `json:"refundedCents"`
 	FailureReasons []string    `json:"failureReasons"`
-	Version        int         `json:"version"`
-	CreatedAt      time.Time   `json:"createdAt"`
-	UpdatedAt      time.Time   `json:"updatedAt"`
+	// CancellationReason is null unless the order is CANCELLED.
+	CancellationReason *string   `json:"cancellationReason"`
+	Version            int       `json:"version"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
 }
 
 func (o Order) hasReason(reason string) bool {
@@ -121,7 +123,7 @@ const (
 	stockFields    = `productId onHand reserved available`
 	productFields  = `id name priceCents`
 	customerFields = `id name email address`
-	orderFields    = `id customerId status lines { productId quantity unitPriceCents } totalCents paidCents refundedCents failureReasons version createdAt updatedAt`
+	orderFields    = `id customerId status lines { productId quantity unitPriceCents } totalCents paidCents refundedCents failureReasons cancellationReason version createdAt updatedAt`
 	eventFields    = `position streamId version type schemaVersion occurredAt correlationId causationId data`
 )
 

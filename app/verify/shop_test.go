@@ -203,7 +203,7 @@ func (s *shop) checkCustomer(o *sim) {
 // evaluate is the order process: validate or fail, then apply a payment
 // held; a failure releases the lines and refunds, as the reactions do.
 func (s *shop) evaluate(o *sim) {
-	s.order(o, order.Evaluate(o.o, o.results))
+	s.order(o, order.Evaluate(o.o, o.results, time.Now()))
 	switch o.o.Status {
 	case order.Failed:
 		s.release(o)

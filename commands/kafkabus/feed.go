@@ -651,3 +651,16 @@ func (f *Feed) InHand(now time.Time) (int, time.Duration) {
 	}
 	return n, max(now.Sub(oldest), 0)
 }
+
+// Owns says this member holds, now, the partition of its context's topics
+// that a key is in (partitions is how many each topic has): it is the
+// writer of the key's stream until a rebalance takes the partition away.
+// Every topic of the group is co-partitioned, so the partition numbers
+// the feed owns say it for all of them. Only a transactional feed (every
+// context split into services that writes streams) keeps them.
+func (f *Feed) Owns(key string, partitions int) bool {
+	p := int32(partitionOf([]byte(key), partitions))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.owned[p]
+}

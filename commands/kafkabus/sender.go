@@ -163,3 +163,19 @@ func (s *Sender) reached(ctx context.Context, eventID string) (int64, error) {
 func (s *Sender) late(cmd commands.Command, err error) error {
 	return fmt.Errorf("the %s service did not answer %s in time (is it running?): %w", cmd.Context, cmd.Name, err)
 }
+
+// Ask publishes cmd to its context's command topic without waiting for a
+// reply: the member that owns its key carries it out (inside its
+// transaction, for a context that decides in transactions). A command
+// asked again is carried out again, so it must be one whose second time
+// changes nothing (ExpireOrder).
+func Ask(ctx context.Context, pub message.Publisher, log *slog.Logger, cmd commands.Command) error {
+	value, err := json.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	if !publish(ctx, pub, log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: message.NewMessage(cmd.ID, value)}) {
+		return ctx.Err()
+	}
+	return nil
+}

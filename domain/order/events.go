@@ -1,6 +1,9 @@
 package order
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Event is any event of an order stream.
 type Event interface{ EventType() string }
@@ -14,9 +17,26 @@ type OrderPlaced struct {
 	PlacedAt   time.Time `json:"placedAt"`
 }
 
-// OrderValidated says all three validations passed.
+// OrderValidated says all three validations passed. ValidatedAt starts
+// the payment deadline; version 1 of the event did not record it (zero
+// when read back), and such an order's payment deadline runs from its
+// placement (see Deadlines.Due).
 type OrderValidated struct {
-	OrderID string `json:"orderId"`
+	OrderID     string    `json:"orderId"`
+	ValidatedAt time.Time `json:"validatedAt,omitempty"`
+}
+
+// OrderValidatedVersion is the schema version of OrderValidated: 2 added
+// validatedAt.
+const OrderValidatedVersion = 2
+
+// UpcastOrderValidatedV1 brings a version 1 OrderValidated to version 2:
+// the time of validation was not recorded, and stays absent.
+func UpcastOrderValidatedV1(v1 map[string]any) (map[string]any, error) {
+	if _, ok := v1["orderId"].(string); !ok {
+		return nil, errors.New("OrderValidated v1 without an orderId")
+	}
+	return v1, nil
 }
 
 // OrderFailed says a validation failed; Reason is the first failure's code.

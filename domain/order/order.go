@@ -70,7 +70,10 @@ type Order struct {
 	Lines      []Line
 	TotalCents int64
 	PlacedAt   time.Time
-	PaymentID  string
+	// ValidatedAt is when it was validated, zero when it was not (or was,
+	// by a version 1 OrderValidated that did not say when).
+	ValidatedAt time.Time
+	PaymentID   string
 }
 
 // Exists reports whether the order was placed.
@@ -81,6 +84,8 @@ func (o Order) Evolve(e Event) Order {
 	switch e := e.(type) {
 	case OrderPlaced:
 		o.ID, o.CustomerID, o.Lines, o.TotalCents, o.PlacedAt = e.OrderID, e.CustomerID, e.Lines, e.TotalCents, e.PlacedAt
+	case OrderValidated:
+		o.ValidatedAt = e.ValidatedAt
 	case OrderPaid:
 		o.PaymentID = e.PaymentID
 	}

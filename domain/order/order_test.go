@@ -300,7 +300,7 @@ func TestEvaluate(t *testing.T) {
 	fail := func(c order.Check, reason string) order.CheckResult {
 		return order.CheckResult{Check: c, Passed: false, Reason: reason}
 	}
-	validated := []order.Event{order.OrderValidated{OrderID: "o1"}}
+	validated := []order.Event{order.OrderValidated{OrderID: "o1", ValidatedAt: now}}
 	failed := func(reason string) []order.Event {
 		return []order.Event{order.OrderFailed{OrderID: "o1", Reason: reason, Lines: placedLines}}
 	}
@@ -355,7 +355,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := order.Evaluate(tt.state, tt.results)
+			got := order.Evaluate(tt.state, tt.results, now)
 			if !sameEvents(got, tt.want) {
 				t.Errorf("events = %#v\nwant %#v", got, tt.want)
 			}
@@ -368,7 +368,7 @@ func TestEvaluateFolds(t *testing.T) {
 	for _, e := range order.Evaluate(o, []order.CheckResult{
 		{Check: order.CheckInventory, ProductID: "p1", Passed: true},
 		{Check: order.CheckInventory, ProductID: "p2", Passed: true}, {Check: order.CheckFraud, Passed: true}, {Check: order.CheckCustomer, Passed: true},
-	}) {
+	}, now) {
 		o = o.Evolve(e)
 	}
 	if o.Status != order.Validated {
@@ -376,7 +376,7 @@ func TestEvaluateFolds(t *testing.T) {
 	}
 
 	o = in(order.Pending)
-	for _, e := range order.Evaluate(o, []order.CheckResult{{Check: order.CheckCustomer, Reason: "UNKNOWN_CUSTOMER"}}) {
+	for _, e := range order.Evaluate(o, []order.CheckResult{{Check: order.CheckCustomer, Reason: "UNKNOWN_CUSTOMER"}}, now) {
 		o = o.Evolve(e)
 	}
 	if o.Status != order.Failed {

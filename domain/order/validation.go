@@ -1,5 +1,7 @@
 package order
 
+import "time"
+
 // Check names one of the three independent validations of a placed order.
 type Check string
 
@@ -50,8 +52,9 @@ func ResultOf(e any) (orderID string, r CheckResult, ok bool) {
 // lines reserved for an order that fails are released by inventory when it
 // sees OrderFailed, so "all lines or none" holds in effect. Results never
 // change an order that is no longer PENDING, so late or repeated results
-// are harmless.
-func Evaluate(o Order, results []CheckResult) []Event {
+// are harmless. now is when the order is validated: its payment deadline
+// runs from then.
+func Evaluate(o Order, results []CheckResult, now time.Time) []Event {
 	if o.Status != Pending {
 		return nil
 	}
@@ -77,7 +80,7 @@ func Evaluate(o Order, results []CheckResult) []Event {
 			return nil
 		}
 	}
-	return []Event{OrderValidated{OrderID: o.ID}}
+	return []Event{OrderValidated{OrderID: o.ID, ValidatedAt: now.UTC()}}
 }
 
 // ApplyPayment turns a received payment into OrderPaid once the order is

@@ -105,19 +105,20 @@ type ComplexityRoot struct {
 	}
 
 	Order struct {
-		CreatedAt      func(childComplexity int) int
-		CustomerID     func(childComplexity int) int
-		FailureReasons func(childComplexity int) int
-		History        func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Lines          func(childComplexity int) int
-		PaidCents      func(childComplexity int) int
-		RefundedCents  func(childComplexity int) int
-		Status         func(childComplexity int) int
-		Timeline       func(childComplexity int) int
-		TotalCents     func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		Version        func(childComplexity int) int
+		CancellationReason func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		CustomerID         func(childComplexity int) int
+		FailureReasons     func(childComplexity int) int
+		History            func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Lines              func(childComplexity int) int
+		PaidCents          func(childComplexity int) int
+		RefundedCents      func(childComplexity int) int
+		Status             func(childComplexity int) int
+		Timeline           func(childComplexity int) int
+		TotalCents         func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		Version            func(childComplexity int) int
 	}
 
 	OrderConnection struct {
@@ -611,6 +612,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Notification.SentAt(childComplexity), true
 
+	case "Order.cancellationReason":
+		if e.ComplexityRoot.Order.CancellationReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CancellationReason(childComplexity), true
 	case "Order.createdAt":
 		if e.ComplexityRoot.Order.CreatedAt == nil {
 			break
@@ -1367,8 +1374,17 @@ type Order {
   paidCents: Int64!
   "What was given back: the payment of an order that was cancelled or failed is refunded whole."
   refundedCents: Int64!
-  "Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER."
+  """
+  Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER;
+  VALIDATION_TIMEOUT when the order was not validated within the validation deadline.
+  """
   failureReasons: [String!]!
+  """
+  Why a CANCELLED order was cancelled: the reason given to cancelOrder, or PAYMENT_TIMEOUT when it
+  was not paid within the payment deadline. Null for an order that was not cancelled; empty when
+  cancelOrder was given no reason.
+  """
+  cancellationReason: String
   "The version of the order's stream the read model reflects."
   version: Int!
   createdAt: Time!
@@ -1729,6 +1745,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_refundedCents(ctx, field)
 	case "failureReasons":
 		return ec.fieldContext_Order_failureReasons(ctx, field)
+	case "cancellationReason":
+		return ec.fieldContext_Order_cancellationReason(ctx, field)
 	case "version":
 		return ec.fieldContext_Order_version(ctx, field)
 	case "createdAt":
@@ -4000,6 +4018,29 @@ func (ec *executionContext) _Order_failureReasons(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Order_failureReasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_cancellationReason(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_cancellationReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancellationReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_cancellationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
 }
 
@@ -7842,6 +7883,11 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		case "failureReasons":
 			out.Values[i] = ec._Order_failureReasons(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancellationReason":
+			out.Values[i] = ec._Order_cancellationReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":

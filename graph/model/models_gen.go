@@ -86,8 +86,13 @@ type Order struct {
 	PaidCents int64 `json:"paidCents"`
 	// What was given back: the payment of an order that was cancelled or failed is refunded whole.
 	RefundedCents int64 `json:"refundedCents"`
-	// Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER.
+	// Codes of every validation that failed: INSUFFICIENT_STOCK, FRAUD_LIMIT_EXCEEDED, UNKNOWN_CUSTOMER;
+	// VALIDATION_TIMEOUT when the order was not validated within the validation deadline.
 	FailureReasons []string `json:"failureReasons"`
+	// Why a CANCELLED order was cancelled: the reason given to cancelOrder, or PAYMENT_TIMEOUT when it
+	// was not paid within the payment deadline. Null for an order that was not cancelled; empty when
+	// cancelOrder was given no reason.
+	CancellationReason *string `json:"cancellationReason,omitempty"`
 	// The version of the order's stream the read model reflects.
 	Version   int       `json:"version"`
 	CreatedAt time.Time `json:"createdAt"`
