@@ -48,10 +48,8 @@ for port in 28083 28084; do
   until [ "$(curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:$port/readyz)" = 200 ]; do sleep 0.02; done
   echo "new member on :$port ready after $(echo "$(date +%s.%N) - $t0" | bc) s"
 done
-for name in inv-new checks-new; do
-  until grep -q "took partitions over" "$W/$name.log"; do sleep 0.02; done
-done
-sleep 1
+# They take their partitions over when orders reach them.
+"$BIN" load --target http://127.0.0.1:28080 --clients 8 --duration 2s --products 50 > "$W/load-after.log" 2>&1
 for name in inv-new checks-new; do
   echo "$name: $(grep -o 'restored its state from the changelog.*' "$W/$name.log" | head -2 | tr '\n' ' ')"
   echo "$name: $(grep -o 'took partitions over.*' "$W/$name.log" | head -2 | tr '\n' ' ')"
