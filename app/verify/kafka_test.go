@@ -24,15 +24,7 @@ import (
 // family's topic, keyed by its stream's key.
 func record(tb testing.TB, e events.Event) *kgo.Record {
 	tb.Helper()
-	value, err := kafkabus.EncodeEvent(e)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &kgo.Record{
-		Topic: kafkabus.FamilyTopic(commands.StreamContext(e.StreamID)),
-		Key:   []byte(commands.StreamKey(e.StreamID)),
-		Value: value,
-	}
+	return kafkabus.EventRecord(e)
 }
 
 // startBroker is an in-process kfake broker with orderflow's topics.

@@ -2,7 +2,6 @@ package kafkabus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -305,7 +304,7 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 			out[i] = polledEvent{Event: e, Imported: events.Imported{Position: e.Position}}
 			continue
 		}
-		e, err := decodeEvent(rec.Value)
+		e, err := decodeEvent(rec)
 		if err != nil {
 			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 			continue
@@ -341,10 +340,10 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 }
 
 // takes says the feed's reaction may take the record's event: it does not
-// when the record's type header names a type it does not consume (a record
-// without one, written by an earlier version, is decoded to see).
+// when the record's headers name a type it does not consume (a record
+// without a type header, written by an early version, is decoded to see).
 func (f *Feed) takes(rec *kgo.Record) bool {
-	t := header(rec, typeMetadata)
+	t := eventType(rec)
 	return t == "" || (f.Reaction != nil && f.Reaction.Wants(t))
 }
 
@@ -410,8 +409,8 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 // returns its reply (false for a record that is not a command, which is
 // skipped).
 func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, error) {
-	var cmd commands.Command
-	if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.ID == "" {
+	cmd, err := decodeCommand(rec, f.Context)
+	if err != nil {
 		f.Log.Error("kafka feed: a record that is not a command is skipped", "topic", rec.Topic, "offset", rec.Offset, "err", err)
 		return outgoing{}, false, nil
 	}
@@ -440,11 +439,11 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 			}
 		}
 	}
-	value, err := json.Marshal(rep)
+	msg, err := replyMessage(f.Context, rep, time.Now())
 	if err != nil {
 		return outgoing{}, false, err
 	}
-	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: message.NewMessage(events.NewID(), value)}, true, nil
+	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: msg}, true, nil
 }
 
 // refusal is the code and message a remote caller gets for err.

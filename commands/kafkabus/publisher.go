@@ -12,9 +12,9 @@ import (
 // keyMetadata names the message metadata that holds a record's key.
 const keyMetadata = "orderflow_key"
 
-// uuidHeader carries a message's watermill id, as watermill-kafka's
-// marshaler names it, so a record reads the same whichever publisher wrote
-// it (topics written by earlier versions, through watermill-kafka, too).
+// uuidHeader carried a message's watermill id in records of the versions
+// before CloudEvents (as watermill-kafka's marshaler names it); ce_id
+// carries it now.
 const uuidHeader = "_watermill_message_uuid"
 
 // Publisher is the watermill Publisher every record of orderflow goes out
@@ -103,14 +103,17 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 }
 
 // record is the Kafka record of a message: its payload as the value, its
-// metadata as headers after its id, as watermill-kafka's marshaler writes
-// them.
+// id as the ce_id header and its metadata (the other CloudEvents
+// attributes, see wire.go) as headers; the key metadata is the record's
+// key, not a header.
 func record(topic string, msg *message.Message) *kgo.Record {
 	rec := &kgo.Record{Topic: topic, Key: []byte(msg.Metadata.Get(keyMetadata)), Value: msg.Payload,
 		Headers: make([]kgo.RecordHeader, 0, 1+len(msg.Metadata))}
-	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: uuidHeader, Value: []byte(msg.UUID)})
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: ceID, Value: []byte(msg.UUID)})
 	for k, v := range msg.Metadata {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		if k != keyMetadata && k != ceID {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		}
 	}
 	return rec
 }

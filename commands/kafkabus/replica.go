@@ -114,7 +114,7 @@ func (r *Replica) Run(ctx context.Context) error {
 				} else if _, ok := heldEvent(r.store, rec); ok {
 					// Already in the log: this process's own output, or
 					// an event a consumer group of it imported first.
-				} else if e, err := decodeEvent(rec.Value); err != nil {
+				} else if e, err := decodeEvent(rec); err != nil {
 					r.log.Error("kafka replica: a record that is not an event is skipped", "topic", rec.Topic,
 						"partition", rec.Partition, "offset", rec.Offset, "err", err)
 				} else {

@@ -66,7 +66,7 @@ func Reread(ctx context.Context, store *events.Store, brokers []string, families
 			}
 			if rec.Attrs.IsControl() {
 				// the end of a transaction: counted, not read
-			} else if e, err := decodeEvent(rec.Value); err == nil {
+			} else if e, err := decodeEvent(rec); err == nil {
 				evs = append(evs, e)
 			}
 			if rec.Offset+1 >= end {

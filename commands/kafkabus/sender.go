@@ -99,11 +99,7 @@ func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Resul
 		delete(s.waiting, cmd.ID)
 		s.mu.Unlock()
 	}()
-	value, err := json.Marshal(cmd)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: message.NewMessage(cmd.ID, value)}) {
+	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: commandMessage(cmd, time.Now())}) {
 		return commands.Result{}, s.late(cmd, ctx.Err())
 	}
 	var rep reply
