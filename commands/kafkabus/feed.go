@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +72,7 @@ type Feed struct {
 	TransactionalID string
 	Log             *slog.Logger
 
-	brokers []string
+	cluster Cluster
 	cl      *kgo.Client
 	session *kgo.GroupTransactSession
 	txPub   *Publisher
@@ -115,13 +114,13 @@ func (t *tracked) finish(head int64) {
 }
 
 // Start joins the context's group.
-func (f *Feed) Start(brokers []string) error {
-	f.brokers = brokers
+func (f *Feed) Start(cluster Cluster) error {
+	f.cluster = cluster
 	f.pending = map[partitionKey][]*tracked{}
 	if f.Stage == nil {
 		// Partition n of every topic of the group goes to the same member:
 		// the commands for a product reach the member that reserves it.
-		cl, err := newClient(brokers, append(f.groupOpts(), kgo.BlockRebalanceOnPoll(), kgo.DisableAutoCommit(),
+		cl, err := newClient(cluster, append(f.groupOpts(), kgo.BlockRebalanceOnPoll(), kgo.DisableAutoCommit(),
 			kgo.Balancers(kgo.RangeBalancer()))...)
 		if err != nil {
 			return err
@@ -153,7 +152,7 @@ func (f *Feed) groupOpts() []kgo.Opt {
 // not blocked while a poll is in hand: one that takes partitions from this
 // member aborts its transaction instead (see runTransactions).
 func (f *Feed) startSession() error {
-	opts := append(baseOpts(f.brokers), f.groupOpts()...)
+	opts := append(baseOpts(f.cluster), f.groupOpts()...)
 	opts = append(opts,
 		// Static membership: a member restarted on its database takes its
 		// partitions back at once instead of after the dead one's session,
@@ -169,7 +168,7 @@ func (f *Feed) startSession() error {
 	)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
-		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, strings.Join(f.brokers, ","), err)
+		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, f.cluster, err)
 	}
 	f.mu.Lock()
 	f.session, f.cl = sess, sess.Client()

@@ -2,7 +2,6 @@ package kafkabus
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -50,8 +49,8 @@ var _ message.Publisher = (*Publisher)(nil)
 
 // NewPublisher returns the publisher of a process's relay, command sender
 // and replies.
-func NewPublisher(brokers []string) (*Publisher, error) {
-	cl, err := newClient(brokers,
+func NewPublisher(cluster Cluster) (*Publisher, error) {
+	cl, err := newClient(cluster,
 		kgo.ClientID("orderflow"),
 		kgo.RecordPartitioner(keyPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -61,7 +60,7 @@ func NewPublisher(brokers []string) (*Publisher, error) {
 		kgo.ProducerLinger(0),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("kafka publisher for %s: %w", strings.Join(brokers, ","), err)
+		return nil, fmt.Errorf("kafka publisher for %s: %w", cluster, err)
 	}
 	return &Publisher{cl: cl}, nil
 }

@@ -22,7 +22,7 @@ func TestPublisherPlacesKeysAsEveryProducerDoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	pub, err := NewPublisher(cluster.ListenAddrs())
+	pub, err := NewPublisher(Plaintext(cluster.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
