@@ -5,7 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +186,62 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 			t.Errorf("kcat's command keyed kettle on partition %d, want 2", r.Partition)
 		}
 	}
+
+	// Every record of every topic but the replies is the data its ce_type's published schema
+	// describes (orderflow schemas, from the same types the code encodes with).
+	dir := t.TempDir()
+	if res := runBinary(t, s.bin, time.Minute, "schemas", "--out", dir); res.code != 0 {
+		t.Fatalf("orderflow schemas --out: exit %d\n%s", res.code, res.stderr)
+	}
+	byType := map[string]map[string]any{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var schema map[string]any
+		if err := json.Unmarshal(b, &schema); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		byType[schema["title"].(string)] = schema
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validated := map[string]int{}
+	for _, topic := range []string{"orderflow.orders", "orderflow.orders-by-product", "orderflow.orders-by-customer",
+		"orderflow.order-validations", "orderflow.catalog", "orderflow.customers", "orderflow.inventory", "orderflow.fraud",
+		"orderflow.customercheck", "orderflow.payments", "orderflow.notifications", "orderflow.orders.commands",
+		"orderflow.catalog.commands", "orderflow.customers.commands", "orderflow.inventory.commands", "orderflow.payments.commands"} {
+		for _, r := range kcatTopic(t, broker, topic) {
+			ce := r.Headers["ce_type"]
+			schema, ok := byType[ce]
+			if !ok {
+				t.Errorf("%s offset %d: no published schema for ce_type %q", topic, r.Offset, ce)
+				continue
+			}
+			var doc any
+			if err := json.Unmarshal([]byte(r.Payload), &doc); err != nil {
+				t.Errorf("%s offset %d: the value is not JSON: %v", topic, r.Offset, err)
+				continue
+			}
+			if err := validate(schema, doc, ce); err != nil {
+				t.Errorf("%s offset %d does not validate against its schema: %v\n%s", topic, r.Offset, err, r.Payload)
+				continue
+			}
+			validated[ce]++
+		}
+	}
+	for _, ce := range []string{"orderflow.OrderPlaced.v1", "orderflow.StockReserved.v1", "orderflow.CustomerRegistered.v1",
+		"orderflow.command.PlaceOrder.v1", "orderflow.command.AddStock.v1", "orderflow.PaymentReceived.v1"} {
+		if validated[ce] == 0 {
+			t.Errorf("no record of %s was seen to validate (validated: %v)", ce, validated)
+		}
+	}
+	t.Logf("records validated against their schemas: %v", validated)
 	s.checkNoErrorsLogged()
 }

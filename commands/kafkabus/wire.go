@@ -328,6 +328,14 @@ func EventRecord(e events.Event) *kgo.Record {
 	return record(FamilyTopic(commands.StreamContext(e.StreamID)), withKey(eventMessage(e), commands.StreamKey(e.StreamID)))
 }
 
+// CETypeOfEvent is the ce_type of the records of an event type at a schema
+// version (orderflow.OrderPlaced.v1).
+func CETypeOfEvent(typ string, schemaVersion int) string { return ceEventType(typ, schemaVersion) }
+
+// CETypeOfCommand is the ce_type of the records of a command
+// (orderflow.command.PlaceOrder.v1).
+func CETypeOfCommand(name commands.CommandName) string { return ceCommandType(name) }
+
 // DecodeEvent reads the event a record of a family topic carries, in
 // either format (for tools that read the topics, such as `orderflow
 // verify`).
