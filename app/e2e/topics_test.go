@@ -187,7 +187,7 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 		}
 	}
 
-	// Every record of every topic but the replies is the data its ce_type's published schema
+	// Every record of every topic is the data its ce_type's published schema
 	// describes (orderflow schemas, from the same types the code encodes with).
 	dir := t.TempDir()
 	if res := runBinary(t, s.bin, time.Minute, "schemas", "--out", dir); res.code != 0 {
@@ -216,7 +216,8 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 	for _, topic := range []string{"orderflow.orders", "orderflow.orders-by-product", "orderflow.orders-by-customer",
 		"orderflow.order-validations", "orderflow.catalog", "orderflow.customers", "orderflow.inventory", "orderflow.fraud",
 		"orderflow.customercheck", "orderflow.payments", "orderflow.notifications", "orderflow.orders.commands",
-		"orderflow.catalog.commands", "orderflow.customers.commands", "orderflow.inventory.commands", "orderflow.payments.commands"} {
+		"orderflow.catalog.commands", "orderflow.customers.commands", "orderflow.inventory.commands", "orderflow.payments.commands",
+		"orderflow.replies"} {
 		for _, r := range kcatTopic(t, broker, topic) {
 			ce := r.Headers["ce_type"]
 			schema, ok := byType[ce]
@@ -237,7 +238,7 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 		}
 	}
 	for _, ce := range []string{"orderflow.OrderPlaced.v1", "orderflow.StockReserved.v1", "orderflow.CustomerRegistered.v1",
-		"orderflow.command.PlaceOrder.v1", "orderflow.command.AddStock.v1", "orderflow.PaymentReceived.v1"} {
+		"orderflow.command.PlaceOrder.v1", "orderflow.command.AddStock.v1", "orderflow.PaymentReceived.v1", "orderflow.reply.v1"} {
 		if validated[ce] == 0 {
 			t.Errorf("no record of %s was seen to validate (validated: %v)", ce, validated)
 		}

@@ -31,7 +31,8 @@ Writes the JSON Schema (2020-12) of the data of every event type, at its
 current schema version, and of the arguments of every command: the value of
 a record on orderflow's topics whose ce_type header is the schema's title
 (orderflow.OrderPlaced.v1, orderflow.command.PlaceOrder.v1). With --out,
-one file each: DIR/events/<Type>.v<N>.json and DIR/commands/<Name>.v1.json;
+one file each: DIR/events/<Type>.v<N>.json, DIR/commands/<Name>.v1.json and
+DIR/reply.v1.json;
 without, one JSON object of all of them by ce_type, to stdout.
 
 Flags:
@@ -45,8 +46,8 @@ type Schema struct {
 	Schema map[string]any
 }
 
-// All are the schemas of the current event types and the commands, events
-// first, each group by name.
+// All are the schemas of the current event types, the commands and the
+// replies, events first, each group by name.
 func All() []Schema {
 	var out []Schema
 	types := commands.Registry().Types()
@@ -70,6 +71,10 @@ func All() []Schema {
 			Schema: document(ce, fmt.Sprintf("The arguments of the command %s: the value of a record on %s whose ce_type is %s.",
 				name, kafkabus.CommandTopic(commands.CommandContext(name)), ce), args[name])})
 	}
+	out = append(out, Schema{CEType: kafkabus.CETypeOfReply, File: "reply.v1.json",
+		Schema: document(kafkabus.CETypeOfReply, fmt.Sprintf("The answer to a command: the value of a record on %s whose ce_type is %s "+
+			"and whose ce_subject is the command's ce_id. code is empty on success, else BAD_USER_INPUT, NOT_FOUND, CONFLICT or INTERNAL, "+
+			"with message.", kafkabus.RepliesTopic, kafkabus.CETypeOfReply), kafkabus.ReplyType())})
 	return out
 }
 

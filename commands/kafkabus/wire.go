@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -335,6 +336,12 @@ func CETypeOfEvent(typ string, schemaVersion int) string { return ceEventType(ty
 // CETypeOfCommand is the ce_type of the records of a command
 // (orderflow.command.PlaceOrder.v1).
 func CETypeOfCommand(name commands.CommandName) string { return ceCommandType(name) }
+
+// CETypeOfReply is the ce_type of every reply (orderflow.reply.v1).
+const CETypeOfReply = ceReplyType
+
+// ReplyType is the Go type of a reply's value, for its schema.
+func ReplyType() reflect.Type { return reflect.TypeFor[reply]() }
 
 // DecodeEvent reads the event a record of a family topic carries, in
 // either format (for tools that read the topics, such as `orderflow
