@@ -169,21 +169,53 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 	}
 
 	// Another team adds stock with kcat: a CloudEvent in binary mode, keyed by product and placed
-	// by the Java partitioner. The inventory service carries it out.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	produce := exec.CommandContext(ctx, needKcat(t), "-P", "-b", broker, "-t", "orderflow.inventory.commands", "-k", "kettle",
-		"-X", "partitioner=murmur2_random",
-		"-H", "ce_specversion=1.0", "-H", "ce_id=team-x-restock-1", "-H", "ce_source=team-x/warehouse",
-		"-H", "ce_type=orderflow.command.AddStock.v1", "-H", "ce_subject=kettle", "-H", "content-type=application/json")
-	produce.Stdin = strings.NewReader(`{"productId":"kettle","quantity":5}` + "\n")
-	if out, err := produce.CombinedOutput(); err != nil {
-		t.Fatalf("kcat -P: %v\n%s", err, out)
+	// by the Java partitioner. The inventory service carries it out once, though the producer sent
+	// it twice (a retry); a command whose id lacks the cmd- prefix (its events could not be found
+	// by it, so a second delivery would be carried out again) is refused with a reply.
+	sendAddStock := func(id string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		produce := exec.CommandContext(ctx, needKcat(t), "-P", "-b", broker, "-t", "orderflow.inventory.commands", "-k", "kettle",
+			"-X", "partitioner=murmur2_random",
+			"-H", "ce_specversion=1.0", "-H", "ce_id="+id, "-H", "ce_source=team-x/warehouse",
+			"-H", "ce_type=orderflow.command.AddStock.v1", "-H", "ce_subject=kettle", "-H", "content-type=application/json")
+		produce.Stdin = strings.NewReader(`{"productId":"kettle","quantity":5}` + "\n")
+		if out, err := produce.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P: %v\n%s", err, out)
+		}
 	}
+	sendAddStock("team-x-restock-0")
+	sendAddStock("cmd-team-x-restock-1")
+	sendAddStock("cmd-team-x-restock-1")
+	replies := func() map[string][]string {
+		out := map[string][]string{}
+		for _, r := range kcatTopic(t, broker, "orderflow.replies") {
+			out[r.Headers["ce_subject"]] = append(out[r.Headers["ce_subject"]], r.Payload)
+		}
+		return out
+	}
+	eventually(t, settleTimeout, func() (bool, string) {
+		got := replies()
+		return len(got["team-x-restock-0"]) == 1 && len(got["cmd-team-x-restock-1"]) == 2,
+			fmt.Sprintf("replies to the outside commands: %v", got)
+	})
+	got := replies()
+	if r := got["team-x-restock-0"][0]; !strings.Contains(r, `"code":"BAD_USER_INPUT"`) || !strings.Contains(r, "must start with cmd-") {
+		t.Errorf("reply to a command id without cmd-: %s", r)
+	}
+	for _, r := range got["cmd-team-x-restock-1"] {
+		if strings.Contains(r, `"code"`) {
+			t.Errorf("reply to the restock: %s", r)
+		}
+	}
+	c.quiesce(t)
 	c.waitStock(t, "kettle", 15, 2)
 	for _, r := range kcatTopic(t, broker, "orderflow.inventory.commands") {
-		if r.Headers["ce_id"] == "team-x-restock-1" && r.Partition != 2 {
-			t.Errorf("kcat's command keyed kettle on partition %d, want 2", r.Partition)
+		if strings.HasPrefix(r.Headers["ce_id"], "team-x") || strings.HasPrefix(r.Headers["ce_id"], "cmd-team-x") {
+			if r.Partition != 2 {
+				t.Errorf("kcat's command keyed kettle on partition %d, want 2", r.Partition)
+			}
 		}
 	}
 

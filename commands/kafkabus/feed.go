@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -416,6 +417,12 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 	rep := reply{CommandID: cmd.ID}
 	if cmd.Context != f.Context {
 		rep.Code, rep.Message = fault.CodeInternal, "command "+string(cmd.Name)+" for "+cmd.Context+" reached "+f.Context
+	} else if !strings.HasPrefix(cmd.ID, commands.CommandIDPrefix) {
+		// A command from outside orderflow: its id must be one the log
+		// finds its events by, or a second delivery would be carried out
+		// again.
+		rep.Code, rep.Message = fault.CodeBadUserInput, "command "+string(cmd.Name)+" "+cmd.ID+": a command's id (ce_id) must start with "+
+			commands.CommandIDPrefix+", so that a command delivered twice is carried out once; nothing was done"
 	} else {
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
 		switch {
