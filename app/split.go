@@ -275,6 +275,9 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	}
 	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaTopics())
 	admin.Close()
+	if err == nil {
+		err = kafkabus.CheckPlacement(setup, cluster)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers, --kafka-tls-*, --kafka-sasl-*): %w", cluster, err)
 	}
