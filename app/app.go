@@ -129,7 +129,7 @@ func (a *App) connectTransport(ctx context.Context, reg *events.Registry) (err e
 // log first, so that the rebuild holds what the topics hold.
 func (a *App) rereadTopics(ctx context.Context) error {
 	started := time.Now()
-	added, err := kafkabus.Reread(ctx, a.store, a.cfg.KafkaBrokers, allFamilies(), a.log)
+	added, err := kafkabus.Reread(ctx, a.store, a.kafka.cluster, allFamilies(), a.log)
 	if err == nil {
 		a.log.Info("rebuild: re-read the topics from their beginning", "events_added", added, "took", time.Since(started))
 	}

@@ -11,7 +11,9 @@ import (
 
 	"orderflow/app/cdc"
 	"orderflow/app/flags"
+	"orderflow/app/kafkaflags"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 	"orderflow/domain/fraud"
 	"orderflow/domain/notification"
 	"orderflow/domain/order"
@@ -73,6 +75,12 @@ type Config struct {
 	KafkaBrokers []string
 	// KafkaPartitions is the number of partitions of the topics created.
 	KafkaPartitions int
+	// KafkaReplicationFactor and KafkaMinInsyncReplicas are those of the
+	// topics created (0: kafkabus.TopicSettings' defaults); an existing
+	// topic is checked against them when they are set.
+	KafkaReplicationFactor, KafkaMinInsyncReplicas int
+	// KafkaSecurity is how the brokers are reached (TLS, SASL).
+	KafkaSecurity kafkaflags.Security
 	// Contexts are the bounded contexts this process runs (all by default).
 	Contexts []string
 	// CDCPG, when set, is a legacy PostgreSQL database the server follows
@@ -197,6 +205,11 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	brokers := fs.String("kafka-brokers", "", "Kafka seed brokers, host:port[,host:port…], for --transport kafka (env ORDERFLOW_KAFKA_BROKERS)")
 	fs.IntVar(&cfg.KafkaPartitions, "kafka-partitions", cfg.KafkaPartitions,
 		"partitions of the topics orderflow creates when missing (env ORDERFLOW_KAFKA_PARTITIONS)")
+	fs.IntVar(&cfg.KafkaReplicationFactor, "kafka-replication-factor", cfg.KafkaReplicationFactor,
+		"replication factor of the topics orderflow creates; 0: 3, or the number of brokers when fewer (env ORDERFLOW_KAFKA_REPLICATION_FACTOR)")
+	fs.IntVar(&cfg.KafkaMinInsyncReplicas, "kafka-min-insync-replicas", cfg.KafkaMinInsyncReplicas,
+		"min.insync.replicas of the topics orderflow creates; 0: one less than the replication factor, at least 1 (env ORDERFLOW_KAFKA_MIN_INSYNC_REPLICAS)")
+	kafkaflags.Register(fs, &cfg.KafkaSecurity)
 	contexts := fs.String("contexts", "all", "bounded contexts this process runs, comma-separated, from "+
 		strings.Join(commands.Contexts(), ", ")+"; others need --transport kafka (env ORDERFLOW_CONTEXTS)")
 
@@ -204,6 +217,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		return Config{}, err
 	}
 	cfg.KafkaBrokers = flags.List(*brokers)
+	if err := cfg.KafkaSecurity.Load(getenv); err != nil {
+		return Config{}, err
+	}
 	if *contexts != "all" {
 		cfg.Contexts = flags.List(*contexts)
 	}
@@ -213,7 +229,16 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		// Access control is on: serve on every interface, as a service does.
 		cfg.Addr = ":8080"
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	if cfg.Split() {
+		// The TLS files are read now, so a wrong path is a usage error.
+		if _, err := cfg.KafkaCluster(); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }
 
 // Validate refuses settings the service cannot run with.
@@ -257,6 +282,10 @@ func (c Config) Validate() error {
 		return errors.New("--transport kafka needs --kafka-brokers host:port[,host:port…]")
 	case c.KafkaPartitions < 1 || c.KafkaPartitions > 10000:
 		return errors.New("--kafka-partitions must be between 1 and 10000")
+	case c.KafkaReplicationFactor < 0 || c.KafkaReplicationFactor > 32767:
+		return errors.New("--kafka-replication-factor must be between 0 (the default) and 32767")
+	case c.KafkaMinInsyncReplicas < 0 || (c.KafkaReplicationFactor > 0 && c.KafkaMinInsyncReplicas > c.KafkaReplicationFactor):
+		return fmt.Errorf("--kafka-min-insync-replicas must be between 0 (the default) and the replication factor (%d)", c.KafkaReplicationFactor)
 	case !c.Split() && len(c.Contexts) != len(commands.Contexts()):
 		return errors.New("--contexts other than all needs --transport kafka: the contexts of other processes are reached over Kafka")
 	case c.CDCPG != "" && c.Split():
@@ -272,4 +301,16 @@ func (c Config) Validate() error {
 		return c.CDCSource.Validate()
 	}
 	return nil
+}
+
+// KafkaCluster is the cluster of --kafka-brokers, reached as the --kafka-tls-*
+// and --kafka-sasl-* flags say.
+func (c Config) KafkaCluster() (kafkabus.Cluster, error) {
+	return c.KafkaSecurity.Cluster(c.KafkaBrokers)
+}
+
+// KafkaTopics are the settings of the topics orderflow creates, and checks.
+func (c Config) KafkaTopics() kafkabus.TopicSettings {
+	return kafkabus.TopicSettings{Partitions: c.KafkaPartitions, ReplicationFactor: c.KafkaReplicationFactor,
+		MinInsyncReplicas: c.KafkaMinInsyncReplicas}
 }

@@ -15,6 +15,7 @@ import (
 	"orderflow/app/devbroker"
 	"orderflow/app/flags"
 	"orderflow/app/load"
+	"orderflow/app/schemas"
 	"orderflow/app/verify"
 	"orderflow/commands"
 )
@@ -31,13 +32,14 @@ Usage:
   orderflow verify --kafka-brokers B | --db P  check the shop's invariants over the whole event history
   orderflow backup --db PATH --out FILE        copy a database while its server runs (a consistent snapshot)
   orderflow devbroker [--addr H:P] [--data D]  run a Kafka-protocol broker for tests and demos (not production)
+  orderflow schemas [--out DIR]                write the JSON Schema of every event's data and command's arguments
 
 A server running the api context (every server unless --contexts leaves it out) serves
 GraphiQL at /, GraphQL at /graphql and the order board at /board; every server serves /healthz,
 /readyz and /metrics.
 
 Run "orderflow COMMAND -h" for the flags of a command (replay, load, token, cdc, verify, backup,
-devbroker); the server's follow.
+devbroker, schemas); the server's follow.
 `
 
 // A command is one of orderflow's subcommands: it runs with the arguments
@@ -62,6 +64,9 @@ var commandsByName = map[string]command{
 	},
 	"backup": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return backup.Main(ctx, args, os.Getenv, stdout, stderr)
+	},
+	"schemas": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return schemas.Main(ctx, args, os.Getenv, stdout, stderr)
 	},
 	"replay": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replay(ctx, args, os.Getenv, stdout, stderr)

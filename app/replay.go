@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"orderflow/app/flags"
+	"orderflow/app/kafkaflags"
 	"orderflow/commands"
 	"orderflow/commands/kafkabus"
 	"orderflow/events"
@@ -33,7 +34,17 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	brokers := fs.String("kafka-brokers", envOr(getenv, "KAFKA_BROKERS", ""),
 		"first copy every family topic of a split deployment into --db (created when missing), then rebuild (env ORDERFLOW_KAFKA_BROKERS)")
 	partitions := fs.Int("kafka-partitions", 12, "partitions of the topics, as the services were started with")
-	if err := flags.ParseArgs(fs, args); err != nil {
+	var security kafkaflags.Security
+	kafkaflags.Register(fs, &security)
+	err := flags.ParseArgs(fs, args)
+	if err == nil {
+		err = security.Load(getenv)
+	}
+	var cluster kafkabus.Cluster
+	if err == nil {
+		cluster, err = security.Cluster(flags.List(*brokers))
+	}
+	if err != nil {
 		return flags.Exit("orderflow replay", err, stdout, stderr)
 	}
 	if _, err := os.Stat(*dbPath); err != nil && *brokers == "" {
@@ -42,7 +53,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	var copied string
 	if *brokers != "" {
-		n, err := copyTopics(ctx, *dbPath, flags.List(*brokers), *partitions)
+		n, err := copyTopics(ctx, *dbPath, cluster, *partitions)
 		if err != nil {
 			fmt.Fprintln(stderr, "orderflow replay: copying the topics:", err)
 			return 1
@@ -71,7 +82,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 // cause before what it caused, as the read models expect when they are
 // rebuilt from it (a result for an order the log does not hold yet would
 // stop the orders read model). Within a family, each partition in order.
-func copyTopics(ctx context.Context, path string, brokers []string, partitions int) (int64, error) {
+func copyTopics(ctx context.Context, path string, cluster kafkabus.Cluster, partitions int) (int64, error) {
 	db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply, Durability: events.DurabilityNormal})
 	if err != nil {
 		return 0, err
@@ -80,7 +91,7 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 	store := events.NewStore(db)
 	before := db.Head()
 	for _, families := range causalStages() {
-		if err := copyFamilies(ctx, store, brokers, partitions, families); err != nil {
+		if err := copyFamilies(ctx, store, cluster, partitions, families); err != nil {
 			return 0, err
 		}
 	}
@@ -88,8 +99,8 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 }
 
 // copyFamilies copies the families' topics into store up to their ends.
-func copyFamilies(ctx context.Context, store *events.Store, brokers []string, partitions int, families []string) error {
-	replica, err := kafkabus.NewReplica(ctx, store, brokers, partitions, families, slog.New(slog.DiscardHandler))
+func copyFamilies(ctx context.Context, store *events.Store, cluster kafkabus.Cluster, partitions int, families []string) error {
+	replica, err := kafkabus.NewReplica(ctx, store, cluster, partitions, families, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +35,8 @@ type kafkaBus struct {
 	replica   *kafkabus.Replica
 	sender    *kafkabus.Sender
 	feeds     []*kafkabus.Feed
+	// cluster is how the brokers are reached.
+	cluster kafkabus.Cluster
 
 	rest                context.Context // ends when stop stops the relay, replica and replies
 	stopFeeds, stopRest context.CancelFunc
@@ -293,24 +294,34 @@ func feedTopics(cfg Config, specs []events.ConsumerSpec) (map[string][]string, m
 // connectKafka makes sure the topics exist and starts the relay and the
 // replica; the feeds start later (startFeeds), once the reactions run.
 func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *events.Registry, log *slog.Logger) (*kafkaBus, error) {
-	admin, err := kafkabus.NewAdminClient(cfg.KafkaBrokers)
+	cluster, err := cfg.KafkaCluster()
 	if err != nil {
 		return nil, err
 	}
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaPartitions)
-	admin.Close()
-	if err != nil {
-		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers): %w", strings.Join(cfg.KafkaBrokers, ","), err)
+	if err := kafkabus.Reach(setup, cluster); err != nil {
+		return nil, fmt.Errorf("kafka (--kafka-brokers, --kafka-tls-*, --kafka-sasl-*): %w", err)
 	}
-	k := &kafkaBus{}
-	if k.publisher, err = kafkabus.NewPublisher(cfg.KafkaBrokers); err != nil {
+	admin, err := kafkabus.NewAdminClient(cluster)
+	if err != nil {
+		return nil, err
+	}
+	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaTopics())
+	admin.Close()
+	if err == nil {
+		err = kafkabus.CheckPlacement(setup, cluster)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers, --kafka-tls-*, --kafka-sasl-*): %w", cluster, err)
+	}
+	k := &kafkaBus{cluster: cluster}
+	if k.publisher, err = kafkabus.NewPublisher(cluster); err != nil {
 		return nil, err
 	}
 	k.relay = kafkabus.NewRelay(store, reg, k.publisher, log)
 	if cfg.Runs(commands.ContextAPI) {
-		if k.sender, err = kafkabus.NewSender(setup, store, k.relay, k.publisher, cfg.KafkaBrokers, log); err != nil {
+		if k.sender, err = kafkabus.NewSender(setup, store, k.relay, k.publisher, cluster, log); err != nil {
 			k.publisher.Close()
 			return nil, err
 		}
@@ -335,12 +346,12 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 // startReplica starts copying the families this process reads.
 func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.Store, specs []events.ConsumerSpec, log *slog.Logger) error {
 	for _, c := range restoredFamilies(cfg) {
-		if _, err := kafkabus.RestoreFromChangelog(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, c, log); err != nil {
+		if _, err := kafkabus.RestoreFromChangelog(ctx, store, k.cluster, cfg.KafkaPartitions, c, log); err != nil {
 			return fmt.Errorf("restore %s from its changelog: %w", c, err)
 		}
 	}
 	var err error
-	if k.replica, err = kafkabus.NewReplica(ctx, store, cfg.KafkaBrokers, cfg.KafkaPartitions, replicaFamilies(cfg, specs), log); err != nil {
+	if k.replica, err = kafkabus.NewReplica(ctx, store, k.cluster, cfg.KafkaPartitions, replicaFamilies(cfg, specs), log); err != nil {
 		return err
 	}
 	rest := k.rest
@@ -388,7 +399,7 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 				return nil
 			}
 		}
-		if err := f.Start(cfg.KafkaBrokers); err != nil {
+		if err := f.Start(k.cluster); err != nil {
 			return err
 		}
 		k.feeds = append(k.feeds, f)

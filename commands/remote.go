@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"orderflow/events"
 )
@@ -122,6 +123,24 @@ func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
 		return run(cmd, func(a orderArgs) (Result, error) { return h.ExpireOrder(ctx, a.OrderID, md) })
 	}
 	return Result{}, fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+// CommandArgs are the Go types of the commands' arguments, as Execute
+// decodes them: the value of a command's record, which `orderflow schemas`
+// describes. A command added to Execute is added here too (a test checks
+// every command named is listed).
+func CommandArgs() map[CommandName]reflect.Type {
+	return map[CommandName]reflect.Type{
+		CmdRegisterCustomer:      reflect.TypeFor[RegisterCustomer](),
+		CmdUpdateCustomerAddress: reflect.TypeFor[addressArgs](),
+		CmdUpsertProduct:         reflect.TypeFor[UpsertProduct](),
+		CmdAddStock:              reflect.TypeFor[stockArgs](),
+		CmdPlaceOrder:            reflect.TypeFor[PlaceOrder](),
+		CmdPayOrder:              reflect.TypeFor[payArgs](),
+		CmdShipOrder:             reflect.TypeFor[orderArgs](),
+		CmdCancelOrder:           reflect.TypeFor[orderArgs](),
+		CmdExpireOrder:           reflect.TypeFor[orderArgs](),
+	}
 }
 
 // run decodes a command's arguments as A and carries it out with do.

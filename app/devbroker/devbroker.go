@@ -1,7 +1,9 @@
 // Package devbroker is `orderflow devbroker`: a single Kafka-protocol
 // broker, kfake from github.com/twmb/franz-go, run in the foreground for
 // local demos and tests of the split deployment. Production uses a Kafka
-// cluster; this broker has one replica of everything and no security.
+// cluster; this broker has one replica of everything. It can ask clients
+// for TLS and SASL (PLAIN, SCRAM-SHA-256/512) as a secured cluster does, so
+// that orderflow's settings for one are tested against it.
 //
 // Guarantees: with a data directory, topics (with their configs), records
 // and committed group offsets survive a stop and a start on the same
@@ -19,6 +21,8 @@ package devbroker
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +31,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +66,18 @@ type Config struct {
 	// Pprof, when set, is a host:port serving Go's profiler at
 	// /debug/pprof/, to see where the broker's share of a measurement goes.
 	Pprof string
+	// TLSCert and TLSKey, when set, are the PEM certificate and key the
+	// broker serves TLS with; TLSClientCA, when set too, is the PEM bundle
+	// of the CAs whose client certificates it requires (mutual TLS).
+	TLSCert, TLSKey, TLSClientCA string
+	// SASLMechanism, when set (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), makes
+	// the broker require SASL authentication as SASLUser with SASLPassword
+	// (read from ORDERFLOW_DEVBROKER_SASL_PASSWORD or SASLPasswordFile).
+	SASLMechanism, SASLUser, SASLPasswordFile, SASLPassword string
 }
+
+// saslMechanisms are the mechanisms the broker can ask for.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // DefaultConfig is Kafka's usual local address, in memory.
 func DefaultConfig() Config {
@@ -73,6 +91,8 @@ func ParseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("orderflow devbroker", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: orderflow devbroker [--addr HOST:PORT] [--data DIR] [--fsync]
+                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                          [--sasl-mechanism M --sasl-user U [--sasl-password-file FILE]]
 
 Runs one Kafka-protocol broker (kfake, from github.com/twmb/franz-go) in the
 foreground until SIGINT or SIGTERM, for tests and demos of the split
@@ -83,6 +103,11 @@ on the same directory. Every acknowledged produce and offset commit is in
 the directory's files before the answer, so it survives the broker being
 killed (even kill -9); it survives a crash of the machine only with --fsync
 (an fsync per batch, slower). Without --data everything is in memory.
+
+With --tls-cert and --tls-key it serves TLS only; with --sasl-mechanism it
+requires SASL authentication as --sasl-user, the password from
+ORDERFLOW_DEVBROKER_SASL_PASSWORD or --sasl-password-file: a secured
+cluster's settings, to try orderflow's --kafka-tls-* and --kafka-sasl-*.
 
 Flags:
 `)
@@ -96,7 +121,19 @@ Flags:
 		"fsync every produced batch before answering, to survive a machine crash and not only a killed broker (env "+EnvPrefix+"FSYNC)")
 	fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof,
 		"host:port serving Go's profiler at /debug/pprof/; off when empty (env "+EnvPrefix+"PPROF)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate to serve TLS with, with --tls-key (env "+EnvPrefix+"TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert (env "+EnvPrefix+"TLS_KEY)")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", cfg.TLSClientCA,
+		"PEM CAs whose client certificates the broker requires (mutual TLS); needs --tls-cert (env "+EnvPrefix+"TLS_CLIENT_CA)")
+	fs.StringVar(&cfg.SASLMechanism, "sasl-mechanism", cfg.SASLMechanism,
+		"require SASL authentication: "+strings.Join(saslMechanisms, ", ")+" (env "+EnvPrefix+"SASL_MECHANISM)")
+	fs.StringVar(&cfg.SASLUser, "sasl-user", cfg.SASLUser, "the SASL user clients authenticate as (env "+EnvPrefix+"SASL_USER)")
+	fs.StringVar(&cfg.SASLPasswordFile, "sasl-password-file", cfg.SASLPasswordFile,
+		"file holding the user's password on its first line, instead of "+EnvPrefix+"SASL_PASSWORD (env "+EnvPrefix+"SASL_PASSWORD_FILE)")
 	if err := flags.ParseWithPrefix(fs, args, getenv, EnvPrefix); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.loadPassword(getenv); err != nil {
 		return Config{}, err
 	}
 	return cfg, cfg.Validate()
@@ -116,7 +153,77 @@ func (c Config) Validate() error {
 	if c.Fsync && c.DataDir == "" {
 		return errors.New("--fsync needs --data: in memory there is nothing to sync")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return errors.New("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	if c.SASLMechanism == "" {
+		if c.SASLUser != "" || c.SASLPassword != "" {
+			return errors.New("--sasl-user and the password need --sasl-mechanism")
+		}
+		return nil
+	}
+	if !slices.Contains(saslMechanisms, c.SASLMechanism) {
+		return fmt.Errorf("--sasl-mechanism %q: want one of %s", c.SASLMechanism, strings.Join(saslMechanisms, ", "))
+	}
+	if c.SASLUser == "" || c.SASLPassword == "" {
+		return fmt.Errorf("--sasl-mechanism %s needs --sasl-user and the password (%sSASL_PASSWORD or --sasl-password-file)", c.SASLMechanism, EnvPrefix)
+	}
 	return nil
+}
+
+// loadPassword reads the SASL password from the environment or the file.
+func (c *Config) loadPassword(getenv func(string) string) error {
+	env := getenv(EnvPrefix + "SASL_PASSWORD")
+	switch {
+	case env != "" && c.SASLPasswordFile != "":
+		return fmt.Errorf("give the password in %sSASL_PASSWORD or --sasl-password-file, not both", EnvPrefix)
+	case env != "":
+		c.SASLPassword = env
+	case c.SASLPasswordFile != "":
+		b, err := os.ReadFile(c.SASLPasswordFile)
+		if err != nil {
+			return fmt.Errorf("--sasl-password-file: %w", err)
+		}
+		c.SASLPassword, _, _ = strings.Cut(string(b), "\n")
+		c.SASLPassword = strings.TrimSuffix(c.SASLPassword, "\r")
+	}
+	return nil
+}
+
+// security is the kfake options of the TLS and SASL the broker asks for,
+// and how it says so on its ready line.
+func (c Config) security() ([]kfake.Opt, string, error) {
+	var opts []kfake.Opt
+	var says []string
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, "", fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		says = append(says, "TLS")
+		if c.TLSClientCA != "" {
+			pem, err := os.ReadFile(c.TLSClientCA)
+			if err != nil {
+				return nil, "", fmt.Errorf("--tls-client-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, "", fmt.Errorf("--tls-client-ca: %s holds no PEM certificate", c.TLSClientCA)
+			}
+			cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+			says = append(says, "client certificates required")
+		}
+		opts = append(opts, kfake.TLS(cfg))
+	}
+	if c.SASLMechanism != "" {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(c.SASLMechanism, c.SASLUser, c.SASLPassword))
+		says = append(says, "SASL "+c.SASLMechanism+" as "+c.SASLUser)
+	}
+	return opts, strings.Join(says, ", "), nil
 }
 
 // Main runs `orderflow devbroker` until ctx ends and returns the process
@@ -162,6 +269,12 @@ func Run(ctx context.Context, ln net.Listener, cfg Config, stderr io.Writer) err
 		// client made by asking for it would silently get the broker's
 		// defaults (10 partitions, 7 days) instead.
 	}
+	security, secured, err := cfg.security()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	opts = append(opts, security...)
 	where := "in memory"
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
@@ -170,6 +283,9 @@ func Run(ctx context.Context, ln net.Listener, cfg Config, stderr io.Writer) err
 			opts = append(opts, kfake.SyncWrites())
 			where += ", fsync per batch"
 		}
+	}
+	if secured != "" {
+		where += "; " + secured
 	}
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {

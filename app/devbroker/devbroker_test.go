@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"orderflow/app/devbroker"
 	"orderflow/app/devbroker/devbrokertest"
+	"orderflow/commands/kafkabus"
 )
 
 // lockedBuilder is the broker's stderr in runBroker: kfake's goroutines log
@@ -157,6 +160,15 @@ func TestParseFlags(t *testing.T) {
 		{"unspecified host", []string{"--addr", "0.0.0.0:9092"}, nil, devbroker.Config{}, "host clients can reach"},
 		{"empty host", []string{"--addr", ":9092"}, nil, devbroker.Config{}, "host clients can reach"},
 		{"fsync in memory", []string{"--fsync"}, nil, devbroker.Config{}, "--fsync needs --data"},
+		{"TLS and SASL", []string{"--tls-cert", "b.pem", "--tls-key", "b.key", "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "of"},
+			map[string]string{"ORDERFLOW_DEVBROKER_SASL_PASSWORD": "pw"},
+			devbroker.Config{Addr: "127.0.0.1:9092", TLSCert: "b.pem", TLSKey: "b.key", SASLMechanism: "SCRAM-SHA-512", SASLUser: "of", SASLPassword: "pw"}, ""},
+		{"a certificate without its key", []string{"--tls-cert", "b.pem"}, nil, devbroker.Config{}, "--tls-cert and --tls-key go together"},
+		{"client CAs without TLS", []string{"--tls-client-ca", "ca.pem"}, nil, devbroker.Config{}, "--tls-client-ca needs --tls-cert"},
+		{"SASL without a password", []string{"--sasl-mechanism", "PLAIN", "--sasl-user", "of"}, nil, devbroker.Config{}, "needs --sasl-user and the password"},
+		{"an unknown SASL mechanism", []string{"--sasl-mechanism", "GSSAPI", "--sasl-user", "of"}, map[string]string{"ORDERFLOW_DEVBROKER_SASL_PASSWORD": "pw"},
+			devbroker.Config{}, "want one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"},
+		{"a user without SASL", []string{"--sasl-user", "of"}, nil, devbroker.Config{}, "need --sasl-mechanism"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,6 +181,61 @@ func TestParseFlags(t *testing.T) {
 			}
 			if err != nil || cfg != tt.want {
 				t.Fatalf("got %+v, err %v; want %+v", cfg, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSecuredBroker: a broker run with TLS (client certificates required)
+// and SASL takes a client that has all three (its CA, a client
+// certificate, the user and password), and refuses one that lacks any of
+// them, at once, with an error saying what to check.
+func TestSecuredBroker(t *testing.T) {
+	certs := devbrokertest.NewCertificates(t, t.TempDir())
+	addr, _ := runBroker(t, "127.0.0.1:0", devbroker.Config{TLSCert: certs.ServerCert, TLSKey: certs.ServerKey, TLSClientCA: certs.CA,
+		SASLMechanism: "SCRAM-SHA-256", SASLUser: "orderflow", SASLPassword: "s3cret"})
+	secured, err := kafkabus.NewTLS(certs.CA, certs.ClientCert, certs.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := devbrokertest.NewCertificates(t, t.TempDir())
+	untrusted, err := kafkabus.NewTLS(otherCA.CA, certs.ClientCert, certs.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noClientCert, err := kafkabus.NewTLS(certs.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := func(password string) sasl.Mechanism {
+		m, err := kafkabus.NewSASL("SCRAM-SHA-256", "orderflow", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		cluster kafkabus.Cluster
+		ok      bool
+	}{
+		{"everything right", kafkabus.Cluster{Brokers: []string{addr}, TLS: secured, SASL: user("s3cret")}, true},
+		{"a wrong password", kafkabus.Cluster{Brokers: []string{addr}, TLS: secured, SASL: user("wrong")}, false},
+		{"no SASL", kafkabus.Cluster{Brokers: []string{addr}, TLS: secured}, false},
+		{"no TLS", kafkabus.Cluster{Brokers: []string{addr}, SASL: user("s3cret")}, false},
+		{"another CA", kafkabus.Cluster{Brokers: []string{addr}, TLS: untrusted, SASL: user("s3cret")}, false},
+		{"no client certificate", kafkabus.Cluster{Brokers: []string{addr}, TLS: noClientCert, SASL: user("s3cret")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := kafkabus.Reach(ctx, tt.cluster)
+			if tt.ok != (err == nil) {
+				t.Fatalf("Reach = %v, want ok %v", err, tt.ok)
+			}
+			if !tt.ok && (ctx.Err() != nil || !strings.Contains(err.Error(), "check the TLS settings")) {
+				t.Fatalf("Reach = %v, want an error at once saying what to check", err)
 			}
 		})
 	}

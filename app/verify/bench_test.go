@@ -8,6 +8,7 @@ import (
 
 	"orderflow/app/verify"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 )
 
 // BenchmarkCheck checks a realistic history of 200,000 events (a shop's
@@ -45,7 +46,7 @@ func BenchmarkReadKafka(b *testing.B) {
 	reg := commands.Registry()
 	for b.Loop() {
 		c := verify.NewChecker(reg)
-		n, err := verify.ReadKafka(ctx, brokers, c)
+		n, err := verify.ReadKafka(ctx, kafkabus.Plaintext(brokers...), c)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"orderflow/app/flags"
+	"orderflow/app/kafkaflags"
 	"orderflow/commands"
+	"orderflow/commands/kafkabus"
 	"orderflow/events"
 )
 
@@ -68,7 +70,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	brokers := fs.String("kafka-brokers", "", "Kafka seed brokers of a split deployment, host:port[,host:port…] (env ORDERFLOW_KAFKA_BROKERS)")
 	dbPath := fs.String("db", "", "SQLite event log of one process (env ORDERFLOW_DB)")
 	limit := fs.Int("limit", 20, "violations printed per invariant; 0 prints all (env ORDERFLOW_LIMIT)")
-	if err := flags.Parse(fs, args, getenv); err != nil {
+	var security kafkaflags.Security
+	kafkaflags.Register(fs, &security)
+	err := flags.Parse(fs, args, getenv)
+	if err == nil {
+		err = security.Load(getenv)
+	}
+	if err != nil {
 		return flags.Exit("orderflow verify", err, stdout, stderr)
 	}
 	given := map[string]bool{}
@@ -93,9 +101,12 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 
 	start := time.Now()
 	c := NewChecker(commands.Registry())
-	var err error
 	if len(brokerList) > 0 {
-		_, err = ReadKafka(ctx, brokerList, c)
+		var cluster kafkabus.Cluster
+		if cluster, err = security.Cluster(brokerList); err != nil {
+			return usageError(stderr, err.Error())
+		}
+		_, err = ReadKafka(ctx, cluster, c)
 	} else {
 		_, err = ReadDB(ctx, *dbPath, c)
 	}

@@ -29,7 +29,7 @@ func decodeRecords(rs []*kgo.Record, reg *events.Registry) []decoded {
 	out := make([]decoded, len(rs))
 	inParallel(len(rs), func(i int) {
 		d := &out[i]
-		if d.event, d.recordErr = kafkabus.DecodeEvent(rs[i].Value); d.recordErr == nil {
+		if d.event, d.recordErr = kafkabus.DecodeEvent(rs[i]); d.recordErr == nil {
 			d.payload, d.payloadErr = reg.Decode(d.event)
 		}
 	})

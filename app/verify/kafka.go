@@ -42,10 +42,10 @@ func Topics() []string {
 // The end offsets of the topics are listed at one moment, but a live
 // deployment writes on meanwhile and the topics are not cut at one instant
 // of its history: see the package comment.
-func ReadKafka(ctx context.Context, brokers []string, c *Checker) (int64, error) {
-	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func ReadKafka(ctx context.Context, cluster kafkabus.Cluster, c *Checker) (int64, error) {
+	admin, err := kgo.NewClient(cluster.ClientOpts()...)
 	if err != nil {
-		return 0, fmt.Errorf("kafka client for %s: %w", strings.Join(brokers, ","), err)
+		return 0, fmt.Errorf("kafka client for %s: %w", cluster, err)
 	}
 	defer admin.Close()
 	from, to, err := committedRange(ctx, kadm.NewClient(admin), Topics())
@@ -55,8 +55,7 @@ func ReadKafka(ctx context.Context, brokers []string, c *Checker) (int64, error)
 	if len(from) == 0 {
 		return 0, nil
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
+	cl, err := kgo.NewClient(append(cluster.ClientOpts(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// The markers that end transactions are delivered too, so the last
 		// offset before a partition's end is always seen, even when it is
@@ -64,9 +63,9 @@ func ReadKafka(ctx context.Context, brokers []string, c *Checker) (int64, error)
 		// shared with a producer that does).
 		kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(from),
-	)
+	)...)
 	if err != nil {
-		return 0, fmt.Errorf("kafka client for %s: %w", strings.Join(brokers, ","), err)
+		return 0, fmt.Errorf("kafka client for %s: %w", cluster, err)
 	}
 	defer cl.Close()
 	var records int64

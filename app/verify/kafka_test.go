@@ -24,15 +24,7 @@ import (
 // family's topic, keyed by its stream's key.
 func record(tb testing.TB, e events.Event) *kgo.Record {
 	tb.Helper()
-	value, err := kafkabus.EncodeEvent(e)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &kgo.Record{
-		Topic: kafkabus.FamilyTopic(commands.StreamContext(e.StreamID)),
-		Key:   []byte(commands.StreamKey(e.StreamID)),
-		Value: value,
-	}
+	return kafkabus.EventRecord(e)
 }
 
 // startBroker is an in-process kfake broker with orderflow's topics.
@@ -44,12 +36,12 @@ func startBroker(tb testing.TB, ctx context.Context) []string {
 	}
 	tb.Cleanup(cluster.Close)
 	brokers := cluster.ListenAddrs()
-	admin, err := kafkabus.NewAdminClient(brokers)
+	admin, err := kafkabus.NewAdminClient(kafkabus.Plaintext(brokers...))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer admin.Close()
-	if err := kafkabus.EnsureTopics(ctx, admin, 6); err != nil {
+	if err := kafkabus.EnsureTopics(ctx, admin, kafkabus.TopicSettings{Partitions: 6}); err != nil {
 		tb.Fatal(err)
 	}
 	return brokers
@@ -98,7 +90,7 @@ func TestVerifyKafka(t *testing.T) {
 
 		c := verify.NewChecker(commands.Registry())
 		start := time.Now()
-		n, err := verify.ReadKafka(ctx, brokers, c)
+		n, err := verify.ReadKafka(ctx, kafkabus.Plaintext(brokers...), c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +137,7 @@ func TestVerifyKafka(t *testing.T) {
 		inTransaction(kgo.TryCommit, record(t, evs[len(evs)-1]), record(t, evs[len(evs)-2]))
 
 		c := verify.NewChecker(commands.Registry())
-		n, err := verify.ReadKafka(ctx, brokers, c)
+		n, err := verify.ReadKafka(ctx, kafkabus.Plaintext(brokers...), c)
 		if err != nil {
 			t.Fatal(err)
 		}

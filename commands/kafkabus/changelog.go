@@ -234,7 +234,7 @@ func (f *Feed) roundCommitted() {
 // returns the streams restored; none when the log held the topic already
 // or no member wrote a changelog yet (the replica then copies the topic
 // from its beginning).
-func RestoreFromChangelog(ctx context.Context, store *events.Store, brokers []string, partitions int, name string, log *slog.Logger) (int, error) {
+func RestoreFromChangelog(ctx context.Context, store *events.Store, cluster Cluster, partitions int, name string, log *slog.Logger) (int, error) {
 	started := time.Now()
 	family := FamilyTopic(name)
 	var empty []int32
@@ -255,7 +255,7 @@ func RestoreFromChangelog(ctx context.Context, store *events.Store, brokers []st
 	for _, p := range empty {
 		consume[p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := newClient(brokers, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: consume}), readControlRecords())
+	cl, err := newClient(cluster, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: consume}), readControlRecords())
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package kafkabus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,7 +75,7 @@ type Feed struct {
 	Partitions int
 	Log        *slog.Logger
 
-	brokers []string
+	cluster Cluster
 	cl      *kgo.Client
 	session *kgo.GroupTransactSession
 	txPub   *Publisher
@@ -122,13 +121,13 @@ func (t *tracked) finish(head int64) {
 }
 
 // Start joins the context's group.
-func (f *Feed) Start(brokers []string) error {
-	f.brokers = brokers
+func (f *Feed) Start(cluster Cluster) error {
+	f.cluster = cluster
 	f.pending = map[partitionKey][]*tracked{}
 	if f.Stage == nil {
 		// Partition n of every topic of the group goes to the same member:
 		// the commands for a product reach the member that reserves it.
-		cl, err := newClient(brokers, append(f.groupOpts(), kgo.BlockRebalanceOnPoll(), kgo.DisableAutoCommit(),
+		cl, err := newClient(cluster, append(f.groupOpts(), kgo.BlockRebalanceOnPoll(), kgo.DisableAutoCommit(),
 			kgo.Balancers(kgo.RangeBalancer()))...)
 		if err != nil {
 			return err
@@ -160,7 +159,7 @@ func (f *Feed) groupOpts() []kgo.Opt {
 // not blocked while a poll is in hand: one that takes partitions from this
 // member aborts its transaction instead (see runTransactions).
 func (f *Feed) startSession() error {
-	opts := append(baseOpts(f.brokers), f.groupOpts()...)
+	opts := append(baseOpts(f.cluster), f.groupOpts()...)
 	opts = append(opts,
 		// Static membership: a member restarted on its database takes its
 		// partitions back at once instead of after the dead one's session,
@@ -176,7 +175,7 @@ func (f *Feed) startSession() error {
 	)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
-		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, strings.Join(f.brokers, ","), err)
+		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, f.cluster, err)
 	}
 	f.mu.Lock()
 	f.session, f.cl = sess, sess.Client()
@@ -311,7 +310,7 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 			out[i] = polledEvent{Event: e, Imported: events.Imported{Position: e.Position}}
 			continue
 		}
-		e, err := decodeEvent(rec.Value)
+		e, err := decodeEvent(rec)
 		if err != nil {
 			f.Log.Error("kafka feed: a record that is not an event is skipped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 			continue
@@ -347,10 +346,10 @@ func (f *Feed) importPoll(ctx context.Context, recs []*kgo.Record) (map[int]poll
 }
 
 // takes says the feed's reaction may take the record's event: it does not
-// when the record's type header names a type it does not consume (a record
-// without one, written by an earlier version, is decoded to see).
+// when the record's headers name a type it does not consume (a record
+// without a type header, written by an early version, is decoded to see).
 func (f *Feed) takes(rec *kgo.Record) bool {
-	t := header(rec, typeMetadata)
+	t := eventType(rec)
 	return t == "" || (f.Reaction != nil && f.Reaction.Wants(t))
 }
 
@@ -416,14 +415,20 @@ func (f *Feed) execute(ctx context.Context, rec *kgo.Record) error {
 // returns its reply (false for a record that is not a command, which is
 // skipped).
 func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, error) {
-	var cmd commands.Command
-	if err := json.Unmarshal(rec.Value, &cmd); err != nil || cmd.ID == "" {
+	cmd, err := decodeCommand(rec, f.Context)
+	if err != nil {
 		f.Log.Error("kafka feed: a record that is not a command is skipped", "topic", rec.Topic, "offset", rec.Offset, "err", err)
 		return outgoing{}, false, nil
 	}
 	rep := reply{CommandID: cmd.ID}
 	if cmd.Context != f.Context {
 		rep.Code, rep.Message = fault.CodeInternal, "command "+string(cmd.Name)+" for "+cmd.Context+" reached "+f.Context
+	} else if !strings.HasPrefix(cmd.ID, commands.CommandIDPrefix) {
+		// A command from outside orderflow: its id must be one the log
+		// finds its events by, or a second delivery would be carried out
+		// again.
+		rep.Code, rep.Message = fault.CodeBadUserInput, "command "+string(cmd.Name)+" "+cmd.ID+": a command's id (ce_id) must start with "+
+			commands.CommandIDPrefix+", so that a command delivered twice is carried out once; nothing was done"
 	} else {
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
 		switch {
@@ -446,11 +451,11 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 			}
 		}
 	}
-	value, err := json.Marshal(rep)
+	msg, err := replyMessage(f.Context, rep, time.Now())
 	if err != nil {
 		return outgoing{}, false, err
 	}
-	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: message.NewMessage(events.NewID(), value)}, true, nil
+	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: msg}, true, nil
 }
 
 // refusal is the code and message a remote caller gets for err.

@@ -2,7 +2,6 @@ package kafkabus
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -12,9 +11,9 @@ import (
 // keyMetadata names the message metadata that holds a record's key.
 const keyMetadata = "orderflow_key"
 
-// uuidHeader carries a message's watermill id, as watermill-kafka's
-// marshaler names it, so a record reads the same whichever publisher wrote
-// it (topics written by earlier versions, through watermill-kafka, too).
+// uuidHeader carried a message's watermill id in records of the versions
+// before CloudEvents (as watermill-kafka's marshaler names it); ce_id
+// carries it now.
 const uuidHeader = "_watermill_message_uuid"
 
 // Publisher is the watermill Publisher every record of orderflow goes out
@@ -50,8 +49,8 @@ var _ message.Publisher = (*Publisher)(nil)
 
 // NewPublisher returns the publisher of a process's relay, command sender
 // and replies.
-func NewPublisher(brokers []string) (*Publisher, error) {
-	cl, err := newClient(brokers,
+func NewPublisher(cluster Cluster) (*Publisher, error) {
+	cl, err := newClient(cluster,
 		kgo.ClientID("orderflow"),
 		kgo.RecordPartitioner(keyPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -61,7 +60,7 @@ func NewPublisher(brokers []string) (*Publisher, error) {
 		kgo.ProducerLinger(0),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("kafka publisher for %s: %w", strings.Join(brokers, ","), err)
+		return nil, fmt.Errorf("kafka publisher for %s: %w", cluster, err)
 	}
 	return &Publisher{cl: cl}, nil
 }
@@ -103,14 +102,17 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 }
 
 // record is the Kafka record of a message: its payload as the value, its
-// metadata as headers after its id, as watermill-kafka's marshaler writes
-// them.
+// id as the ce_id header and its metadata (the other CloudEvents
+// attributes, see wire.go) as headers; the key metadata is the record's
+// key, not a header.
 func record(topic string, msg *message.Message) *kgo.Record {
 	rec := &kgo.Record{Topic: topic, Key: []byte(msg.Metadata.Get(keyMetadata)), Value: msg.Payload,
 		Headers: make([]kgo.RecordHeader, 0, 1+len(msg.Metadata))}
-	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: uuidHeader, Value: []byte(msg.UUID)})
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: ceID, Value: []byte(msg.UUID)})
 	for k, v := range msg.Metadata {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		if k != keyMetadata && k != ceID {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		}
 	}
 	return rec
 }

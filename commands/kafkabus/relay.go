@@ -218,8 +218,8 @@ func (r *Relay) records(e events.Event) ([]outgoing, bool, error) {
 
 // recordsOf is what an event becomes in Kafka: a record on its family's
 // topic keyed by its stream's key, and one on each repartition of its
-// family per key the repartition gives it, each with the event's id and
-// type in headers; and whether it belongs to a table family. decode is asked for the payload only when a repartition
+// family per key the repartition gives it, each a CloudEvent in binary
+// mode (see wire.go); and whether it belongs to a table family. decode is asked for the payload only when a repartition
 // needs it.
 func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error), log *slog.Logger) ([]outgoing, bool, error) {
 	family := commands.StreamContext(e.StreamID)
@@ -227,18 +227,11 @@ func recordsOf(e events.Event, decode func(events.Event) (events.Payload, error)
 		log.Warn("kafka: an event of a stream of no known family is not published", "stream", e.StreamID, "position", e.Position)
 		return nil, false, nil
 	}
-	value, err := encodeEvent(e)
-	if err != nil {
-		return nil, false, err
-	}
 	key := commands.StreamKey(e.StreamID)
-	msg := func() *message.Message {
-		m := message.NewMessage(e.ID, value)
-		m.Metadata.Set(typeMetadata, e.Type)
-		return m
-	}
+	msg := func() *message.Message { return eventMessage(e) }
 	out := []outgoing{{topic: FamilyTopic(family), key: key, msg: msg()}}
 	var p events.Payload
+	var err error
 	for _, rp := range repartitions {
 		if !slices.Contains(rp.Families, family) {
 			continue

@@ -49,7 +49,7 @@ func replicaCheckpoint(topic string, partition int32) string {
 
 // NewReplica returns the replica of the given families (context names),
 // starting from where the local log says it got to.
-func NewReplica(ctx context.Context, store *events.Store, brokers []string, partitions int, families []string, log *slog.Logger) (*Replica, error) {
+func NewReplica(ctx context.Context, store *events.Store, cluster Cluster, partitions int, families []string, log *slog.Logger) (*Replica, error) {
 	r := &Replica{store: store, families: families, log: log, next: map[string]map[int32]int64{},
 		unsaved: map[string]map[int32]int64{}, saved: time.Now(), moved: make(chan struct{})}
 	consume := map[string]map[int32]kgo.Offset{}
@@ -66,7 +66,7 @@ func NewReplica(ctx context.Context, store *events.Store, brokers []string, part
 			consume[topic][p] = kgo.NewOffset().At(next)
 		}
 	}
-	cl, err := newClient(brokers, kgo.ConsumePartitions(consume), readControlRecords(), kgo.FetchMaxWait(time.Second))
+	cl, err := newClient(cluster, kgo.ConsumePartitions(consume), readControlRecords(), kgo.FetchMaxWait(time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (r *Replica) Run(ctx context.Context) error {
 				} else if _, ok := heldEvent(r.store, rec); ok {
 					// Already in the log: this process's own output, or
 					// an event a consumer group of it imported first.
-				} else if e, err := decodeEvent(rec.Value); err != nil {
+				} else if e, err := decodeEvent(rec); err != nil {
 					r.log.Error("kafka replica: a record that is not an event is skipped", "topic", rec.Topic,
 						"partition", rec.Partition, "offset", rec.Offset, "err", err)
 				} else {

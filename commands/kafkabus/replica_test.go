@@ -30,13 +30,13 @@ func TestReplicaCatchUpReportsABrokerAwayAsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	brokers := cluster.ListenAddrs()
+	brokers := kafkabus.Plaintext(cluster.ListenAddrs()...)
 	admin, err := kafkabus.NewAdminClient(brokers)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if err := kafkabus.EnsureTopics(ctx, admin, 2); err != nil {
+	if err := kafkabus.EnsureTopics(ctx, admin, kafkabus.TopicSettings{Partitions: 2}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := kafkabus.NewReplica(ctx, events.NewStore(db), brokers, 2, []string{"customers"}, slog.New(slog.DiscardHandler))

@@ -23,12 +23,12 @@ import (
 //
 // A rebuild of the API's read models runs it first, so that they are
 // rebuilt from what the topics hold, not only from the copy of them.
-func Reread(ctx context.Context, store *events.Store, brokers []string, families []string, log *slog.Logger) (int64, error) {
+func Reread(ctx context.Context, store *events.Store, cluster Cluster, families []string, log *slog.Logger) (int64, error) {
 	topics := make([]string, len(families))
 	for i, f := range families {
 		topics[i] = FamilyTopic(f)
 	}
-	cl, err := newClient(brokers, kgo.ConsumeTopics(topics...), readControlRecords(),
+	cl, err := newClient(cluster, kgo.ConsumeTopics(topics...), readControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(250*time.Millisecond))
 	if err != nil {
 		return 0, err
@@ -66,7 +66,7 @@ func Reread(ctx context.Context, store *events.Store, brokers []string, families
 			}
 			if rec.Attrs.IsControl() {
 				// the end of a transaction: counted, not read
-			} else if e, err := decodeEvent(rec.Value); err == nil {
+			} else if e, err := decodeEvent(rec); err == nil {
 				evs = append(evs, e)
 			}
 			if rec.Offset+1 >= end {

@@ -35,8 +35,8 @@ type Sender struct {
 }
 
 // NewSender returns a sender that reads replies from now on.
-func NewSender(ctx context.Context, store *events.Store, relay *Relay, publisher message.Publisher, brokers []string, log *slog.Logger) (*Sender, error) {
-	admCl, err := newClient(brokers)
+func NewSender(ctx context.Context, store *events.Store, relay *Relay, publisher message.Publisher, cluster Cluster, log *slog.Logger) (*Sender, error) {
+	admCl, err := newClient(cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func NewSender(ctx context.Context, store *events.Store, relay *Relay, publisher
 	}
 	from := map[string]map[int32]kgo.Offset{RepliesTopic: {}}
 	ends.Each(func(o kadm.ListedOffset) { from[RepliesTopic][o.Partition] = kgo.NewOffset().At(o.Offset) })
-	cl, err := newClient(brokers, kgo.ConsumePartitions(from), kgo.FetchMaxWait(time.Second))
+	cl, err := newClient(cluster, kgo.ConsumePartitions(from), kgo.FetchMaxWait(time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +99,7 @@ func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Resul
 		delete(s.waiting, cmd.ID)
 		s.mu.Unlock()
 	}()
-	value, err := json.Marshal(cmd)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: message.NewMessage(cmd.ID, value)}) {
+	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: commandMessage(cmd, time.Now())}) {
 		return commands.Result{}, s.late(cmd, ctx.Err())
 	}
 	var rep reply

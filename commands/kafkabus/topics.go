@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,21 +111,41 @@ func ChangelogTopics() []string {
 	return out
 }
 
-// EnsureTopics creates the topics that are missing, with the given number
-// of partitions and unlimited retention: the topics are the log of record
-// between services, as in the talk, and a service that starts from nothing
-// rebuilds its copy from their beginning (the changelogs are compacted
-// instead: the latest state of each stream is what they keep). A topic
-// that exists with another number of partitions is an error, since keys
-// would not be co-partitioned.
-func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
+// TopicSettings are how orderflow creates its topics, and what it
+// requires of those that exist.
+type TopicSettings struct {
+	// Partitions of every topic: the same for all, so that one key lands
+	// in the same partition of each.
+	Partitions int
+	// ReplicationFactor of the topics created; 0 for 3, or the number of
+	// brokers when there are fewer. An existing topic is checked against
+	// it only when it is set.
+	ReplicationFactor int
+	// MinInsyncReplicas of the topics created (min.insync.replicas: a
+	// write acknowledged by all in-sync replicas is on at least that
+	// many); 0 for one less than the replication factor, at least 1. An
+	// existing topic is checked against it only when it is set.
+	MinInsyncReplicas int
+}
+
+// EnsureTopics creates the topics that are missing, with the settings'
+// partitions, replication and min.insync.replicas, and unlimited retention:
+// the topics are the log of record between services, as in the talk, and a
+// service that starts from nothing rebuilds its copy from their beginning
+// (the changelogs are compacted instead: the latest state of each stream is
+// what they keep). An existing topic that contradicts them (another number of partitions,
+// so keys would not be co-partitioned; a family or re-keyed topic that does
+// not keep everything; another replication or min.insync.replicas than
+// the settings name) is an error naming the topic and the fix, and the
+// process does not start.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, settings TopicSettings) error {
 	adm := kadm.NewClient(cl)
 	topics := append(AllTopics(), ChangelogTopics()...)
 	details, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
-	var missing []string
+	var missing, existing []string
 	for _, t := range topics {
 		d, ok := details[t]
 		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
@@ -134,14 +155,19 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
 		if d.Err != nil {
 			return fmt.Errorf("topic %s: %w", t, d.Err)
 		}
-		if n := len(d.Partitions); n != partitions {
-			return fmt.Errorf("topic %s has %d partitions, not %d (--kafka-partitions): every orderflow topic must have the same number, so that one key lands in the same partition of each", t, n, partitions)
-		}
+		existing = append(existing, t)
+	}
+	if err := checkTopics(ctx, adm, details, existing, settings); err != nil {
+		return err
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	retention, compact := "-1", "compact"
+	replication, minISR, err := replicationOf(ctx, adm, settings)
+	if err != nil {
+		return err
+	}
+	retention, compact, isr := "-1", "compact", strconv.Itoa(minISR)
 	var logs, changelogs []string
 	for _, t := range missing {
 		if slices.Contains(ChangelogTopics(), t) {
@@ -150,39 +176,127 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int) error {
 			logs = append(logs, t)
 		}
 	}
-	if err := createTopics(ctx, adm, partitions, map[string]*string{"retention.ms": &retention}, logs); err != nil {
+	if err := createTopics(ctx, adm, settings, replication, minISR, map[string]*string{"retention.ms": &retention, "min.insync.replicas": &isr}, logs); err != nil {
 		return err
 	}
-	return createTopics(ctx, adm, partitions, map[string]*string{"cleanup.policy": &compact}, changelogs)
+	return createTopics(ctx, adm, settings, replication, minISR, map[string]*string{"cleanup.policy": &compact, "min.insync.replicas": &isr}, changelogs)
 }
 
-func createTopics(ctx context.Context, adm *kadm.Client, partitions int, configs map[string]*string, topics []string) error {
+// createTopics creates topics with the settings' partitions, the given
+// replication and configs.
+func createTopics(ctx context.Context, adm *kadm.Client, settings TopicSettings, replication, minISR int, configs map[string]*string, topics []string) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	resp, err := adm.CreateTopics(ctx, int32(partitions), -1, configs, topics...)
+	resp, err := adm.CreateTopics(ctx, int32(settings.Partitions), int16(replication), configs, topics...)
 	if err != nil {
 		return fmt.Errorf("create topics %s: %w", strings.Join(topics, ", "), err)
 	}
 	for _, r := range resp.Sorted() {
 		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+			return fmt.Errorf("create topic %s (%d partitions, replication factor %d, min.insync.replicas %d): %w",
+				r.Topic, settings.Partitions, replication, minISR, r.Err)
 		}
 	}
 	return nil
 }
 
-// baseOpts are the options of every client: the brokers, retries for as
+// replicationOf is the replication factor and min.insync.replicas of the
+// topics to create: the settings', or what they default to on this cluster.
+func replicationOf(ctx context.Context, adm *kadm.Client, settings TopicSettings) (int, int, error) {
+	replication := settings.ReplicationFactor
+	if replication == 0 {
+		brokers, err := adm.ListBrokers(ctx)
+		if err != nil {
+			return 0, 0, fmt.Errorf("list brokers: %w", err)
+		}
+		replication = max(1, min(3, len(brokers)))
+	}
+	minISR := settings.MinInsyncReplicas
+	if minISR == 0 {
+		minISR = max(1, replication-1)
+	}
+	return replication, minISR, nil
+}
+
+// checkTopics refuses existing topics that contradict the settings, all of
+// them in one error, each with the command that mends it.
+func checkTopics(ctx context.Context, adm *kadm.Client, details kadm.TopicDetails, existing []string, settings TopicSettings) error {
+	if len(existing) == 0 {
+		return nil
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, existing...)
+	if err != nil {
+		return fmt.Errorf("describe the configs of topics %s: %w", strings.Join(existing, ", "), err)
+	}
+	var errs []error
+	for _, t := range existing {
+		d := details[t]
+		if n := len(d.Partitions); n != settings.Partitions {
+			errs = append(errs, fmt.Errorf("topic %s has %d partitions, not %d (--kafka-partitions): every orderflow topic must have the same number, "+
+				"so that one key lands in the same partition of each; start with --kafka-partitions %d if every topic has %d", t, n, settings.Partitions, n, n))
+		}
+		if want := settings.ReplicationFactor; want > 0 {
+			if n := d.Partitions.NumReplicas(); n != want {
+				errs = append(errs, fmt.Errorf("topic %s has %d replicas, not %d (--kafka-replication-factor): "+
+					"reassign its partitions (kafka-reassign-partitions.sh) or start with --kafka-replication-factor %d", t, n, want, n))
+			}
+		}
+		rc, err := configs.On(t, nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("topic %s: its configs: %w", t, err))
+			continue
+		}
+		value := func(key string) string {
+			for _, c := range rc.Configs {
+				if c.Key == key {
+					return c.MaybeValue()
+				}
+			}
+			return ""
+		}
+		alter := func(key, value string) string {
+			return fmt.Sprintf("kafka-configs.sh --bootstrap-server BROKER --alter --entity-type topics --entity-name %s --add-config %s=%s", t, key, value)
+		}
+		if isLogTopic(t) {
+			for _, key := range []string{"retention.ms", "retention.bytes"} {
+				if v := value(key); v != "" && v != "-1" {
+					errs = append(errs, fmt.Errorf("topic %s has %s=%s: orderflow's family and re-keyed topics are the log of record "+
+						"and must keep every record; fix: %s", t, key, v, alter(key, "-1")))
+				}
+			}
+		}
+		if want := settings.MinInsyncReplicas; want > 0 {
+			if v := value("min.insync.replicas"); v != strconv.Itoa(want) {
+				errs = append(errs, fmt.Errorf("topic %s has min.insync.replicas=%s, not %d (--kafka-min-insync-replicas); fix: %s",
+					t, v, want, alter("min.insync.replicas", strconv.Itoa(want))))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isLogTopic says a topic holds events (a family's or a repartition's),
+// which must be kept for ever; commands and replies need not be.
+func isLogTopic(topic string) bool {
+	for _, c := range commands.Declared() {
+		if c.Streams != "" && topic == FamilyTopic(c.Name) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(repartitions, func(r repartition) bool { return r.Topic == topic })
+}
+
+// baseOpts are the options of every client: the cluster, retries for as
 // long as the context allows, and reading only what transactions committed
 // (a decision of a member whose transaction was aborted, a member fenced
 // after it lost its partitions, is never read).
-func baseOpts(brokers []string) []kgo.Opt {
-	return []kgo.Opt{
-		kgo.SeedBrokers(brokers...),
+func baseOpts(cluster Cluster) []kgo.Opt {
+	return append(cluster.ClientOpts(),
 		kgo.RetryTimeout(0),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 250 * time.Millisecond }),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	}
+	)
 }
 
 // copartitionedBalancer assigns the partitions of a group's topics so that
@@ -191,11 +305,11 @@ func baseOpts(brokers []string) []kgo.Opt {
 // leave moves only the partitions that change hands.
 func copartitionedBalancer() kgo.GroupBalancer { return copartition.Balancer() }
 
-// newClient is a franz-go client of the brokers with the given options.
-func newClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(append(baseOpts(brokers), opts...)...)
+// newClient is a franz-go client of the cluster with the given options.
+func newClient(cluster Cluster, opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append(baseOpts(cluster), opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client for %s: %w", strings.Join(brokers, ","), err)
+		return nil, fmt.Errorf("kafka client for %s: %w", cluster, err)
 	}
 	return cl, nil
 }
@@ -252,4 +366,4 @@ func ping(ctx context.Context, cl *kgo.Client) error {
 func readControlRecords() kgo.Opt { return kgo.KeepControlRecords() }
 
 // NewAdminClient is a client for setting topics up.
-func NewAdminClient(brokers []string) (*kgo.Client, error) { return newClient(brokers) }
+func NewAdminClient(cluster Cluster) (*kgo.Client, error) { return newClient(cluster) }

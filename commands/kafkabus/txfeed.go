@@ -76,7 +76,7 @@ func (f *Feed) runTransactions(ctx context.Context) error {
 // back without a rebalance); a member that crashed leaves when its session
 // times out.
 func (f *Feed) leave(member string) {
-	cl, err := newClient(f.brokers)
+	cl, err := newClient(f.cluster)
 	if err != nil {
 		f.Log.Warn("kafka feed: could not leave the group; its partitions move when the session times out", "group", GroupName(f.Context), "err", err)
 		return

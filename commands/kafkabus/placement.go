@@ -1,0 +1,113 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/commands"
+)
+
+// CheckPlacement refuses topics whose records are not where this version
+// places their keys (partitionOf): topics written by a version before the
+// Java client's partitioner (FNV-1a), or by a producer with another
+// partitioner. A member that takes partition n over catches up on
+// partition n of its own topic only, so such a topic would hide the history
+// of keys from it, silently. It reads the first record of every partition
+// of the family and re-keyed topics that holds any (one fetch at a start),
+// and names each topic that breaks the rule, a key, and the fix.
+func CheckPlacement(ctx context.Context, cluster Cluster) error {
+	var topics []string
+	for _, c := range commands.Declared() {
+		if c.Streams != "" {
+			topics = append(topics, FamilyTopic(c.Name))
+		}
+	}
+	for _, r := range repartitions {
+		topics = append(topics, r.Topic)
+	}
+	adm, err := newClient(cluster)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	starts, err := listOffsets(ctx, topics, "start offsets", kadm.NewClient(adm).ListStartOffsets)
+	if err != nil {
+		return fmt.Errorf("check where the topics' keys are: %w", err)
+	}
+	ends, err := highWatermarks(ctx, adm, topics...)
+	if err != nil {
+		return fmt.Errorf("check where the topics' keys are: %w", err)
+	}
+	counts := map[string]int{}
+	left := map[string]map[int32]int64{} // topic → partition → its end, while unread
+	from := map[string]map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) {
+		counts[o.Topic]++
+		s, ok := starts.Lookup(o.Topic, o.Partition)
+		if !ok || s.Offset >= o.Offset {
+			return
+		}
+		if left[o.Topic] == nil {
+			left[o.Topic], from[o.Topic] = map[int32]int64{}, map[int32]kgo.Offset{}
+		}
+		left[o.Topic][o.Partition] = o.Offset
+		from[o.Topic][o.Partition] = kgo.NewOffset().At(s.Offset)
+	})
+	if len(left) == 0 {
+		return nil
+	}
+	// Uncommitted records too: an aborted transaction's were placed by
+	// the same partitioner. Control records are read to pass them.
+	cl, err := newClient(cluster, kgo.ConsumePartitions(from), kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(), kgo.FetchMaxWait(250*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	misplaced := map[string]error{}
+	done := func(topic string, p int32) {
+		delete(left[topic], p)
+		if len(left[topic]) == 0 {
+			delete(left, topic)
+		}
+	}
+	read, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for len(left) > 0 {
+		fetches := cl.PollFetches(read)
+		if read.Err() != nil {
+			return fmt.Errorf("check where the topics' keys are: reading the first records of %d topics: %w", len(left), read.Err())
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			end, ok := left[r.Topic][r.Partition]
+			if !ok {
+				return
+			}
+			if r.Attrs.IsControl() || r.Key == nil {
+				if r.Offset+1 >= end {
+					done(r.Topic, r.Partition)
+				}
+				return
+			}
+			if want := partitionOf(r.Key, counts[r.Topic]); want != int(r.Partition) && misplaced[r.Topic] == nil {
+				misplaced[r.Topic] = fmt.Errorf("topic %s holds key %q on partition %d, where this version does not put it "+
+					"(it puts it on %d, as the Java client's partitioner does): the topic was written by a version before "+
+					"the Java partitioner, or by a producer with another partitioner; move its records first "+
+					"(README: Upgrading topics written before the Java partitioner)", r.Topic, r.Key, r.Partition, want)
+			}
+			done(r.Topic, r.Partition)
+		})
+	}
+	var errs []error
+	for _, t := range topics {
+		if err := misplaced[t]; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,73 @@
+package kafkabus
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestCheckPlacementFindsTopicsOfTheOldHash: topics whose keys are where
+// partitionOf puts them pass, empty ones too; a record an earlier version
+// placed by FNV-1a (key 1001 on partition 3 of 12, where murmur2 puts it
+// on 0) stops the start, naming the topic, the key and the fix.
+func TestCheckPlacementFindsTopicsOfTheOldHash(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	c := Plaintext(cluster.ListenAddrs()...)
+	admin, err := NewAdminClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := EnsureTopics(ctx, admin, TopicSettings{Partitions: 12}); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPlacement(ctx, c); err != nil {
+		t.Fatalf("empty topics: %v", err)
+	}
+	right, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.RecordPartitioner(keyPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer right.Close()
+	for _, k := range []string{"1001", "1002", "o-7"} {
+		if err := right.ProduceSync(ctx, &kgo.Record{Topic: "orderflow.orders", Key: []byte(k), Value: []byte("{}")},
+			&kgo.Record{Topic: "orderflow.orders-by-product", Key: []byte("kettle"), Value: []byte("{}")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := CheckPlacement(ctx, c); err != nil {
+		t.Fatalf("keys where partitionOf puts them: %v", err)
+	}
+
+	old, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	// Where the earlier versions' FNV-1a put key 1001 among 12 (see the
+	// issue: kcat showed it on partition 3), on a partition nothing else
+	// was written to yet.
+	if p := partitionOf([]byte("1001"), 12); p == 3 {
+		t.Fatal("the test needs a partition murmur2 does not give 1001")
+	}
+	if err := old.ProduceSync(ctx, &kgo.Record{Topic: "orderflow.customers", Partition: 3, Key: []byte("1001"), Value: []byte("{}")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	err = CheckPlacement(ctx, c)
+	for _, says := range []string{`topic orderflow.customers holds key "1001" on partition 3`, "it puts it on 0",
+		"Upgrading topics written before the Java partitioner"} {
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("CheckPlacement = %v, want an error saying %q", err, says)
+		}
+	}
+}
