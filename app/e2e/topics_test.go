@@ -99,7 +99,7 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 			placed = &r
 		}
 	}
-	if strings.Join(types, " ") != "orderflow.OrderPlaced.v1 orderflow.OrderValidated.v1 orderflow.OrderPaid.v1" {
+	if strings.Join(types, " ") != "orderflow.OrderPlaced.v1 orderflow.OrderValidated.v2 orderflow.OrderPaid.v1" {
 		t.Errorf("ce_type of order 1001's records: %v", types)
 	}
 	if placed == nil {
