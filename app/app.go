@@ -112,8 +112,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 }
 
 // connectTransport, split into services, connects to Kafka first: the
-// topics, the relay of what this process writes, and the copy of what it
-// reads.
+// topics, and the replies to the commands it sends.
 func (a *App) connectTransport(ctx context.Context, reg *events.Registry) (err error) {
 	if a.kafka, err = connectKafka(ctx, a.cfg, a.store, reg, a.log); err != nil {
 		return err
@@ -197,7 +196,7 @@ func (a *App) startReactions(ctx context.Context, reg *events.Registry, views *p
 		}
 	}
 	if a.kafka != nil {
-		if err := a.kafka.startReplica(ctx, a.cfg, a.store, specs, a.log); err != nil {
+		if err := a.kafka.startReplica(ctx, a.cfg, a.store, a.log); err != nil {
 			return err
 		}
 	}
@@ -218,8 +217,8 @@ func (a *App) startTransport(reg *events.Registry) (commands.API, error) {
 	if err := a.kafka.startFeeds(a.cfg, a.store, reg, a.handlers, a.pipeline, a.runner, a.log); err != nil {
 		return nil, err
 	}
-	a.metrics.registry.MustRegister(a.kafka.collectors(a.store)...)
-	return &commands.Router{Local: a.handlers, Runs: routeLocally(a.cfg), Send: a.kafka.send(a.cfg.WaitTimeout)}, nil
+	a.metrics.registry.MustRegister(a.kafka.collectors()...)
+	return &commands.Router{Send: a.kafka.send(a.cfg.WaitTimeout)}, nil
 }
 
 // followLegacy starts following the legacy database (--cdc-pg) into the log,
@@ -265,7 +264,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, a.pipeline.stop(ctx))
 		}
 		if a.kafka != nil {
-			errs = append(errs, a.kafka.stop(ctx, a.store))
+			errs = append(errs, a.kafka.stop())
 		}
 		if a.stopProjections != nil {
 			a.stopProjections()

@@ -23,22 +23,20 @@ import (
 	"orderflow/projections"
 )
 
-// kafkaBus is what a process runs when split into services: the relay of
-// its events, the replica of the families it reads, the command sender of
-// the API, and a consumer group per context.
+// kafkaBus is what a process runs when split into services: the replica of
+// the families it reads, the command sender of the API, and a consumer
+// group per context, each deciding in Kafka transactions.
 type kafkaBus struct {
-	// stages are the outboxes of the contexts that decide in transactions
-	// (see transactional).
+	// stages are the outboxes of the contexts (see useStages).
 	stages    map[string]*kafkabus.Stage
 	publisher message.Publisher
-	relay     *kafkabus.Relay
 	replica   *kafkabus.Replica
 	sender    *kafkabus.Sender
 	feeds     []*kafkabus.Feed
 	// cluster is how the brokers are reached.
 	cluster kafkabus.Cluster
 
-	rest                context.Context // ends when stop stops the relay, replica and replies
+	rest                context.Context // ends when stop stops the replica and replies
 	stopFeeds, stopRest context.CancelFunc
 	feedsDone, restDone sync.WaitGroup
 }
@@ -55,11 +53,15 @@ type kafkaBus struct {
 func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, error) {
 	opts := events.Options{Durability: cfg.Durability, Migrate: migrations.Apply}
 	db, err := events.Open(ctx, cfg.DBPath, opts)
-	if err != nil || !transactional(cfg) {
+	if err != nil || !cfg.Split() {
 		return db, err
 	}
 	n, err := kafkabus.Unpublished(ctx, db)
 	if err == nil && n == 0 {
+		// What is counted next time starts here.
+		if err := kafkabus.MarkPublished(ctx, db); err != nil {
+			return nil, errors.Join(err, db.Close())
+		}
 		return db, nil
 	}
 	var openLetters map[string]int
@@ -79,28 +81,6 @@ func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, err
 	return events.Open(ctx, cfg.DBPath, opts)
 }
 
-// transactional says the process decides in Kafka transactions: split,
-// every context it runs that writes streams scales out (several processes
-// share its consumer group), so every decision it takes is caused by a
-// record of its groups (an event, or a command sent to the context) and is
-// published with that record's offset, fenced (see
-// kafkabus.Feed.runTransactions). Its log is a cache of the topics: what
-// it decides reaches the log once the transaction committed.
-func transactional(cfg Config) bool {
-	return cfg.Split() && !slices.ContainsFunc(cfg.Contexts, func(c string) bool {
-		return commands.Lookup(c).Streams != "" && !commands.ScalesOut(c)
-	})
-}
-
-// routeLocally says a command of a context this process runs is carried
-// out here, by its handlers: in one process, or split for a context that
-// does not decide in transactions. A transactional process sends every
-// command to the context's topic, where the member that owns its key
-// carries it out inside a transaction, maybe this process.
-func routeLocally(cfg Config) func(context string) bool {
-	return func(context string) bool { return cfg.Runs(context) && !transactional(cfg) }
-}
-
 // feed is the consumer group of a context this process runs, nil for none.
 func (k *kafkaBus) feed(context string) *kafkabus.Feed {
 	for _, f := range k.feeds {
@@ -111,9 +91,15 @@ func (k *kafkaBus) feed(context string) *kafkabus.Feed {
 	return nil
 }
 
-// useStages gives each context of a transactional process its outbox.
+// useStages gives each context of a process split into services its
+// outbox: split, every context decides in Kafka transactions (every one
+// scales out, TestEveryContextScalesOut), so every decision is caused by a
+// record of its group (an event, or a command sent to the context) and is
+// published with that record's offset, fenced (see
+// kafkabus.Feed.runTransactions). The log is a cache of the topics: what a
+// context decides reaches it once the transaction committed.
 func (k *kafkaBus) useStages(cfg Config, store *events.Store, handlers *commands.Handlers) {
-	if !transactional(cfg) {
+	if !cfg.Split() {
 		return
 	}
 	k.stages = map[string]*kafkabus.Stage{}
@@ -141,28 +127,15 @@ func transactionalID(cfg Config, context string) string {
 }
 
 // replicaFamilies are the families a process copies: what its contexts
-// read of others (see commands.Needs), but those a consumer group of its
-// own reads whole anyway (it imports every record it reads; a context that
-// scales out reads only its partitions, so it copies them all), and the own
-// family of a context that scales out, which it must hold when it takes
-// partitions over.
-func replicaFamilies(cfg Config, specs []events.ConsumerSpec) []string {
-	fed := map[string]bool{}
-	perContext, _ := feedTopics(cfg, specs)
-	for c, topics := range perContext {
-		if commands.ScalesOut(c) {
-			continue
-		}
-		for _, t := range topics {
-			fed[t] = true
-		}
-	}
+// read of others (see commands.Needs), and the own family of each context
+// it runs, which it must hold when it takes partitions over (its consumer
+// group reads only its partitions, and imports only what its reaction
+// takes).
+func replicaFamilies(cfg Config) []string {
 	var out []string
 	for _, c := range cfg.Contexts {
 		for _, f := range commands.Needs(c) {
-			restore := f == c
-			copied := !cfg.Runs(f) && !fed[kafkabus.FamilyTopic(f)]
-			if (restore || copied) && !slices.Contains(out, f) {
+			if (f == c || !cfg.Runs(f)) && !slices.Contains(out, f) {
 				out = append(out, f)
 			}
 		}
@@ -194,25 +167,10 @@ func restoredFamilies(cfg Config) []string {
 	return out
 }
 
-// fedReaction says a reaction is fed by its context's consumer group: in a
-// transactional process always (it decides in its group's transactions);
-// otherwise when it reads a family written in another process. A reaction
-// that reads only what its own process writes reads the log, in its order,
-// as in one process.
-func fedReaction(cfg Config, spec events.ConsumerSpec) bool {
-	if !cfg.Split() {
-		return false
-	}
-	if transactional(cfg) {
-		return true
-	}
-	for _, t := range spec.Types {
-		if !cfg.Runs(commands.TypeContext(t)) {
-			return true
-		}
-	}
-	return false
-}
+// fedReaction says a reaction is fed by its context's consumer group:
+// split, always (it decides in its group's transactions); in one process
+// it reads the log.
+func fedReaction(cfg Config, _ events.ConsumerSpec) bool { return cfg.Split() }
 
 // readModels are the projections a process keeps: one process keeps them
 // all; split, those its contexts declare (commands.Context.ReadModels: the
@@ -291,8 +249,7 @@ func feedTopics(cfg Config, specs []events.ConsumerSpec) (map[string][]string, m
 	return topics, rekeyed
 }
 
-// connectKafka makes sure the topics exist and starts the relay and the
-// replica; the feeds start later (startFeeds), once the reactions run.
+// connectKafka makes sure the topics exist and starts the replies reader; the feeds start later (startFeeds), once the reactions run.
 func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *events.Registry, log *slog.Logger) (*kafkaBus, error) {
 	cluster, err := cfg.KafkaCluster()
 	if err != nil {
@@ -319,20 +276,14 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	if k.publisher, err = kafkabus.NewPublisher(cluster); err != nil {
 		return nil, err
 	}
-	k.relay = kafkabus.NewRelay(store, reg, k.publisher, log)
 	if cfg.Runs(commands.ContextAPI) {
-		if k.sender, err = kafkabus.NewSender(setup, store, k.relay, k.publisher, cluster, log); err != nil {
+		if k.sender, err = kafkabus.NewSender(setup, store, k.publisher, cluster, log); err != nil {
 			k.publisher.Close()
 			return nil, err
 		}
 	}
 	rest, stopRest := context.WithCancel(context.Background())
 	k.rest, k.stopRest = rest, stopRest
-	k.restDone.Go(func() {
-		if err := k.relay.Run(rest); err != nil {
-			log.Error("kafka relay stopped", "err", err)
-		}
-	})
 	if k.sender != nil {
 		k.restDone.Go(func() {
 			if err := k.sender.Run(rest); err != nil {
@@ -344,14 +295,14 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 }
 
 // startReplica starts copying the families this process reads.
-func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.Store, specs []events.ConsumerSpec, log *slog.Logger) error {
+func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.Store, log *slog.Logger) error {
 	for _, c := range restoredFamilies(cfg) {
 		if _, err := kafkabus.RestoreFromChangelog(ctx, store, k.cluster, cfg.KafkaPartitions, c, log); err != nil {
 			return fmt.Errorf("restore %s from its changelog: %w", c, err)
 		}
 	}
 	var err error
-	if k.replica, err = kafkabus.NewReplica(ctx, store, k.cluster, cfg.KafkaPartitions, replicaFamilies(cfg, specs), log); err != nil {
+	if k.replica, err = kafkabus.NewReplica(ctx, store, k.cluster, cfg.KafkaPartitions, replicaFamilies(cfg), log); err != nil {
 		return err
 	}
 	rest := k.rest
@@ -373,11 +324,9 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 		if c == commands.ContextAPI {
 			continue
 		}
-		f := &kafkabus.Feed{Context: c, Store: store, Registry: reg, Handlers: handlers, Replica: k.replica, Relay: k.relay,
-			Publisher: k.publisher, ReadModelsAt: runner.WaitForPrices, Stage: k.stages[c], Partitions: cfg.KafkaPartitions, Log: log}
-		if f.Stage != nil {
-			f.TransactionalID = transactionalID(cfg, c)
-		}
+		f := &kafkabus.Feed{Context: c, Store: store, Registry: reg, Handlers: handlers, Replica: k.replica,
+			ReadModelsAt: runner.WaitForPrices, Stage: k.stages[c], TransactionalID: transactionalID(cfg, c),
+			Partitions: cfg.KafkaPartitions, Log: log}
 		for _, spec := range handlers.Consumers() {
 			if commands.ReactionContext(spec.Name) == c && fedReaction(cfg, spec) {
 				f.Reaction = p.consumer(spec.Name)
@@ -385,20 +334,6 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 		}
 		topics, rekeyed := feedTopics(cfg, handlers.Consumers())
 		f.Topics, f.Repartitioned = topics[c], rekeyed[c]
-		// The group of a context that scales out is no copy of its topics
-		// (see replicaFamilies): it imports only what its reaction takes.
-		f.Partial = commands.ScalesOut(c)
-		if commands.ScalesOut(c) {
-			f.OnAssigned = func(ctx context.Context) error {
-				// Decide only against everything the context's own topic
-				// holds (a previous owner's last decisions included).
-				if err := k.replica.CatchUp(ctx, c); err != nil {
-					return err
-				}
-				handlers.ForgetLanes()
-				return nil
-			}
-		}
 		if err := f.Start(k.cluster); err != nil {
 			return err
 		}
@@ -433,15 +368,9 @@ func (k *kafkaBus) stopFeedsNow() {
 	}
 }
 
-// stop stops the relay, the replica and the replies reader, after the
-// relay had a moment to publish what the reactions wrote last.
-func (k *kafkaBus) stop(ctx context.Context, store *events.Store) error {
+// stop stops the replica and the replies reader.
+func (k *kafkaBus) stop() error {
 	var err error
-	if k.relay != nil {
-		flush, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = k.relay.WaitPublished(flush, store.DB().Head())
-		cancel()
-	}
 	if k.stopRest != nil {
 		k.stopRest()
 		k.restDone.Wait()
@@ -455,30 +384,25 @@ func (k *kafkaBus) stop(ctx context.Context, store *events.Store) error {
 	return nil
 }
 
-// collectors are the split's metrics: how far the relay is behind this
-// log, and per context what its consumer group holds uncommitted.
-func (k *kafkaBus) collectors(store *events.Store) []prometheus.Collector {
-	out := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "orderflow_kafka_relay_behind",
-		Help: "Events committed in this log and not yet acknowledged by Kafka.",
-	}, func() float64 { return float64(max(store.DB().Head()-k.relay.Published(), 0)) })}
+// collectors are the split's metrics: per context, its transactions and
+// what its consumer group holds uncommitted.
+func (k *kafkaBus) collectors() []prometheus.Collector {
+	var out []prometheus.Collector
 	for _, f := range k.feeds {
 		labels := prometheus.Labels{"context": f.Context}
-		if f.Stage != nil {
-			out = append(out,
-				prometheus.NewCounterFunc(prometheus.CounterOpts{
-					Name: "orderflow_kafka_transactions_committed_total", ConstLabels: labels,
-					Help: "Transactions a context's consumer group committed (decisions, replies and input offsets together).",
-				}, func() float64 { c, _, _ := f.TransactionStats(); return float64(c) }),
-				prometheus.NewCounterFunc(prometheus.CounterOpts{
-					Name: "orderflow_kafka_transactions_aborted_total", ConstLabels: labels,
-					Help: "Transactions aborted (a rebalance, a member fenced after it lost its partitions, a failed produce); their records come again.",
-				}, func() float64 { _, a, _ := f.TransactionStats(); return float64(a) }),
-				prometheus.NewCounterFunc(prometheus.CounterOpts{
-					Name: "orderflow_kafka_decisions_dropped_total", ConstLabels: labels,
-					Help: "Decisions staged in transactions that aborted: they never took effect anywhere.",
-				}, func() float64 { _, _, d := f.TransactionStats(); return float64(d) }))
-		}
+		out = append(out,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "orderflow_kafka_transactions_committed_total", ConstLabels: labels,
+				Help: "Transactions a context's consumer group committed (decisions, replies and input offsets together).",
+			}, func() float64 { c, _, _ := f.TransactionStats(); return float64(c) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "orderflow_kafka_transactions_aborted_total", ConstLabels: labels,
+				Help: "Transactions aborted (a rebalance, a member fenced after it lost its partitions, a failed produce); their records come again.",
+			}, func() float64 { _, a, _ := f.TransactionStats(); return float64(a) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "orderflow_kafka_decisions_dropped_total", ConstLabels: labels,
+				Help: "Decisions staged in transactions that aborted: they never took effect anywhere.",
+			}, func() float64 { _, _, d := f.TransactionStats(); return float64(d) }))
 		out = append(out,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "orderflow_kafka_records_in_hand", ConstLabels: labels,

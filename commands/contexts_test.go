@@ -94,29 +94,27 @@ func TestInventoryRekeysOrderEventsByProduct(t *testing.T) {
 	}
 }
 
-// TestRouterSendsWhatRunsElsewhere runs commands through a Router whose
-// inventory runs "elsewhere": a Send that carries the command out with
-// Execute on handlers of their own log, as a remote service would.
-func TestRouterSendsWhatRunsElsewhere(t *testing.T) {
+// TestRouterSendsEveryCommand runs commands through a Router whose Send
+// carries each command out with Execute on handlers of their own log, as
+// the member that owns its key would.
+func TestRouterSendsEveryCommand(t *testing.T) {
 	ctx := context.Background()
 	db, store, reg := commands.OpenTestStore(t)
 	h := commands.New(store, reg, projections.NewViews(db.Reader()), commands.Config{})
 	var sent []commands.Command
 	r := &commands.Router{
-		Local: h,
-		Runs:  func(c string) bool { return c != commands.ContextInventory },
 		Send: func(ctx context.Context, cmd commands.Command) (commands.Result, error) {
 			sent = append(sent, cmd)
 			return h.Execute(ctx, cmd)
 		},
 	}
-	// Local: the catalog runs here.
 	if _, err := r.UpsertProduct(ctx, commands.UpsertProduct{ID: "kettle", Name: "Kettle", PriceCents: 2500}, events.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(sent) != 0 {
-		t.Fatalf("a local command was sent: %+v", sent)
+	if len(sent) != 1 || sent[0].Name != "UpsertProduct" || sent[0].Context != commands.ContextCatalog || sent[0].Key != "kettle" {
+		t.Fatalf("sent %+v", sent)
 	}
+	sent = nil
 	waitCatalog(t, db, store, reg)
 	res, err := r.AddStock(ctx, "kettle", 5, events.Metadata{CorrelationID: "corr-1"})
 	if err != nil {
@@ -251,5 +249,18 @@ func TestDeclarationsAreComplete(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(checks, want) {
 		t.Errorf("the contexts report the checks %v; an order needs %v", checks, want)
+	}
+}
+
+// TestEveryContextScalesOut: split into services, every context decides in
+// its consumer group's Kafka transactions, fenced, which is what lets it run
+// as several members; there is no other way to run a context that writes
+// streams over Kafka. A new context must be keyed by the streams it writes
+// (its commands and its reaction's input) and scale out too.
+func TestEveryContextScalesOut(t *testing.T) {
+	for _, c := range commands.Declared() {
+		if c.Streams != "" && !c.ScalesOut {
+			t.Errorf("context %s writes streams (%s) and does not scale out", c.Name, c.Streams)
+		}
 	}
 }

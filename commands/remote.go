@@ -152,27 +152,21 @@ func run[A any](cmd Command, do func(A) (Result, error)) (Result, error) {
 	return do(a)
 }
 
-// Router hands each command to the context that owns it: to the local
-// handlers when that context runs in this process, else to send, which
-// carries it to the process that runs it and returns its result there.
+// Router is the API of a process split into services: it sends each
+// command to its context's topic (Send), where the member that owns the
+// command's key carries it out inside its Kafka transaction (maybe this
+// process), and returns its result there. One process calls its handlers
+// directly.
 type Router struct {
-	Local *Handlers
-	// Runs says whether a context runs in this process.
-	Runs func(context string) bool
 	Send func(ctx context.Context, cmd Command) (Result, error)
 }
 
 var _ API = (*Router)(nil)
 
-// route runs a command here or sends it. The ids the local handlers would
-// make are made before the command leaves, so the caller learns them.
-func (r *Router) route(ctx context.Context, name CommandName, key string, md events.Metadata, args any,
-	local func() (Result, error)) (Result, error) {
-	context := CommandContext(name)
-	if r.Runs(context) {
-		return local()
-	}
-	cmd, err := newCommand(name, context, key, md, args)
+// route sends a command. The ids the handlers would make are made before
+// the command leaves, so the caller learns them.
+func (r *Router) route(ctx context.Context, name CommandName, key string, md events.Metadata, args any) (Result, error) {
+	cmd, err := newCommand(name, CommandContext(name), key, md, args)
 	if err != nil {
 		return Result{}, err
 	}
@@ -185,43 +179,35 @@ func (r *Router) route(ctx context.Context, name CommandName, key string, md eve
 
 func (r *Router) RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error) {
 	cmd.ID = newID(cmd.ID)
-	return r.route(ctx, CmdRegisterCustomer, cmd.ID, md, cmd,
-		func() (Result, error) { return r.Local.RegisterCustomer(ctx, cmd, md) })
+	return r.route(ctx, CmdRegisterCustomer, cmd.ID, md, cmd)
 }
 
 func (r *Router) UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error) {
-	return r.route(ctx, CmdUpdateCustomerAddress, customerID, md, addressArgs{customerID, address},
-		func() (Result, error) { return r.Local.UpdateCustomerAddress(ctx, customerID, address, md) })
+	return r.route(ctx, CmdUpdateCustomerAddress, customerID, md, addressArgs{customerID, address})
 }
 
 func (r *Router) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {
 	cmd.ID = newID(cmd.ID)
-	return r.route(ctx, CmdUpsertProduct, cmd.ID, md, cmd,
-		func() (Result, error) { return r.Local.UpsertProduct(ctx, cmd, md) })
+	return r.route(ctx, CmdUpsertProduct, cmd.ID, md, cmd)
 }
 
 func (r *Router) AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error) {
-	return r.route(ctx, CmdAddStock, productID, md, stockArgs{productID, quantity},
-		func() (Result, error) { return r.Local.AddStock(ctx, productID, quantity, md) })
+	return r.route(ctx, CmdAddStock, productID, md, stockArgs{productID, quantity})
 }
 
 func (r *Router) PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error) {
 	cmd.ID = newID(cmd.ID)
-	return r.route(ctx, CmdPlaceOrder, cmd.ID, md, cmd,
-		func() (Result, error) { return r.Local.PlaceOrder(ctx, cmd, md) })
+	return r.route(ctx, CmdPlaceOrder, cmd.ID, md, cmd)
 }
 
 func (r *Router) PayOrder(ctx context.Context, orderID string, amountCents int64, md events.Metadata) (Result, error) {
-	return r.route(ctx, CmdPayOrder, orderID, md, payArgs{orderID, amountCents},
-		func() (Result, error) { return r.Local.PayOrder(ctx, orderID, amountCents, md) })
+	return r.route(ctx, CmdPayOrder, orderID, md, payArgs{orderID, amountCents})
 }
 
 func (r *Router) ShipOrder(ctx context.Context, orderID string, md events.Metadata) (Result, error) {
-	return r.route(ctx, CmdShipOrder, orderID, md, orderArgs{OrderID: orderID},
-		func() (Result, error) { return r.Local.ShipOrder(ctx, orderID, md) })
+	return r.route(ctx, CmdShipOrder, orderID, md, orderArgs{OrderID: orderID})
 }
 
 func (r *Router) CancelOrder(ctx context.Context, orderID, reason string, md events.Metadata) (Result, error) {
-	return r.route(ctx, CmdCancelOrder, orderID, md, orderArgs{orderID, reason},
-		func() (Result, error) { return r.Local.CancelOrder(ctx, orderID, reason, md) })
+	return r.route(ctx, CmdCancelOrder, orderID, md, orderArgs{orderID, reason})
 }

@@ -68,7 +68,7 @@ func TestSplitMetrics(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"orderflow_kafka_relay_behind ", `orderflow_kafka_records_in_hand{context="inventory"}`,
+	for _, want := range []string{`orderflow_kafka_transactions_committed_total{context="inventory"}`, `orderflow_kafka_records_in_hand{context="inventory"}`,
 		`orderflow_kafka_oldest_in_hand_seconds{context="inventory"}`, "orderflow_log_head_position"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics of the inventory service lacks %s", want)
