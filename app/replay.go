@@ -134,7 +134,9 @@ func runReplay(ctx context.Context, path string, only []string, progressOut io.W
 	}
 	defer db.Close()
 	store := events.NewStore(db)
-	runner := projections.NewRunner(store, commands.Registry(), slog.New(slog.DiscardHandler), projections.All()...)
+	reg := commands.Registry()
+	reg.UseKeys(events.NewKeyring(db)) // forgotten customers rebuild blank
+	runner := projections.NewRunner(store, reg, slog.New(slog.DiscardHandler), projections.All()...)
 	if err := runner.Init(ctx); err != nil {
 		return "", err
 	}

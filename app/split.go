@@ -266,6 +266,9 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaPartitions)
+	if err == nil {
+		err = kafkabus.EnsureKeysTopic(setup, admin, cfg.KafkaPartitions)
+	}
 	admin.Close()
 	if err != nil {
 		return nil, fmt.Errorf("kafka at %s (is it running? --kafka-brokers): %w", strings.Join(cfg.KafkaBrokers, ","), err)
@@ -283,6 +286,16 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	}
 	rest, stopRest := context.WithCancel(context.Background())
 	k.rest, k.stopRest = rest, stopRest
+	// Customers' keys: made by the processes that run the customers
+	// context, copied by every other from the keys topic before anything
+	// here reads a customer's events.
+	ring := reg.Keys()
+	ring.Borrows = !cfg.Runs(commands.ContextCustomers)
+	if _, err := kafkabus.StartKeys(setup, rest, cfg.KafkaBrokers, ring, reg, store.DB(), log); err != nil {
+		stopRest()
+		k.publisher.Close()
+		return nil, err
+	}
 	k.restDone.Go(func() {
 		if err := k.relay.Run(rest); err != nil {
 			log.Error("kafka relay stopped", "err", err)
@@ -296,6 +309,22 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		})
 	}
 	return k, nil
+}
+
+// forgot finishes an erasure in this process, once the API's read models
+// show it: the write-ahead log is scrubbed, and the customers' command
+// topic loses the commands carried out, which held the customer's data in
+// the clear.
+func (k *kafkaBus) forgot(ctx context.Context, cfg Config, db *events.DB) error {
+	if err := db.Scrub(ctx); err != nil {
+		return err
+	}
+	cl, err := kafkabus.NewAdminClient(cfg.KafkaBrokers)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return kafkabus.TrimCommands(ctx, cl, commands.ContextCustomers)
 }
 
 // startReplica starts copying the families this process reads.

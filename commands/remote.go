@@ -14,6 +14,7 @@ import (
 type API interface {
 	RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error)
 	UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error)
+	ForgetCustomer(ctx context.Context, customerID string, md events.Metadata) (Result, error)
 	UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error)
 	AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error)
 	PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error)
@@ -47,6 +48,7 @@ type CommandName string
 const (
 	CmdRegisterCustomer      CommandName = "RegisterCustomer"
 	CmdUpdateCustomerAddress CommandName = "UpdateCustomerAddress"
+	CmdForgetCustomer        CommandName = "ForgetCustomer"
 	CmdUpsertProduct         CommandName = "UpsertProduct"
 	CmdAddStock              CommandName = "AddStock"
 	CmdPlaceOrder            CommandName = "PlaceOrder"
@@ -57,6 +59,9 @@ const (
 
 // The arguments of the commands that take more than their struct.
 type (
+	forgetArgs struct {
+		CustomerID string `json:"customerId"`
+	}
 	addressArgs struct {
 		CustomerID string `json:"customerId"`
 		Address    string `json:"address"`
@@ -102,6 +107,8 @@ func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
 		return run(cmd, func(a RegisterCustomer) (Result, error) { return h.RegisterCustomer(ctx, a, md) })
 	case CmdUpdateCustomerAddress:
 		return run(cmd, func(a addressArgs) (Result, error) { return h.UpdateCustomerAddress(ctx, a.CustomerID, a.Address, md) })
+	case CmdForgetCustomer:
+		return run(cmd, func(a forgetArgs) (Result, error) { return h.ForgetCustomer(ctx, a.CustomerID, md) })
 	case CmdUpsertProduct:
 		return run(cmd, func(a UpsertProduct) (Result, error) { return h.UpsertProduct(ctx, a, md) })
 	case CmdAddStock:
@@ -167,6 +174,11 @@ func (r *Router) RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md 
 func (r *Router) UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error) {
 	return r.route(ctx, CmdUpdateCustomerAddress, customerID, md, addressArgs{customerID, address},
 		func() (Result, error) { return r.Local.UpdateCustomerAddress(ctx, customerID, address, md) })
+}
+
+func (r *Router) ForgetCustomer(ctx context.Context, customerID string, md events.Metadata) (Result, error) {
+	return r.route(ctx, CmdForgetCustomer, customerID, md, forgetArgs{customerID},
+		func() (Result, error) { return r.Local.ForgetCustomer(ctx, customerID, md) })
 }
 
 func (r *Router) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {

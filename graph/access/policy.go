@@ -24,6 +24,7 @@ const (
 
 	RegisterCustomer      Operation = "registerCustomer"
 	UpdateCustomerAddress Operation = "updateCustomerAddress"
+	ForgetCustomer        Operation = "forgetCustomer"
 	UpsertProduct         Operation = "upsertProduct"
 	AddStock              Operation = "addStock"
 	PlaceOrder            Operation = "placeOrder"
@@ -58,7 +59,7 @@ func ruleOf(op Operation) (r rule, known bool) {
 	case Order, OrderAt, Orders, Customer, Events, Notifications, OrderUpdated,
 		RegisterCustomer, UpdateCustomerAddress, PlaceOrder, PayOrder, CancelOrder:
 		return ownData, true
-	case Customers, Projections, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
+	case Customers, Projections, ForgetCustomer, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
 		return adminOnly, true
 	}
 	return adminOnly, false
