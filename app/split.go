@@ -34,6 +34,7 @@ type kafkaBus struct {
 	publisher message.Publisher
 	relay     *kafkabus.Relay
 	replica   *kafkabus.Replica
+	keys      *kafkabus.Keys
 	sender    *kafkabus.Sender
 	feeds     []*kafkabus.Feed
 
@@ -291,7 +292,7 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	// here reads a customer's events.
 	ring := reg.Keys()
 	ring.Borrows = !cfg.Runs(commands.ContextCustomers)
-	if _, err := kafkabus.StartKeys(setup, rest, cfg.KafkaBrokers, ring, reg, store.DB(), log); err != nil {
+	if k.keys, err = kafkabus.StartKeys(setup, rest, cfg.KafkaBrokers, ring, reg, store.DB(), log); err != nil {
 		stopRest()
 		k.publisher.Close()
 		return nil, err
@@ -312,10 +313,14 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 }
 
 // forgot finishes an erasure in this process, once the API's read models
-// show it: the write-ahead log is scrubbed, and the customers' command
-// topic loses the commands carried out, which held the customer's data in
-// the clear.
+// show it: this process's copy of the key is gone (the tombstone, published
+// before the customers context answered, has been read), the write-ahead
+// log is scrubbed, and the customers' command topic loses the commands
+// carried out, which held the customer's data in the clear.
 func (k *kafkaBus) forgot(ctx context.Context, cfg Config, db *events.DB) error {
+	if err := k.keys.CatchUp(ctx); err != nil {
+		return err
+	}
 	if err := db.Scrub(ctx); err != nil {
 		return err
 	}

@@ -146,6 +146,17 @@ func TestSplitForgetCustomerLeavesNothingInTheTopics(t *testing.T) {
 	if got := c.forgetCustomer(t, "c-zeb"); !got.Forgotten || got.Name != "" || got.Email != "" || got.Address != "" {
 		t.Fatalf("forgetCustomer = %+v", got)
 	}
+	// The process that answered and the one that owns the customer are
+	// clean when the mutation answers: no string, and the key deleted.
+	for _, name := range []string{"api", "customers"} {
+		if found := filesHolding(t, filepath.Dir(s.dbPath(name)), secrets); len(found) > 0 {
+			t.Errorf("right after forgetCustomer the files of %s hold %v", name, found)
+		}
+		var key []byte
+		if err := openBeside(t, s.dbPath(name)).QueryRow(`SELECT key FROM subject_keys WHERE subject = 'customer-c-zeb'`).Scan(&key); err != nil || key != nil {
+			t.Errorf("right after forgetCustomer, %s holds the key %x (%v), want a keyless row", name, key, err)
+		}
+	}
 	recs := readTopics(t, s.broker.addr)
 	found := recordsHolding(recs, append(append([]string{}, secrets...), "Samovar Distinctive"))
 	for _, secret := range secrets {
