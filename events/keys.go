@@ -161,31 +161,41 @@ func (k *Keyring) KeyFor(subject string) ([]byte, error) {
 	return key, nil
 }
 
-// Put stores a key made elsewhere (split into services). A subject
-// forgotten here keeps no key.
-func (k *Keyring) Put(ctx context.Context, subject string, key []byte) error {
-	if len(key) != keySize {
-		return fmt.Errorf("the key of %s has %d bytes, not %d", subject, len(key), keySize)
+// SubjectKey is a subject's key as another process made it.
+type SubjectKey struct {
+	Subject string
+	Key     []byte
+}
+
+// Put stores keys made elsewhere (split into services), in one write. A
+// subject forgotten here keeps no key, and a key already held stays.
+func (k *Keyring) Put(ctx context.Context, keys ...SubjectKey) error {
+	for _, sk := range keys {
+		if len(sk.Key) != keySize {
+			return fmt.Errorf("the key of %s has %d bytes, not %d", sk.Subject, len(sk.Key), keySize)
+		}
 	}
 	if k.db == nil {
 		return errReadOnly
 	}
 	if err := k.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
-			subject, key, time.Now().UnixNano())
-		return err
-	}); err != nil {
-		return fmt.Errorf("store the key of %s: %w", subject, err)
-	}
-	_, err := k.lookup(subject)
-	if errors.Is(err, ErrForgotten) {
+		now := time.Now().UnixNano()
+		for _, sk := range keys {
+			if _, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
+				sk.Subject, sk.Key, now); err != nil {
+				return err
+			}
+		}
 		return nil
+	}); err != nil {
+		return fmt.Errorf("store %d keys: %w", len(keys), err)
 	}
-	return err
+	return nil
 }
 
 // Forget deletes a subject's key for good, and runs erase in the same
-// transaction (it blanks what is stored in plain text: see Erase). The
+// transaction (it blanks what is stored in the clear: see
+// Registry.BlankInPlace). The
 // row stays, keyless, so no key is made for the subject again. Forgetting
 // a subject twice is harmless. Deleted rows are overwritten with zeros
 // (secure_delete), but older copies of the pages may still be in the WAL:

@@ -210,3 +210,55 @@ func TestPlaintextOfOlderVersionsIsBlankedInPlaceOnErasure(t *testing.T) {
 		}
 	}
 }
+
+// TestBorrowedKeys is a split process's keyring: it makes no key of its
+// own, opens what is sealed under a key it was given (Put), and a key given
+// after the subject was forgotten here is not kept.
+func TestBorrowedKeys(t *testing.T) {
+	ctx := context.Background()
+	owner, _ := openStore(t)
+	ownerKeys := events.NewKeyring(owner.DB())
+	var published []events.SubjectKey
+	ownerKeys.Published = func(_ context.Context, subject string, key []byte) error {
+		published = append(published, events.SubjectKey{Subject: subject, Key: key})
+		return nil
+	}
+	sealed, err := personalRegistry(ownerKeys).Encode(events.Metadata{}, signedUp{PersonID: "p1", Name: "Eulalia Borrowed", Email: "e@borrowed.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(published) != 1 || published[0].Subject != "person-p1" || len(published[0].Key) != 32 {
+		t.Fatalf("published %+v, want the new key of person-p1 before it was used", published)
+	}
+
+	copyDB := openDB(t)
+	borrower := events.NewKeyring(copyDB)
+	borrower.Borrows = true
+	waited := 0
+	borrower.Wait = func(string) bool { waited++; return false }
+	reg := personalRegistry(borrower)
+	if _, err := reg.Encode(events.Metadata{}, signedUp{PersonID: "p2", Name: "X"}); !errors.Is(err, events.ErrKeyUnavailable) || waited != 1 {
+		t.Fatalf("a borrowing keyring sealing for a subject it has no key of: %v (waited %d), want ErrKeyUnavailable after a wait", err, waited)
+	}
+	if _, err := reg.Decode(sealed[0]); !errors.Is(err, events.ErrKeyUnavailable) {
+		t.Fatalf("decoding before the key arrived: %v", err)
+	}
+	if err := borrower.Put(ctx, published...); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := reg.Decode(sealed[0]); err != nil || p.(signedUp).Name != "Eulalia Borrowed" {
+		t.Fatalf("decoding with the borrowed key: %+v, %v", p, err)
+	}
+	if err := borrower.Drop(ctx, "person-p1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := borrower.Put(ctx, published...); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := events.NewKeyring(copyDB).Forgotten("person-p1"); !gone {
+		t.Fatal("a key given again after the tombstone was kept")
+	}
+	if err := borrower.Put(ctx, events.SubjectKey{Subject: "person-p3", Key: []byte("short")}); err == nil {
+		t.Fatal("a key of the wrong size was stored")
+	}
+}

@@ -124,26 +124,49 @@ func (k *Keys) run(ctx context.Context) error {
 			k.log.Warn("kafka keys reader: fetch failed, retrying", "err", err)
 			continue
 		}
-		var failed error
-		fs.EachRecord(func(r *kgo.Record) {
-			if failed != nil {
-				return
+		// Keys are stored a fetch at a time, in one write; a tombstone
+		// first stores the keys before it (a key made again after it is
+		// never stored: the subject stays forgotten).
+		var keys []events.SubjectKey
+		var done []*kgo.Record
+		flush := func() error {
+			if len(keys) > 0 {
+				if err := k.ring.Put(ctx, keys...); err != nil {
+					return err
+				}
 			}
-			if failed = k.apply(ctx, r); failed == nil {
+			for _, r := range done {
 				k.advance(r.Partition, r.Offset+1)
 			}
+			keys, done = keys[:0], done[:0]
+			return nil
+		}
+		var failed error
+		fs.EachRecord(func(r *kgo.Record) {
+			switch {
+			case failed != nil:
+			case r.Value != nil:
+				keys = append(keys, events.SubjectKey{Subject: string(r.Key), Key: r.Value})
+				done = append(done, r)
+			default:
+				if failed = flush(); failed == nil {
+					if failed = k.forgotten(ctx, string(r.Key)); failed == nil {
+						k.advance(r.Partition, r.Offset+1)
+					}
+				}
+			}
 		})
+		if failed == nil {
+			failed = flush()
+		}
 		if failed != nil {
 			return failed
 		}
 	}
 }
 
-func (k *Keys) apply(ctx context.Context, r *kgo.Record) error {
-	subject := string(r.Key)
-	if r.Value != nil {
-		return k.ring.Put(ctx, subject, r.Value)
-	}
+// forgotten applies a subject's tombstone.
+func (k *Keys) forgotten(ctx context.Context, subject string) error {
 	if gone, err := k.ring.Forgotten(subject); err != nil || gone {
 		return err // forgotten here already (by this process, or an earlier tombstone)
 	}
