@@ -94,7 +94,8 @@ func seedPlaintextCustomer(t *testing.T, path string) {
 // an older version in the clear is there too. Once forgetCustomer answers,
 // none of their strings is in any file of the database's directory; their
 // orders and amounts stay, new orders fail UNKNOWN_CUSTOMER, and rebuilt
-// read models (and a restart) still show them forgotten. Another customer's
+// read models (rebuilt online, replayed offline, and after a restart) still
+// show them forgotten. Another customer's
 // data stays readable, so the search is shown to find what is there.
 func TestForgetCustomerLeavesNoByteOfThem(t *testing.T) {
 	t.Parallel()
@@ -208,9 +209,19 @@ func TestForgetCustomerLeavesNoByteOfThem(t *testing.T) {
 	}
 	checkFiles("after rebuilding")
 
-	// A restart replays nothing personal back.
+	// Replayed offline, and after a restart, nothing personal comes back.
 	p.stop(t, syscall.SIGTERM, 30*time.Second)
+	if res := runBinary(t, bin, 2*time.Minute, "replay", "--db", dbPath); res.code != 0 {
+		t.Fatalf("orderflow replay exited with %d:\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	checkFiles("after orderflow replay")
 	p = startBinary(t, bin, dbPath)
+	if n := p.client.notifications(t, "o-zeb-1"); len(n) != 1 || n[0].Email != "" || n[0].Address != "" {
+		t.Fatalf("after a replay the confirmation = %+v", n)
+	}
+	if cu := p.client.customerWithFlag(t, "c-kez"); cu == nil || cu.Name != "Keziah Keepsake" {
+		t.Fatalf("after a replay another customer reads %+v", cu)
+	}
 	if cu := p.client.customerWithFlag(t, "c-zeb"); cu == nil || *cu != got {
 		t.Fatalf("after a restart the customer reads %+v", cu)
 	}
