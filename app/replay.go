@@ -79,12 +79,33 @@ func copyTopics(ctx context.Context, path string, brokers []string, partitions i
 	defer db.Close()
 	store := events.NewStore(db)
 	before := db.Head()
+	if err := copyKeys(ctx, db, brokers); err != nil {
+		return 0, err
+	}
 	for _, families := range causalStages() {
 		if err := copyFamilies(ctx, store, brokers, partitions, families); err != nil {
 			return 0, err
 		}
 	}
 	return db.Head() - before, nil
+}
+
+// copyKeys copies the customers' keys and tombstones from the keys topic
+// into the store's keyring, so that the rebuild opens what the topics hold
+// sealed, and blanks whoever was forgotten since the copy was taken.
+func copyKeys(ctx context.Context, db *events.DB, brokers []string) error {
+	reg := commands.Registry()
+	ring := events.NewKeyring(db)
+	ring.Borrows = true
+	reg.UseKeys(ring)
+	run, stop := context.WithCancel(ctx)
+	keys, err := kafkabus.StartKeys(ctx, run, brokers, ring, reg, db, slog.New(slog.DiscardHandler))
+	stop()
+	if err != nil {
+		return err
+	}
+	<-keys.Stopped()
+	return nil
 }
 
 // copyFamilies copies the families' topics into store up to their ends.

@@ -52,6 +52,8 @@ type Keys struct {
 	mu    sync.Mutex
 	next  map[int32]int64 // partition → next offset to apply
 	moved chan struct{}
+
+	stopped chan struct{} // closed once the reader stopped
 }
 
 // EnsureKeysTopic creates the keys topic when it is missing, compacted,
@@ -83,7 +85,8 @@ func StartKeys(ctx, run context.Context, brokers []string, ring *events.Keyring,
 	if err != nil {
 		return nil, err
 	}
-	k := &Keys{cl: cl, ring: ring, reg: reg, db: db, log: log, topic: KeysTopic, next: map[int32]int64{}, moved: make(chan struct{})}
+	k := &Keys{cl: cl, ring: ring, reg: reg, db: db, log: log, topic: KeysTopic, next: map[int32]int64{}, moved: make(chan struct{}),
+		stopped: make(chan struct{})}
 	ring.Published = k.publish
 	ring.Wait = func(string) bool {
 		wait, cancel := context.WithTimeout(context.Background(), keyWait)
@@ -91,6 +94,7 @@ func StartKeys(ctx, run context.Context, brokers []string, ring *events.Keyring,
 		return k.CatchUp(wait) == nil
 	}
 	go func() {
+		defer close(k.stopped)
 		defer cl.Close()
 		if err := k.run(run); err != nil && run.Err() == nil {
 			log.Error("kafka keys reader stopped", "err", err)
@@ -101,6 +105,9 @@ func StartKeys(ctx, run context.Context, brokers []string, ring *events.Keyring,
 	}
 	return k, nil
 }
+
+// Stopped is closed once the reader stopped (its run context ended).
+func (k *Keys) Stopped() <-chan struct{} { return k.stopped }
 
 // publish produces a subject's key, or its tombstone (key nil), and
 // returns once Kafka has it.
