@@ -26,11 +26,12 @@ const keySize = 32
 // The registry seals personal fields under them and opens them again; a
 // forgotten subject's key is deleted and never made again.
 //
-// Every key is made and deleted here, by the keyring of the database that
-// owns the subject's stream; split into services, the other processes get
-// keys and tombstones through Put and Forget (see kafkabus' keys topic).
-// Published is told of each key made and each forgotten, before the maker
-// uses the key or reports the erasure done.
+// In one process every key is made and deleted here. Split into services,
+// the processes that run the subjects' context make and forget them
+// (KeyFor, Forget) and publish each (Published) before the key is used or
+// the erasure reported; the others only borrow (Borrows): they receive
+// keys and tombstones (Put, Drop) and wait for a key they lack (Wait).
+// See kafkabus.Keys.
 type Keyring struct {
 	db   *DB     // nil for a keyring that only reads
 	read *sql.DB // where keys are looked up
