@@ -180,18 +180,31 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 // version). It reads, without holding the writer; what it finds stays
 // valid, since nothing in the clear is written any more.
 func (r *Registry) PlaintextEvents(ctx context.Context, db *DB, subject string) ([]Event, error) {
-	var out []Event
+	// One scan of the log per way of naming the subject (every type that
+	// names it by the same field shares it).
+	type naming struct{ field, id string }
+	types := map[naming][]any{}
+	var order []naming
 	for _, t := range r.PersonalTypes() {
-		p := t.Personal
-		id, ok := strings.CutPrefix(subject, p.Prefix)
+		id, ok := strings.CutPrefix(subject, t.Personal.Prefix)
 		if !ok {
 			continue
 		}
+		n := naming{t.Personal.Subject, id}
+		if _, seen := types[n]; !seen {
+			order = append(order, n)
+		}
+		types[n] = append(types[n], t.Name)
+	}
+	var out []Event
+	for _, n := range order {
+		in := strings.Repeat("?, ", len(types[n])-1) + "?"
+		args := append(append([]any{}, types[n]...), n.field, n.id, sealedField)
 		rows, err := db.read.QueryContext(ctx, `SELECT position, stream_id, type, schema_version, data FROM events
-			WHERE type = ? AND json_extract(data, '$.'||?) = ? AND json_extract(data, '$.'||?) IS NULL`,
-			t.Name, p.Subject, id, sealedField)
+			WHERE type IN (`+in+`) AND json_extract(data, '$.'||?) = ? AND json_extract(data, '$.'||?) IS NULL
+			ORDER BY position`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("find %s of %s in the clear: %w", t.Name, subject, err)
+			return nil, fmt.Errorf("find the events of %s in the clear: %w", subject, err)
 		}
 		for rows.Next() {
 			var e Event
