@@ -108,13 +108,38 @@ func recordsHolding(recs []*kgo.Record, needles []string) map[string][]string {
 // longer holds their key (only its tombstone), so the sealed copies cannot
 // be opened; every service's database files are free of them too, and a new
 // order for them fails UNKNOWN_CUSTOMER.
+//
+// It runs twice: with customers in a process of their own, and in the API's
+// process as the README splits it.
 func TestSplitForgetCustomerLeavesNothingInTheTopics(t *testing.T) {
 	t.Parallel()
-	s := newSplitDeployment(t)
-	c := s.service("api", "api,orders,catalog,payments").client
-	s.service("customers", "customers")
-	s.service("inventory", "inventory")
-	s.service("checks", checkContexts)
+	for _, layout := range []struct {
+		name      string
+		api       string
+		customers bool // in a process of their own
+	}{
+		{"customers alone", "api,orders,catalog,payments", true},
+		{"customers with the API", apiContexts, false},
+	} {
+		t.Run(layout.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSplitDeployment(t)
+			c := s.service("api", layout.api).client
+			owner := "api"
+			if layout.customers {
+				s.service("customers", "customers")
+				owner = "customers"
+			}
+			s.service("inventory", "inventory")
+			s.service("checks", checkContexts)
+			forgetInTheSplit(t, s, c, owner)
+		})
+	}
+}
+
+// forgetInTheSplit is the test of one layout; owner is the service that
+// runs the customers context.
+func forgetInTheSplit(t *testing.T, s *splitDeployment, c *client, owner string) {
 
 	secrets := []string{"Zebulon Quackenbush", "Quackenbush", "zebulon@quackenbush.example", "77 Forgetme Lane", "Forgetme", "88 Movedaway Court", "Movedaway"}
 	c.registerCustomer(t, "c-zeb", "Zebulon Quackenbush", "zebulon@quackenbush.example", "77 Forgetme Lane")
@@ -148,7 +173,7 @@ func TestSplitForgetCustomerLeavesNothingInTheTopics(t *testing.T) {
 	}
 	// The process that answered and the one that owns the customer are
 	// clean when the mutation answers: no string, and the key deleted.
-	for _, name := range []string{"api", "customers"} {
+	for _, name := range []string{"api", owner} {
 		if found := filesHolding(t, filepath.Dir(s.dbPath(name)), secrets); len(found) > 0 {
 			t.Errorf("right after forgetCustomer the files of %s hold %v", name, found)
 		}
@@ -193,7 +218,7 @@ func TestSplitForgetCustomerLeavesNothingInTheTopics(t *testing.T) {
 	// No service keeps a byte of them, nor their key, once it read the
 	// tombstone.
 	dbs := map[string]string{}
-	for _, name := range []string{"api", "customers", "inventory", "checks"} {
+	for _, name := range []string{"api", owner, "inventory", "checks"} {
 		dbs[name] = filepath.Dir(s.dbPath(name))
 	}
 	eventually(t, 30*time.Second, func() (bool, string) {
