@@ -80,6 +80,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.store = events.NewStore(a.db)
 	reg := commands.Registry()
+	// Personal fields are sealed under keys kept in the database, outside
+	// the log; split into services, they travel on the keys topic too.
+	reg.UseKeys(events.NewKeyring(a.db))
 	views := projections.NewViews(a.db.Reader())
 	a.runner = projections.NewRunner(a.store, reg, a.log, readModels(cfg)...)
 	if cfg.Split() {

@@ -90,12 +90,33 @@ func copyTopics(ctx context.Context, path string, cluster kafkabus.Cluster, part
 	defer db.Close()
 	store := events.NewStore(db)
 	before := db.Head()
+	if err := copyKeys(ctx, db, cluster); err != nil {
+		return 0, err
+	}
 	for _, families := range causalStages() {
 		if err := copyFamilies(ctx, store, cluster, partitions, families); err != nil {
 			return 0, err
 		}
 	}
 	return db.Head() - before, nil
+}
+
+// copyKeys copies the customers' keys and tombstones from the keys topic
+// into the store's keyring, so that the rebuild opens what the topics hold
+// sealed, and blanks whoever was forgotten since the copy was taken.
+func copyKeys(ctx context.Context, db *events.DB, cluster kafkabus.Cluster) error {
+	reg := commands.Registry()
+	ring := events.NewKeyring(db)
+	ring.Borrows = true
+	reg.UseKeys(ring)
+	run, stop := context.WithCancel(ctx)
+	keys, err := kafkabus.StartKeys(ctx, run, cluster, ring, reg, db, slog.New(slog.DiscardHandler))
+	stop()
+	if err != nil {
+		return err
+	}
+	<-keys.Stopped()
+	return nil
 }
 
 // copyFamilies copies the families' topics into store up to their ends.
@@ -145,7 +166,9 @@ func runReplay(ctx context.Context, path string, only []string, progressOut io.W
 	}
 	defer db.Close()
 	store := events.NewStore(db)
-	runner := projections.NewRunner(store, commands.Registry(), slog.New(slog.DiscardHandler), projections.All()...)
+	reg := commands.Registry()
+	reg.UseKeys(events.NewKeyring(db)) // forgotten customers rebuild blank
+	runner := projections.NewRunner(store, reg, slog.New(slog.DiscardHandler), projections.All()...)
 	if err := runner.Init(ctx); err != nil {
 		return "", err
 	}

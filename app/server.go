@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -25,9 +26,13 @@ func listen(addr string) (net.Listener, error) { return flags.Listen("addr", add
 // background until Shutdown: GraphQL (sending commands to api, reading
 // views), the health and readiness checks and /metrics.
 func (a *App) serveHTTP(api commands.API, views *projections.Views, feed *graph.OrderFeed, reg *events.Registry) error {
+	scrub := a.db.Scrub
+	if a.kafka != nil {
+		scrub = func(ctx context.Context) error { return a.kafka.forgot(ctx, a.cfg, a.db) }
+	}
 	resolver := &graph.Resolver{Commands: api, Views: views, Runner: a.runner, Store: a.store,
 		Orders: feed, Log: projections.NewHistory(a.store, reg), WaitTimeout: a.cfg.WaitTimeout, Admit: a.pipeline.admit,
-		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry, Stats: a.metrics.stats}
+		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry, Stats: a.metrics.stats, Scrub: scrub}
 	mux, err := a.routes(resolver)
 	if err != nil {
 		return err

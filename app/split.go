@@ -31,6 +31,7 @@ type kafkaBus struct {
 	stages    map[string]*kafkabus.Stage
 	publisher message.Publisher
 	replica   *kafkabus.Replica
+	keys      *kafkabus.Keys
 	sender    *kafkabus.Sender
 	feeds     []*kafkabus.Feed
 	// cluster is how the brokers are reached.
@@ -265,6 +266,9 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		return nil, err
 	}
 	err = kafkabus.EnsureTopics(setup, admin, cfg.KafkaTopics())
+	if err == nil {
+		err = kafkabus.EnsureKeysTopic(setup, admin, cfg.KafkaTopics())
+	}
 	admin.Close()
 	if err == nil {
 		err = kafkabus.CheckPlacement(setup, cluster)
@@ -284,6 +288,16 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 	}
 	rest, stopRest := context.WithCancel(context.Background())
 	k.rest, k.stopRest = rest, stopRest
+	// Customers' keys: made by the processes that run the customers
+	// context, copied by every other from the keys topic before anything
+	// here reads a customer's events.
+	ring := reg.Keys()
+	ring.Borrows = !cfg.Runs(commands.ContextCustomers)
+	if k.keys, err = kafkabus.StartKeys(setup, rest, cluster, ring, reg, store.DB(), log); err != nil {
+		stopRest()
+		k.publisher.Close()
+		return nil, err
+	}
 	if k.sender != nil {
 		k.restDone.Go(func() {
 			if err := k.sender.Run(rest); err != nil {
@@ -292,6 +306,26 @@ func connectKafka(ctx context.Context, cfg Config, store *events.Store, reg *eve
 		})
 	}
 	return k, nil
+}
+
+// forgot finishes an erasure in this process, once the API's read models
+// show it: this process's copy of the key is gone (the tombstone, published
+// before the customers context answered, has been read), the write-ahead
+// log is scrubbed, and the customers' command topic loses the commands
+// carried out, which held the customer's data in the clear.
+func (k *kafkaBus) forgot(ctx context.Context, cfg Config, db *events.DB) error {
+	if err := k.keys.CatchUp(ctx); err != nil {
+		return err
+	}
+	if err := db.Scrub(ctx); err != nil {
+		return err
+	}
+	cl, err := kafkabus.NewAdminClient(k.cluster)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return kafkabus.TrimCommands(ctx, cl, commands.ContextCustomers)
 }
 
 // startReplica starts copying the families this process reads.

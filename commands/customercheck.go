@@ -83,7 +83,13 @@ func (l *customerCheckLane) HandleBatch(ctx context.Context, batch []events.Deli
 // customers are a copy fed from their topic, in its own order: there a
 // customer registered in the copy, once it caught up with what was
 // published before the order, was registered before it.
+//
+// A forgotten customer is not registered for any order checked after they
+// were forgotten: the keyring says so at once, whatever the lane cached.
 func (l *customerCheckLane) registeredBefore(ctx context.Context, customerID string, placed events.Event) (bool, error) {
+	if gone, err := l.h.forgotten(customerID); err != nil || gone {
+		return false, err
+	}
 	at, ok := l.registeredAt.get(customerID)
 	if !ok {
 		evs, err := l.h.store.ReadStreamAfter(ctx, customer.StreamID(customerID), 0, 1)

@@ -19,5 +19,7 @@ func OpenTestStore(t testing.TB) (*events.DB, *events.Store, *events.Registry) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, events.NewStore(db), Registry()
+	reg := Registry()
+	reg.UseKeys(events.NewKeyring(db))
+	return db, events.NewStore(db), reg
 }

@@ -78,6 +78,10 @@ type CustomerSync struct {
 	// Ignored names what changed that the customer context does not
 	// record ("name", "email"), so that the caller can say it was dropped.
 	Ignored []string
+	// Forgotten says the customer was forgotten here: nothing of the row
+	// is recorded (their data stays erased, whatever the legacy table
+	// still holds).
+	Forgotten bool
 }
 
 // SyncCustomer applies an inserted or updated legacy customer row: a new
@@ -92,6 +96,10 @@ func (h *Handlers) SyncCustomer(ctx context.Context, ch SourceChange, row Legacy
 	applied, err := decideFromSource(ctx, h, customer.StreamID(row.ID), customer.Customer.Evolve, ch,
 		func(c customer.Customer) ([]customer.Event, error) {
 			out = CustomerSync{} // decide runs again after a version conflict
+			if c.Forgotten {
+				out.Forgotten = true
+				return nil, nil
+			}
 			if !c.Registered() {
 				evs, err := customer.Register(c, row.ID, row.Name, row.Email, row.Address)
 				out.Recorded = len(evs) > 0

@@ -3,9 +3,11 @@ package commands_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 
 	"orderflow/commands"
+	"orderflow/events"
 	"orderflow/projections"
 )
 
@@ -95,5 +97,27 @@ func TestSourceChangesApplyOnce(t *testing.T) {
 	}
 	if want := []string{"CustomerRegistered", "CustomerAddressChanged", "CustomerAddressChanged"}; !reflect.DeepEqual(types, want) {
 		t.Fatalf("customer events = %v, want %v", types, want)
+	}
+
+	// A customer imported from the legacy table is forgotten like any
+	// other; later changes of their row record nothing of them.
+	if _, err := h.ForgetCustomer(ctx, "c1", events.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Address = "4 Moved On"
+	res, err = h.SyncCustomer(ctx, at(0x900, 1), c)
+	if err != nil || !res.Forgotten || res.Recorded {
+		t.Fatalf("a forgotten customer's row changed: %+v, %v; want nothing recorded", res, err)
+	}
+	evs, _ = store.ReadStream(ctx, "customer-c1", 0)
+	if last := evs[len(evs)-1].Type; len(evs) != 4 || last != "CustomerForgotten" {
+		t.Fatalf("after forgetting, %d customer events ending with %s", len(evs), last)
+	}
+	for _, e := range evs {
+		for _, plain := range []string{"Ada", "ada@", "Road", "Street", "Lane"} {
+			if strings.Contains(string(e.Data), plain) {
+				t.Errorf("stored %s %s holds %q", e.Type, e.Data, plain)
+			}
+		}
 	}
 }

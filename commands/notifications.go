@@ -14,9 +14,11 @@ import (
 // notificationsContext declares the notifications context, the talk's email
 // service.
 var notificationsContext = Context{
-	Name:      ContextNotifications,
-	Streams:   notification.StreamID(""),
-	Events:    current(notification.NotificationSent{}),
+	Name:    ContextNotifications,
+	Streams: notification.StreamID(""),
+	// The email and address a confirmation went to are the customer's
+	// personal data, sealed under their key.
+	Events:    []events.Registration{sealed(notification.NotificationSent{}, "email", "address")},
 	Copies:    []string{ContextCustomers, ContextOrders, ContextPayments},
 	ScalesOut: true,
 	Reaction:  &notificationsReaction,
@@ -102,7 +104,12 @@ func (l *notificationLane) decide(ctx context.Context, b *batch, d events.Delive
 	if _, err := l.h.load(ctx, customer.StreamID(c.customerID), func(p events.Payload) { cu = cu.Evolve(p) }); err != nil {
 		return dec, err
 	}
-	if cu.Registered() {
+	gone, err := l.h.forgotten(c.customerID)
+	if err != nil {
+		return dec, err
+	}
+	// A forgotten customer is sent nothing: there is no one to send it to.
+	if cu.Registered() && !cu.Forgotten && !gone {
 		facts.Recipient = &notification.Recipient{CustomerID: cu.ID, Email: cu.Email, Address: cu.Address}
 	}
 	evs := notification.ConfirmOrder(id, facts, l.h.joinWindow, l.h.now())

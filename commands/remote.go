@@ -15,6 +15,7 @@ import (
 type API interface {
 	RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md events.Metadata) (Result, error)
 	UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error)
+	ForgetCustomer(ctx context.Context, customerID string, md events.Metadata) (Result, error)
 	UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error)
 	AddStock(ctx context.Context, productID string, quantity int, md events.Metadata) (Result, error)
 	PlaceOrder(ctx context.Context, cmd PlaceOrder, md events.Metadata) (Result, error)
@@ -48,6 +49,7 @@ type CommandName string
 const (
 	CmdRegisterCustomer      CommandName = "RegisterCustomer"
 	CmdUpdateCustomerAddress CommandName = "UpdateCustomerAddress"
+	CmdForgetCustomer        CommandName = "ForgetCustomer"
 	CmdUpsertProduct         CommandName = "UpsertProduct"
 	CmdAddStock              CommandName = "AddStock"
 	CmdPlaceOrder            CommandName = "PlaceOrder"
@@ -62,6 +64,9 @@ const (
 
 // The arguments of the commands that take more than their struct.
 type (
+	forgetArgs struct {
+		CustomerID string `json:"customerId"`
+	}
 	addressArgs struct {
 		CustomerID string `json:"customerId"`
 		Address    string `json:"address"`
@@ -107,6 +112,8 @@ func (h *Handlers) Execute(ctx context.Context, cmd Command) (Result, error) {
 		return run(cmd, func(a RegisterCustomer) (Result, error) { return h.RegisterCustomer(ctx, a, md) })
 	case CmdUpdateCustomerAddress:
 		return run(cmd, func(a addressArgs) (Result, error) { return h.UpdateCustomerAddress(ctx, a.CustomerID, a.Address, md) })
+	case CmdForgetCustomer:
+		return run(cmd, func(a forgetArgs) (Result, error) { return h.ForgetCustomer(ctx, a.CustomerID, md) })
 	case CmdUpsertProduct:
 		return run(cmd, func(a UpsertProduct) (Result, error) { return h.UpsertProduct(ctx, a, md) })
 	case CmdAddStock:
@@ -140,6 +147,7 @@ func CommandArgs() map[CommandName]reflect.Type {
 		CmdShipOrder:             reflect.TypeFor[orderArgs](),
 		CmdCancelOrder:           reflect.TypeFor[orderArgs](),
 		CmdExpireOrder:           reflect.TypeFor[orderArgs](),
+		CmdForgetCustomer:        reflect.TypeFor[forgetArgs](),
 	}
 }
 
@@ -184,6 +192,10 @@ func (r *Router) RegisterCustomer(ctx context.Context, cmd RegisterCustomer, md 
 
 func (r *Router) UpdateCustomerAddress(ctx context.Context, customerID, address string, md events.Metadata) (Result, error) {
 	return r.route(ctx, CmdUpdateCustomerAddress, customerID, md, addressArgs{customerID, address})
+}
+
+func (r *Router) ForgetCustomer(ctx context.Context, customerID string, md events.Metadata) (Result, error) {
+	return r.route(ctx, CmdForgetCustomer, customerID, md, forgetArgs{customerID})
 }
 
 func (r *Router) UpsertProduct(ctx context.Context, cmd UpsertProduct, md events.Metadata) (Result, error) {

@@ -106,6 +106,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	q.Set("_synchronous", string(opts.Durability))
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
+	// Deleted and overwritten content is overwritten with zeros in the file,
+	// so that an erased customer's data does not linger in freed space.
+	q.Set("_secure_delete", "on")
 	dsn := "file:" + path + "?" + q.Encode()
 
 	write, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")

@@ -24,6 +24,9 @@ type Type struct {
 	GoType  reflect.Type
 	// Upcasters[v] turns version v into version v+1.
 	Upcasters map[int]Upcaster
+	// Personal names the fields that are personal data, sealed when
+	// stored; nil for a type that holds none.
+	Personal *Personal
 }
 
 // Registry maps stored event types to Go payload types and back. Events are
@@ -32,6 +35,8 @@ type Type struct {
 // the current shape.
 type Registry struct {
 	types map[string]*Type
+	// keys seals and opens personal fields (see UseKeys).
+	keys *Keyring
 }
 
 // Registration is one entry for NewRegistry: a payload type, its current
@@ -40,6 +45,9 @@ type Registration struct {
 	Payload   Payload
 	Version   int
 	Upcasters map[int]Upcaster
+	// Personal, for a type that carries personal data, names its fields
+	// and whose they are: they are sealed under the subject's key.
+	Personal *Personal
 }
 
 // NewRegistry returns a registry knowing the given event types. Passing the
@@ -52,7 +60,8 @@ func NewRegistry(regs ...Registration) *Registry {
 		if _, dup := r.types[name]; dup {
 			panic(fmt.Sprintf("events: type %q registered twice", name))
 		}
-		t := &Type{Name: name, Version: max(reg.Version, 1), GoType: reflect.TypeOf(reg.Payload), Upcasters: reg.Upcasters}
+		t := &Type{Name: name, Version: max(reg.Version, 1), GoType: reflect.TypeOf(reg.Payload), Upcasters: reg.Upcasters,
+			Personal: reg.Personal}
 		for v := 1; v < t.Version; v++ {
 			if t.Upcasters[v] == nil {
 				panic(fmt.Sprintf("events: type %q version %d has no upcaster from version %d", name, t.Version, v))
@@ -86,6 +95,11 @@ func (r *Registry) Encode(md Metadata, payloads ...Payload) ([]Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", p.EventType(), err)
 		}
+		if t.Personal != nil {
+			if data, err = r.seal(t, data); err != nil {
+				return nil, fmt.Errorf("encode %s: %w", p.EventType(), err)
+			}
+		}
 		out = append(out, Event{
 			Type:          t.Name,
 			SchemaVersion: t.Version,
@@ -110,6 +124,11 @@ func (r *Registry) Decode(e Event) (Payload, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.Personal != nil {
+		if data, err = r.open(t, data); err != nil {
+			return nil, fmt.Errorf("decode %s (position %d): %w", e.Type, e.Position, err)
+		}
+	}
 	ptr := reflect.New(t.GoType)
 	if err := json.Unmarshal(data, ptr.Interface()); err != nil {
 		return nil, fmt.Errorf("decode %s v%d (position %d): %w", e.Type, e.SchemaVersion, e.Position, err)
@@ -117,13 +136,18 @@ func (r *Registry) Decode(e Event) (Payload, error) {
 	return ptr.Elem().Interface().(Payload), nil
 }
 
-// Upcast returns a stored event's JSON in its type's current schema version.
+// Upcast returns a stored event's JSON in its type's current schema version,
+// with its personal fields opened (blank when their subject was forgotten).
 func (r *Registry) Upcast(e Event) (json.RawMessage, error) {
 	t, ok := r.types[e.Type]
 	if !ok {
 		return nil, fmt.Errorf("upcast event %d: unknown type %q", e.Position, e.Type)
 	}
-	return r.upcast(t, e)
+	data, err := r.upcast(t, e)
+	if err != nil || t.Personal == nil {
+		return data, err
+	}
+	return r.open(t, data)
 }
 
 func (r *Registry) upcast(t *Type, e Event) (json.RawMessage, error) {

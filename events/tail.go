@@ -127,3 +127,14 @@ func (t *tail) decode(reg *Registry, e Event) (Payload, error) {
 	t.mu.RUnlock()
 	return p, nil
 }
+
+// dropDecoded forgets every payload decoded so far: an erasure made the
+// personal fields some of them hold unreadable, and a reader after it
+// must decode them again (blank) rather than be handed them.
+func (t *tail) dropDecoded() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.decodeMu.Lock()
+	clear(t.decoded)
+	t.decodeMu.Unlock()
+}

@@ -57,7 +57,7 @@ func toCustomer(c *projections.Customer) *model.Customer {
 	if c == nil {
 		return nil
 	}
-	return &model.Customer{ID: c.ID, Name: c.Name, Email: c.Email, Address: c.Address}
+	return &model.Customer{ID: c.ID, Name: c.Name, Email: c.Email, Address: c.Address, Forgotten: c.Forgotten}
 }
 
 func toEvent(e events.Event) model.Event {

@@ -36,6 +36,10 @@ type Resolver struct {
 	// Redeliver hands a reaction's dead letter to it again and
 	// returns once it was handled, or why it failed again.
 	Redeliver func(ctx context.Context, id int64) error
+	// Scrub, when set, is called once a forgetCustomer shows in the read
+	// models: it leaves no older copy of an overwritten page in the
+	// database files (see events.DB.Scrub).
+	Scrub func(ctx context.Context) error
 	// ObservePlaceOrder, when set, is told how long each placeOrder call
 	// took, failed ones included, waits for the read models included.
 	ObservePlaceOrder func(time.Duration)

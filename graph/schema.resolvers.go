@@ -47,6 +47,29 @@ func (r *mutationResolver) UpdateCustomerAddress(ctx context.Context, customerID
 	return r.customerAfter(ctx, res)
 }
 
+// ForgetCustomer is the resolver for the forgetCustomer field.
+func (r *mutationResolver) ForgetCustomer(ctx context.Context, customerID string) (*model.Customer, error) {
+	if err := access.Allow(ctx, access.ForgetCustomer, access.OwnedBy(customerID)); err != nil {
+		return nil, err
+	}
+	res, err := r.Commands.ForgetCustomer(ctx, customerID, events.Metadata{})
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.customerAfter(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	// The read models are overwritten: only now can the older copies of
+	// their pages leave the write-ahead log.
+	if r.Scrub != nil {
+		if err := r.Scrub(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
 // UpsertProduct is the resolver for the upsertProduct field.
 func (r *mutationResolver) UpsertProduct(ctx context.Context, input model.ProductInput) (*model.Product, error) {
 	if err := access.Allow(ctx, access.UpsertProduct, access.Everyone()); err != nil {

@@ -38,6 +38,7 @@ func seedLog(tb testing.TB, n int) (*events.DB, *events.Store, *events.Registry)
 	}
 	tb.Cleanup(func() { db.Close() })
 	store, reg := events.NewStore(db), commands.Registry()
+	reg.UseKeys(events.NewKeyring(db))
 
 	const customers, products = 1000, 100
 	var batch []events.StreamAppend

@@ -28,11 +28,12 @@ CREATE TABLE %s (
 		return customersApplier{
 			register: `INSERT INTO ` + c + ` (id, name, email, address, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			move:     `UPDATE ` + c + ` SET address = ?, version = ?, updated_at = ? WHERE id = ?`,
+			forget:   `UPDATE ` + c + ` SET name = '', email = '', address = '', version = ?, updated_at = ? WHERE id = ?`,
 		}
 	},
 }
 
-type customersApplier struct{ register, move string }
+type customersApplier struct{ register, move, forget string }
 
 func (a customersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
 	var err error
@@ -42,6 +43,10 @@ func (a customersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p e
 		_, err = tx.Exec(ctx, a.register, p.CustomerID, p.Name, p.Email, p.Address, e.StreamVersion, at)
 	case customer.CustomerAddressChanged:
 		_, err = tx.Exec(ctx, a.move, p.Address, e.StreamVersion, at, p.CustomerID)
+	case customer.CustomerForgotten:
+		// The row is overwritten in place (secure_delete zeroes what it
+		// held); a rebuild reads the registration blank, its key deleted.
+		_, err = tx.Exec(ctx, a.forget, e.StreamVersion, at, p.CustomerID)
 	}
 	return err
 }

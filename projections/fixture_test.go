@@ -29,6 +29,7 @@ func newFixture(t *testing.T, defs ...projections.Definition) *fixture {
 		t.Fatal(err)
 	}
 	store, reg := events.NewStore(db), commands.Registry()
+	reg.UseKeys(events.NewKeyring(db))
 	runner := projections.NewRunner(store, reg, slog.New(slog.DiscardHandler), defs...)
 	runCtx, stop := context.WithCancel(ctx)
 	wg, err := runner.Start(runCtx)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"orderflow/domain/customer"
 	"orderflow/domain/notification"
 	"orderflow/events"
 )
@@ -29,19 +30,26 @@ CREATE INDEX %[1]s_by_order ON %[1]s (order_id, seq);
 CREATE INDEX %[1]s_by_customer ON %[1]s (customer_id, seq);`, t("notifications"))
 	},
 	New: func(t Names) Applier {
-		return notificationsApplier{insert: `INSERT INTO ` + t("notifications") +
-			` (seq, order_id, customer_id, kind, email, address, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)`}
+		return notificationsApplier{
+			insert: `INSERT INTO ` + t("notifications") +
+				` (seq, order_id, customer_id, kind, email, address, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			forget: `UPDATE ` + t("notifications") + ` SET email = '', address = '' WHERE customer_id = ?`,
+		}
 	},
 }
 
-type notificationsApplier struct{ insert string }
+type notificationsApplier struct{ insert, forget string }
 
 func (a notificationsApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p events.Payload) error {
-	n, ok := p.(notification.NotificationSent)
-	if !ok {
-		return nil
+	var err error
+	switch p := p.(type) {
+	case notification.NotificationSent:
+		_, err = tx.Exec(ctx, a.insert, e.Position, p.OrderID, p.CustomerID, p.Kind, p.Email, p.Address, p.SentAt.UnixNano())
+	case customer.CustomerForgotten:
+		// Where each confirmation went is the customer's personal data:
+		// overwritten in place, as a rebuild would read it (blank).
+		_, err = tx.Exec(ctx, a.forget, p.CustomerID)
 	}
-	_, err := tx.Exec(ctx, a.insert, e.Position, n.OrderID, n.CustomerID, n.Kind, n.Email, n.Address, n.SentAt.UnixNano())
 	return err
 }
 

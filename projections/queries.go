@@ -61,6 +61,10 @@ type Customer struct {
 	Name    string
 	Email   string
 	Address string
+	// Forgotten says the customer was erased. A registered customer's name
+	// is never blank, so a blank name is what a forgotten one reads as
+	// (CustomerForgotten blanks it; a rebuild reads it blank, its key gone).
+	Forgotten bool
 }
 
 // Views answers queries from the read models.
@@ -305,7 +309,9 @@ func (v *Views) Stock(ctx context.Context, productID string) (*Stock, error) {
 const selectCustomer = `SELECT id, name, email, address FROM customers `
 
 func scanCustomer(row scanner, c *Customer) error {
-	return row.Scan(&c.ID, &c.Name, &c.Email, &c.Address)
+	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Address)
+	c.Forgotten = err == nil && c.Name == ""
+	return err
 }
 
 // Customers lists the customers by id, first at most, after the customer

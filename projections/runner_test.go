@@ -29,6 +29,7 @@ func TestProjectionsAtDifferentPositionsEachApplyEveryEventOnce(t *testing.T) {
 	}
 	defer db.Close()
 	store, reg := events.NewStore(db), commands.Registry()
+	reg.UseKeys(events.NewKeyring(db))
 	const units = 3000 // several batches of the runner
 	appendAll := func(stream string, ps ...events.Payload) {
 		t.Helper()

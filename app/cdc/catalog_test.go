@@ -25,7 +25,9 @@ func checkCatalog(t *testing.T, dbPath string) {
 	}
 	defer db.Close()
 	store := events.NewStore(db)
-	runner := projections.NewRunner(store, commands.Registry(), slog.New(slog.DiscardHandler), projections.All()...)
+	reg := commands.Registry()
+	reg.UseKeys(events.NewKeyring(db))
+	runner := projections.NewRunner(store, reg, slog.New(slog.DiscardHandler), projections.All()...)
 	if err := runner.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func checkCatalog(t *testing.T, dbPath string) {
 	if p, err := views.Product(ctx, "p1"); err != nil || p == nil || p.PriceCents != 1200 {
 		t.Fatalf("product p1 = %+v, %v; want priced 1200", p, err)
 	}
-	h := commands.New(store, commands.Registry(), views, commands.Config{})
+	h := commands.New(store, reg, views, commands.Config{})
 	_, err = h.PlaceOrder(ctx, commands.PlaceOrder{CustomerID: "c1",
 		Lines: []order.RequestedLine{{ProductID: "p3", Quantity: 1}}}, events.Metadata{})
 	if err == nil || !strings.Contains(err.Error(), "unknown product") {

@@ -134,7 +134,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stats *Stats) (err e
 		}
 		db.Close()
 	}()
-	h := commands.New(events.NewStore(db), commands.Registry(), projections.NewViews(db.Reader()), commands.Config{})
+	reg := commands.Registry()
+	reg.UseKeys(events.NewKeyring(db)) // customers' personal fields are sealed
+	h := commands.New(events.NewStore(db), reg, projections.NewViews(db.Reader()), commands.Config{})
 
 	if cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)

@@ -17,6 +17,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"orderflow/app/cdc"
+	"orderflow/commands"
+	"orderflow/events"
 )
 
 const legacySchema = `
@@ -52,19 +54,27 @@ func readStore(t *testing.T, path string) []stored {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT stream_id, type, COALESCE(causation_id, ''), data FROM events ORDER BY position`)
+	rows, err := db.Query(`SELECT stream_id, type, schema_version, COALESCE(causation_id, ''), data FROM events ORDER BY position`)
 	if err != nil {
 		return nil // not made yet
 	}
 	defer rows.Close()
+	// Customers' personal fields are sealed: opened with their keys.
+	reg := commands.Registry()
+	reg.UseKeys(events.ReadKeyring(db))
 	var out []stored
 	for rows.Next() {
 		var e stored
 		var data string
-		if err := rows.Scan(&e.Stream, &e.Type, &e.Causation, &data); err != nil {
+		var version int
+		if err := rows.Scan(&e.Stream, &e.Type, &version, &e.Causation, &data); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+		opened, err := reg.Upcast(events.Event{Type: e.Type, SchemaVersion: version, Data: json.RawMessage(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(opened, &e.Data); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, e)

@@ -342,6 +342,12 @@ func (r *runner) applyCustomer(ctx context.Context, ch commands.SourceChange, ro
 		return 0, err
 	case !res.Applied:
 		return skipped, nil
+	case res.Forgotten:
+		// Logged by id only: their name, email and address stay out of
+		// orderflow, logs included.
+		r.log.Warn("cdc: change ignored: the customer was forgotten (erase them from the legacy table too)",
+			"table", r.cfg.Customers.Schema+"."+r.cfg.Customers.Name, "id", row[0])
+		return ignored, nil
 	case len(res.Ignored) == 0:
 		return applied, nil
 	}

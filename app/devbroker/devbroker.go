@@ -268,6 +268,11 @@ func Run(ctx context.Context, ln net.Listener, cfg Config, stderr io.Writer) err
 		// their partition count and unlimited retention, and a topic a
 		// client made by asking for it would silently get the broker's
 		// defaults (10 partitions, 7 days) instead.
+		//
+		// The log cleaner runs every second (a broker's default is every
+		// few seconds to an hour): a forgotten customer's key leaves the
+		// compacted keys topic moments after its tombstone.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "1000"}),
 	}
 	security, secured, err := cfg.security()
 	if err != nil {

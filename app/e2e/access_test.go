@@ -128,6 +128,9 @@ func TestAccessEveryOperationByRole(t *testing.T) {
 		{"rebuildProjection", `mutation { rebuildProjection(name: "notifications") { name } }`, nil, forbid, forbid, ok},
 		{"deadLetters", `query { deadLetters { id } }`, nil, forbid, forbid, ok},
 		{"retryDeadLetter (none)", `mutation { retryDeadLetter(id: "1") { id } }`, nil, forbid, forbid, "NOT_FOUND"},
+		{"forgetCustomer (unknown)", `mutation { forgetCustomer(customerId: "nobody") { id } }`, nil, forbid, forbid, "NOT_FOUND"},
+		// Last: erasure is an admin's, even of one's own record (bob's here).
+		{"forgetCustomer of bob", `mutation { forgetCustomer(customerId: "bob") { id forgotten } }`, nil, forbid, forbid, ok},
 	}
 	for _, tt := range tests {
 		for _, caller := range []struct {

@@ -242,6 +242,7 @@ func writeOldLog(t *testing.T, path string, evs []oldEvent) {
 	}
 	defer db.Close()
 	store, reg := events.NewStore(db), commands.Registry()
+	reg.UseKeys(events.NewKeyring(db)) // customers' personal fields are sealed, as the server does
 	for _, e := range evs {
 		encoded, err := reg.Encode(events.Metadata{CorrelationID: events.NewID()}, e.payload)
 		if err != nil {

@@ -1,8 +1,10 @@
 package verify_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"orderflow/domain/order"
 	"orderflow/domain/payment"
 	"orderflow/events"
+	"orderflow/migrations"
 )
 
 // shop writes a history as the services would: every event is decided by
@@ -26,7 +29,8 @@ import (
 // append.
 type shop struct {
 	tb        testing.TB
-	reg       *events.Registry
+	reg       *events.Registry // as orderflow verify reads: no keys, personal fields blank
+	sealer    *events.Registry // encodes, sealing personal fields
 	evs       []events.Event
 	versions  map[string]int64
 	seq       int
@@ -48,8 +52,16 @@ type sim struct {
 }
 
 func newShop(tb testing.TB) *shop {
+	// Customers' personal fields are sealed under keys kept in a database.
+	keys, err := events.Open(context.Background(), filepath.Join(tb.TempDir(), "keys.db"), events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { keys.Close() })
+	sealer := commands.Registry()
+	sealer.UseKeys(events.NewKeyring(keys))
 	return &shop{
-		tb: tb, reg: commands.Registry(), versions: map[string]int64{},
+		tb: tb, reg: commands.Registry(), sealer: sealer, versions: map[string]int64{},
 		clock:  time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
 		rule:   fraud.Rule{LimitCents: fraud.DefaultLimitCents, Window: fraud.DefaultWindow},
 		prices: map[string]int64{}, stocks: map[string]inventory.Stock{}, frauds: map[string]fraud.History{},
@@ -60,7 +72,7 @@ func newShop(tb testing.TB) *shop {
 // append encodes payloads and appends them to a stream at its next versions.
 func (s *shop) append(stream string, ps ...events.Payload) []events.Event {
 	s.tb.Helper()
-	evs, err := s.reg.Encode(events.Metadata{}, ps...)
+	evs, err := s.sealer.Encode(events.Metadata{}, ps...)
 	if err != nil {
 		s.tb.Fatal(err)
 	}

@@ -88,6 +88,7 @@ func TestVerifyDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	store, reg := events.NewStore(db), commands.Registry()
+	reg.UseKeys(events.NewKeyring(db))
 	h := commands.New(store, reg, prices{"p1": 1000, "p2": 500},
 		commands.Config{Fraud: fraud.Rule{LimitCents: fraud.DefaultLimitCents, Window: fraud.DefaultWindow}})
 	md := events.Metadata{}

@@ -2,8 +2,9 @@
 // services: every process publishes the events its contexts write to one
 // topic per family (the relay), keeps a local copy of the families it reads
 // (the replica), feeds each of its reactions from a consumer group named
-// after its context (the feed), and sends commands for contexts that run
-// elsewhere as messages, waiting for their reply (the command bus).
+// after its context (the feed), sends commands for contexts that run
+// elsewhere as messages, waiting for their reply (the command bus), and
+// shares the customers' keys on a compacted topic (the keys).
 //
 // The log of each process stays the SQLite event store: Kafka carries what
 // was committed there, and what a process reads from Kafka is imported into

@@ -17,6 +17,7 @@ var (
 	ErrBadEmail        = fault.Invalidf("email is not a well-formed address")
 	ErrAlreadyExists   = fault.Conflictf("customer id is already registered with different details")
 	ErrUnknownCustomer = fault.NotFoundf("customer not found")
+	ErrForgotten       = fault.Conflictf("customer was forgotten: their personal data is erased and cannot be recorded again")
 )
 
 // StreamID is the stream that holds a customer's events.
@@ -36,8 +37,16 @@ type CustomerAddressChanged struct {
 	Address    string `json:"address"`
 }
 
+// CustomerForgotten is recorded when a customer asks to be forgotten. It
+// holds nothing personal: the customer's name, email and address, sealed in
+// the events before it, are erased by deleting their key.
+type CustomerForgotten struct {
+	CustomerID string `json:"customerId"`
+}
+
 func (CustomerRegistered) EventType() string     { return "CustomerRegistered" }
 func (CustomerAddressChanged) EventType() string { return "CustomerAddressChanged" }
+func (CustomerForgotten) EventType() string      { return "CustomerForgotten" }
 
 // Event is any event of a customer stream.
 type Event interface{ EventType() string }
@@ -48,10 +57,17 @@ type Customer struct {
 	Name    string
 	Email   string
 	Address string
+	// Forgotten says the customer asked to be forgotten: the record stays
+	// (their orders point to it) with its personal fields blank.
+	Forgotten bool
 }
 
 // Registered reports whether the customer exists.
 func (c Customer) Registered() bool { return c.ID != "" }
+
+// MayOrder reports whether orders may be placed for the customer: they are
+// registered and were not forgotten.
+func (c Customer) MayOrder() bool { return c.Registered() && !c.Forgotten }
 
 // Evolve applies one event.
 func (c Customer) Evolve(e Event) Customer {
@@ -60,6 +76,9 @@ func (c Customer) Evolve(e Event) Customer {
 		c.ID, c.Name, c.Email, c.Address = e.CustomerID, e.Name, e.Email, e.Address
 	case CustomerAddressChanged:
 		c.Address = e.Address
+	case CustomerForgotten:
+		c.ID = e.CustomerID
+		c.Name, c.Email, c.Address, c.Forgotten = "", "", "", true
 	}
 	return c
 }
@@ -82,6 +101,9 @@ func Register(c Customer, id, name, email, address string) ([]Event, error) {
 	case !wellFormedEmail(email):
 		return nil, ErrBadEmail
 	}
+	if c.Forgotten {
+		return nil, ErrForgotten
+	}
 	if c.Registered() {
 		if c.Name == name && c.Email == email && c.Address == address {
 			return nil, nil
@@ -97,12 +119,27 @@ func ChangeAddress(c Customer, address string) ([]Event, error) {
 	switch {
 	case !c.Registered():
 		return nil, ErrUnknownCustomer
+	case c.Forgotten:
+		return nil, ErrForgotten
 	case address == "":
 		return nil, ErrBlankAddress
 	case address == c.Address:
 		return nil, nil
 	}
 	return []Event{CustomerAddressChanged{CustomerID: c.ID, Address: address}}, nil
+}
+
+// Forget erases a registered customer: it records CustomerForgotten, on
+// which their key is deleted and the read models blanked. Forgetting a
+// forgotten customer records nothing (a safe retry).
+func Forget(c Customer) ([]Event, error) {
+	switch {
+	case !c.Registered():
+		return nil, ErrUnknownCustomer
+	case c.Forgotten:
+		return nil, nil
+	}
+	return []Event{CustomerForgotten{CustomerID: c.ID}}, nil
 }
 
 // wellFormedEmail accepts a bare address (no display name) with a local part

@@ -206,3 +206,57 @@ func TestStreamID(t *testing.T) {
 		t.Errorf("StreamID = %q, want customer-c1", got)
 	}
 }
+
+func TestForget(t *testing.T) {
+	ann := registered("c1", "Ann", "ann@example.com", "1 Main St")
+	gone := ann.Evolve(customer.CustomerForgotten{CustomerID: "c1"})
+	tests := []struct {
+		name     string
+		decide   func() ([]customer.Event, error)
+		want     []customer.Event
+		wantErr  error
+		wantKind fault.Kind
+	}{
+		{name: "forget a registered customer", decide: func() ([]customer.Event, error) { return customer.Forget(ann) },
+			want: []customer.Event{customer.CustomerForgotten{CustomerID: "c1"}}},
+		{name: "forget again records nothing", decide: func() ([]customer.Event, error) { return customer.Forget(gone) }},
+		{name: "forget an unknown customer", decide: func() ([]customer.Event, error) { return customer.Forget(customer.Customer{}) },
+			wantErr: customer.ErrUnknownCustomer, wantKind: fault.NotFound},
+		{name: "register a forgotten id again, same details", decide: func() ([]customer.Event, error) {
+			return customer.Register(gone, "c1", "Ann", "ann@example.com", "1 Main St")
+		}, wantErr: customer.ErrForgotten, wantKind: fault.Conflict},
+		{name: "register a forgotten id with blank details is still refused for its input", decide: func() ([]customer.Event, error) {
+			return customer.Register(gone, "c1", "", "ann@example.com", "1 Main St")
+		}, wantErr: customer.ErrBlankName, wantKind: fault.Invalid},
+		{name: "move a forgotten customer", decide: func() ([]customer.Event, error) { return customer.ChangeAddress(gone, "2 Side Rd") },
+			wantErr: customer.ErrForgotten, wantKind: fault.Conflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.decide()
+			if kind := fault.KindOf(err); kind != tt.wantKind {
+				t.Fatalf("error kind = %v (err %v), want %v", kind, err, tt.wantKind)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error = %v, want %v", err, tt.wantErr)
+			}
+			if !sameEvents(got, tt.want) {
+				t.Errorf("events = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEvolveForgotten(t *testing.T) {
+	c := registered("c1", "Ann", "ann@example.com", "1 Main St").Evolve(customer.CustomerForgotten{CustomerID: "c1"})
+	want := customer.Customer{ID: "c1", Forgotten: true}
+	if c != want {
+		t.Fatalf("state = %+v, want %+v", c, want)
+	}
+	if !c.Registered() || c.MayOrder() {
+		t.Errorf("forgotten customer: registered %v (want true: their orders point to it), may order %v (want false)", c.Registered(), c.MayOrder())
+	}
+	if !registered("c1", "Ann", "ann@example.com", "1 Main St").MayOrder() {
+		t.Error("a registered customer may not order")
+	}
+}

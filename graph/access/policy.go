@@ -25,6 +25,7 @@ const (
 
 	RegisterCustomer      Operation = "registerCustomer"
 	UpdateCustomerAddress Operation = "updateCustomerAddress"
+	ForgetCustomer        Operation = "forgetCustomer"
 	UpsertProduct         Operation = "upsertProduct"
 	AddStock              Operation = "addStock"
 	PlaceOrder            Operation = "placeOrder"
@@ -59,7 +60,7 @@ func ruleOf(op Operation) (r rule, known bool) {
 	case Order, OrderAt, Orders, Customer, Events, Notifications, OrderUpdated,
 		RegisterCustomer, UpdateCustomerAddress, PlaceOrder, PayOrder, CancelOrder:
 		return ownData, true
-	case Customers, Projections, Stats, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
+	case Customers, Projections, Stats, ForgetCustomer, UpsertProduct, AddStock, ShipOrder, RebuildProjection, DeadLetters, RetryDeadLetter:
 		return adminOnly, true
 	}
 	return adminOnly, false

@@ -46,6 +46,8 @@ var policyTable = []struct {
 	// Every customer's record: a list of them is no customer's own.
 	{access.Customers, unauthenticated, forbidden, forbidden, allowed},
 	{access.UpdateCustomerAddress, unauthenticated, allowed, forbidden, allowed},
+	// Erasure is an admin's, on the customer's request.
+	{access.ForgetCustomer, unauthenticated, forbidden, forbidden, allowed},
 	// Its orders, their story and what was sent about them.
 	{access.PlaceOrder, unauthenticated, allowed, forbidden, allowed},
 	{access.PayOrder, unauthenticated, allowed, forbidden, allowed},

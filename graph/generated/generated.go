@@ -40,10 +40,11 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Customer struct {
-		Address func(childComplexity int) int
-		Email   func(childComplexity int) int
-		ID      func(childComplexity int) int
-		Name    func(childComplexity int) int
+		Address   func(childComplexity int) int
+		Email     func(childComplexity int) int
+		Forgotten func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
 	}
 
 	CustomerConnection struct {
@@ -85,6 +86,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddStock              func(childComplexity int, productID string, quantity int) int
 		CancelOrder           func(childComplexity int, orderID string, reason *string) int
+		ForgetCustomer        func(childComplexity int, customerID string) int
 		PayOrder              func(childComplexity int, orderID string, amountCents int64) int
 		PlaceOrder            func(childComplexity int, input model.PlaceOrderInput, waitForValidation *bool) int
 		RebuildProjection     func(childComplexity int, name string) int
@@ -238,6 +240,7 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	RegisterCustomer(ctx context.Context, input model.RegisterCustomerInput) (*model.Customer, error)
 	UpdateCustomerAddress(ctx context.Context, customerID string, address string) (*model.Customer, error)
+	ForgetCustomer(ctx context.Context, customerID string) (*model.Customer, error)
 	UpsertProduct(ctx context.Context, input model.ProductInput) (*model.Product, error)
 	AddStock(ctx context.Context, productID string, quantity int) (*model.Stock, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput, waitForValidation *bool) (*model.Order, error)
@@ -303,6 +306,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Email(childComplexity), true
+	case "Customer.forgotten":
+		if e.ComplexityRoot.Customer.Forgotten == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Forgotten(childComplexity), true
 	case "Customer.id":
 		if e.ComplexityRoot.Customer.ID == nil {
 			break
@@ -486,6 +495,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelOrder(childComplexity, args["orderId"].(string), args["reason"].(*string)), true
+	case "Mutation.forgetCustomer":
+		if e.ComplexityRoot.Mutation.ForgetCustomer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_forgetCustomer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ForgetCustomer(childComplexity, args["customerId"].(string)), true
 	case "Mutation.payOrder":
 		if e.ComplexityRoot.Mutation.PayOrder == nil {
 			break
@@ -1340,9 +1360,14 @@ type Stock {
 
 type Customer {
   id: ID!
+  "Blank once the customer was forgotten."
   name: String!
+  "Blank once the customer was forgotten."
   email: String!
+  "Blank once the customer was forgotten."
   address: String!
+  "The customer asked to be forgotten: their personal data is erased; their orders stay."
+  forgotten: Boolean!
 }
 
 "A message sent to a customer (recorded: orderflow has no mail server)."
@@ -1525,6 +1550,13 @@ type Query {
 type Mutation {
   registerCustomer(input: RegisterCustomerInput!): Customer!
   updateCustomerAddress(customerId: ID!, address: String!): Customer!
+  """
+  Erases a customer's name, email and address everywhere they are stored (admin only). Their
+  orders, amounts and history stay; orders placed for them afterwards fail UNKNOWN_CUSTOMER.
+  Forgetting a forgotten customer changes nothing. Answers once nothing of them is left in the
+  database files.
+  """
+  forgetCustomer(customerId: ID!): Customer!
   upsertProduct(input: ProductInput!): Product!
   "Adds 1..1,000,000,000 units; a product never holds more than 10^12 on hand (CONFLICT past it)."
   addStock(productId: ID!, quantity: Int!): Stock!
@@ -1633,6 +1665,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_email(ctx, field)
 	case "address":
 		return ec.fieldContext_Customer_address(ctx, field)
+	case "forgotten":
+		return ec.fieldContext_Customer_forgotten(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -2096,6 +2130,20 @@ func (ec *executionContext) field_Mutation_cancelOrder_args(ctx context.Context,
 		return nil, err
 	}
 	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_forgetCustomer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "customerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerId"] = arg0
 	return args, nil
 }
 
@@ -2669,6 +2717,29 @@ func (ec *executionContext) _Customer_address(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Customer_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Customer_forgotten(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_forgotten(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Forgotten, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_forgotten(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CustomerConnection) (ret graphql.Marshaler) {
@@ -3332,6 +3403,50 @@ func (ec *executionContext) fieldContext_Mutation_updateCustomerAddress(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateCustomerAddress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_forgetCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_forgetCustomer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ForgetCustomer(ctx, fc.Args["customerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖorderflowᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_forgetCustomer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_forgetCustomer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7421,6 +7536,11 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "forgotten":
+			out.Values[i] = ec._Customer_forgotten(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7699,6 +7819,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateCustomerAddress":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateCustomerAddress(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "forgetCustomer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_forgetCustomer(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -11,10 +11,15 @@ import (
 )
 
 type Customer struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Email   string `json:"email"`
+	ID string `json:"id"`
+	// Blank once the customer was forgotten.
+	Name string `json:"name"`
+	// Blank once the customer was forgotten.
+	Email string `json:"email"`
+	// Blank once the customer was forgotten.
 	Address string `json:"address"`
+	// The customer asked to be forgotten: their personal data is erased; their orders stay.
+	Forgotten bool `json:"forgotten"`
 }
 
 type CustomerConnection struct {
