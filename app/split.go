@@ -339,6 +339,10 @@ func (k *kafkaBus) startReplica(ctx context.Context, cfg Config, store *events.S
 	if k.replica, err = kafkabus.NewReplica(ctx, store, k.cluster, cfg.KafkaPartitions, replicaFamilies(cfg), log); err != nil {
 		return err
 	}
+	// The API's read models fold what an event caused after its cause (a
+	// result into the row its order's placement made): its copy keeps
+	// causes first, whatever the topics' relative pace.
+	k.replica.Causal = cfg.Runs(commands.ContextAPI)
 	rest := k.rest
 	k.restDone.Go(func() {
 		defer k.replica.Close()

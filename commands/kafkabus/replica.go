@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"orderflow/commands"
 	"orderflow/events"
 )
 
@@ -41,7 +43,29 @@ type Replica struct {
 	// saved (see importBatch); only Run touches them.
 	unsaved map[string]map[int32]int64
 	saved   time.Time
+
+	// Causal, set before Run, makes the copy keep causes before what they
+	// caused (see held): the read models of a process that copies every
+	// family (the API's) fold a validation result into its order's row,
+	// which its placement must have made.
+	Causal bool
+	// held are, per topic partition, the records kept back behind one
+	// whose cause this log does not hold yet, in order; heldSince when
+	// the first of them was.
+	held      map[topicPartition][]*kgo.Record
+	heldSince map[topicPartition]time.Time
 }
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// causeWait bounds how long a record waits for its cause: a cause that
+// does not come by then (it never will, or comes from a topic out of
+// reach) no longer holds the partition back, and the record is imported as
+// it is, with a warning.
+const causeWait = 10 * time.Second
 
 func replicaCheckpoint(topic string, partition int32) string {
 	return "kafka:" + topic + ":" + strconv.Itoa(int(partition))
@@ -103,19 +127,42 @@ func (r *Replica) Run(ctx context.Context) error {
 		return nil
 	}
 	for {
-		fetches := r.cl.PollFetches(ctx)
+		poll, cancel := ctx, context.CancelFunc(func() {})
+		if len(r.held) > 0 {
+			// Records wait for their causes: look again soon, whether or
+			// not anything new comes.
+			poll, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+		}
+		fetches := r.cl.PollFetches(poll)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				r.log.Warn("kafka replica: fetch failed, retrying", "topic", topic, "partition", p, "err", err)
 			}
 		})
+		polled := map[topicPartition][]*kgo.Record{}
+		var order []topicPartition
+		for tp, recs := range r.held {
+			polled[tp], order = recs, append(order, tp)
+		}
+		r.held = nil
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			tp := topicPartition{p.Topic, p.Partition}
+			if _, ok := polled[tp]; !ok {
+				order = append(order, tp)
+			}
+			polled[tp] = append(polled[tp], p.Records...)
+		})
 		var evs []events.Event
 		ends := map[string]map[int32]int64{}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			for _, rec := range p.Records {
+		batch := map[string]bool{} // ids of the events this batch imports
+		for _, tp := range order {
+			recs := polled[tp]
+			heldBack := false
+			for i, rec := range recs {
 				if rec.Attrs.IsControl() {
 					// The end of a transaction: nothing to import, but the
 					// copy is past it.
@@ -125,15 +172,23 @@ func (r *Replica) Run(ctx context.Context) error {
 				} else if e, err := decodeEvent(rec); err != nil {
 					r.log.Error("kafka replica: a record that is not an event is skipped", "topic", rec.Topic,
 						"partition", rec.Partition, "offset", rec.Offset, "err", err)
+				} else if r.Causal && !r.causeHeld(ctx, e, batch) && r.waitForCause(tp, e) {
+					r.hold(tp, recs[i:])
+					heldBack = true
+					break
 				} else {
 					evs = append(evs, e)
+					batch[e.ID] = true
 				}
 				if ends[rec.Topic] == nil {
 					ends[rec.Topic] = map[int32]int64{}
 				}
 				ends[rec.Topic][rec.Partition] = rec.Offset + 1
 			}
-		})
+			if !heldBack {
+				delete(r.heldSince, tp)
+			}
+		}
 		if len(ends) == 0 {
 			continue
 		}
@@ -143,6 +198,50 @@ func (r *Replica) Run(ctx context.Context) error {
 			}
 			return err
 		}
+	}
+}
+
+// causeHeld says the log (or this batch) holds the event that caused e, or
+// that e names none: a command, or nothing.
+func (r *Replica) causeHeld(ctx context.Context, e events.Event, batch map[string]bool) bool {
+	cause := e.CausationID
+	if cause == "" || strings.HasPrefix(cause, commands.CommandIDPrefix) || batch[cause] {
+		return true
+	}
+	if _, ok := r.store.Recent(cause); ok {
+		return true
+	}
+	_, ok, err := r.store.PositionOf(ctx, cause)
+	return ok || err != nil // a read that failed does not hold the copy back
+}
+
+// waitForCause says a record whose cause is missing waits for it: for at
+// most causeWait from the moment its partition was first held back.
+func (r *Replica) waitForCause(tp topicPartition, e events.Event) bool {
+	since, ok := r.heldSince[tp]
+	if !ok {
+		return true
+	}
+	if time.Since(since) < causeWait {
+		return true
+	}
+	r.log.Warn("kafka replica: an event's cause did not arrive; imported without it", "stream", e.StreamID,
+		"version", e.StreamVersion, "event", e.ID, "cause", e.CausationID, "waited", causeWait)
+	delete(r.heldSince, tp)
+	return false
+}
+
+// hold keeps records of a partition back until a later poll.
+func (r *Replica) hold(tp topicPartition, recs []*kgo.Record) {
+	if r.held == nil {
+		r.held = map[topicPartition][]*kgo.Record{}
+	}
+	if r.heldSince == nil {
+		r.heldSince = map[topicPartition]time.Time{}
+	}
+	r.held[tp] = append([]*kgo.Record(nil), recs...)
+	if _, ok := r.heldSince[tp]; !ok {
+		r.heldSince[tp] = time.Now()
 	}
 }
 
