@@ -269,7 +269,7 @@ func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 			validated[ce]++
 		}
 	}
-	for _, ce := range []string{"orderflow.OrderPlaced.v1", "orderflow.StockReserved.v1", "orderflow.CustomerRegistered.v1",
+	for _, ce := range []string{"orderflow.OrderPlaced.v1", "orderflow.StockReserved.v1", "orderflow.CustomerRegistered.v2",
 		"orderflow.command.PlaceOrder.v1", "orderflow.command.AddStock.v1", "orderflow.PaymentReceived.v1", "orderflow.reply.v1"} {
 		if validated[ce] == 0 {
 			t.Errorf("no record of %s was seen to validate (validated: %v)", ce, validated)

@@ -55,9 +55,12 @@ func All() []Schema {
 	for _, t := range types {
 		ce := kafkabus.CETypeOfEvent(t.Name, t.Version)
 		topic := kafkabus.FamilyTopic(commands.TypeContext(t.Name))
-		out = append(out, Schema{CEType: ce, File: filepath.Join("events", t.Name+".v"+strconv.Itoa(t.Version)+".json"),
-			Schema: document(ce, fmt.Sprintf("The data of the event %s, schema version %d: the value of a record on %s (and on the topics "+
-				"that re-key it) whose ce_type is %s.", t.Name, t.Version, topic, ce), t.GoType)})
+		doc := document(ce, fmt.Sprintf("The data of the event %s, schema version %d: the value of a record on %s (and on the topics "+
+			"that re-key it) whose ce_type is %s.", t.Name, t.Version, topic, ce), t.GoType)
+		if p := t.Personal; p != nil {
+			sealPersonal(doc, p)
+		}
+		out = append(out, Schema{CEType: ce, File: filepath.Join("events", t.Name+".v"+strconv.Itoa(t.Version)+".json"), Schema: doc})
 	}
 	args := commands.CommandArgs()
 	names := make([]commands.CommandName, 0, len(args))
@@ -144,4 +147,22 @@ func Main(_ context.Context, args []string, getenv func(string) string, stdout, 
 	}
 	fmt.Fprintf(stderr, "orderflow schemas: %d schemas written to %s\n", len(all), *out)
 	return 0
+}
+
+// sealPersonal describes an event type's personal fields as they travel:
+// blank in the clear, sealed together in one field under the subject's key
+// (see events.Personal), which erasing the subject deletes.
+func sealPersonal(doc map[string]any, p *events.Personal) {
+	props, _ := doc["properties"].(map[string]any)
+	if props == nil {
+		return
+	}
+	props["sealed"] = map[string]any{
+		"type": "string",
+		"description": fmt.Sprintf("The personal fields %s, sealed with AES-256-GCM under the key of %s<%s> "+
+			"(base64); they are blank in the clear. Once the subject is forgotten nobody can open it.",
+			strings.Join(p.Fields, ", "), p.Prefix, p.Subject),
+	}
+	doc["description"] = fmt.Sprint(doc["description"], " Its personal fields (", strings.Join(p.Fields, ", "),
+		") are blank here and travel sealed in the field sealed.")
 }
