@@ -57,6 +57,10 @@ const (
 	changelogRate  = 1 << 20
 )
 
+// changelogReadLimit bounds how long a new member reads the changelog
+// before it gives up on it and copies the context's topic instead.
+const changelogReadLimit = 30 * time.Second
+
 // changelogPart bounds one record's share of a state (a broker's default
 // largest record is 1 MiB).
 const changelogPart = 256 << 10
@@ -274,13 +278,24 @@ func RestoreFromChangelog(ctx context.Context, store *events.Store, cluster Clus
 			latest[p] = map[string]changelogValue{}
 		}
 	}
+	read, cancel := context.WithTimeout(ctx, changelogReadLimit)
+	defer cancel()
 	for len(remaining) > 0 {
-		fetches := cl.PollFetches(ctx)
+		fetches := cl.PollFetches(read)
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		if read.Err() != nil {
+			log.Warn("kafka: the changelog could not be read in time; this member copies the context's topic from its beginning",
+				"topic", topic, "limit", changelogReadLimit)
+			return 0, nil
+		}
 		var ferr error
-		fetches.EachError(func(t string, p int32, err error) { ferr = errors.Join(ferr, fmt.Errorf("%s[%d]: %w", t, p, err)) })
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = errors.Join(ferr, fmt.Errorf("%s[%d]: %w", t, p, err))
+			}
+		})
 		if ferr != nil {
 			return 0, fmt.Errorf("changelog %s: %w", topic, ferr)
 		}
@@ -318,14 +333,25 @@ func RestoreFromChangelog(ctx context.Context, store *events.Store, cluster Clus
 		if mark == nil || mark.Partition != p {
 			continue
 		}
-		starts[p] = mark.Offset
+		var states []events.Snapshot
+		var broken error
 		for stream, vs := range parts {
 			sn, err := assemble(stream, vs)
 			if err != nil {
-				return 0, fmt.Errorf("changelog %s: %w", topic, err)
+				broken = err
+				break
 			}
-			snaps = append(snaps, sn)
+			states = append(states, sn)
 		}
+		if broken != nil {
+			// Not a state to decide from: this partition is copied from
+			// the topic's beginning instead.
+			log.Warn("kafka: a changelog partition holds a broken state; its partition of the context's topic is copied from the beginning",
+				"topic", topic, "partition", p, "err", broken)
+			continue
+		}
+		starts[p] = mark.Offset
+		snaps = append(snaps, states...)
 	}
 	if len(starts) == 0 {
 		return 0, nil
