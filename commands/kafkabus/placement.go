@@ -63,11 +63,11 @@ func CheckPlacement(ctx context.Context, cluster Cluster) error {
 	}
 	// Uncommitted records too: an aborted transaction's were placed by
 	// the same partitioner. Control records are read to pass them.
-	// Only the first record of each partition is needed: a fetch of one
-	// byte per partition still brings its first batch, and no more (a
-	// long history is not read at every start).
+	// Only the first record of each partition is needed: fetches of a few
+	// batches per partition, not a megabyte of each (a long history is not
+	// read at every start).
 	cl, err := newClient(cluster, kgo.ConsumePartitions(from), kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-		kgo.KeepControlRecords(), kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxPartitionBytes(1), kgo.FetchMaxBytes(1<<20))
+		kgo.KeepControlRecords(), kgo.FetchMaxWait(250*time.Millisecond), kgo.FetchMaxPartitionBytes(256<<10), kgo.FetchMaxBytes(8<<20))
 	if err != nil {
 		return err
 	}
