@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"orderflow/commands"
 	"orderflow/domain/customercheck"
 	"orderflow/domain/order"
@@ -32,20 +30,7 @@ func TestCausalReplicaKeepsCausesFirst(t *testing.T) {
 			}
 			t.Cleanup(func() { db.Close() })
 			store, reg := events.NewStore(db), commands.Registry()
-			fake, err := kfake.NewCluster(kfake.NumBrokers(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(fake.Close)
-			cluster := Plaintext(fake.ListenAddrs()...)
-			admin, err := NewAdminClient(cluster)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close()
-			if err := EnsureTopics(ctx, admin, TopicSettings{Partitions: 2}); err != nil {
-				t.Fatal(err)
-			}
+			cluster := fakeCluster(ctx, t, 2)
 			pub, err := NewPublisher(cluster)
 			if err != nil {
 				t.Fatal(err)

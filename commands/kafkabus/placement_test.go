@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -17,20 +16,7 @@ import (
 func TestCheckPlacementFindsTopicsOfTheOldHash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	c := Plaintext(cluster.ListenAddrs()...)
-	admin, err := NewAdminClient(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := EnsureTopics(ctx, admin, TopicSettings{Partitions: 12}); err != nil {
-		t.Fatal(err)
-	}
+	c := fakeCluster(ctx, t, 12)
 	if err := CheckPlacement(ctx, c); err != nil {
 		t.Fatalf("empty topics: %v", err)
 	}
