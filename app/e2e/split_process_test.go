@@ -1120,7 +1120,9 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 	registerLoadCustomers(t, c)
 	onHand := seedLoadProducts(t, c, "cl", 6, 3000)
 	load := startOrderLoad(c, "cl", keys(onHand), 4, 5*time.Millisecond)
-	time.Sleep(8 * time.Second)
+	// Long enough for the history to outgrow what a new member copies after the watermarks
+	// (the changelog is written every 5 s at most).
+	time.Sleep(14 * time.Second)
 
 	inv2 := s.service("inventory-2", "inventory")
 	checks2 := s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")

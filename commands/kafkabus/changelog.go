@@ -40,7 +40,7 @@ import (
 //     having read the states and the last moments of it.
 //
 // A round (one per changelogEvery at most, while the member has records to
-// decide) writes the streams changed since the member's last committed
+// decide, and less often when large or slow) writes the streams changed since the member's last committed
 // round, and every stream of a partition the member was given since. A
 // state larger than one record takes is cut into parts written together.
 
@@ -51,10 +51,12 @@ func ChangelogTopic(context string) string { return prefix + context + ".changel
 // member reads that much more of the context's topic after the watermarks.
 // Large states are written less often: at most changelogRate bytes a
 // second on average (a product whose open reservations run into the
-// hundreds of thousands is megabytes).
+// hundreds of thousands is megabytes), and rounds take at most a
+// changelogShare of the member's time (each reads its streams' states).
 const (
-	changelogEvery = time.Second
+	changelogEvery = 5 * time.Second
 	changelogRate  = 1 << 20
+	changelogShare = 50
 )
 
 // changelogReadLimit bounds how long a new member reads the changelog
@@ -169,6 +171,7 @@ func (f *Feed) changelogRound(ctx context.Context) ([]outgoing, error) {
 	// The log position first, then the watermarks, then the states: an
 	// event imported meanwhile is in a state (newer than its watermark,
 	// which is harmless) and in the next round's changes.
+	started := time.Now()
 	head := f.Store.DB().Head()
 	marks := map[int32]int64{}
 	for p := range owned {
@@ -217,7 +220,7 @@ func (f *Feed) changelogRound(ctx context.Context) ([]outgoing, error) {
 	for _, rec := range out {
 		size += len(rec.msg.Payload)
 	}
-	wait := max(changelogEvery, time.Duration(float64(size)/changelogRate*float64(time.Second)))
+	wait := max(changelogEvery, time.Duration(float64(size)/changelogRate*float64(time.Second)), changelogShare*time.Since(started))
 	f.rounds.next = &rounds{due: time.Now().Add(wait), through: head, covered: owned}
 	return out, nil
 }
