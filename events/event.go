@@ -30,6 +30,9 @@ type Event struct {
 	// CausePosition is the origin position (see Origin) of the event that
 	// caused this one, when it has a cause and it was recorded.
 	CausePosition int64
+	// TraceParent and TraceState are the W3C trace context of the span the
+	// event was decided in (see Tracing); "" when tracing was off.
+	TraceParent, TraceState string
 }
 
 // Origin is the event's position in the log of the process that wrote it:
@@ -52,6 +55,9 @@ type Metadata struct {
 	CausationID   string
 	// CausePosition is the origin position of the causing event, if any.
 	CausePosition int64
+	// TraceParent and TraceState are the W3C trace context the events
+	// continue (see WithTrace); "" when tracing is off.
+	TraceParent, TraceState string
 }
 
 // AnyVersion as an expected version skips the concurrency check.
