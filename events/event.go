@@ -1,7 +1,8 @@
 // Package events owns the event log: the envelope every stored event carries,
 // the registry of payload types, the SQLite event store with its single
 // writer, and the keyring whose per-subject keys seal the personal fields of
-// events (deleting a key erases them: crypto-shredding). It imports nothing else of ours; the domain's payload types reach it
+// events (deleting a key erases them: crypto-shredding), and the W3C trace context each event
+// carries when tracing is on (trace.go). It imports nothing else of ours; the domain's payload types reach it
 // through a Registry filled in at wiring time.
 package events
 
