@@ -4,17 +4,20 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"orderflow/events"
 )
 
-// operationSpans makes a span of every GraphQL operation (each response of
-// a subscription), the root of what a request causes: the commands it
-// sends and, through the trace context its events carry, every reaction
-// and projection in every process. A client that sends a W3C traceparent
-// header has the operation join its trace. Added only with tracing on.
+// operationSpans makes a span of every GraphQL query and mutation, the
+// root of what a request causes: the commands it sends and, through the
+// trace context its events carry, every reaction and projection in every
+// process. A client that sends a W3C traceparent header has the operation
+// join its trace. Subscriptions are not traced: each of their responses
+// waits for the next change, so a span would measure the shop's quiet
+// time. Added only with tracing on.
 type operationSpans struct{}
 
 var (
@@ -31,6 +34,9 @@ func (operationSpans) InterceptResponse(ctx context.Context, next graphql.Respon
 	op := graphql.GetOperationContext(ctx)
 	kind, name := "query", op.OperationName
 	if op.Operation != nil {
+		if op.Operation.Operation == ast.Subscription {
+			return next(ctx)
+		}
 		kind = string(op.Operation.Operation)
 		if name == "" {
 			name = op.Operation.Name

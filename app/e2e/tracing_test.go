@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -325,4 +326,47 @@ func TestSplitTracingOff(t *testing.T) {
 			t.Errorf("tracing off, yet the receiver on the default endpoint got %d requests, %d spans", requests, len(spans))
 		}
 	}
+}
+
+// TestOneProcessOneTracePerOrder: in one process too, placing an order is one trace: the
+// operation, the command, every reaction and the projections, named by the timeline.
+func TestOneProcessOneTracePerOrder(t *testing.T) {
+	withoutOTel(t)
+	recv := newOTLPReceiver(t)
+	p := startBinaryEnv(t, needBinary(t), []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + recv.url, "OTEL_BSP_SCHEDULE_DELAY=100"},
+		filepath.Join(t.TempDir(), "of.db"))
+	c := p.client
+	c.registerCustomer(t, "ada", "Ada Lovelace", "ada@example.com", "12 Analytical St")
+	c.upsertProduct(t, "kettle", "Kettle", 2500)
+	c.addStock(t, "kettle", 10)
+	c.placeValidated(t, "1001", "ada", []Line{{"kettle", 2}})
+
+	ids := map[string]bool{}
+	var trace string
+	for _, e := range c.tracedTimeline(t, "1001") {
+		if e.TraceID == nil {
+			t.Fatalf("timeline entry %s names no trace", e.Type)
+		}
+		ids[*e.TraceID], trace = true, *e.TraceID
+	}
+	if len(ids) != 1 {
+		t.Fatalf("the timeline names the traces %v, want one", ids)
+	}
+	eventually(t, settleTimeout, func() (bool, string) {
+		spans, _ := recv.received()
+		var names []string
+		for _, sp := range spans {
+			if sp.traceID == trace {
+				names = append(names, sp.name)
+			}
+		}
+		all := strings.Join(names, ",")
+		for _, want := range []string{"graphql mutation", "command PlaceOrder", "react inventory", "react fraud",
+			"react customercheck", "react order-process", "project"} {
+			if !strings.Contains(all, want) {
+				return false, "no span " + want + " in trace " + trace + " yet: " + all
+			}
+		}
+		return true, ""
+	})
 }
