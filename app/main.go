@@ -104,6 +104,18 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func serve(ctx context.Context, cfg Config, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Logger = log
+	stopTracing, err := startTracing(ctx, cfg.Contexts, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "orderflow:", err)
+		return 1
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			fmt.Fprintln(stderr, "orderflow: tracing:", err)
+		}
+	}()
 	a, err := Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "orderflow:", err)

@@ -30,6 +30,9 @@ func (a *App) serveHTTP(api commands.API, views *projections.Views, feed *graph.
 	if a.kafka != nil {
 		scrub = func(ctx context.Context) error { return a.kafka.forgot(ctx, a.cfg, a.db) }
 	}
+	if events.Tracing() {
+		api = commands.Traced(api)
+	}
 	resolver := &graph.Resolver{Commands: api, Views: views, Runner: a.runner, Store: a.store,
 		Orders: feed, Log: projections.NewHistory(a.store, reg), WaitTimeout: a.cfg.WaitTimeout, Admit: a.pipeline.admit,
 		ObservePlaceOrder: a.metrics.ObservePlaceOrder, Redeliver: a.pipeline.retry, Stats: a.metrics.stats, Scrub: scrub}

@@ -225,6 +225,9 @@ type pending struct {
 // appendAll encodes and appends to several streams in one transaction and
 // returns the last event written (the zero event when nothing was).
 func (h *Handlers) appendAll(ctx context.Context, md events.Metadata, writes ...pending) (events.Event, error) {
+	if md.TraceParent == "" {
+		md = md.WithTrace(ctx) // the command's span, with tracing on
+	}
 	var appends []events.StreamAppend
 	for _, w := range writes {
 		if len(w.payloads) == 0 {

@@ -166,6 +166,10 @@ func (h *Handlers) answeredBefore(context string, d events.Delivery, answered in
 	return d.Event.Origin() <= answered && !d.Retry
 }
 
+// causedBy is the metadata of what trigger caused: its story
+// (correlation), itself as the cause, and its trace context (the lane's
+// span's, see events.Consumer).
 func causedBy(trigger events.Event) events.Metadata {
-	return events.Metadata{CorrelationID: trigger.CorrelationID, CausationID: trigger.ID, CausePosition: trigger.Origin()}
+	return events.Metadata{CorrelationID: trigger.CorrelationID, CausationID: trigger.ID, CausePosition: trigger.Origin(),
+		TraceParent: trigger.TraceParent, TraceState: trigger.TraceState}
 }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Consumer is one reaction's subscription to the log, the in-process twin
@@ -517,13 +520,34 @@ func (c *Consumer) attempt(ctx context.Context, h BatchHandler, batch []Delivery
 }
 
 // try hands a batch to the handler once; a panic is a failure like any other.
+// With tracing on, each attempt is a span (the reaction's decisions) in
+// the trace of its first traced delivery, and the deliveries it hands over
+// carry the trace context their decisions are to continue (Continued).
 func (c *Consumer) try(ctx context.Context, h BatchHandler, batch []Delivery) (redelivered int, err error) {
+	ctx = context.WithoutCancel(ctx)
+	if Tracing() {
+		var span trace.Span
+		ctx, span = StartBatchSpan(ctx, "react "+c.spec.Name, func(yield func(Event) bool) {
+			for _, d := range batch {
+				if !yield(d.Event) {
+					return
+				}
+			}
+		}, attribute.String("orderflow.reaction", c.spec.Name), attribute.Int("orderflow.deliveries", len(batch)))
+		defer func() { EndSpan(span, err) }()
+		traced := make([]Delivery, len(batch))
+		for i, d := range batch {
+			d.Event.TraceParent, d.Event.TraceState = Continued(ctx, d.Event)
+			traced[i] = d
+		}
+		batch = traced
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	return h.HandleBatch(context.WithoutCancel(ctx), batch)
+	return h.HandleBatch(ctx, batch)
 }
 
 // finish tells the retried dead letters among handled deliveries that they

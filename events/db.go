@@ -146,8 +146,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	insertStmt, err := write.PrepareContext(ctx, `INSERT INTO events
 		(id, stream_id, stream_version, type, schema_version, occurred_at, correlation_id, causation_id, data,
-		 source_position, cause_position)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		 source_position, cause_position, trace_parent, trace_state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("prepare: %w", err)

@@ -1,7 +1,8 @@
 // Package events owns the event log: the envelope every stored event carries,
 // the registry of payload types, the SQLite event store with its single
 // writer, and the keyring whose per-subject keys seal the personal fields of
-// events (deleting a key erases them: crypto-shredding). It imports nothing else of ours; the domain's payload types reach it
+// events (deleting a key erases them: crypto-shredding), and the W3C trace context each event
+// carries when tracing is on (trace.go). It imports nothing else of ours; the domain's payload types reach it
 // through a Registry filled in at wiring time.
 package events
 
@@ -30,6 +31,9 @@ type Event struct {
 	// CausePosition is the origin position (see Origin) of the event that
 	// caused this one, when it has a cause and it was recorded.
 	CausePosition int64
+	// TraceParent and TraceState are the W3C trace context of the span the
+	// event was decided in (see Tracing); "" when tracing was off.
+	TraceParent, TraceState string
 }
 
 // Origin is the event's position in the log of the process that wrote it:
@@ -52,6 +56,9 @@ type Metadata struct {
 	CausationID   string
 	// CausePosition is the origin position of the causing event, if any.
 	CausePosition int64
+	// TraceParent and TraceState are the W3C trace context the events
+	// continue (see WithTrace); "" when tracing is off.
+	TraceParent, TraceState string
 }
 
 // AnyVersion as an expected version skips the concurrency check.

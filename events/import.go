@@ -106,7 +106,7 @@ func (s *Store) importTx(ctx context.Context, tx *sql.Tx, evs []Event, out []Imp
 		e.OccurredAt = e.OccurredAt.UTC()
 		res, err := insert.ExecContext(ctx, e.ID, e.StreamID, e.StreamVersion, e.Type, max(e.SchemaVersion, 1),
 			e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data),
-			nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition))
+			nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition), nullable(e.TraceParent), nullable(e.TraceState))
 		if idTaken(err) || versionTaken(err) {
 			if err := s.importedBefore(ctx, tx, e, &out[i]); err != nil {
 				return err

@@ -107,6 +107,8 @@ func (r *Registry) Encode(md Metadata, payloads ...Payload) ([]Event, error) {
 			CorrelationID: md.CorrelationID,
 			CausationID:   md.CausationID,
 			CausePosition: md.CausePosition,
+			TraceParent:   md.TraceParent,
+			TraceState:    md.TraceState,
 		})
 	}
 	return out, nil

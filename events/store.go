@@ -143,7 +143,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, appends []StreamAppend
 			e.OccurredAt = e.OccurredAt.UTC()
 			res, err := insert.ExecContext(ctx, e.ID, e.StreamID, e.StreamVersion, e.Type, e.SchemaVersion,
 				e.OccurredAt.UnixNano(), nullable(e.CorrelationID), nullable(e.CausationID), string(e.Data),
-				nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition))
+				nullablePosition(e.SourcePosition), nullablePosition(e.CausePosition), nullable(e.TraceParent), nullable(e.TraceState))
 			if err != nil {
 				if a.ExpectedVersion == 0 && v == 1 && versionTaken(err) && (!wrote || savepoint) {
 					// Nothing of this append is left in the transaction
@@ -203,7 +203,8 @@ func nullable(s string) any {
 
 const selectEvents = `SELECT position, id, stream_id, stream_version, type, schema_version,
 	occurred_at, COALESCE(correlation_id, ''), COALESCE(causation_id, ''), data,
-	COALESCE(source_position, 0), COALESCE(cause_position, 0) FROM events `
+	COALESCE(source_position, 0), COALESCE(cause_position, 0),
+	COALESCE(trace_parent, ''), COALESCE(trace_state, '') FROM events `
 
 // ReadStream returns the events of one stream after the given version, in
 // version order. An unknown stream has no events.
@@ -262,7 +263,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, erro
 		var at int64
 		var data string
 		if err := rows.Scan(&e.Position, &e.ID, &e.StreamID, &e.StreamVersion, &e.Type, &e.SchemaVersion,
-			&at, &e.CorrelationID, &e.CausationID, &data, &e.SourcePosition, &e.CausePosition); err != nil {
+			&at, &e.CorrelationID, &e.CausationID, &data, &e.SourcePosition, &e.CausePosition, &e.TraceParent, &e.TraceState); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.OccurredAt = time.Unix(0, at).UTC()

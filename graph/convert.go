@@ -65,6 +65,7 @@ func toEvent(e events.Event) model.Event {
 		Position: e.Position, StreamID: e.StreamID, Version: int(e.StreamVersion), Type: e.Type,
 		SchemaVersion: e.SchemaVersion, OccurredAt: e.OccurredAt,
 		CorrelationID: optional(e.CorrelationID), CausationID: optional(e.CausationID), Data: string(e.Data),
+		TraceID: optional(events.TraceID(e.TraceParent)),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 
+	"orderflow/events"
 	"orderflow/graph/access"
 	"orderflow/graph/generated"
 )
@@ -42,6 +43,9 @@ func NewHandler(r *Resolver, log *slog.Logger, limits Limits, verifier *access.V
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	if limits.Introspection {
 		srv.Use(extension.Introspection{})
+	}
+	if events.Tracing() {
+		srv.Use(operationSpans{})
 	}
 	srv.AroundFields(MarkResolverErrors)
 	srv.SetErrorPresenter(present)

@@ -12,10 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"orderflow/events"
 )
@@ -297,6 +301,14 @@ func (r *Runner) stepWith(ctx context.Context, limit int, apply applyStep) (low,
 		return low, low, err
 	}
 	last := evs[len(evs)-1].Position
+	if events.Tracing() {
+		// One span per batch, in the trace of its first traced event and
+		// linked to the others' (see events.StartBatchSpan).
+		var span trace.Span
+		ctx, span = events.StartBatchSpan(ctx, "project", slices.Values(evs),
+			attribute.Int("orderflow.events", len(evs)), attribute.Int64("orderflow.position", last))
+		defer func() { events.EndSpan(span, err) }()
+	}
 	var moved []*projection
 	var ordersTook []events.Payload // what the orders read model applied, counted once committed
 	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {

@@ -692,8 +692,14 @@ var listeningRE = regexp.MustCompile(`listening on (http://[^\s"]+)`)
 // startBinary runs the binary on dbPath with a random port and waits for its "listening on" line.
 func startBinary(t *testing.T, bin, dbPath string, extraArgs ...string) *process {
 	t.Helper()
+	return startBinaryEnv(t, bin, nil, dbPath, extraArgs...)
+}
+
+// startBinaryEnv is startBinary with variables added to the test's environment.
+func startBinaryEnv(t *testing.T, bin string, env []string, dbPath string, extraArgs ...string) *process {
+	t.Helper()
 	args := append([]string{"--addr", "127.0.0.1:0", "--db", dbPath}, extraArgs...)
-	p, url := spawn(t, bin, args, listeningRE)
+	p, url := spawnEnv(t, bin, env, args, listeningRE)
 	p.client = newClient(url)
 	checkHealth(t, p.client)
 	return p
@@ -704,7 +710,16 @@ func startBinary(t *testing.T, bin, dbPath string, extraArgs ...string) *process
 // it is still running.
 func spawn(t *testing.T, bin string, args []string, ready *regexp.Regexp) (*process, string) {
 	t.Helper()
+	return spawnEnv(t, bin, nil, args, ready)
+}
+
+// spawnEnv is spawn with variables added to the test's environment (nil: the test's own).
+func spawnEnv(t *testing.T, bin string, env []string, args []string, ready *regexp.Regexp) (*process, string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -84,6 +84,8 @@ type splitDeployment struct {
 	names  []string
 	procs  map[string]*process
 	starts map[string][]string // by service name: its database, then its arguments
+	// env is added to the environment of the services started after it is set.
+	env []string
 }
 
 // newSplitDeployment starts a devbroker; the services are started with service. When the test
@@ -123,7 +125,7 @@ func (s *splitDeployment) service(name, contexts string, extraArgs ...string) *p
 		"--transport", "kafka", "--kafka-brokers", s.broker.addr, "--contexts", contexts,
 		"--wait-timeout", "20s",
 	}, extraArgs...)
-	p := startBinary(s.t, s.bin, db, args...)
+	p := startBinaryEnv(s.t, s.bin, s.env, db, args...)
 	s.add(name, p)
 	s.mu.Lock()
 	s.starts[name] = append([]string{db}, args...)

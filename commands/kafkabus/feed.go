@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"orderflow/commands"
 	"orderflow/domain/fault"
@@ -277,7 +279,11 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 		rep.Code, rep.Message = fault.CodeBadUserInput, "command "+string(cmd.Name)+" "+cmd.ID+": a command's id (ce_id) must start with "+
 			commands.CommandIDPrefix+", so that a command delivered twice is carried out once; nothing was done"
 	} else {
+		var span trace.Span
+		ctx, span = events.StartSpan(traceOf(ctx, rec), "execute "+string(cmd.Name), trace.SpanKindConsumer, nil,
+			attribute.String("orderflow.command", string(cmd.Name)), attribute.String("orderflow.key", cmd.Key))
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
+		events.EndSpan(span, err)
 		switch {
 		case ctx.Err() != nil:
 			return outgoing{}, false, ctx.Err()
@@ -302,7 +308,7 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 	if err != nil {
 		return outgoing{}, false, err
 	}
-	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: msg}, true, nil
+	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: withTraceOf(ctx, msg)}, true, nil
 }
 
 // refusal is the code and message a remote caller gets for err.

@@ -96,7 +96,7 @@ func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Resul
 		delete(s.waiting, cmd.ID)
 		s.mu.Unlock()
 	}()
-	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: commandMessage(cmd, time.Now())}) {
+	if !publish(ctx, s.publisher, s.log, outgoing{topic: CommandTopic(cmd.Context), key: cmd.Key, msg: withTraceOf(ctx, commandMessage(cmd, time.Now()))}) {
 		return commands.Result{}, s.late(cmd, ctx.Err())
 	}
 	var rep reply

@@ -1,6 +1,7 @@
 package kafkabus
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ import (
 //	ce_streamversion, ce_position, ce_causeposition, ce_correlationid, ce_causationid:
 //	                 orderflow's extension attributes (names of lowercase
 //	                 letters and digits only, as CloudEvents requires)
+//	ce_traceparent, ce_tracestate
+//	                 the W3C trace context (CloudEvents' distributed tracing
+//	                 extension), only with tracing on: of the span an event
+//	                 was decided in, a command sent in, a reply answered in
 //
 // Records written by earlier versions carry the whole envelope as their
 // value (wireEvent) and no ce_ headers; they are read as before.
@@ -51,6 +56,8 @@ const (
 	ceCausePosition = "ce_causeposition"
 	ceCorrelationID = "ce_correlationid"
 	ceCausationID   = "ce_causationid"
+	ceTraceParent   = "ce_traceparent"
+	ceTraceState    = "ce_tracestate"
 
 	specVersion = "1.0"
 	jsonContent = "application/json"
@@ -168,7 +175,38 @@ func eventMessage(e events.Event) *message.Message {
 	if e.CausationID != "" {
 		md.Set(ceCausationID, e.CausationID)
 	}
+	setTrace(md, e.TraceParent, e.TraceState)
 	return m
+}
+
+// setTrace sets the trace context headers, when there is one (tracing on).
+func setTrace(md message.Metadata, parent, state string) {
+	if parent == "" {
+		return
+	}
+	md.Set(ceTraceParent, parent)
+	if state != "" {
+		md.Set(ceTraceState, state)
+	}
+}
+
+// withTraceOf sets on m the trace context of the span in ctx (nothing with
+// tracing off).
+func withTraceOf(ctx context.Context, m *message.Message) *message.Message {
+	if events.Tracing() {
+		parent, state := events.TraceOf(ctx)
+		setTrace(m.Metadata, parent, state)
+	}
+	return m
+}
+
+// traceOf is ctx with the trace context a record carries as the remote
+// parent of the spans started in it (ctx with tracing off).
+func traceOf(ctx context.Context, rec *kgo.Record) context.Context {
+	if !events.Tracing() {
+		return ctx
+	}
+	return events.ContextWithTrace(ctx, header(rec, ceTraceParent), header(rec, ceTraceState))
 }
 
 // decodeEvent reads the event a record carries: from its CloudEvents
@@ -213,6 +251,7 @@ func decodeEvent(rec *kgo.Record) (events.Event, error) {
 	e.SourcePosition = integer(cePosition, true)
 	e.CausePosition = integer(ceCausePosition, false)
 	e.CorrelationID, e.CausationID = header(rec, ceCorrelationID), header(rec, ceCausationID)
+	e.TraceParent, e.TraceState = header(rec, ceTraceParent), header(rec, ceTraceState)
 	e.Data = json.RawMessage(rec.Value)
 	if e.ID == "" || e.StreamID == "" || e.StreamVersion < 1 || e.SourcePosition < 1 {
 		errs = append(errs, fmt.Errorf("incomplete event (%s %q, %s %q, %s %d, %s %d)",

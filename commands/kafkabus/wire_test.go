@@ -45,6 +45,13 @@ func TestEventsTravelAsCloudEvents(t *testing.T) {
 			map[string]string{"ce_specversion": "1.0", "ce_id": "e12", "ce_source": "orderflow/orders", "ce_type": "orderflow.OrderPlaced.v2",
 				"ce_time": "2026-11-25T12:00:00.000000005Z", "ce_subject": "order-o", "content-type": "application/json",
 				"ce_streamversion": "1", "ce_position": "12"}},
+		{"with its trace context", events.Event{Position: 8, ID: "e8", StreamID: "order-o", StreamVersion: 2, Type: "OrderValidated",
+			SchemaVersion: 2, OccurredAt: at, Data: json.RawMessage(`{}`),
+			TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TraceState: "vendor=x"}, 8,
+			map[string]string{"ce_specversion": "1.0", "ce_id": "e8", "ce_source": "orderflow/orders", "ce_type": "orderflow.OrderValidated.v2",
+				"ce_time": "2026-11-25T12:00:00.000000005Z", "ce_subject": "order-o", "content-type": "application/json",
+				"ce_streamversion": "2", "ce_position": "8",
+				"ce_traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "ce_tracestate": "vendor=x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

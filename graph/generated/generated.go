@@ -79,6 +79,7 @@ type ComplexityRoot struct {
 		Position      func(childComplexity int) int
 		SchemaVersion func(childComplexity int) int
 		StreamID      func(childComplexity int) int
+		TraceID       func(childComplexity int) int
 		Type          func(childComplexity int) int
 		Version       func(childComplexity int) int
 	}
@@ -460,6 +461,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.StreamID(childComplexity), true
+	case "Event.traceId":
+		if e.ComplexityRoot.Event.TraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.TraceID(childComplexity), true
 	case "Event.type":
 		if e.ComplexityRoot.Event.Type == nil {
 			break
@@ -1419,6 +1426,7 @@ type Order {
   """
   Every event in any context caused by this order (its correlation id), in log order:
   placement, stock reservation, fraud and customer checks, validation, payment, shipping.
+  With tracing on, each names its trace (traceId): placing an order is one trace.
   """
   timeline: [Event!]!
 }
@@ -1468,6 +1476,11 @@ type Event {
   occurredAt: Time!
   correlationId: ID
   causationId: ID
+  """
+  The OpenTelemetry trace the event was decided in (the W3C trace id, 32 hex digits), so an
+  order's timeline names its trace; null when tracing was off (see the README's Tracing).
+  """
+  traceId: String
   data: String!
 }
 
@@ -1737,6 +1750,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_correlationId(ctx, field)
 	case "causationId":
 		return ec.fieldContext_Event_causationId(ctx, field)
+	case "traceId":
+		return ec.fieldContext_Event_traceId(ctx, field)
 	case "data":
 		return ec.fieldContext_Event_data(ctx, field)
 	}
@@ -3296,6 +3311,29 @@ func (ec *executionContext) _Event_causationId(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Event_causationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Event_traceId(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_traceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TraceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Event_traceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
 }
 
 func (ec *executionContext) _Event_data(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -7765,6 +7803,11 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "causationId":
 			out.Values[i] = ec._Event_causationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "traceId":
+			out.Values[i] = ec._Event_traceId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -63,7 +63,10 @@ type Event struct {
 	OccurredAt    time.Time `json:"occurredAt"`
 	CorrelationID *string   `json:"correlationId,omitempty"`
 	CausationID   *string   `json:"causationId,omitempty"`
-	Data          string    `json:"data"`
+	// The OpenTelemetry trace the event was decided in (the W3C trace id, 32 hex digits), so an
+	// order's timeline names its trace; null when tracing was off (see the README's Tracing).
+	TraceID *string `json:"traceId,omitempty"`
+	Data    string  `json:"data"`
 }
 
 type Mutation struct {
@@ -106,6 +109,7 @@ type Order struct {
 	History []Event `json:"history"`
 	// Every event in any context caused by this order (its correlation id), in log order:
 	// placement, stock reservation, fraud and customer checks, validation, payment, shipping.
+	// With tracing on, each names its trace (traceId): placing an order is one trace.
 	Timeline []Event `json:"timeline"`
 }
 
