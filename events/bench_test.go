@@ -122,3 +122,29 @@ func BenchmarkReadAll(b *testing.B) {
 	}
 	reportEventsPerSecond(b, read)
 }
+
+// BenchmarkReadStream loads one stream of 20 events out of 5,000 by its id
+// (what loading an aggregate reads), a different stream each time.
+func BenchmarkReadStream(b *testing.B) {
+	s := benchStore(b, events.DurabilityNormal)
+	ctx := context.Background()
+	const streams, per = 5000, 20
+	batch := make([]events.Event, per)
+	for i := range streams {
+		for j := range batch {
+			batch[j] = ev("E", j)
+		}
+		if _, err := s.Append(ctx, events.StreamAppend{StreamID: fmt.Sprintf("s-%d", i), ExpectedVersion: 0, Events: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		evs, err := s.ReadStream(ctx, fmt.Sprintf("s-%d", (i*7919)%streams), 0)
+		if err != nil || len(evs) != per {
+			b.Fatal(len(evs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "streams/s")
+}
