@@ -78,8 +78,15 @@ func TestBatchesApplyAsEventsOneByOne(t *testing.T) {
 // order, as text.
 func dumpReadModels(t *testing.T, db *sql.DB) map[string][][]string {
 	t.Helper()
+	return dumpTables(t, db, projections.All()...)
+}
+
+// dumpTables reads every row of the read models of defs, in primary key
+// order, as text.
+func dumpTables(t *testing.T, db *sql.DB, defs ...projections.Definition) map[string][][]string {
+	t.Helper()
 	out := map[string][][]string{}
-	for _, d := range projections.All() {
+	for _, d := range defs {
 		for _, table := range d.Tables {
 			rows, err := db.Query(`SELECT * FROM ` + table + ` ORDER BY 1, 2`)
 			if err != nil {
@@ -107,4 +114,53 @@ func dumpReadModels(t *testing.T, db *sql.DB) map[string][][]string {
 		}
 	}
 	return out
+}
+
+// TestDeadlinesBatchOverRowsHeldBefore is that comparison for the
+// deadlines read model alone, over a log where orders are placed a second
+// time (which the orders read model refuses): the placement inserts no
+// row over the one the table holds, and what follows it in the batch
+// changes that row, as it does event by event.
+func TestDeadlinesBatchOverRowsHeldBefore(t *testing.T) {
+	f := newFixture(t, projections.DeadlinesDefinition)
+	ctx := context.Background()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	placed := func(id string, minutes int) order.OrderPlaced {
+		return order.OrderPlaced{OrderID: id, CustomerID: "c1", TotalCents: 1, PlacedAt: at.Add(time.Duration(minutes) * time.Minute)}
+	}
+	again := func(id string) string { return "order-again-" + id }
+	f.write(t, order.StreamID("a"), placed("a", 0))
+	f.write(t, order.StreamID("b"), placed("b", 1))
+	f.write(t, order.StreamID("b"), order.OrderValidated{OrderID: "b", ValidatedAt: at.Add(time.Hour)})
+	f.write(t, order.StreamID("c"), placed("c", 2))
+	f.write(t, order.StreamID("d"), placed("d", 3))
+	// a: placed again later, then validated without a time: since is
+	// the first placement's, the row's.
+	f.write(t, again("a"), placed("a", 10))
+	f.write(t, order.StreamID("a"), order.OrderValidated{OrderID: "a"})
+	// b: placed again, validated again.
+	f.write(t, again("b"), placed("b", 11))
+	f.write(t, order.StreamID("b"), order.OrderValidated{OrderID: "b", ValidatedAt: at.Add(2 * time.Hour)})
+	// c: placed again, validated, paid: no row left.
+	f.write(t, again("c"), placed("c", 12))
+	f.write(t, order.StreamID("c"), order.OrderValidated{OrderID: "c", ValidatedAt: at})
+	f.write(t, order.StreamID("c"), order.OrderPaid{OrderID: "c", PaymentID: "c", AmountCents: 1})
+	// e: placed, failed, placed again, validated (after the row was gone).
+	f.write(t, order.StreamID("e"), placed("e", 4))
+	f.write(t, order.StreamID("e"), order.OrderFailed{OrderID: "e", Reason: "X"})
+	f.write(t, again("e"), placed("e", 13))
+	f.write(t, order.StreamID("e"), order.OrderValidated{OrderID: "e", ValidatedAt: at.Add(3 * time.Hour)})
+	// f: placed, cancelled, validated after (changes nothing).
+	f.write(t, order.StreamID("f"), placed("f", 5))
+	f.write(t, order.StreamID("f"), order.OrderCancelled{OrderID: "f", Reason: "Y"})
+	f.write(t, order.StreamID("f"), order.OrderValidated{OrderID: "f", ValidatedAt: at})
+
+	live := dumpTables(t, f.db.Reader(), projections.DeadlinesDefinition)
+	if err := f.runner.Rebuild(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := dumpTables(t, f.db.Reader(), projections.DeadlinesDefinition)
+	if len(live["deadlines"]) != 4 || !reflect.DeepEqual(live, rebuilt) {
+		t.Errorf("event by event (4 rows expected): %v\nin one batch: %v", live, rebuilt)
+	}
 }
