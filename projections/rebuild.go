@@ -224,7 +224,9 @@ type readBatch struct {
 // they come applies the log in order, as reading it in the loop did.
 func (r *Runner) readAhead(ctx context.Context, pos int64, limit int) (batches <-chan readBatch, stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan readBatch, 1)
+	// Unbuffered: the batch read ahead waits in the reader's hands, so no
+	// more than two batches are in memory at once.
+	out := make(chan readBatch)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
