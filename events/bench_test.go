@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"orderflow/events"
 	"orderflow/migrations"
@@ -121,4 +122,78 @@ func BenchmarkReadAll(b *testing.B) {
 		}
 	}
 	reportEventsPerSecond(b, read)
+}
+
+// BenchmarkReadStream loads one stream of 20 events out of 5,000 by its id
+// (what loading an aggregate reads), a different stream each time.
+func BenchmarkReadStream(b *testing.B) {
+	s := benchStore(b, events.DurabilityNormal)
+	ctx := context.Background()
+	const streams, per = 5000, 20
+	batch := make([]events.Event, per)
+	for i := range streams {
+		for j := range batch {
+			batch[j] = ev("E", j)
+		}
+		if _, err := s.Append(ctx, events.StreamAppend{StreamID: fmt.Sprintf("s-%d", i), ExpectedVersion: 0, Events: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		evs, err := s.ReadStream(ctx, fmt.Sprintf("s-%d", (i*7919)%streams), 0)
+		if err != nil || len(evs) != per {
+			b.Fatal(len(evs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "streams/s")
+}
+
+// benchPayload is an event payload of the size of the shop's.
+type benchPayload struct {
+	OrderID string    `json:"orderId"`
+	N       int       `json:"n"`
+	At      time.Time `json:"at"`
+	Note    string    `json:"note"`
+}
+
+func (benchPayload) EventType() string { return "BenchEvent" }
+
+// BenchmarkLoadAggregate loads one stream of 20 events out of 5,000 and
+// decodes each event through a registry, as loading an aggregate does
+// before folding them.
+func BenchmarkLoadAggregate(b *testing.B) {
+	s := benchStore(b, events.DurabilityNormal)
+	reg := events.NewRegistry(events.Registration{Payload: benchPayload{}})
+	ctx := context.Background()
+	const streams, per = 5000, 20
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range streams {
+		ps := make([]events.Payload, per)
+		for j := range ps {
+			ps[j] = benchPayload{OrderID: fmt.Sprintf("o-%d", i), N: j, At: at, Note: "a line of text"}
+		}
+		evs, err := reg.Encode(events.Metadata{CorrelationID: "c"}, ps...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Append(ctx, events.StreamAppend{StreamID: fmt.Sprintf("s-%d", i), ExpectedVersion: 0, Events: evs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		evs, err := s.ReadStream(ctx, fmt.Sprintf("s-%d", (i*7919)%streams), 0)
+		if err != nil || len(evs) != per {
+			b.Fatal(len(evs), err)
+		}
+		for _, e := range evs {
+			if _, err := reg.Decode(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "aggregates/s")
 }

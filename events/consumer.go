@@ -365,7 +365,7 @@ func (c *Consumer) next(ctx context.Context, pos, head int64, limit int) ([]Even
 		args = append(args, t)
 	}
 	args = append(args, limit)
-	evs, err := c.store.query(ctx, c.query, args...)
+	evs, err := c.store.query(ctx, limit, c.query, args...)
 	switch {
 	case err != nil:
 		return nil, pos, err

@@ -209,7 +209,7 @@ const selectEvents = `SELECT position, id, stream_id, stream_version, type, sche
 // ReadStream returns the events of one stream after the given version, in
 // version order. An unknown stream has no events.
 func (s *Store) ReadStream(ctx context.Context, streamID string, afterVersion int64) ([]Event, error) {
-	return s.query(ctx, selectEvents+"WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version",
+	return s.query(ctx, 0, selectEvents+"WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version",
 		streamID, afterVersion)
 }
 
@@ -225,7 +225,7 @@ func (s *Store) ReadStreams(ctx context.Context, streamIDs ...string) ([]Event, 
 		args[i] = id
 	}
 	in := strings.Repeat("?, ", len(streamIDs)-1) + "?"
-	return s.query(ctx, selectEvents+"WHERE stream_id IN ("+in+") ORDER BY stream_id, stream_version", args...)
+	return s.query(ctx, 0, selectEvents+"WHERE stream_id IN ("+in+") ORDER BY stream_id, stream_version", args...)
 }
 
 // ReadAll returns up to limit events after the given global position, in
@@ -236,18 +236,19 @@ func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]
 	if evs, _, ok := s.db.tail.read(afterPosition, s.db.Head(), limit, nil); ok {
 		return evs, nil
 	}
-	return s.query(ctx, selectEvents+"WHERE position > ? ORDER BY position LIMIT ?", afterPosition, limit)
+	return s.query(ctx, limit, selectEvents+"WHERE position > ? ORDER BY position LIMIT ?", afterPosition, limit)
 }
 
 // ReadCorrelated returns every event sharing a correlation id, in position order.
 func (s *Store) ReadCorrelated(ctx context.Context, correlationID string) ([]Event, error) {
-	return s.query(ctx, selectEvents+"WHERE correlation_id = ? ORDER BY position", correlationID)
+	return s.query(ctx, 0, selectEvents+"WHERE correlation_id = ? ORDER BY position", correlationID)
 }
 
 // query runs one of the store's read queries. Each is prepared once per
 // read connection and kept: these queries run for every command and every
-// batch, and preparing is a good part of their cost.
-func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, error) {
+// batch, and preparing is a good part of their cost. limit, when above 0,
+// is the most rows the query can return: the slice is made that big once.
+func (s *Store) query(ctx context.Context, limit int, q string, args ...any) ([]Event, error) {
 	stmt, err := s.db.readStmt(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
@@ -258,16 +259,19 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, erro
 	}
 	defer rows.Close()
 	var out []Event
+	if limit > 0 {
+		out = make([]Event, 0, min(limit, maxPreallocated))
+	}
+	var row eventRow
+	dest := row.dest()
 	for rows.Next() {
-		var e Event
-		var at int64
-		var data string
-		if err := rows.Scan(&e.Position, &e.ID, &e.StreamID, &e.StreamVersion, &e.Type, &e.SchemaVersion,
-			&at, &e.CorrelationID, &e.CausationID, &data, &e.SourcePosition, &e.CausePosition, &e.TraceParent, &e.TraceState); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
-		e.OccurredAt = time.Unix(0, at).UTC()
-		e.Data = json.RawMessage(data)
+		e, err := row.event()
+		if err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -276,10 +280,52 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]Event, erro
 	return out, nil
 }
 
+// maxPreallocated bounds the events query makes room for before reading.
+const maxPreallocated = 8192
+
+// eventRow is where query scans one row of selectEvents, reused from row
+// to row. The integer columns are scanned into interface values, which
+// database/sql fills with the driver's int64 as it is: into an *int64 it
+// would go through reflection, into an *int through strconv, for every
+// column of every row read. Text columns go into strings as they are.
+type eventRow struct {
+	position, version, schema, at, source, cause                           any
+	id, stream, typ, correlation, causation, data, traceParent, traceState string
+}
+
+// dest is the Scan destinations of the columns of selectEvents, in order.
+func (r *eventRow) dest() []any {
+	return []any{&r.position, &r.id, &r.stream, &r.version, &r.typ, &r.schema,
+		&r.at, &r.correlation, &r.causation, &r.data, &r.source, &r.cause, &r.traceParent, &r.traceState}
+}
+
+// event is the event the scanned row holds.
+func (r *eventRow) event() (Event, error) {
+	e := Event{ID: r.id, StreamID: r.stream, Type: r.typ, CorrelationID: r.correlation, CausationID: r.causation,
+		Data: json.RawMessage(r.data), TraceParent: r.traceParent, TraceState: r.traceState}
+	var schema, at int64
+	for _, c := range [...]struct {
+		v   any
+		to  *int64
+		col string
+	}{{r.position, &e.Position, "position"}, {r.version, &e.StreamVersion, "stream_version"},
+		{r.schema, &schema, "schema_version"}, {r.at, &at, "occurred_at"},
+		{r.source, &e.SourcePosition, "source_position"}, {r.cause, &e.CausePosition, "cause_position"}} {
+		n, ok := c.v.(int64)
+		if !ok {
+			return Event{}, fmt.Errorf("column %s of event %v holds %T, not an integer", c.col, r.position, c.v)
+		}
+		*c.to = n
+	}
+	e.SchemaVersion = int(schema)
+	e.OccurredAt = time.Unix(0, at).UTC()
+	return e, nil
+}
+
 // ReadStreamAfter returns up to limit events of one stream after a global
 // position, in order.
 func (s *Store) ReadStreamAfter(ctx context.Context, streamID string, afterPosition int64, limit int) ([]Event, error) {
-	return s.query(ctx, selectEvents+"WHERE stream_id = ? AND position > ? ORDER BY stream_version LIMIT ?",
+	return s.query(ctx, limit, selectEvents+"WHERE stream_id = ? AND position > ? ORDER BY stream_version LIMIT ?",
 		streamID, afterPosition, limit)
 }
 

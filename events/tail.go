@@ -76,6 +76,9 @@ func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bo
 		return nil, after, false
 	}
 	last = after
+	if keep == nil {
+		out = make([]Event, 0, max(min(int64(limit), min(upTo, t.hi)-after), 0))
+	}
 	for p := after + 1; p <= min(upTo, t.hi) && len(out) < limit; p++ {
 		e := t.ring[p%tailSize]
 		if keep == nil || keep(e.Type) {

@@ -6,3 +6,7 @@ var ListingQueries = map[string]string{
 	"products":  selectProduct + pageByID,
 	"customers": selectCustomer + pageByID,
 }
+
+// DeadlinesDefinition is the deadlines read model alone, for a test of a
+// log the orders read model refuses (an order placed twice).
+var DeadlinesDefinition = deadlinesDefinition

@@ -37,7 +37,7 @@ CREATE INDEX %[1]s_by_status ON %[1]s (status, seq);`, t("orders"))
 		o := t("orders")
 		return &ordersApplier{
 			insert: `INSERT INTO ` + o + ` (id, seq, customer_id, status, total_cents, lines, failure_reasons, version,
-				correlation_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`,
+				correlation_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			setStatus:  `UPDATE ` + o + ` SET status = ?, version = ?, updated_at = ? WHERE id = ?`,
 			getReasons: `SELECT failure_reasons FROM ` + o + ` WHERE id = ?`,
 			setReasons: `UPDATE ` + o + ` SET failure_reasons = ? WHERE id = ?`,
@@ -47,6 +47,24 @@ CREATE INDEX %[1]s_by_status ON %[1]s (status, seq);`, t("orders"))
 
 type ordersApplier struct {
 	insert, setStatus, getReasons, setReasons string
+
+	// placed holds the rows of the orders placed in the batch being
+	// applied, with what the batch's later events changed in them, until
+	// flush inserts them at the end of the batch: an order placed and
+	// taken through its statuses within one batch (most orders, in a
+	// replay and under load alike) costs one INSERT instead of an INSERT
+	// and an UPDATE per event. Events of orders placed before the batch
+	// change the table as they come. inserted keeps them in the order
+	// they were placed, which is the order of their inserts without it.
+	placed   map[string]*orderRow
+	inserted []*orderRow
+}
+
+// orderRow is a row of the orders table held in memory until flush.
+type orderRow struct {
+	id, customerID, status, lines, correlationID   string
+	seq, totalCents, version, createdAt, updatedAt int64
+	reasons                                        []string
 }
 
 // orderChange is what one event changes in its order's row of the orders
@@ -103,14 +121,35 @@ func (a *ordersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p eve
 		return nil
 	}
 	if pl := c.placed; pl != nil {
+		if _, twice := a.placed[c.orderID]; twice {
+			// The insert refuses it, as it would have without the batch.
+			if err := a.flush(ctx, tx); err != nil {
+				return err
+			}
+		}
 		lines, err := json.Marshal(pl.Lines)
 		if err != nil {
 			return err
 		}
 		at := e.OccurredAt.UnixNano()
-		_, err = tx.Exec(ctx, a.insert, c.orderID, e.Position, pl.CustomerID, string(c.status), pl.TotalCents,
-			string(lines), e.StreamVersion, e.CorrelationID, at, at)
-		return err
+		row := &orderRow{id: c.orderID, seq: e.Position, customerID: pl.CustomerID, status: string(c.status),
+			totalCents: pl.TotalCents, lines: string(lines), reasons: []string{}, version: e.StreamVersion,
+			correlationID: e.CorrelationID, createdAt: at, updatedAt: at}
+		if a.placed == nil {
+			a.placed = map[string]*orderRow{}
+		}
+		a.placed[c.orderID] = row
+		a.inserted = append(a.inserted, row)
+		return nil
+	}
+	if row, ok := a.placed[c.orderID]; ok {
+		if c.failed {
+			row.reasons, _ = withReason(row.reasons, c.reason)
+		}
+		if c.status != "" {
+			row.status, row.version, row.updatedAt = string(c.status), e.StreamVersion, e.OccurredAt.UnixNano()
+		}
+		return nil
 	}
 	if c.failed {
 		if err := a.addFailureReason(ctx, tx, c.orderID, c.reason); err != nil {
@@ -121,6 +160,29 @@ func (a *ordersApplier) Apply(ctx context.Context, tx *Tx, e events.Event, p eve
 		return a.status(ctx, tx, c.orderID, c.status, e)
 	}
 	return nil
+}
+
+// flush inserts the rows of the orders placed in the batch, as the
+// batch left them.
+func (a *ordersApplier) flush(ctx context.Context, tx *Tx) error {
+	defer a.discard()
+	for _, r := range a.inserted {
+		reasons, err := json.Marshal(r.reasons)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, a.insert, r.id, r.seq, r.customerID, r.status, r.totalCents, r.lines,
+			string(reasons), r.version, r.correlationID, r.createdAt, r.updatedAt); err != nil {
+			return fmt.Errorf("insert order %q: %w", r.id, err)
+		}
+	}
+	return nil
+}
+
+// discard forgets the rows held for a batch that was not applied.
+func (a *ordersApplier) discard() {
+	clear(a.placed)
+	a.inserted = a.inserted[:0]
 }
 
 // applyTo applies the change to an order's row in memory, as Apply does

@@ -176,14 +176,17 @@ func (rb *rebuildRun) createGenerations(ctx context.Context) error {
 
 // catchUp applies the log to the fresh generations batch by batch, a
 // transaction each, while the live generations serve, until it is close to
-// the head, and returns the position it reached.
+// the head, and returns the position it reached. The next batch is read
+// and decoded while the writer applies this one (see readAhead).
 func (rb *rebuildRun) catchUp(ctx context.Context) (int64, error) {
 	var pos int64
-	for {
+	batches, stop := rb.r.readAhead(ctx, pos, rebuildBatch)
+	defer stop()
+	for b := range batches {
 		if err := ctx.Err(); err != nil {
 			return pos, err
 		}
-		evs, payloads, err := rb.r.read(ctx, pos, rebuildBatch)
+		evs, payloads, err := b.evs, b.payloads, b.err
 		if err != nil {
 			return pos, err
 		}
@@ -200,6 +203,50 @@ func (rb *rebuildRun) catchUp(ctx context.Context) (int64, error) {
 		if len(evs) < rebuildBatch {
 			return pos, nil // close to the head: the swap takes the rest
 		}
+	}
+	return pos, ctx.Err()
+}
+
+// readBatch is a batch of the log read ahead: its events and their
+// payloads, or the error reading it.
+type readBatch struct {
+	evs      []events.Event
+	payloads []events.Payload
+	err      error
+}
+
+// readAhead reads the log after pos in batches of limit on a goroutine of
+// its own, at most one batch ahead of the caller, so that reading and
+// decoding a batch (half of a rebuild's work) runs beside the writer's
+// applying the one before, on another core. It stops after an error or a
+// short batch (close to the head), closing the channel; stop ends it early
+// and returns once it has. Batches come in log order, so applying them as
+// they come applies the log in order, as reading it in the loop did.
+func (r *Runner) readAhead(ctx context.Context, pos int64, limit int) (batches <-chan readBatch, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	// Unbuffered: the batch read ahead waits in the reader's hands, so no
+	// more than two batches are in memory at once.
+	out := make(chan readBatch)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(out)
+		for {
+			evs, payloads, err := r.read(ctx, pos, limit)
+			select {
+			case out <- readBatch{evs: evs, payloads: payloads, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(evs) < limit {
+				return
+			}
+			pos = evs[len(evs)-1].Position
+		}
+	}()
+	return out, func() {
+		cancel()
+		<-done
 	}
 }
 

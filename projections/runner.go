@@ -438,13 +438,33 @@ func (r *Runner) read(ctx context.Context, pos int64, limit int) ([]events.Event
 	return evs, payloads, nil
 }
 
+// batchApplier is an Applier that holds part of what a batch changes in
+// memory, to write it at the end of the batch in fewer statements. It
+// keeps nothing from one batch to the next: flush writes what it holds,
+// discard forgets it (the batch failed; its transaction is rolled back).
+type batchApplier interface {
+	Applier
+	flush(ctx context.Context, tx *Tx) error
+	discard()
+}
+
+// applyAll applies a batch of events to one projection inside tx.
 func applyAll(ctx context.Context, tx *Tx, name string, a Applier, evs []events.Event, payloads []events.Payload) error {
+	b, batched := a.(batchApplier)
+	if batched {
+		defer b.discard()
+	}
 	for i, e := range evs {
 		if _, ok := payloads[i].(undecodable); ok {
 			continue
 		}
 		if err := a.Apply(ctx, tx, e, payloads[i]); err != nil {
 			return fmt.Errorf("%s: apply %s at %d: %w", name, e.Type, e.Position, err)
+		}
+	}
+	if batched {
+		if err := b.flush(ctx, tx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil
