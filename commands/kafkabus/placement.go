@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -20,21 +21,34 @@ import (
 // of keys from it, silently. It reads the first record of every partition
 // of the family and re-keyed topics that holds any (one fetch at a start),
 // and names each topic that breaks the rule, a key, and the fix.
+//
+// A topic is read once in its life: one that passed is recorded on
+// PlacementTopic, and later starts pass it by (reading the first batches
+// of a long history costs seconds, and a new member must be ready fast).
 func CheckPlacement(ctx context.Context, cluster Cluster) error {
-	var topics []string
-	for _, c := range commands.Declared() {
-		if c.Streams != "" {
-			topics = append(topics, FamilyTopic(c.Name))
-		}
-	}
-	for _, r := range repartitions {
-		topics = append(topics, r.Topic)
-	}
 	adm, err := newClient(cluster)
 	if err != nil {
 		return err
 	}
 	defer adm.Close()
+	checked, err := checkedPlacements(ctx, adm)
+	if err != nil {
+		return fmt.Errorf("check where the topics' keys are: %w", err)
+	}
+	var topics []string
+	for _, c := range commands.Declared() {
+		if c.Streams != "" && !checked[FamilyTopic(c.Name)] {
+			topics = append(topics, FamilyTopic(c.Name))
+		}
+	}
+	for _, r := range repartitions {
+		if !checked[r.Topic] {
+			topics = append(topics, r.Topic)
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
 	starts, err := listOffsets(ctx, topics, "start offsets", kadm.NewClient(adm).ListStartOffsets)
 	if err != nil {
 		return fmt.Errorf("check where the topics' keys are: %w", err)
@@ -61,6 +75,10 @@ func CheckPlacement(ctx context.Context, cluster Cluster) error {
 	if len(left) == 0 {
 		return nil
 	}
+	read := make([]string, 0, len(left))
+	for t := range left {
+		read = append(read, t)
+	}
 	// Uncommitted records too: an aborted transaction's were placed by
 	// the same partitioner. Control records are read to pass them.
 	// Only the first record of each partition is needed: fetches of a few
@@ -79,12 +97,12 @@ func CheckPlacement(ctx context.Context, cluster Cluster) error {
 			delete(left, topic)
 		}
 	}
-	read, cancel := context.WithTimeout(ctx, 10*time.Second)
+	reading, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for len(left) > 0 {
-		fetches := cl.PollFetches(read)
-		if read.Err() != nil {
-			return fmt.Errorf("check where the topics' keys are: reading the first records of %d topics: %w", len(left), read.Err())
+		fetches := cl.PollFetches(reading)
+		if reading.Err() != nil {
+			return fmt.Errorf("check where the topics' keys are: reading the first records of %d topics: %w", len(left), reading.Err())
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			end, ok := left[r.Topic][r.Partition]
@@ -107,10 +125,68 @@ func CheckPlacement(ctx context.Context, cluster Cluster) error {
 		})
 	}
 	var errs []error
+	var passed []*kgo.Record
 	for _, t := range topics {
 		if err := misplaced[t]; err != nil {
 			errs = append(errs, err)
+		} else if slices.Contains(read, t) {
+			passed = append(passed, &kgo.Record{Topic: PlacementTopic, Key: []byte(t), Value: []byte(placementChecked)})
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(passed) > 0 {
+		if err := adm.ProduceSync(ctx, passed...).FirstErr(); err != nil {
+			return fmt.Errorf("check where the topics' keys are: record the topics checked: %w", err)
+		}
+	}
+	return nil
+}
+
+// PlacementTopic records, keyed by topic, the topics CheckPlacement found
+// placed as this version places keys; compacted.
+const PlacementTopic = prefix + "placement"
+
+const placementChecked = "murmur2"
+
+// checkedPlacements are the topics recorded on PlacementTopic.
+func checkedPlacements(ctx context.Context, cl *kgo.Client) (map[string]bool, error) {
+	ends, err := highWatermarks(ctx, cl, PlacementTopic)
+	if err != nil {
+		return nil, err
+	}
+	from := map[int32]kgo.Offset{}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			from[o.Partition], left[o.Partition] = kgo.NewOffset().AtStart(), o.Offset
+		}
+	})
+	out := map[string]bool{}
+	if len(left) == 0 {
+		return out, nil
+	}
+	rd, err := kgo.NewClient(append(cl.Opts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{PlacementTopic: from}))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	reading, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for len(left) > 0 {
+		fetches := rd.PollFetches(reading)
+		if reading.Err() != nil {
+			return nil, fmt.Errorf("read %s: %w", PlacementTopic, reading.Err())
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) == placementChecked {
+				out[string(r.Key)] = true
+			}
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	return out, nil
 }

@@ -34,6 +34,14 @@ func TestCheckPlacementFindsTopicsOfTheOldHash(t *testing.T) {
 	if err := CheckPlacement(ctx, c); err != nil {
 		t.Fatalf("keys where partitionOf puts them: %v", err)
 	}
+	// The topics read are recorded, and not read again at the next start.
+	checked, err := checkedPlacements(ctx, right)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !checked["orderflow.orders"] || !checked["orderflow.orders-by-product"] || checked["orderflow.customers"] {
+		t.Errorf("recorded as checked: %v, want the two topics written", checked)
+	}
 
 	old, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {

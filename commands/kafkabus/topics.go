@@ -100,10 +100,11 @@ func AllTopics() []string {
 	return append(out, RepliesTopic)
 }
 
-// ChangelogTopics lists the compacted changelogs of the contexts that keep
-// one (see ChangelogTopic).
+// ChangelogTopics lists the compacted topics of state: the changelogs of
+// the contexts that keep one (see ChangelogTopic), and the record of the
+// topics whose placement was checked (PlacementTopic).
 func ChangelogTopics() []string {
-	var out []string
+	out := []string{PlacementTopic}
 	for _, c := range commands.Declared() {
 		if commands.KeepsChangelog(c.Name) {
 			out = append(out, ChangelogTopic(c.Name))
