@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -22,9 +21,10 @@ import (
 // of the family and re-keyed topics that holds any (one fetch at a start),
 // and names each topic that breaks the rule, a key, and the fix.
 //
-// A topic is read once in its life: one that passed is recorded on
-// PlacementTopic, and later starts pass it by (reading the first batches
-// of a long history costs seconds, and a new member must be ready fast).
+// A topic is read once in its life: one that passed, or was empty (this
+// version writes it from then on), is recorded on PlacementTopic, and later
+// starts pass it by (reading the first batches of a long history costs
+// seconds, and a new member must be ready fast).
 func CheckPlacement(ctx context.Context, cluster Cluster) error {
 	adm, err := newClient(cluster)
 	if err != nil {
@@ -73,11 +73,7 @@ func CheckPlacement(ctx context.Context, cluster Cluster) error {
 		from[o.Topic][o.Partition] = kgo.NewOffset().At(s.Offset)
 	})
 	if len(left) == 0 {
-		return nil
-	}
-	read := make([]string, 0, len(left))
-	for t := range left {
-		read = append(read, t)
+		return recordChecked(ctx, adm, topics)
 	}
 	// Uncommitted records too: an aborted transaction's were placed by
 	// the same partitioner. Control records are read to pass them.
@@ -125,21 +121,26 @@ func CheckPlacement(ctx context.Context, cluster Cluster) error {
 		})
 	}
 	var errs []error
-	var passed []*kgo.Record
 	for _, t := range topics {
 		if err := misplaced[t]; err != nil {
 			errs = append(errs, err)
-		} else if slices.Contains(read, t) {
-			passed = append(passed, &kgo.Record{Topic: PlacementTopic, Key: []byte(t), Value: []byte(placementChecked)})
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if len(passed) > 0 {
-		if err := adm.ProduceSync(ctx, passed...).FirstErr(); err != nil {
-			return fmt.Errorf("check where the topics' keys are: record the topics checked: %w", err)
-		}
+	return recordChecked(ctx, adm, topics)
+}
+
+// recordChecked records topics as placed the way this version places keys:
+// those read, and those empty, which this version writes from now on.
+func recordChecked(ctx context.Context, cl *kgo.Client, topics []string) error {
+	recs := make([]*kgo.Record, len(topics))
+	for i, t := range topics {
+		recs[i] = &kgo.Record{Topic: PlacementTopic, Key: []byte(t), Value: []byte(placementChecked)}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("check where the topics' keys are: record the topics checked: %w", err)
 	}
 	return nil
 }
