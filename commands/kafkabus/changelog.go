@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -177,29 +175,24 @@ func (f *Feed) changelogRound(ctx context.Context) ([]outgoing, error) {
 	for p := range owned {
 		marks[p] = f.Replica.Next(f.Context, p)
 	}
-	family := commands.Lookup(f.Context).Streams
-	changed, err := f.Store.StreamsOf(ctx, family, f.rounds.through)
+	// The streams changed since the last round; every stream when a
+	// partition was given since (its round is whole).
+	after := f.rounds.through
+	for p := range owned {
+		if !f.rounds.covered[p] {
+			after = 0
+		}
+	}
+	streams, err := f.Store.StreamsOf(ctx, commands.Lookup(f.Context).Streams, after)
 	if err != nil {
 		return nil, err
 	}
-	var all []string
-	for p := range owned {
-		if !f.rounds.covered[p] {
-			if all, err = f.Store.StreamsOf(ctx, family, 0); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
 	topic := ChangelogTopic(f.Context)
 	var out []outgoing
-	seen := map[string]bool{}
-	for _, stream := range slices.Concat(changed, all) {
-		p := int32(partitionOf([]byte(commands.StreamKey(stream)), f.Partitions))
-		if seen[stream] || !owned[p] {
+	for _, stream := range streams {
+		if !owned[int32(partitionOf([]byte(commands.StreamKey(stream)), f.Partitions))] {
 			continue
 		}
-		seen[stream] = true
 		state, version, err := f.Handlers.Snapshot(ctx, stream)
 		if err != nil {
 			return nil, err
@@ -258,67 +251,44 @@ func RestoreFromChangelog(ctx context.Context, store *events.Store, cluster Clus
 		return 0, nil
 	}
 	topic := ChangelogTopic(name)
-	consume := map[int32]kgo.Offset{}
-	for _, p := range empty {
-		consume[p] = kgo.NewOffset().AtStart()
-	}
-	cl, err := newClient(cluster, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: consume}), readControlRecords())
+	cl, err := newClient(cluster)
 	if err != nil {
 		return 0, err
 	}
-	defer cl.Close()
-	ends, err := endOffsets(ctx, cl, topic)
+	listed, err := endOffsets(ctx, cl, topic)
+	cl.Close()
 	if err != nil {
 		return 0, fmt.Errorf("changelog %s: %w", topic, err)
 	}
 	// The latest record of each key, per partition, read to the last
 	// stable offsets.
 	latest := map[int32]map[string]changelogValue{}
-	remaining := map[int32]int64{}
+	ends := map[int32]int64{}
 	for _, p := range empty {
-		if o, ok := ends.Lookup(topic, p); ok && o.Offset > 0 {
-			remaining[p] = o.Offset
+		if o, ok := listed.Lookup(topic, p); ok && o.Offset > 0 {
+			ends[p] = o.Offset
 			latest[p] = map[string]changelogValue{}
 		}
 	}
 	read, cancel := context.WithTimeout(ctx, changelogReadLimit)
 	defer cancel()
-	for len(remaining) > 0 {
-		fetches := cl.PollFetches(read)
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+	err = readToEnds(read, baseOpts(cluster), topic, ends, func(rec *kgo.Record) {
+		var v changelogValue
+		if err := json.Unmarshal(rec.Value, &v); err != nil {
+			log.Error("kafka: a changelog record that is not one is skipped", "topic", topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		} else {
+			latest[rec.Partition][string(rec.Key)] = v
 		}
-		if read.Err() != nil {
-			log.Warn("kafka: the changelog could not be read in time; this member copies the context's topic from its beginning",
-				"topic", topic, "limit", changelogReadLimit)
-			return 0, nil
-		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				ferr = errors.Join(ferr, fmt.Errorf("%s[%d]: %w", t, p, err))
-			}
-		})
-		if ferr != nil {
-			return 0, fmt.Errorf("changelog %s: %w", topic, ferr)
-		}
-		fetches.EachRecord(func(rec *kgo.Record) {
-			end, ok := remaining[rec.Partition]
-			if !ok {
-				return
-			}
-			if !rec.Attrs.IsControl() && rec.Offset < end {
-				var v changelogValue
-				if err := json.Unmarshal(rec.Value, &v); err != nil {
-					log.Error("kafka: a changelog record that is not one is skipped", "topic", topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-				} else {
-					latest[rec.Partition][string(rec.Key)] = v
-				}
-			}
-			if rec.Offset+1 >= end {
-				delete(remaining, rec.Partition)
-			}
-		})
+	})
+	switch {
+	case ctx.Err() != nil:
+		return 0, ctx.Err()
+	case read.Err() != nil:
+		log.Warn("kafka: the changelog could not be read in time; this member copies the context's topic from its beginning",
+			"topic", topic, "limit", changelogReadLimit)
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("changelog %s: %w", topic, err)
 	}
 	var snaps []events.Snapshot
 	starts := map[int32]int64{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -153,41 +155,75 @@ const placementChecked = "murmur2"
 
 // checkedPlacements are the topics recorded on PlacementTopic.
 func checkedPlacements(ctx context.Context, cl *kgo.Client) (map[string]bool, error) {
-	ends, err := highWatermarks(ctx, cl, PlacementTopic)
+	listed, err := highWatermarks(ctx, cl, PlacementTopic)
 	if err != nil {
 		return nil, err
 	}
-	from := map[int32]kgo.Offset{}
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
+	ends := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) {
 		if o.Offset > 0 {
-			from[o.Partition], left[o.Partition] = kgo.NewOffset().AtStart(), o.Offset
+			ends[o.Partition] = o.Offset
 		}
 	})
 	out := map[string]bool{}
-	if len(left) == 0 {
-		return out, nil
-	}
-	rd, err := kgo.NewClient(append(cl.Opts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{PlacementTopic: from}))...)
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
 	reading, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for len(left) > 0 {
-		fetches := rd.PollFetches(reading)
-		if reading.Err() != nil {
-			return nil, fmt.Errorf("read %s: %w", PlacementTopic, reading.Err())
+	err = readToEnds(reading, cl.Opts(), PlacementTopic, ends, func(r *kgo.Record) {
+		if string(r.Value) == placementChecked {
+			out[string(r.Key)] = true
 		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			if string(r.Value) == placementChecked {
-				out[string(r.Key)] = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", PlacementTopic, err)
+	}
+	return out, nil
+}
+
+// readToEnds reads partitions of a topic from their beginning up to the
+// given offsets (the ends listed before), handing each record below them
+// to each, control records passed by. It returns once every partition was
+// read to its end, with ctx's error when ctx ends first, or with the
+// fetch errors of a poll.
+func readToEnds(ctx context.Context, opts []kgo.Opt, topic string, ends map[int32]int64, each func(*kgo.Record)) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	left := maps.Clone(ends)
+	from := map[int32]kgo.Offset{}
+	for p := range left {
+		from[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(append(slices.Clone(opts), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}), readControlRecords())...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for len(left) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				ferr = errors.Join(ferr, fmt.Errorf("%s[%d]: %w", t, p, err))
 			}
-			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
-				delete(left, r.Partition)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		fetches.EachRecord(func(rec *kgo.Record) {
+			end, ok := left[rec.Partition]
+			if !ok {
+				return
+			}
+			if !rec.Attrs.IsControl() && rec.Offset < end {
+				each(rec)
+			}
+			if rec.Offset+1 >= end {
+				delete(left, rec.Partition)
 			}
 		})
 	}
-	return out, nil
+	return nil
 }
