@@ -138,3 +138,52 @@ func TestOrderHistoryAgreesWithTheReadModel(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestOrderReadsItsPaymentAndCancellation: an order is read with what the
+// payments and cancellations read models hold for it, and with zeros and
+// no reason where they hold nothing, by id and in a listing alike.
+func TestOrderReadsItsPaymentAndCancellation(t *testing.T) {
+	f := newFixture(t, projections.All()...)
+	views := projections.NewViews(f.db.Reader())
+	ctx := context.Background()
+	lines := []order.Line{{ProductID: "p1", Quantity: 1, UnitPriceCents: 700}}
+	for _, id := range []string{"plain", "paid", "refunded", "cancelled"} {
+		f.write(t, order.StreamID(id), order.OrderPlaced{OrderID: id, CustomerID: "c", Lines: lines, TotalCents: 700})
+	}
+	f.write(t, payment.StreamID("paid"), payment.PaymentReceived{PaymentID: "x1", OrderID: "paid", AmountCents: 700})
+	f.write(t, payment.StreamID("refunded"), payment.PaymentReceived{PaymentID: "x2", OrderID: "refunded", AmountCents: 700})
+	f.write(t, payment.StreamID("refunded"), payment.PaymentRefunded{PaymentID: "x2", OrderID: "refunded", AmountCents: 700, Reason: "ORDER_CANCELLED"})
+	f.write(t, order.StreamID("cancelled"), order.OrderCancelled{OrderID: "cancelled", Reason: "PAYMENT_TIMEOUT", Lines: lines})
+
+	tests := []struct {
+		id             string
+		paid, refunded int64
+		reason, status string
+	}{
+		{"plain", 0, 0, "", "PENDING"},
+		{"paid", 700, 0, "", "PENDING"},
+		{"refunded", 700, 700, "", "PENDING"},
+		{"cancelled", 0, 0, "PAYMENT_TIMEOUT", "CANCELLED"},
+	}
+	listed, _, err := views.Orders(ctx, projections.OrderFilter{}, 10, 0)
+	if err != nil || len(listed) != len(tests) {
+		t.Fatalf("listing: %d orders, %v", len(listed), err)
+	}
+	for i, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			o, err := views.Order(ctx, tt.id)
+			if err != nil || o == nil {
+				t.Fatalf("order %s: %v, %v", tt.id, o, err)
+			}
+			for _, o := range []projections.Order{*o, listed[i]} {
+				if o.ID != tt.id || o.PaidCents != tt.paid || o.RefundedCents != tt.refunded || o.CancellationReason != tt.reason || o.Status != tt.status {
+					t.Errorf("order %s: paid %d refunded %d reason %q status %s, want %d %d %q %s", o.ID,
+						o.PaidCents, o.RefundedCents, o.CancellationReason, o.Status, tt.paid, tt.refunded, tt.reason, tt.status)
+				}
+			}
+		})
+	}
+	if o, err := views.Order(ctx, "none"); err != nil || o != nil {
+		t.Errorf("an unknown order: %v, %v; want nil, nil", o, err)
+	}
+}
