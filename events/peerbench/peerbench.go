@@ -11,7 +11,9 @@
 //
 // Settings, the same for both stores: the mattn/go-sqlite3 driver, WAL
 // journal, the same synchronous level (FULL or NORMAL), a busy timeout of
-// 10 s and a WAL checkpoint every 16,384 pages. Ours also runs with
+// 10 s, a WAL checkpoint every 16,384 pages and connections opened without
+// SQLite's per-connection mutex (_mutex=no: database/sql never uses one
+// connection from two goroutines at once). Ours also runs with
 // secure_delete on (it zeroes freed pages; the peer does not) and one
 // writer connection whose transactions begin IMMEDIATE; the peer's store is
 // the one its documentation gives for concurrent writers in one process
@@ -190,13 +192,14 @@ type Peer struct {
 }
 
 // OpenPeer opens (creating if needed) the peer's store at path with the
-// same journal, synchronous level and busy timeout as ours.
+// same journal, synchronous level, busy timeout and mutex mode as ours.
 func OpenPeer(path string, d events.Durability) (*Peer, error) {
 	registerPeer.Do(func() { aggregate.Register(&PeerTally{}) })
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", string(d))
 	q.Set("_busy_timeout", "10000")
+	q.Set("_mutex", "no")
 	db, err := sql.Open(peerDriver, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
