@@ -21,33 +21,35 @@ done
 echo "# end: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg); raw output in $out"
 
 # The median of each benchmark's events/s, then ours against the peer for
-# each pair named .../ours and .../peer.
+# each pair named .../ours and .../peer: the ratio of the medians, and the
+# median of the rounds' own ratios (each round's ours over its peer's).
 awk '
 /^Benchmark/ {
 	name = $1
 	sub(/-[0-9]+$/, "", name)
 	for (i = 2; i < NF; i++) if ($(i + 1) == "events/s") {
 		n[name]++
-		v[name, n[name]] = $i
+		v[name, n[name]] = $i + 0
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++names] = name }
 }
-function median(name,    k, j, t, a) {
-	for (k = 1; k <= n[name]; k++) a[k] = v[name, k] + 0
-	for (k = 2; k <= n[name]; k++)
+function median(a, count,    k, j, t) {
+	for (k = 2; k <= count; k++)
 		for (j = k; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	if (n[name] % 2) return a[(n[name] + 1) / 2]
-	return (a[n[name] / 2] + a[n[name] / 2 + 1]) / 2
+	if (count % 2) return a[(count + 1) / 2]
+	return (a[count / 2] + a[count / 2 + 1]) / 2
 }
 END {
-	printf "\n%-34s %14s %14s %7s\n", "benchmark (median events/s)", "ours", "peer", "ratio"
+	printf "\n%-36s %10s %10s %8s %12s\n", "benchmark (median events/s)", "ours", "peer", "ratio", "round ratio"
 	for (k = 1; k <= names; k++) {
 		name = order[k]
 		if (name !~ /\/ours$/) continue
 		base = substr(name, 1, length(name) - 5)
 		peer = base "/peer"
-		if (!(peer in n)) continue
-		o = median(name); p = median(peer)
-		printf "%-34s %14.0f %14.0f %6.2fx\n", base, o, p, o / p
+		if (!(peer in n) || n[peer] != n[name]) continue
+		split("", a); split("", b); split("", r)
+		for (j = 1; j <= n[name]; j++) { a[j] = v[name, j]; b[j] = v[peer, j]; r[j] = a[j] / b[j] }
+		o = median(a, n[name]); p = median(b, n[peer]); rr = median(r, n[name])
+		printf "%-36s %10.0f %10.0f %7.2fx %11.2fx\n", base, o, p, o / p, rr
 	}
 }' "$out"
