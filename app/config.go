@@ -81,6 +81,9 @@ type Config struct {
 	KafkaReplicationFactor, KafkaMinInsyncReplicas int
 	// KafkaSecurity is how the brokers are reached (TLS, SASL).
 	KafkaSecurity kafkaflags.Security
+	// KafkaFetchLinger is how long the broker may hold a fetch to gather
+	// records (kafkabus.Cluster.FetchLinger); 0 for none.
+	KafkaFetchLinger time.Duration
 	// Contexts are the bounded contexts this process runs (all by default).
 	Contexts []string
 	// CDCPG, when set, is a legacy PostgreSQL database the server follows
@@ -125,6 +128,7 @@ func DefaultConfig() Config {
 		IdleTimeout:        2 * time.Minute,
 		Transport:          TransportInproc,
 		KafkaPartitions:    12,
+		KafkaFetchLinger:   10 * time.Millisecond,
 		Contexts:           commands.Contexts(),
 		CDCSource:          cdc.DefaultSource(),
 		Limits: graph.Limits{
@@ -210,6 +214,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.IntVar(&cfg.KafkaMinInsyncReplicas, "kafka-min-insync-replicas", cfg.KafkaMinInsyncReplicas,
 		"min.insync.replicas of the topics orderflow creates; 0: one less than the replication factor, at least 1 (env ORDERFLOW_KAFKA_MIN_INSYNC_REPLICAS)")
 	kafkaflags.Register(fs, &cfg.KafkaSecurity)
+	fs.DurationVar(&cfg.KafkaFetchLinger, "kafka-fetch-linger", cfg.KafkaFetchLinger,
+		"how long the broker may hold a fetch to gather records, 10ms to 1s, or 0 to answer at once: "+
+			"fewer, larger polls, transactions and imports, for that much latency per hop at low load (env ORDERFLOW_KAFKA_FETCH_LINGER)")
 	contexts := fs.String("contexts", "all", "bounded contexts this process runs, comma-separated, from "+
 		strings.Join(commands.Contexts(), ", ")+"; others need --transport kafka (env ORDERFLOW_CONTEXTS)")
 
@@ -282,6 +289,8 @@ func (c Config) Validate() error {
 		return errors.New("--transport kafka needs --kafka-brokers host:port[,host:port…]")
 	case c.KafkaPartitions < 1 || c.KafkaPartitions > 10000:
 		return errors.New("--kafka-partitions must be between 1 and 10000")
+	case c.KafkaFetchLinger != 0 && (c.KafkaFetchLinger < kafkabus.MinFetchLinger || c.KafkaFetchLinger > kafkabus.MaxFetchLinger):
+		return fmt.Errorf("--kafka-fetch-linger must be 0 or between %s and %s", kafkabus.MinFetchLinger, kafkabus.MaxFetchLinger)
 	case c.KafkaReplicationFactor < 0 || c.KafkaReplicationFactor > 32767:
 		return errors.New("--kafka-replication-factor must be between 0 (the default) and 32767")
 	case c.KafkaMinInsyncReplicas < 0 || (c.KafkaReplicationFactor > 0 && c.KafkaMinInsyncReplicas > c.KafkaReplicationFactor):
@@ -306,7 +315,9 @@ func (c Config) Validate() error {
 // KafkaCluster is the cluster of --kafka-brokers, reached as the --kafka-tls-*
 // and --kafka-sasl-* flags say.
 func (c Config) KafkaCluster() (kafkabus.Cluster, error) {
-	return c.KafkaSecurity.Cluster(c.KafkaBrokers)
+	cluster, err := c.KafkaSecurity.Cluster(c.KafkaBrokers)
+	cluster.FetchLinger = c.KafkaFetchLinger
+	return cluster, err
 }
 
 // KafkaTopics are the settings of the topics orderflow creates, and checks.

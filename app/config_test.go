@@ -104,6 +104,8 @@ func TestTransportFlags(t *testing.T) {
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "orders"}, nil, true, "k:1", "orders", ""},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--contexts", "shipping"}, nil, false, "", "", `unknown context "shipping"`},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-partitions", "0"}, nil, false, "", "", "--kafka-partitions"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-fetch-linger", "5ms"}, nil, false, "", "", "--kafka-fetch-linger must be 0 or between 10ms and 1s"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-fetch-linger", "2s"}, nil, false, "", "", "--kafka-fetch-linger"},
 	} {
 		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
 		if tt.wantErr != "" {
@@ -115,6 +117,31 @@ func TestTransportFlags(t *testing.T) {
 		if err != nil || cfg.Split() != tt.split || strings.Join(cfg.KafkaBrokers, ",") != tt.brokers ||
 			strings.Join(cfg.Contexts, ",") != tt.contexts || cfg.KafkaPartitions != 12 {
 			t.Errorf("%v %v: %+v, err %v", tt.args, tt.env, cfg, err)
+		}
+	}
+}
+
+// TestFetchLinger: --kafka-fetch-linger (or its environment variable)
+// reaches the cluster every Kafka client is made of; 0 turns it off.
+func TestFetchLinger(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{nil, nil, DefaultConfig().KafkaFetchLinger},
+		{[]string{"--kafka-fetch-linger", "25ms"}, nil, 25 * time.Millisecond},
+		{[]string{"--kafka-fetch-linger", "0"}, nil, 0},
+		{nil, map[string]string{"ORDERFLOW_KAFKA_FETCH_LINGER": "1s"}, time.Second},
+	} {
+		args := append([]string{"--transport", "kafka", "--kafka-brokers", "k:1"}, tt.args...)
+		cfg, err := ParseFlags("orderflow serve", args, func(k string) string { return tt.env[k] })
+		if err != nil {
+			t.Fatalf("%v %v: %v", tt.args, tt.env, err)
+		}
+		cluster, err := cfg.KafkaCluster()
+		if err != nil || cluster.FetchLinger != tt.want {
+			t.Errorf("%v %v: linger %s (err %v), want %s", tt.args, tt.env, cluster.FetchLinger, err, tt.want)
 		}
 	}
 }

@@ -92,16 +92,15 @@ func (f *Feed) Start(cluster Cluster) error {
 
 // groupOpts are the options of the feed's group membership.
 func (f *Feed) groupOpts() []kgo.Opt {
-	return []kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.ConsumerGroup(GroupName(f.Context)),
 		kgo.ConsumeTopics(append([]string{CommandTopic(f.Context)}, f.Topics...)...),
 		kgo.SessionTimeout(6 * time.Second),
 		kgo.HeartbeatInterval(time.Second),
-		kgo.FetchMaxWait(time.Second),
 		kgo.OnPartitionsAssigned(f.assigned),
 		kgo.OnPartitionsRevoked(f.revoked),
 		kgo.OnPartitionsLost(f.lostPartitions),
-	}
+	}, f.cluster.fetchOpts()...)
 }
 
 // startSession joins the group as a transactional member. Rebalances are

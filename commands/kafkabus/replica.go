@@ -90,7 +90,7 @@ func NewReplica(ctx context.Context, store *events.Store, cluster Cluster, parti
 			consume[topic][p] = kgo.NewOffset().At(next)
 		}
 	}
-	cl, err := newClient(cluster, kgo.ConsumePartitions(consume), readControlRecords(), kgo.FetchMaxWait(time.Second))
+	cl, err := newClient(cluster, append([]kgo.Opt{kgo.ConsumePartitions(consume), readControlRecords()}, cluster.fetchOpts()...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func NewSender(ctx context.Context, store *events.Store, publisher message.Publi
 	}
 	from := map[string]map[int32]kgo.Offset{RepliesTopic: {}}
 	ends.Each(func(o kadm.ListedOffset) { from[RepliesTopic][o.Partition] = kgo.NewOffset().At(o.Offset) })
-	cl, err := newClient(cluster, kgo.ConsumePartitions(from), kgo.FetchMaxWait(time.Second))
+	cl, err := newClient(cluster, append([]kgo.Opt{kgo.ConsumePartitions(from)}, cluster.fetchOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
