@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,9 +107,8 @@ type ConsumerSpec struct {
 	Route func(e Event, p Payload) []Routed
 	// NewLane makes the handler of one lane. startHead is the head of the
 	// log when the consumer started: an event after it cannot have been
-	// handled by an earlier run, so its effects need not be looked up. A
-	// fed consumer (RunFed) passes math.MaxInt64: there every event may
-	// have been handled before.
+	// handled by an earlier run, so its effects need not be looked up (a
+	// fed consumer's too: see RunFed).
 	NewLane func(lane int, startHead int64) BatchHandler
 }
 
@@ -648,14 +646,18 @@ func (c *Consumer) RunFed(ctx context.Context) error {
 	startHead := c.store.db.Head()
 	c.fed.Store(true)
 	c.dispatched.Store(startHead)
-	// Lanes may take an event past the head at start as never handled
-	// before (NewLane). Fed, that does not hold: Kafka hands a record again
-	// within one run after its partition was lost or moved and came back
-	// uncommitted, so fed lanes are told that everything may have been
-	// handled, and look.
+	// Lanes take an event past the head at start as never handled before
+	// (NewLane). Fed by a transactional feed, that holds: Kafka hands a
+	// record again within one run only after the transaction that took it
+	// aborted (its partition lost or moved, a failed produce), and an
+	// aborted transaction's decisions never reached this log (the feed's
+	// stage publishes them, and the log takes them once Kafka committed
+	// them), so there is nothing of them to look up; the feed also makes the
+	// lanes start afresh then (Handlers.ForgetLanes). A record taken again
+	// after a restart was imported before the start, and is looked up.
 	var lanes sync.WaitGroup
 	for i, l := range c.lanes {
-		h := c.spec.NewLane(i, math.MaxInt64)
+		h := c.spec.NewLane(i, startHead)
 		lanes.Go(func() { c.runLane(ctx, l, h) })
 	}
 	<-ctx.Done()
