@@ -40,7 +40,17 @@ type Stage struct {
 	staged  []events.Event
 	streams map[string][]int // stream id → indexes into staged
 	origin  int64
+	// committed are the versions of streams this stage published, as the
+	// log took them once their transaction committed (see Committed): an
+	// append to a stream this member keeps writing checks its version
+	// without a query. Forgotten (Forget) whenever the member's partitions
+	// or its transaction's outcome could make them stale.
+	committed map[string]int64
 }
+
+// committedLimit bounds how many stream versions a stage remembers: past
+// it, it forgets them all and reads them from the log again.
+const committedLimit = 1 << 16
 
 var _ commands.Outbox = (*Stage)(nil)
 
@@ -100,7 +110,33 @@ func (s *Stage) version(ctx context.Context, streamID string) (int64, error) {
 	if idx := s.streams[streamID]; len(idx) > 0 {
 		return s.staged[idx[len(idx)-1]].StreamVersion, nil
 	}
+	if v, ok := s.committed[streamID]; ok {
+		return v, nil
+	}
 	return s.store.Version(ctx, streamID)
+}
+
+// Committed records the versions of what a committed transaction
+// published, once the log holds it: this member alone writes those streams
+// for as long as it owns their partitions.
+func (s *Stage) Committed(published []events.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed == nil || len(s.committed)+len(published) > committedLimit {
+		s.committed = make(map[string]int64, len(published))
+	}
+	for _, e := range published {
+		s.committed[e.StreamID] = max(s.committed[e.StreamID], e.StreamVersion)
+	}
+}
+
+// Forget drops the versions Committed recorded: after a transaction
+// aborted, and when partitions were given or taken (another member may
+// have written their streams since).
+func (s *Stage) Forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committed = nil
 }
 
 // Pending are the events staged for a stream after a version.

@@ -95,3 +95,52 @@ func TestStage(t *testing.T) {
 		t.Errorf("the log holds stock-kettle at version %d (%v), want 1: a stage never writes the log", v, err)
 	}
 }
+
+// TestStageRemembersWhatItCommitted: once a transaction committed, the
+// stage checks the next append to its streams against the versions it
+// published (without asking the log); after Forget it asks the log again,
+// so a version another member wrote meanwhile conflicts.
+func TestStageRemembersWhatItCommitted(t *testing.T) {
+	ctx := context.Background()
+	store := newStageStore(t)
+	s := NewStage("inventory", store)
+	if _, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-kettle", ExpectedVersion: 0,
+		Events: []events.Event{stockEvent("StockAdded"), stockEvent("StockReserved")}}); err != nil {
+		t.Fatal(err)
+	}
+	published := s.take()
+	if _, err := store.Import(ctx, published, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Committed(published)
+	// Another member took the partition and wrote version 3 to the topic;
+	// this log got it from its copy.
+	other := events.Event{ID: events.NewID(), StreamID: "stock-kettle", StreamVersion: 3, Type: "StockReserved", Data: []byte(`{}`), SourcePosition: 1}
+	if _, err := store.Import(ctx, []events.Event{other}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		name     string
+		forget   bool
+		expected int64
+		wantErr  error
+	}{
+		{"remembered: follows what it committed", false, 2, nil},
+		{"forgotten: the log says 3", true, 2, events.ErrVersionConflict},
+		{"forgotten: follows the log", true, 3, nil},
+	}
+	for _, tt := range steps {
+		t.Run(tt.name, func(t *testing.T) {
+			s.take()
+			if tt.forget {
+				s.Forget()
+			}
+			_, err := s.Append(ctx, events.StreamAppend{StreamID: "stock-kettle", ExpectedVersion: tt.expected,
+				Events: []events.Event{stockEvent("StockReserved")}})
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Append at %d: %v, want %v", tt.expected, err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -56,7 +56,7 @@ func (f *Feed) runTransactions(ctx context.Context) error {
 			return nil
 		}
 		f.Stage.take()
-		f.Handlers.ForgetLanes()
+		f.forget()
 		f.Log.Warn("kafka feed: the transactional member starts again", "group", GroupName(f.Context), "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
@@ -141,7 +141,7 @@ func (f *Feed) takeOver(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.Handlers.ForgetLanes()
+	f.forget()
 	f.Log.Info("kafka feed: took partitions over", "group", GroupName(f.Context), "partitions", len(parts), "caught_up_in", time.Since(started).Round(time.Millisecond))
 	return nil
 }
@@ -193,7 +193,17 @@ func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
 	_, err = retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) {
 		return importEvents(ctx, f.Store, f.Log, staged, nil)
 	})
+	if err == nil {
+		f.Stage.Committed(staged)
+	}
 	return err
+}
+
+// forget makes the lanes start afresh and the stage read its streams'
+// versions from the log again: after an abort, and when partitions moved.
+func (f *Feed) forget() {
+	f.Handlers.ForgetLanes()
+	f.Stage.Forget()
 }
 
 // end ends the transaction and says whether it committed. An abort, asked
@@ -207,7 +217,7 @@ func (f *Feed) end(ctx context.Context, try kgo.TransactionEndTry, staged []even
 	}
 	f.aborted.Add(1)
 	f.dropped.Add(uint64(len(staged)))
-	f.Handlers.ForgetLanes()
+	f.forget()
 	if err != nil {
 		return false, fmt.Errorf("kafka feed of %s: end transaction: %w", f.Context, err)
 	}
