@@ -65,18 +65,23 @@ func (t *tail) add(evs []Event) {
 
 // read returns up to limit events after position and at most upTo that
 // keep says to keep, and the last position it looked at. ok is false when
-// the events right after position are no longer (or not yet) held.
-func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bool) (out []Event, last int64, ok bool) {
+// the events right after position are no longer (or not yet) held. They
+// are appended to buf[:0], which a reader that is done with the events of
+// one read before the next passes again (a consumer: it copies each into
+// its deliveries), so that following the log allocates nothing; with a
+// nil buf they are in a slice of their own.
+func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bool, buf []Event) (out []Event, last int64, ok bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if upTo <= after {
-		return nil, after, true
+		return buf[:0], after, true
 	}
 	if after+1 < t.lo || after+1 > t.hi {
-		return nil, after, false
+		return buf[:0], after, false
 	}
 	last = after
-	if keep == nil {
+	out = buf[:0]
+	if keep == nil && buf == nil {
 		out = make([]Event, 0, max(min(int64(limit), min(upTo, t.hi)-after), 0))
 	}
 	for p := after + 1; p <= min(upTo, t.hi) && len(out) < limit; p++ {

@@ -55,10 +55,21 @@ func TestTail(t *testing.T) {
 			for _, r := range tt.added {
 				tl.add(at(r[0], r[1]))
 			}
-			got, last, ok := tl.read(tt.after, tt.upTo, tt.limit, tt.keep)
-			if ok != tt.ok || last != tt.last || !reflect.DeepEqual(positions(got), tt.want) {
-				t.Errorf("read(%d, %d) = %v, last %d, ok %v; want %v, last %d, ok %v",
-					tt.after, tt.upTo, positions(got), last, ok, tt.want, tt.last, tt.ok)
+			// Into a slice of its own, and into a buffer a reader used
+			// before (what it held is not read back).
+			used := append(make([]Event, 0, 64), at(1000, 1003)...)
+			for _, buf := range [][]Event{nil, used} {
+				got, last, ok := tl.read(tt.after, tt.upTo, tt.limit, tt.keep, buf)
+				if ok != tt.ok || last != tt.last || !reflect.DeepEqual(positions(got), tt.want) {
+					t.Errorf("read(%d, %d) into %d held = %v, last %d, ok %v; want %v, last %d, ok %v",
+						tt.after, tt.upTo, len(buf), positions(got), last, ok, tt.want, tt.last, tt.ok)
+				}
+			}
+			// A reader that passes its buffer again allocates nothing.
+			if allocs := testing.AllocsPerRun(10, func() {
+				used, _, _ = tl.read(tt.after, tt.upTo, tt.limit, tt.keep, used)
+			}); allocs != 0 {
+				t.Errorf("read into a buffer big enough allocated %v times", allocs)
 			}
 		})
 	}
