@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 
 	"orderflow/domain/bounds"
 	"orderflow/domain/inventory"
@@ -40,8 +41,14 @@ CREATE TABLE %s (
 			update: `UPDATE ` + s + ` SET on_hand = CAST(on_hand + ?1 AS INTEGER), reserved = CAST(reserved + ?2 AS INTEGER),
 				version = ?3 WHERE product_id = ?4`,
 			insert: `INSERT INTO ` + s + ` (product_id, on_hand, reserved, version) VALUES (?, ?, ?, ?)`,
-			get:    `SELECT CAST(on_hand AS INTEGER), CAST(reserved AS INTEGER) FROM ` + s + ` WHERE product_id = ?`,
-			set:    `UPDATE ` + s + ` SET on_hand = ?, reserved = ?, version = ? WHERE product_id = ?`,
+			// The sums of a batch's changes, applied only where no event of
+			// it breaks the CHECK on the way and no sum comes near the ends
+			// of int64 (?5 to ?8, see sumOf): then the row is what the
+			// events one by one leave.
+			addAll: `UPDATE ` + s + ` SET on_hand = on_hand + ?1, reserved = reserved + ?2, version = ?3
+				WHERE product_id = ?4 AND reserved >= ?5 AND on_hand - reserved >= ?6 AND on_hand <= ?7 AND reserved <= ?8`,
+			get: `SELECT CAST(on_hand AS INTEGER), CAST(reserved AS INTEGER) FROM ` + s + ` WHERE product_id = ?`,
+			set: `UPDATE ` + s + ` SET on_hand = ?, reserved = ?, version = ? WHERE product_id = ?`,
 		}
 	},
 }
@@ -49,10 +56,10 @@ CREATE TABLE %s (
 // stockApplier holds the stock changes of a batch by product until flush
 // writes them at its end: a product that several events of the batch
 // change (every line of an order is a reservation of its own, and a
-// popular product is in many orders) costs one read and one write instead
-// of one UPDATE per event. A product changed once is written as before.
+// popular product is in many orders) costs one UPDATE instead of one per
+// event. A product changed once is written as before.
 type stockApplier struct {
-	update, insert, get, set string
+	update, insert, addAll, get, set string
 
 	held    map[string]*stockChanges
 	changed []*stockChanges // in the order the batch first changed them
@@ -146,12 +153,67 @@ func (a *stockApplier) applyOne(ctx context.Context, tx *Tx, productID string, d
 	return nil
 }
 
-// applyMany folds several events' changes into the row in memory, as
+// applyMany applies several events' changes to a product's row. Where
+// the row is there and takes the sums as the events one by one would
+// (the UPDATE's guard, see sumOf), one UPDATE adds them. Otherwise (no
+// row yet, sums near the ends of int64, or an event that breaks the
+// CHECK) the row is read and folded in memory.
+func (a *stockApplier) applyMany(ctx context.Context, tx *Tx, c *stockChanges) error {
+	if s, ok := sumOf(c.deltas); ok {
+		res, err := tx.Exec(ctx, a.addAll, s.onHand, s.reserved, s.version, c.productID,
+			s.minReserved, s.minFree, math.MaxInt64-s.spanOnHand, math.MaxInt64-s.spanReserved)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+	}
+	return a.fold(ctx, tx, c)
+}
+
+// stockSum is what a batch's changes of one product add up to, and what
+// the row must hold before them for every event to leave it within the
+// CHECK: reserved ≥ minReserved and on_hand - reserved ≥ minFree. No sum
+// on the way moves a column further than spanOnHand and spanReserved.
+type stockSum struct {
+	onHand, reserved, version int64
+	minReserved, minFree      int64
+	spanOnHand, spanReserved  int64
+}
+
+// sumOf adds up changes, and false when the sums or spans come near the
+// ends of int64 (old events of MaxInt64 units): those are folded one by
+// one, saturating.
+func sumOf(deltas []stockDelta) (stockSum, bool) {
+	const limit = math.MaxInt64 / 4
+	s := stockSum{minReserved: math.MinInt64, minFree: math.MinInt64}
+	for _, d := range deltas {
+		if d.onHand > limit || d.onHand < -limit || d.reserved > limit || d.reserved < -limit {
+			return stockSum{}, false
+		}
+		s.onHand += d.onHand
+		s.reserved += d.reserved
+		s.spanOnHand += max(d.onHand, -d.onHand)
+		s.spanReserved += max(d.reserved, -d.reserved)
+		if s.spanOnHand > limit || s.spanReserved > limit {
+			return stockSum{}, false
+		}
+		// After this event: reserved0 + s.reserved ≥ 0 and
+		// reserved0 + s.reserved ≤ onHand0 + s.onHand.
+		s.minReserved = max(s.minReserved, -s.reserved)
+		s.minFree = max(s.minFree, s.reserved-s.onHand)
+		s.version = d.version
+	}
+	return s, true
+}
+
+// fold folds several events' changes into the row in memory, as
 // applyOne would one after the other: sums saturate at the ends of int64
 // as the casts do, the first change of a product without a row is the
 // row, and every intermediate row is held to the table's CHECK, so a
 // batch fails at the event it would have failed at event by event.
-func (a *stockApplier) applyMany(ctx context.Context, tx *Tx, c *stockChanges) error {
+func (a *stockApplier) fold(ctx context.Context, tx *Tx, c *stockChanges) error {
 	var onHand, reserved int64
 	err := tx.QueryRow(ctx, a.get, c.productID).Scan(&onHand, &reserved)
 	existed := err == nil
