@@ -90,7 +90,11 @@ func (b *batch) add(streamID string, expected int64, trigger events.Event, ps []
 		b.index[streamID] = i
 		b.appends = append(b.appends, events.StreamAppend{StreamID: streamID, ExpectedVersion: expected})
 	}
-	b.appends[i].Events = append(b.appends[i].Events, evs...)
+	if b.appends[i].Events == nil {
+		b.appends[i].Events = evs // Encode made them for us: no copy
+	} else {
+		b.appends[i].Events = append(b.appends[i].Events, evs...)
+	}
 	return nil
 }
 

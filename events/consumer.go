@@ -293,6 +293,7 @@ func (c *Consumer) read(ctx context.Context) error {
 	pos := c.dispatched.Load()
 	const batch = 512
 	wait := 5 * time.Millisecond
+	var buf []Event // the events of one read, copied into deliveries before the next
 	for {
 		head := db.Head()
 		if head <= pos {
@@ -304,7 +305,8 @@ func (c *Consumer) read(ctx context.Context) error {
 			}
 			continue
 		}
-		evs, upTo, err := c.next(ctx, pos, head, batch)
+		evs, upTo, err := c.next(ctx, pos, head, batch, buf)
+		buf = evs[:0]
 		for i := 0; err == nil && i < len(evs); i++ {
 			e := evs[i]
 			p, decodeErr := c.store.Decode(c.reg, e)
@@ -351,10 +353,10 @@ func (c *Consumer) read(ctx context.Context) error {
 }
 
 // next reads up to limit events of the consumer's types after pos and at
-// most head, from the log's in-memory tail when it still holds them, and
-// says how far it looked.
-func (c *Consumer) next(ctx context.Context, pos, head int64, limit int) ([]Event, int64, error) {
-	if evs, last, ok := c.store.db.tail.read(pos, head, limit, c.wants); ok {
+// most head, from the log's in-memory tail when it still holds them (into
+// buf, see tail.read), and says how far it looked.
+func (c *Consumer) next(ctx context.Context, pos, head int64, limit int, buf []Event) ([]Event, int64, error) {
+	if evs, last, ok := c.store.db.tail.read(pos, head, limit, c.wants, buf); ok {
 		return evs, last, nil
 	}
 	args := make([]any, 0, len(c.spec.Types)+3)

@@ -45,7 +45,11 @@ func (s *Store) Append(ctx context.Context, appends ...StreamAppend) ([]Event, e
 		}
 		seen[a.StreamID] = true
 	}
-	var stored []Event
+	n := 0
+	for _, a := range appends {
+		n += len(a.Events)
+	}
+	stored := make([]Event, 0, n)
 	// Streams expected to be new are not looked up: the unique index on
 	// (stream_id, stream_version) refuses a first event for a stream that
 	// exists, and that refusal is the conflict. Everything else is checked
@@ -233,7 +237,7 @@ func (s *Store) ReadStreams(ctx context.Context, streamIDs ...string) ([]Event, 
 // they saw; since positions are only allocated by the single writer inside
 // its transaction, no event can later appear behind a position already read.
 func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]Event, error) {
-	if evs, _, ok := s.db.tail.read(afterPosition, s.db.Head(), limit, nil); ok {
+	if evs, _, ok := s.db.tail.read(afterPosition, s.db.Head(), limit, nil, nil); ok {
 		return evs, nil
 	}
 	return s.query(ctx, limit, selectEvents+"WHERE position > ? ORDER BY position LIMIT ?", afterPosition, limit)

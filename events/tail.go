@@ -16,7 +16,12 @@ type tail struct {
 	// reads one event from several topics (its consumer groups and its
 	// copy of the family, its own output read back), and the copies after
 	// the first are found here, not decoded and looked up in SQLite again.
-	byID map[string]int64
+	// It is made at the first find, from the events held then, and kept
+	// from there on: a process that never looks an event up by its id
+	// (one process, where nothing is read back from a topic) does not pay
+	// for two map operations on every event committed.
+	byID    map[string]int64
+	indexed bool
 
 	// decoded holds the payload of a held event once someone decoded it,
 	// so that the readers of one event decode it once between them.
@@ -31,8 +36,7 @@ type tail struct {
 const tailSize = 1 << 16
 
 func newTail() *tail {
-	return &tail{ring: make([]Event, tailSize), decoded: make([]Payload, tailSize), lo: 1, hi: 0,
-		byID: make(map[string]int64, tailSize)}
+	return &tail{ring: make([]Event, tailSize), decoded: make([]Payload, tailSize), lo: 1, hi: 0}
 }
 
 // add records committed events, given in position order.
@@ -50,12 +54,14 @@ func (t *tail) add(evs []Event) {
 			clear(t.byID)
 		}
 		i := e.Position % tailSize
-		if old := t.ring[i]; old.ID != "" && t.byID[old.ID] == old.Position {
-			delete(t.byID, old.ID)
+		if t.indexed {
+			if old := t.ring[i]; old.ID != "" && t.byID[old.ID] == old.Position {
+				delete(t.byID, old.ID)
+			}
+			t.byID[e.ID] = e.Position
 		}
 		t.ring[i] = e
 		t.decoded[i] = nil
-		t.byID[e.ID] = e.Position
 		t.hi = e.Position
 		if t.hi-t.lo >= tailSize {
 			t.lo = t.hi - tailSize + 1
@@ -65,18 +71,23 @@ func (t *tail) add(evs []Event) {
 
 // read returns up to limit events after position and at most upTo that
 // keep says to keep, and the last position it looked at. ok is false when
-// the events right after position are no longer (or not yet) held.
-func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bool) (out []Event, last int64, ok bool) {
+// the events right after position are no longer (or not yet) held. They
+// are appended to buf[:0], which a reader that is done with the events of
+// one read before the next passes again (a consumer: it copies each into
+// its deliveries), so that following the log allocates nothing; with a
+// nil buf they are in a slice of their own.
+func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bool, buf []Event) (out []Event, last int64, ok bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if upTo <= after {
-		return nil, after, true
+		return buf[:0], after, true
 	}
 	if after+1 < t.lo || after+1 > t.hi {
-		return nil, after, false
+		return buf[:0], after, false
 	}
 	last = after
-	if keep == nil {
+	out = buf[:0]
+	if keep == nil && buf == nil {
 		out = make([]Event, 0, max(min(int64(limit), min(upTo, t.hi)-after), 0))
 	}
 	for p := after + 1; p <= min(upTo, t.hi) && len(out) < limit; p++ {
@@ -93,12 +104,32 @@ func (t *tail) read(after, upTo int64, limit int, keep func(eventType string) bo
 // held (not in the log, or older than the tail).
 func (t *tail) find(id string) (Event, bool) {
 	t.mu.RLock()
+	if !t.indexed {
+		t.mu.RUnlock()
+		t.index()
+		t.mu.RLock()
+	}
 	defer t.mu.RUnlock()
 	pos, ok := t.byID[id]
 	if !ok || pos < t.lo || pos > t.hi {
 		return Event{}, false
 	}
 	return t.ring[pos%tailSize], true
+}
+
+// index makes byID from the events held, as add would have kept it: a
+// later event of an id held twice is the one found.
+func (t *tail) index() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.indexed {
+		return
+	}
+	t.byID = make(map[string]int64, tailSize)
+	for p := t.lo; p <= t.hi; p++ {
+		t.byID[t.ring[p%tailSize].ID] = p
+	}
+	t.indexed = true
 }
 
 // decode returns the event's payload, decoding it with reg only when no

@@ -55,10 +55,21 @@ func TestTail(t *testing.T) {
 			for _, r := range tt.added {
 				tl.add(at(r[0], r[1]))
 			}
-			got, last, ok := tl.read(tt.after, tt.upTo, tt.limit, tt.keep)
-			if ok != tt.ok || last != tt.last || !reflect.DeepEqual(positions(got), tt.want) {
-				t.Errorf("read(%d, %d) = %v, last %d, ok %v; want %v, last %d, ok %v",
-					tt.after, tt.upTo, positions(got), last, ok, tt.want, tt.last, tt.ok)
+			// Into a slice of its own, and into a buffer a reader used
+			// before (what it held is not read back).
+			used := append(make([]Event, 0, 64), at(1000, 1003)...)
+			for _, buf := range [][]Event{nil, used} {
+				got, last, ok := tl.read(tt.after, tt.upTo, tt.limit, tt.keep, buf)
+				if ok != tt.ok || last != tt.last || !reflect.DeepEqual(positions(got), tt.want) {
+					t.Errorf("read(%d, %d) into %d held = %v, last %d, ok %v; want %v, last %d, ok %v",
+						tt.after, tt.upTo, len(buf), positions(got), last, ok, tt.want, tt.last, tt.ok)
+				}
+			}
+			// A reader that passes its buffer again allocates nothing.
+			if allocs := testing.AllocsPerRun(10, func() {
+				used, _, _ = tl.read(tt.after, tt.upTo, tt.limit, tt.keep, used)
+			}); allocs != 0 {
+				t.Errorf("read into a buffer big enough allocated %v times", allocs)
 			}
 		})
 	}
@@ -137,5 +148,60 @@ func TestTailFindsHeldEventsByID(t *testing.T) {
 	tl.add([]Event{ev(tailSize + 100)})
 	if _, ok := tl.find(fmt.Sprintf("e%d", tailSize+10)); ok {
 		t.Error("found an event the tail let go of when it started afresh")
+	}
+}
+
+// TestTailIndexMadeAtFirstFind: the index of ids is made when an id is
+// first looked up, from the events held then; whenever that is, from then
+// on it is the index a tail that kept one from the start holds (ring
+// wrapped, tail started afresh, an id held twice).
+func TestTailIndexMadeAtFirstFind(t *testing.T) {
+	ev := func(p int64, id string) Event { return Event{Position: p, ID: id, Type: "A"} }
+	run := func(from, to int64) []Event {
+		var out []Event
+		for p := from; p <= to; p++ {
+			out = append(out, ev(p, fmt.Sprintf("e%d", p)))
+		}
+		return out
+	}
+	steps := [][]Event{
+		run(1, 10),
+		{ev(11, "e3")}, // an id held twice: the later is found
+		run(12, tailSize/2),
+		run(tailSize/2+1, tailSize+5), // wrapped: e1..e5 gone, e3's first slot reused
+		{ev(tailSize+50, "gap")},      // started afresh
+		run(tailSize+51, tailSize+60),
+	}
+	eager := newTail()
+	eager.index()
+	for _, s := range steps {
+		eager.add(s)
+	}
+	for first := range len(steps) + 1 {
+		t.Run(fmt.Sprintf("first find after %d adds", first), func(t *testing.T) {
+			lazy := newTail()
+			for i, s := range steps {
+				if i == first {
+					lazy.find("e1")
+				}
+				lazy.add(s)
+				if i < first && lazy.byID != nil {
+					t.Fatal("an index was kept before anyone looked an id up")
+				}
+			}
+			if first == len(steps) {
+				lazy.find("e1")
+			}
+			if !reflect.DeepEqual(lazy.byID, eager.byID) {
+				t.Errorf("index has %d ids, want the %d of a tail indexed from the start", len(lazy.byID), len(eager.byID))
+			}
+			for _, id := range []string{"e3", "e7", "gap", fmt.Sprintf("e%d", tailSize+60)} {
+				got, gotOK := lazy.find(id)
+				want, wantOK := eager.find(id)
+				if gotOK != wantOK || got.Position != want.Position {
+					t.Errorf("find %s = %d %v, want %d %v", id, got.Position, gotOK, want.Position, wantOK)
+				}
+			}
+		})
 	}
 }
