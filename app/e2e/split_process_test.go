@@ -1008,7 +1008,8 @@ func dropLastEvent(t *testing.T, path, stream string) {
 // second), and each shows the order SHIPPED, the second also after rebuilding its orders read
 // model. Then a 20-second load goes through both replicas and
 // one API process (an orders, catalog, customers and payments member too) is killed with SIGKILL
-// halfway, its clients moving to the other: every acknowledged order settles with exactly one
+// halfway, its clients moving to the other (until then each carried out the commands of its own
+// partitions in its own process): every acknowledged order settles with exactly one
 // outcome, nothing is oversold, reserved stock is the lines of the validated orders, nothing logs
 // an error and `orderflow verify` passes.
 func TestSplitProcessEveryContextScalesOut(t *testing.T) {
@@ -1056,6 +1057,11 @@ func TestSplitProcessEveryContextScalesOut(t *testing.T) {
 	loadB := startOrderLoad(b, "evb", keys(onHand), 3, 20*time.Millisecond)
 	time.Sleep(10 * time.Second)
 	acked := loadA.finish(t)
+	// Each API replica owns half the orders partitions: the commands for its own keys were carried
+	// out in its own process (no command and reply records), the others crossed Kafka.
+	if n, _ := a.scrapeMetrics(t).value("orderflow_kafka_local_commands_total", "context", "orders", "outcome", "carried_out"); n == 0 {
+		t.Error("api-1 carried out no command of its own orders partitions in its own process")
+	}
 	api1.kill(t)
 	t.Log("api-1 killed; its clients move to api-2")
 	moved := startOrderLoad(b, "evm", keys(onHand), 3, 20*time.Millisecond)

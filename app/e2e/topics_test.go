@@ -72,7 +72,9 @@ func needKcat(t *testing.T) string {
 func TestSplitTopicsReadByAnOutsideTool(t *testing.T) {
 	t.Parallel()
 	s := newSplitDeployment(t)
-	c := s.service("api", apiContexts).client
+	// Without a fetch linger the API's own orders member takes no command in its process: every
+	// command and its reply cross Kafka, as they do between processes, and are read here.
+	c := s.service("api", apiContexts, "--kafka-fetch-linger", "0").client
 	s.service("inventory", "inventory")
 	s.service("checks", checkContexts)
 	broker := s.broker.addr

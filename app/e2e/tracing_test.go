@@ -263,15 +263,24 @@ func TestSplitOneTracePerOrder(t *testing.T) {
 			t.Errorf("no record of order 1001 on %s", topic)
 		}
 	}
-	var commandID string
-	traced("orderflow.orders.commands", func(r kcatRecord) bool {
-		if r.Key == "1001" {
-			commandID = r.Headers["ce_id"]
-			return true
-		}
-		return false
-	})
-	traced("orderflow.replies", func(r kcatRecord) bool { return r.Headers["ce_subject"] == commandID })
+	// The placement crossed Kafka as a command and a reply unless the API's own orders member
+	// carried it out in its process (it owns every partition here, and takes a command when its
+	// poll brings records to commit it with).
+	sent := false
+	for _, r := range kcatTopic(t, s.broker.addr, "orderflow.orders.commands") {
+		sent = sent || r.Key == "1001"
+	}
+	if sent {
+		var commandID string
+		traced("orderflow.orders.commands", func(r kcatRecord) bool {
+			if r.Key == "1001" {
+				commandID = r.Headers["ce_id"]
+				return true
+			}
+			return false
+		})
+		traced("orderflow.replies", func(r kcatRecord) bool { return r.Headers["ce_subject"] == commandID })
+	}
 	traced("orderflow.orders", func(r kcatRecord) bool { return r.Key == "1001" })
 	traced("orderflow.inventory", func(r kcatRecord) bool { return strings.Contains(r.Payload, `"1001"`) })
 	traced("orderflow.order-validations", func(r kcatRecord) bool { return r.Key == "1001" })
@@ -309,7 +318,8 @@ func TestSplitTracingOff(t *testing.T) {
 	for _, topic := range []string{"orderflow.orders.commands", "orderflow.replies", "orderflow.orders", "orderflow.inventory",
 		"orderflow.fraud", "orderflow.order-validations", "orderflow.notifications"} {
 		recs := kcatTopic(t, s.broker.addr, topic)
-		if len(recs) == 0 {
+		// A command the API's own member carried out in its process left no command or reply.
+		if len(recs) == 0 && topic != "orderflow.orders.commands" && topic != "orderflow.replies" {
 			t.Errorf("no record on %s", topic)
 		}
 		for _, r := range recs {

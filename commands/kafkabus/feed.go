@@ -59,6 +59,10 @@ type Feed struct {
 
 	cluster Cluster
 	cl      *kgo.Client
+	// local are the commands of this process's API waiting for the next
+	// transaction (see Offer); wake ends the wait of a poll for them.
+	local   chan localCommand
+	wake    context.CancelFunc
 	session *kgo.GroupTransactSession
 	txPub   *Publisher
 	mu      sync.Mutex
@@ -79,11 +83,14 @@ type Feed struct {
 	inPoll, inPollSince atomic.Int64
 	// Transactions committed and aborted, decisions dropped by aborts.
 	committed, aborted, dropped atomic.Uint64
+	// Local commands carried out and handed back (see Offer).
+	localCarried, localHanded atomic.Uint64
 }
 
 // Start joins the context's group.
 func (f *Feed) Start(cluster Cluster) error {
 	f.cluster = cluster
+	f.local = make(chan localCommand, localQueue)
 	if f.Stage == nil || f.TransactionalID == "" {
 		return fmt.Errorf("kafka feed of %s: a feed needs its context's stage and a transactional id", f.Context)
 	}
@@ -268,6 +275,24 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 		f.Log.Error("kafka feed: a record that is not a command is skipped", "topic", rec.Topic, "offset", rec.Offset, "err", err)
 		return outgoing{}, false, nil
 	}
+	ctx = traceOf(ctx, rec)
+	rep, err := f.execute(&ctx, cmd)
+	if err != nil {
+		return outgoing{}, false, err
+	}
+	msg, err := replyMessage(f.Context, rep, time.Now())
+	if err != nil {
+		return outgoing{}, false, err
+	}
+	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: withTraceOf(ctx, msg)}, true, nil
+}
+
+// execute carries out a command (in the trace *traced carries, which it
+// moves to the span of the execution) and returns the reply its caller
+// gets: a refusal is a reply too; an error only when the context ended,
+// or its event's id could not be read.
+func (f *Feed) execute(traced *context.Context, cmd commands.Command) (reply, error) {
+	ctx := *traced
 	rep := reply{CommandID: cmd.ID}
 	if cmd.Context != f.Context {
 		rep.Code, rep.Message = fault.CodeInternal, "command "+string(cmd.Name)+" for "+cmd.Context+" reached "+f.Context
@@ -279,13 +304,14 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 			commands.CommandIDPrefix+", so that a command delivered twice is carried out once; nothing was done"
 	} else {
 		var span trace.Span
-		ctx, span = events.StartSpan(traceOf(ctx, rec), "execute "+string(cmd.Name), trace.SpanKindConsumer, nil,
+		ctx, span = events.StartSpan(ctx, "execute "+string(cmd.Name), trace.SpanKindConsumer, nil,
 			attribute.String("orderflow.command", string(cmd.Name)), attribute.String("orderflow.key", cmd.Key))
+		*traced = ctx
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
 		events.EndSpan(span, err)
 		switch {
 		case ctx.Err() != nil:
-			return outgoing{}, false, ctx.Err()
+			return reply{}, ctx.Err()
 		case err != nil:
 			rep.Code, rep.Message = refusal(err)
 			if rep.Code == "INTERNAL" {
@@ -297,17 +323,13 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 			if rep.EventID == "" && res.Position > 0 {
 				id, err := f.Store.IDAt(ctx, res.Position)
 				if err != nil {
-					return outgoing{}, false, err
+					return reply{}, err
 				}
 				rep.EventID = id
 			}
 		}
 	}
-	msg, err := replyMessage(f.Context, rep, time.Now())
-	if err != nil {
-		return outgoing{}, false, err
-	}
-	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: withTraceOf(ctx, msg)}, true, nil
+	return rep, nil
 }
 
 // refusal is the code and message a remote caller gets for err.

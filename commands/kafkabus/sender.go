@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -31,6 +32,42 @@ type Sender struct {
 
 	mu      sync.Mutex
 	waiting map[string]chan reply
+	// feeds are this process's feeds, which carry out the commands whose
+	// keys they own without crossing Kafka (see Feed.Offer).
+	feeds atomic.Pointer[[]*Feed]
+}
+
+// CarryOutLocally lets the feeds of this process carry out the commands
+// whose keys they own (see Feed.Offer); the others still cross Kafka.
+func (s *Sender) CarryOutLocally(feeds []*Feed) { s.feeds.Store(&feeds) }
+
+// local carries cmd out in this process when a feed here takes it: the
+// result, and true; false when it must cross Kafka.
+func (s *Sender) local(ctx context.Context, cmd commands.Command) (commands.Result, bool, error) {
+	feeds := s.feeds.Load()
+	if feeds == nil {
+		return commands.Result{}, false, nil
+	}
+	for _, f := range *feeds {
+		done, ok := f.Offer(ctx, cmd)
+		if !ok {
+			continue
+		}
+		select {
+		case out := <-done:
+			if out.err != nil {
+				return commands.Result{}, true, out.err
+			}
+			if !out.taken {
+				return commands.Result{}, false, nil
+			}
+			res, err := s.result(ctx, cmd, out.rep)
+			return res, true, err
+		case <-ctx.Done():
+			return commands.Result{}, true, s.late(cmd, ctx.Err())
+		}
+	}
+	return commands.Result{}, false, nil
 }
 
 // NewSender returns a sender that reads replies from now on.
@@ -84,6 +121,9 @@ func (s *Sender) Run(ctx context.Context) error {
 // Send carries cmd to its context and returns its result there, as a
 // result in this log.
 func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Result, error) {
+	if res, done, err := s.local(ctx, cmd); done {
+		return res, err
+	}
 	// Causality needs nothing here: what this process's contexts decided
 	// before the command (the product whose stock it adds) was published
 	// in their transactions before it reached this log.
@@ -105,6 +145,12 @@ func (s *Sender) Send(ctx context.Context, cmd commands.Command) (commands.Resul
 	case <-ctx.Done():
 		return commands.Result{}, s.late(cmd, ctx.Err())
 	}
+	return s.result(ctx, cmd, rep)
+}
+
+// result is what a command's reply says: its refusal with its kind, or
+// its result once the events it wrote reached this log.
+func (s *Sender) result(ctx context.Context, cmd commands.Command, rep reply) (commands.Result, error) {
 	if rep.Code != "" {
 		if kind := fault.KindOfCode(rep.Code); kind != fault.Unknown {
 			return commands.Result{}, fault.New(kind, rep.Message)

@@ -105,17 +105,49 @@ func (f *Feed) leave(member string) {
 // fails.
 func (f *Feed) transactUntil(ctx context.Context) error {
 	for {
-		fetches := f.session.PollRecords(ctx, 4096)
+		fetches := f.poll(ctx)
+		locals := f.takeLocal()
 		if ctx.Err() != nil {
+			f.settleLocal(locals, nil, false, nil)
 			return nil
 		}
 		f.logFetchErrors(fetches)
-		if recs := fetches.Records(); len(recs) > 0 {
-			if err := f.transact(ctx, recs); err != nil {
-				return err
-			}
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			// Nothing to commit offsets of, so nothing would fence a
+			// transaction of the local commands alone: they take the topic.
+			f.settleLocal(locals, nil, false, nil)
+			continue
+		}
+		if err := f.transact(ctx, recs, locals); err != nil {
+			return err
 		}
 	}
+}
+
+// poll returns the next records. With local commands waiting, it waits
+// at most about one fetch linger (they go with what comes, or take the
+// topic when nothing does); otherwise until records come, and a local
+// command offered meanwhile ends that wait (see Offer).
+func (f *Feed) poll(ctx context.Context) kgo.Fetches {
+	if len(f.local) > 0 {
+		wait, cancel := context.WithTimeout(ctx, f.cluster.FetchLinger+5*time.Millisecond)
+		defer cancel()
+		return f.session.PollRecords(wait, 4096)
+	}
+	wait, wake := context.WithCancel(ctx)
+	defer wake()
+	f.mu.Lock()
+	f.wake = wake
+	f.mu.Unlock()
+	if len(f.local) > 0 { // offered before the wake was in place
+		wake()
+	}
+	fetches := f.session.PollRecords(wait, 4096)
+	f.mu.Lock()
+	f.wake = nil
+	f.mu.Unlock()
+	return fetches
 }
 
 // takeOver prepares the partitions given since the last transaction:
@@ -147,7 +179,17 @@ func (f *Feed) takeOver(ctx context.Context) error {
 }
 
 // transact handles one poll's records in one transaction.
-func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
+func (f *Feed) transact(ctx context.Context, recs []*kgo.Record, locals []localCommand) error {
+	outcomes := make([]localOutcome, len(locals))
+	committed, settled := false, false
+	var endErr error
+	settle := func() {
+		if !settled {
+			f.settleLocal(locals, outcomes, committed, endErr)
+			settled = true
+		}
+	}
+	defer settle()
 	oldest := recs[0].Timestamp
 	for _, rec := range recs {
 		if rec.Timestamp.Before(oldest) {
@@ -163,7 +205,11 @@ func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
 	if err := f.session.Begin(); err != nil {
 		return fmt.Errorf("kafka feed of %s: begin transaction: %w", f.Context, err)
 	}
-	replies, err := f.decide(ctx, recs)
+	caughtUp := false
+	replies, err := f.decide(ctx, recs, &caughtUp)
+	if err == nil {
+		err = f.decideLocal(ctx, locals, outcomes, &caughtUp)
+	}
 	staged := f.Stage.take()
 	if err != nil {
 		// Nothing of it takes effect; the records come again.
@@ -180,16 +226,17 @@ func (f *Feed) transact(ctx context.Context, recs []*kgo.Record) error {
 		f.Log.Warn("kafka feed: could not publish a transaction's decisions; aborting it, its records come again", "group", GroupName(f.Context), "err", err)
 		commit = kgo.TryAbort
 	}
-	committed, err := f.end(ctx, commit, staged)
-	if err != nil {
-		return err
+	committed, endErr = f.end(ctx, commit, staged)
+	if endErr != nil {
+		return endErr
 	}
 	if !committed {
 		return nil
 	}
 	f.roundCommitted()
 	// Kafka holds them now: the local log, a cache of the topics, takes
-	// them too (the replica may have been first).
+	// them too (the replica may have been first), before the local
+	// commands' callers hear of them.
 	_, err = retryUnavailable(ctx, f.Log, func() ([]events.Imported, error) {
 		return importEvents(ctx, f.Store, f.Log, staged, nil)
 	})
@@ -231,7 +278,7 @@ func (f *Feed) end(ctx context.Context, try kgo.TransactionEndTry, staged []even
 // decide imports a poll's events, hands them to the reaction, carries out
 // its commands, and returns once every delivery was decided (staged) or
 // dropped, with the replies to publish.
-func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, error) {
+func (f *Feed) decide(ctx context.Context, recs []*kgo.Record, caughtUp *bool) ([]outgoing, error) {
 	polled, err := f.importPoll(ctx, recs)
 	if err != nil {
 		return nil, err
@@ -255,14 +302,13 @@ func (f *Feed) decide(ctx context.Context, recs []*kgo.Record) ([]outgoing, erro
 		}
 	}
 	var replies []outgoing
-	caughtUp := false
 	for _, rec := range recs {
 		if rec.Topic != CommandTopic(f.Context) {
 			continue
 		}
-		if !caughtUp {
+		if !*caughtUp {
 			f.catchUpForCommands(ctx)
-			caughtUp = true
+			*caughtUp = true
 		}
 		rep, ok, err := f.answer(ctx, rec)
 		if err != nil {
