@@ -443,15 +443,19 @@ func (k *kafkaBus) collectors() []prometheus.Collector {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "orderflow_kafka_decisions_dropped_total", ConstLabels: labels,
 				Help: "Decisions staged in transactions that aborted: they never took effect anywhere.",
-			}, func() float64 { _, _, d := f.TransactionStats(); return float64(d) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "orderflow_kafka_local_commands_total", ConstLabels: prometheus.Labels{"context": f.Context, "outcome": "carried_out"},
-				Help: "Commands of this process's API carried out by its own member of the context (the key's partition is its), without crossing Kafka.",
-			}, func() float64 { c, _ := f.LocalCommands(); return float64(c) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "orderflow_kafka_local_commands_total", ConstLabels: prometheus.Labels{"context": f.Context, "outcome": "handed_back"},
-				Help: "Commands of this process's API carried out by its own member of the context (the key's partition is its), without crossing Kafka.",
-			}, func() float64 { _, h := f.LocalCommands(); return float64(h) }))
+			}, func() float64 { _, _, d := f.TransactionStats(); return float64(d) }))
+		for _, outcome := range []string{"carried_out", "handed_back"} {
+			out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "orderflow_kafka_local_commands_total", ConstLabels: prometheus.Labels{"context": f.Context, "outcome": outcome},
+				Help: "Commands of this process's API offered to its own member of the context (the key's partition is its): carried out there without crossing Kafka, or handed back to take the topic.",
+			}, func() float64 {
+				carried, handedBack := f.LocalCommands()
+				if outcome == "carried_out" {
+					return float64(carried)
+				}
+				return float64(handedBack)
+			}))
+		}
 		out = append(out,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "orderflow_kafka_records_in_hand", ConstLabels: labels,

@@ -275,8 +275,7 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 		f.Log.Error("kafka feed: a record that is not a command is skipped", "topic", rec.Topic, "offset", rec.Offset, "err", err)
 		return outgoing{}, false, nil
 	}
-	ctx = traceOf(ctx, rec)
-	rep, err := f.execute(&ctx, cmd)
+	rep, ctx, err := f.execute(traceOf(ctx, rec), cmd)
 	if err != nil {
 		return outgoing{}, false, err
 	}
@@ -287,12 +286,11 @@ func (f *Feed) answer(ctx context.Context, rec *kgo.Record) (outgoing, bool, err
 	return outgoing{topic: RepliesTopic, key: cmd.ID, msg: withTraceOf(ctx, msg)}, true, nil
 }
 
-// execute carries out a command (in the trace *traced carries, which it
-// moves to the span of the execution) and returns the reply its caller
-// gets: a refusal is a reply too; an error only when the context ended,
-// or its event's id could not be read.
-func (f *Feed) execute(traced *context.Context, cmd commands.Command) (reply, error) {
-	ctx := *traced
+// execute carries out a command, in the trace ctx carries, and returns the
+// reply its caller gets (a refusal is a reply too; an error only when ctx
+// ended, or its event's id could not be read) and the context of the
+// execution's span, which its reply travels in.
+func (f *Feed) execute(ctx context.Context, cmd commands.Command) (reply, context.Context, error) {
 	rep := reply{CommandID: cmd.ID}
 	if cmd.Context != f.Context {
 		rep.Code, rep.Message = fault.CodeInternal, "command "+string(cmd.Name)+" for "+cmd.Context+" reached "+f.Context
@@ -306,12 +304,11 @@ func (f *Feed) execute(traced *context.Context, cmd commands.Command) (reply, er
 		var span trace.Span
 		ctx, span = events.StartSpan(ctx, "execute "+string(cmd.Name), trace.SpanKindConsumer, nil,
 			attribute.String("orderflow.command", string(cmd.Name)), attribute.String("orderflow.key", cmd.Key))
-		*traced = ctx
 		res, err := retryUnavailable(ctx, f.Log, func() (commands.Result, error) { return f.Handlers.Execute(ctx, cmd) })
 		events.EndSpan(span, err)
 		switch {
 		case ctx.Err() != nil:
-			return reply{}, ctx.Err()
+			return reply{}, ctx, ctx.Err()
 		case err != nil:
 			rep.Code, rep.Message = refusal(err)
 			if rep.Code == "INTERNAL" {
@@ -323,13 +320,13 @@ func (f *Feed) execute(traced *context.Context, cmd commands.Command) (reply, er
 			if rep.EventID == "" && res.Position > 0 {
 				id, err := f.Store.IDAt(ctx, res.Position)
 				if err != nil {
-					return reply{}, err
+					return reply{}, ctx, err
 				}
 				rep.EventID = id
 			}
 		}
 	}
-	return rep, nil
+	return rep, ctx, nil
 }
 
 // refusal is the code and message a remote caller gets for err.

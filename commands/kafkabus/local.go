@@ -103,8 +103,7 @@ func (f *Feed) decideLocal(ctx context.Context, locals []localCommand, out []loc
 			f.catchUpForCommands(ctx)
 			*caughtUp = true
 		}
-		traced := trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(l.ctx))
-		rep, err := f.execute(&traced, l.cmd)
+		rep, _, err := f.execute(trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(l.ctx)), l.cmd)
 		if err != nil {
 			return err
 		}

@@ -181,15 +181,9 @@ func (f *Feed) takeOver(ctx context.Context) error {
 // transact handles one poll's records in one transaction.
 func (f *Feed) transact(ctx context.Context, recs []*kgo.Record, locals []localCommand) error {
 	outcomes := make([]localOutcome, len(locals))
-	committed, settled := false, false
+	committed := false
 	var endErr error
-	settle := func() {
-		if !settled {
-			f.settleLocal(locals, outcomes, committed, endErr)
-			settled = true
-		}
-	}
-	defer settle()
+	defer func() { f.settleLocal(locals, outcomes, committed, endErr) }()
 	oldest := recs[0].Timestamp
 	for _, rec := range recs {
 		if rec.Timestamp.Before(oldest) {
