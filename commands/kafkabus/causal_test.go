@@ -67,7 +67,19 @@ func TestCausalReplicaKeepsCausesFirst(t *testing.T) {
 			t.Cleanup(func() { stop(); <-done; r.Close() })
 
 			send(failed)
-			time.Sleep(500 * time.Millisecond)
+			if causal {
+				// Held back: nothing to wait for but time.
+				time.Sleep(500 * time.Millisecond)
+			} else {
+				// As fetched: once the copy is past the record, it is in the log
+				// (a fixed wait was too short under -race on a busy machine).
+				fetched, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := r.CatchUp(fetched, commands.ContextCustomerCheck)
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			_, got, err := store.PositionOf(ctx, failed.ID)
 			if err != nil {
 				t.Fatal(err)
