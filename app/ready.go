@@ -114,10 +114,31 @@ func (a *App) readinessProblems(ctx context.Context) []string {
 	}
 	if a.kafka != nil {
 		out = append(out, a.kafka.ready(ctx)...)
+		out = append(out, a.firstCopyApplied()...)
 	}
 	if a.cdc != nil {
 		if p := a.cdc.problem(); p != "" {
 			out = append(out, "cdc: "+p)
+		}
+	}
+	return out
+}
+
+// firstCopyApplied lists the read models of a split process that have not
+// yet applied what its first copy of the topics brought (a new member or
+// API replica): until then they answer from part of the history.
+func (a *App) firstCopyApplied() []string {
+	if a.kafka.replica == nil {
+		return nil
+	}
+	head, done := a.kafka.replica.CopiedUpTo()
+	if !done {
+		return nil // the replica says so itself (kafkaBus.ready)
+	}
+	var out []string
+	for _, s := range a.runner.Statuses() {
+		if s.Position < head {
+			out = append(out, fmt.Sprintf("projection %s applying the first copy of the topics (at %d of %d)", s.Name, s.Position, head))
 		}
 	}
 	return out

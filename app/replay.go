@@ -93,7 +93,7 @@ func copyTopics(ctx context.Context, path string, cluster kafkabus.Cluster, part
 	if err := copyKeys(ctx, db, cluster); err != nil {
 		return 0, err
 	}
-	for _, families := range causalStages() {
+	for _, families := range kafkabus.CausalStages() {
 		if err := copyFamilies(ctx, store, cluster, partitions, families); err != nil {
 			return 0, err
 		}
@@ -132,17 +132,6 @@ func copyFamilies(ctx context.Context, store *events.Store, cluster kafkabus.Clu
 	caughtUp := replica.CatchUp(ctx, families...)
 	stop()
 	return errors.Join(caughtUp, <-done)
-}
-
-// causalStages are the families in the order their events cause one
-// another; every family is in one stage.
-func causalStages() [][]string {
-	return [][]string{
-		{commands.ContextCatalog, commands.ContextCustomers},
-		{commands.ContextOrders, commands.ContextPayments},
-		{commands.ContextInventory, commands.ContextFraud, commands.ContextCustomerCheck},
-		{commands.ContextNotifications},
-	}
 }
 
 // allFamilies are the contexts that write events: a topic each, all of

@@ -3,13 +3,15 @@ package app
 import (
 	"slices"
 	"testing"
+
+	"orderflow/commands/kafkabus"
 )
 
 // TestCausalStagesHoldEveryFamilyOnce: copying the topics for a replay
 // takes every family, once, in the order of causes.
 func TestCausalStagesHoldEveryFamilyOnce(t *testing.T) {
 	var got []string
-	for _, stage := range causalStages() {
+	for _, stage := range kafkabus.CausalStages() {
 		got = append(got, stage...)
 	}
 	want := allFamilies()

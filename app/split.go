@@ -470,12 +470,17 @@ func (k *kafkaBus) collectors() []prometheus.Collector {
 }
 
 // ready lists what keeps the split from working: the broker out of reach,
-// or a context not (yet) a member of its consumer group.
+// the first copy of the topics into the log not done (the read models and
+// decisions would see part of the history), or a context not (yet) a
+// member of its consumer group.
 func (k *kafkaBus) ready(ctx context.Context) []string {
 	var out []string
 	if k.replica != nil {
 		if err := k.replica.Ping(ctx); err != nil {
 			return []string{err.Error()}
+		}
+		if err := k.replica.FirstCopy(); err != nil {
+			out = append(out, err.Error())
 		}
 	}
 	for _, f := range k.feeds {

@@ -2,6 +2,7 @@ package kafkabus
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -65,6 +66,11 @@ func TestCausalReplicaKeepsCausesFirst(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); r.Run(run) }()
 			t.Cleanup(func() { stop(); <-done; r.Close() })
+			// Records the topics held before the replica started are its
+			// first copy, which trusts that they came after their causes
+			// (TestFirstCopyTakesTheStagesInOrder); a result sent without
+			// its placement is one that comes after.
+			waitFirstCopy(t, r)
 
 			send(failed)
 			if causal {
@@ -115,4 +121,140 @@ func encoded(t *testing.T, reg *events.Registry, stream string, version, origin 
 	e := evs[0]
 	e.ID, e.StreamID, e.StreamVersion, e.SourcePosition, e.OccurredAt = events.NewID(), stream, version, origin, time.Now()
 	return e
+}
+
+// TestFirstCopyTakesTheStagesInOrder: a new process copies what the topics
+// held before it started, a family's stage at a time (CausalStages), so
+// results published before their placements are imported after them
+// without waiting for each other; it says it is not done until the log
+// holds all of it, and what comes after its start is copied as before.
+func TestFirstCopyTakesTheStagesInOrder(t *testing.T) {
+	for _, causal := range []bool{true, false} {
+		t.Run(map[bool]string{true: "causal", false: "as fetched"}[causal], func(t *testing.T) {
+			ctx := context.Background()
+			db, err := events.Open(ctx, filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			store, reg := events.NewStore(db), commands.Registry()
+			cluster := fakeCluster(ctx, t, 2)
+			pub, err := NewPublisher(cluster)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			send := func(e events.Event) {
+				t.Helper()
+				recs, _, err := recordsOf(e, func(e events.Event) (events.Payload, error) { return reg.Decode(e) }, slog.New(slog.DiscardHandler))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range recs {
+					if r.topic == FamilyTopic(commands.StreamContext(e.StreamID)) && !publish(ctx, pub, slog.New(slog.DiscardHandler), r) {
+						t.Fatal("publish failed")
+					}
+				}
+			}
+			type pair struct{ placed, result events.Event }
+			orderPair := func(id string, origin int64) pair {
+				placed := encoded(t, reg, order.StreamID(id), 1, origin, events.Metadata{},
+					order.OrderPlaced{OrderID: id, CustomerID: "c1", TotalCents: 100, PlacedAt: time.Now()})
+				result := encoded(t, reg, customercheck.StreamID(id), 1, origin+1, events.Metadata{CausationID: placed.ID},
+					customercheck.CustomerCheckFailed{OrderID: id, CustomerID: "c1", Reason: customercheck.ReasonUnknownCustomer})
+				return pair{placed, result}
+			}
+			// The history: every result on its topic before any placement.
+			var history []pair
+			for i := range 40 {
+				history = append(history, orderPair(fmt.Sprintf("o%d", i), int64(10*i+1)))
+			}
+			for _, p := range history {
+				send(p.result)
+			}
+			for _, p := range history {
+				send(p.placed)
+			}
+
+			r, err := NewReplica(ctx, store, cluster, 2, []string{commands.ContextCustomerCheck, commands.ContextOrders}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Causal = causal
+			if r.FirstCopy() == nil {
+				t.Fatal("the first copy is done before the replica ran")
+			}
+			run, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); r.Run(run) }()
+			t.Cleanup(func() { stop(); <-done; r.Close() })
+
+			waitFirstCopy(t, r)
+			head, ok := r.CopiedUpTo()
+			if !ok || head != int64(2*len(history)) {
+				t.Fatalf("copied up to %d (%v), want the %d events of the history", head, ok, 2*len(history))
+			}
+			// Held back nowhere: the copy took well under the 10 s a record
+			// waits for its cause.
+			for _, p := range history {
+				pPlaced, ok1, _ := store.PositionOf(ctx, p.placed.ID)
+				pResult, ok2, _ := store.PositionOf(ctx, p.result.ID)
+				if !ok1 || !ok2 {
+					t.Fatalf("%s: placement in the log %v, result %v", p.placed.StreamID, ok1, ok2)
+				}
+				if causal && pResult < pPlaced {
+					t.Errorf("%s: the result at %d before its placement at %d", p.placed.StreamID, pResult, pPlaced)
+				}
+			}
+
+			// After the first copy: a result waits for its placement again.
+			later := orderPair("late", 1001)
+			send(later.result)
+			send(later.placed)
+			wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := r.CatchUp(wait, commands.ContextOrders, commands.ContextCustomerCheck); err != nil {
+				t.Fatal(err)
+			}
+			pPlaced, ok1, _ := store.PositionOf(ctx, later.placed.ID)
+			pResult, ok2, _ := store.PositionOf(ctx, later.result.ID)
+			if !ok1 || !ok2 || (causal && pResult < pPlaced) {
+				t.Errorf("after the first copy: placement at %d (%v), result at %d (%v)", pPlaced, ok1, pResult, ok2)
+			}
+		})
+	}
+}
+
+// TestReplicaStages: a causal copy takes its families in CausalStages'
+// order, those in none of them last; any other copy takes them at once.
+func TestReplicaStages(t *testing.T) {
+	tests := []struct {
+		families []string
+		causal   bool
+		want     [][]string
+	}{
+		{[]string{"orders", "inventory", "catalog"}, true, [][]string{{"orderflow.catalog"}, {"orderflow.orders"}, {"orderflow.inventory"}}},
+		{[]string{"notifications", "payments"}, true, [][]string{{"orderflow.payments"}, {"orderflow.notifications"}}},
+		{[]string{"unstaged", "customers"}, true, [][]string{{"orderflow.customers"}, {"orderflow.unstaged"}}},
+		{[]string{"orders", "inventory"}, false, [][]string{{"orderflow.orders", "orderflow.inventory"}}},
+		{nil, true, [][]string{nil}},
+	}
+	for _, tt := range tests {
+		got := replicaStages(tt.families, tt.causal)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("replicaStages(%v, %v) = %v, want %v", tt.families, tt.causal, got, tt.want)
+		}
+	}
+}
+
+// waitFirstCopy waits at most 10 s for the replica's first copy.
+func waitFirstCopy(t *testing.T, r *Replica) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.FirstCopy() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("first copy not done after 10 s: %v", r.FirstCopy())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

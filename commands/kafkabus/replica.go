@@ -54,6 +54,17 @@ type Replica struct {
 	// the first of them was.
 	held      map[topicPartition][]*kgo.Record
 	heldSince map[topicPartition]time.Time
+	// paused are the partitions not fetched while records of theirs are
+	// held: what a fetch brought beyond them would be held too, and
+	// looked at again at every poll.
+	paused map[topicPartition]bool
+
+	// first is the first catch-up while it runs (see firstCopy); copied
+	// is closed when it is done. firstSince is when it began.
+	first      *firstCopy
+	firstSince time.Time
+	copied     chan struct{}
+	copiedHead int64 // the log's head then
 }
 
 type topicPartition struct {
@@ -75,7 +86,7 @@ func replicaCheckpoint(topic string, partition int32) string {
 // starting from where the local log says it got to.
 func NewReplica(ctx context.Context, store *events.Store, cluster Cluster, partitions int, families []string, log *slog.Logger) (*Replica, error) {
 	r := &Replica{store: store, families: families, log: log, next: map[string]map[int32]int64{},
-		unsaved: map[string]map[int32]int64{}, saved: time.Now(), moved: make(chan struct{})}
+		unsaved: map[string]map[int32]int64{}, saved: time.Now(), moved: make(chan struct{}), copied: make(chan struct{})}
 	consume := map[string]map[int32]kgo.Offset{}
 	for _, f := range families {
 		topic := FamilyTopic(f)
@@ -123,10 +134,21 @@ func (r *Replica) Close() { r.cl.Close() }
 // Run imports until ctx ends.
 func (r *Replica) Run(ctx context.Context) error {
 	if len(r.families) == 0 {
+		close(r.copied)
 		<-ctx.Done()
 		return nil
 	}
+	r.firstSince = time.Now()
+	fc, err := r.newFirstCopy(ctx)
+	if err != nil {
+		return nil // ctx ended
+	}
+	r.mu.Lock()
+	r.first = fc
+	r.mu.Unlock()
 	for {
+		r.finishFirstCopy()
+		first := r.first // only Run changes it
 		poll, cancel := ctx, context.CancelFunc(func() {})
 		if len(r.held) > 0 {
 			// Records wait for their causes: look again soon, whether or
@@ -163,6 +185,13 @@ func (r *Replica) Run(ctx context.Context) error {
 			recs := polled[tp]
 			heldBack := false
 			for i, rec := range recs {
+				if first != nil && r.Causal && first.waits(rec) {
+					// The first copy has not reached its stage, or it is
+					// beyond where the first copy stops.
+					r.hold(tp, recs[i:], false)
+					heldBack = true
+					break
+				}
 				if rec.Attrs.IsControl() {
 					// The end of a transaction: nothing to import, but the
 					// copy is past it.
@@ -172,8 +201,8 @@ func (r *Replica) Run(ctx context.Context) error {
 				} else if e, err := decodeEvent(rec); err != nil {
 					r.log.Error("kafka replica: a record that is not an event is skipped", "topic", rec.Topic,
 						"partition", rec.Partition, "offset", rec.Offset, "err", err)
-				} else if r.Causal && !r.causeHeld(ctx, e, batch) && r.waitForCause(tp, e) {
-					r.hold(tp, recs[i:])
+				} else if r.Causal && first == nil && !r.causeHeld(ctx, e, batch) && r.waitForCause(tp, e) {
+					r.hold(tp, recs[i:], true)
 					heldBack = true
 					break
 				} else {
@@ -187,6 +216,7 @@ func (r *Replica) Run(ctx context.Context) error {
 			}
 			if !heldBack {
 				delete(r.heldSince, tp)
+				r.resume(tp)
 			}
 		}
 		if len(ends) == 0 {
@@ -231,8 +261,10 @@ func (r *Replica) waitForCause(tp topicPartition, e events.Event) bool {
 	return false
 }
 
-// hold keeps records of a partition back until a later poll.
-func (r *Replica) hold(tp topicPartition, recs []*kgo.Record) {
+// hold keeps records of a partition back until a later poll, and stops
+// fetching the partition meanwhile. waiting says they wait for a cause
+// (for at most causeWait from the first time), not for the first copy.
+func (r *Replica) hold(tp topicPartition, recs []*kgo.Record, waiting bool) {
 	if r.held == nil {
 		r.held = map[topicPartition][]*kgo.Record{}
 	}
@@ -240,8 +272,23 @@ func (r *Replica) hold(tp topicPartition, recs []*kgo.Record) {
 		r.heldSince = map[topicPartition]time.Time{}
 	}
 	r.held[tp] = append([]*kgo.Record(nil), recs...)
-	if _, ok := r.heldSince[tp]; !ok {
+	if _, ok := r.heldSince[tp]; !ok && waiting {
 		r.heldSince[tp] = time.Now()
+	}
+	if !r.paused[tp] {
+		if r.paused == nil {
+			r.paused = map[topicPartition]bool{}
+		}
+		r.paused[tp] = true
+		r.cl.PauseFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
+	}
+}
+
+// resume fetches a partition again once none of its records is held.
+func (r *Replica) resume(tp topicPartition) {
+	if r.paused[tp] {
+		delete(r.paused, tp)
+		r.cl.ResumeFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
 	}
 }
 
