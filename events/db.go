@@ -81,6 +81,12 @@ func (d *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// writerCacheKiB is the writer connection's page cache. SQLite's default,
+// 2 MiB, holds the pages of the log's indexes that a write descends
+// through only while the log is small: past a few hundred thousand events
+// most inserts read index pages back from the operating system.
+const writerCacheKiB = 64 << 10
+
 // Open opens (creating if needed) the database at path in WAL mode.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Durability == "" {
@@ -122,6 +128,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// SQLite's 1000: the same index pages change in commit after commit, and
 	// a checkpoint copies each of them once however often it changed.
 	if _, err := write.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 16384"); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if _, err := write.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
 		write.Close()
 		return nil, err
 	}

@@ -38,8 +38,8 @@ func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.C
 	// What the log's tail holds already (the same event read from another
 	// topic a moment ago, or this process's own output read back) is found
 	// in memory; only the rest goes to the writer.
-	var rest []Event
-	var restAt []int
+	rest := make([]Event, 0, len(evs))
+	restAt := make([]int, 0, len(evs))
 	for i, e := range evs {
 		if held, ok := s.db.tail.find(e.ID); ok {
 			out[i] = Imported{Position: held.Position}
@@ -51,7 +51,7 @@ func (s *Store) Import(ctx context.Context, evs []Event, also func(ctx context.C
 	if len(rest) == 0 && also == nil {
 		return out, nil
 	}
-	var stored []Event
+	stored := make([]Event, 0, len(rest))
 	got := make([]Imported, len(rest))
 	req := &writeReq{ctx: ctx, durable: false}
 	req.fn = func(wctx context.Context, tx *sql.Tx) error {

@@ -235,10 +235,21 @@ func (r *Runner) follow(ctx context.Context) {
 
 // step applies the next batch after the lowest projection position to the
 // live generations, each projection only the events it has not applied, and
-// returns that lowest position and the new one.
+// returns that lowest position and the new one. Far behind the head (a
+// new split process applying its first copy of the topics, a start after
+// a long stop), batches are catchUpBatch long: fewer transactions for the
+// writer to commit between the imports it also runs.
 func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
-	return r.stepWith(ctx, r.batch, applyLive)
+	limit := r.batch
+	if _, low := r.livePositions(); r.db.Head()-low > int64(catchUpBatch) {
+		limit = max(limit, catchUpBatch)
+	}
+	return r.stepWith(ctx, limit, applyLive)
 }
+
+// catchUpBatch is the length of a batch while the projections are far
+// behind the head.
+const catchUpBatch = 4096
 
 // maxApplyAttempts is how often a batch is tried before the runner takes
 // it one event and one projection at a time.

@@ -178,7 +178,11 @@ func (r *Replica) Run(ctx context.Context) error {
 			}
 			polled[tp] = append(polled[tp], p.Records...)
 		})
-		var evs []events.Event
+		n := 0
+		for _, tp := range order {
+			n += len(polled[tp])
+		}
+		evs := make([]events.Event, 0, n)
 		ends := map[string]map[int32]int64{}
 		batch := map[string]bool{} // ids of the events this batch imports
 		for _, tp := range order {
@@ -207,7 +211,9 @@ func (r *Replica) Run(ctx context.Context) error {
 					break
 				} else {
 					evs = append(evs, e)
-					batch[e.ID] = true
+					if r.Causal && first == nil {
+						batch[e.ID] = true
+					}
 				}
 				if ends[rec.Topic] == nil {
 					ends[rec.Topic] = map[int32]int64{}
