@@ -1167,3 +1167,51 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 	s.checkNoErrorsLogged()
 	s.verify()
 }
+
+// TestSplitProcessNewAPIReplicaReadyWithItsHistory: an API replica that joins a deployment with
+// a history starts with an empty database and copies the topics into its log. It says it is
+// ready only once its log and read models hold what the topics held when it started: a load
+// balancer that sends it reads as soon as /readyz answers 200 finds every order there, with the
+// status the first replica shows. (It once answered 200 within a second, with an empty log.)
+func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	c := s.service("api", apiContexts).client
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+
+	registerLoadCustomers(t, c)
+	onHand := seedLoadProducts(t, c, "nr", 4, 3000)
+	load := startOrderLoad(c, "nr", keys(onHand), 4, 5*time.Millisecond)
+	time.Sleep(6 * time.Second)
+	acked := load.finish(t)
+	checkSplitOutcome(t, c, acked, onHand)
+
+	api2 := s.service("api-2", "api")
+	var notReady []string
+	eventually(t, 60*time.Second, func() (bool, string) {
+		code, body := api2.client.get(t, "/readyz")
+		if code != http.StatusOK && len(notReady) < 3 {
+			notReady = append(notReady, strings.TrimSpace(body))
+		}
+		return code == http.StatusOK, fmt.Sprintf("api-2 /readyz: %d %s", code, body)
+	})
+	t.Logf("api-2 was not ready while: %q", notReady)
+	// No waiting from here: what it shows once ready, it must show at once.
+	missing, differ := 0, 0
+	for id := range acked {
+		o := api2.client.order(t, id)
+		want := c.mustOrder(t, id)
+		switch {
+		case o == nil:
+			missing++
+		case o.Status != want.Status:
+			differ++
+			t.Logf("order %s: %s on api-2, %s on api", id, o.Status, want.Status)
+		}
+	}
+	if missing > 0 || differ > 0 {
+		t.Errorf("api-2 ready, yet %d of %d orders missing there and %d with another status", missing, len(acked), differ)
+	}
+	s.checkNoErrorsLogged()
+}
