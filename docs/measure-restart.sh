@@ -6,8 +6,9 @@
 # inventory and one of the checks service join with empty databases: prints how long each took to
 # restore from its context's changelog, to be ready (/readyz), and to take its share of the
 # partitions over (their log's "took partitions over"), and how many events its log holds then.
+# Last, a new member of the orders side and a new API replica, each ready after its first copy.
 #
-# usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 240s 16 for ~1M)
+# usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 150s 64 for ~1M)
 set -euo pipefail
 D=${1:?usage: docs/measure-restart.sh DURATION [CLIENTS]}
 CLIENTS=${2:-64}
@@ -39,15 +40,19 @@ out=$(gql '{"query":"mutation { placeOrder(input: {id: \"after-restart\", custom
 t2=$(date +%s.%N)
 echo "restart to /readyz: $(echo "$t1 - $t0" | bc) s; to the first order VALIDATED: $(echo "$t2 - $t0" | bc) s ($out)"
 
-# New members, empty databases: they restore from the changelogs and copy the topics from the
-# watermarks on.
+# New members, empty databases, one at a time: inventory and the checks restore from the
+# changelogs and copy the topics from the watermarks on; a new member is ready (/readyz) once its
+# first copy of the topics (what they held at its start) is in its log and its read models.
+joined() { # NAME PORT T0: when it answered /readyz 200, its first copy, its log
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:$2/readyz)" = 200 ]; do sleep 0.02; done
+  echo "new $1 ready after $(echo "$(date +%s.%N) - $3" | bc) s; first copy $(grep -o 'first copy of the topics done.*took=[0-9.a-zµ]*' "$W/$1.log" | grep -o 'took=.*'); its log $(curl -s 127.0.0.1:$2/metrics | awk '/^orderflow_log_head_position /{print $2}') events"
+}
 t0=$(date +%s.%N)
 "$BIN" $K --contexts inventory --db "$W/inv-new.db" --addr 127.0.0.1:28083 > "$W/inv-new.log" 2>&1 &
+joined inv-new 28083 "$t0"
+t0=$(date +%s.%N)
 "$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks-new.db" --addr 127.0.0.1:28084 > "$W/checks-new.log" 2>&1 &
-for port in 28083 28084; do
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:$port/readyz)" = 200 ]; do sleep 0.02; done
-  echo "new member on :$port ready after $(echo "$(date +%s.%N) - $t0" | bc) s"
-done
+joined checks-new 28084 "$t0"
 # They take their partitions over when orders reach them.
 "$BIN" load --target http://127.0.0.1:28080 --clients 8 --duration 2s --products 50 > "$W/load-after.log" 2>&1
 for name in inv-new checks-new; do
@@ -55,3 +60,12 @@ for name in inv-new checks-new; do
   echo "$name: $(grep -o 'took partitions over.*' "$W/$name.log" | head -2 | tr '\n' ' ')"
 done
 echo "events in the new inventory member's log: $(curl -s 127.0.0.1:28083/metrics | awk '/^orderflow_log_head_position /{print $2}'), the old one's: $(curl -s 127.0.0.1:28081/metrics | awk '/^orderflow_log_head_position /{print $2}')"
+# A new member of orders, payments, customers and catalog, then a new API replica: they copy
+# their families whole (the replica every family, stage by stage, and replays its read models).
+t0=$(date +%s.%N)
+"$BIN" $K --contexts orders,catalog,customers,payments --db "$W/orders-new.db" --addr 127.0.0.1:28085 > "$W/orders-new.log" 2>&1 &
+joined orders-new 28085 "$t0"
+pkill -TERM -f "db $W/orders-new.db"
+t0=$(date +%s.%N)
+"$BIN" $K --contexts api --db "$W/api-new.db" --addr 127.0.0.1:28086 > "$W/api-new.log" 2>&1 &
+joined api-new 28086 "$t0"
