@@ -6,7 +6,8 @@
 # inventory and one of the checks service join with empty databases: prints how long each took to
 # restore from its context's changelog, to be ready (/readyz), and to take its share of the
 # partitions over (their log's "took partitions over"), and how many events its log holds then.
-# Last, a new member of the orders side and a new API replica, each ready after its first copy.
+# Last, a new member of the orders side and a new API replica, each ready after its first copy,
+# and a new API replica started on a backup of the API service's database.
 #
 # usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 150s 64 for ~1M)
 set -euo pipefail
@@ -69,3 +70,12 @@ pkill -TERM -f "db $W/orders-new.db"
 t0=$(date +%s.%N)
 "$BIN" $K --contexts api --db "$W/api-new.db" --addr 127.0.0.1:28086 > "$W/api-new.log" 2>&1 &
 joined api-new 28086 "$t0"
+pkill -TERM -f "db $W/api-new.db"
+# A new API replica started on a backup of the API service's database: it copies only what came
+# after the backup.
+t0=$(date +%s.%N)
+"$BIN" backup --db "$W/api.db" --out "$W/api-seeded.db"
+t1=$(date +%s.%N)
+"$BIN" $K --contexts api --db "$W/api-seeded.db" --addr 127.0.0.1:28087 > "$W/api-seeded.log" 2>&1 &
+joined api-seeded 28087 "$t1"
+echo "(the backup before it took $(echo "$t1 - $t0" | bc) s)"

@@ -799,11 +799,6 @@ func TestSplitProcessRestoreAPIFromBackup(t *testing.T) {
 	if err := os.WriteFile(db, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := runBinary(t, s.bin, 2*time.Minute, "replay", "--db", db, "--kafka-brokers", s.broker.addr)
-	if res.code != 0 {
-		t.Fatalf("orderflow replay exited with %d: %s%s", res.code, res.stdout, res.stderr)
-	}
-	t.Logf("replay: %s", strings.TrimSpace(res.stderr))
 	api, _ = s.restart("api")
 	after := startOrderLoad(api.client, "rb2", keys(onHand), 3, 30*time.Millisecond)
 	after.phase.Store(2)
@@ -1169,10 +1164,11 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 }
 
 // TestSplitProcessNewAPIReplicaReadyWithItsHistory: an API replica that joins a deployment with
-// a history starts with an empty database and copies the topics into its log. It says it is
-// ready only once its log and read models hold what the topics held when it started: a load
-// balancer that sends it reads as soon as /readyz answers 200 finds every order there, with the
-// status the first replica shows. (It once answered 200 within a second, with an empty log.)
+// a history copies the topics into its log: all of them on an empty database, or what lies
+// beyond the offsets saved in a backup of another replica it starts on. It says it is ready only
+// once its log and read models hold what the topics held when it started: a load balancer that
+// sends it reads as soon as /readyz answers 200 finds every order there, with the status the
+// first replica shows. (It once answered 200 within a second, with an empty log.)
 func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
 	t.Parallel()
 	s := newSplitDeployment(t)
@@ -1187,31 +1183,57 @@ func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
 	acked := load.finish(t)
 	checkSplitOutcome(t, c, acked, onHand)
 
-	api2 := s.service("api-2", "api")
-	var notReady []string
-	eventually(t, 60*time.Second, func() (bool, string) {
-		code, body := api2.client.get(t, "/readyz")
-		if code != http.StatusOK && len(notReady) < 3 {
-			notReady = append(notReady, strings.TrimSpace(body))
-		}
-		return code == http.StatusOK, fmt.Sprintf("api-2 /readyz: %d %s", code, body)
-	})
-	t.Logf("api-2 was not ready while: %q", notReady)
-	// No waiting from here: what it shows once ready, it must show at once.
-	missing, differ := 0, 0
-	for id := range acked {
-		o := api2.client.order(t, id)
-		want := c.mustOrder(t, id)
-		switch {
-		case o == nil:
-			missing++
-		case o.Status != want.Status:
-			differ++
-			t.Logf("order %s: %s on api-2, %s on api", id, o.Status, want.Status)
-		}
+	// api-2 starts with an empty database; api-3 on a backup of the first replica's, taken
+	// before the last orders: it copies only what the topics hold beyond the offsets saved in it.
+	more := startOrderLoad(c, "nr2", keys(onHand), 2, 20*time.Millisecond)
+	backup := filepath.Join(t.TempDir(), "api-backup.db")
+	if res := runBinary(t, s.bin, time.Minute, "backup", "--db", s.dbPath("api"), "--out", backup); res.code != 0 {
+		t.Fatalf("orderflow backup exited with %d: %s%s", res.code, res.stdout, res.stderr)
 	}
-	if missing > 0 || differ > 0 {
-		t.Errorf("api-2 ready, yet %d of %d orders missing there and %d with another status", missing, len(acked), differ)
+	time.Sleep(2 * time.Second)
+	for id, o := range more.finish(t) {
+		acked[id] = o
+	}
+	checkSplitOutcome(t, c, acked, onHand)
+	seeded := filepath.Join(t.TempDir(), "api-3.db")
+	data, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(seeded, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replicas := map[string]*process{
+		"api-2": s.service("api-2", "api"),
+		"api-3": startBinary(t, s.bin, seeded, "--transport", "kafka", "--kafka-brokers", s.broker.addr, "--contexts", "api"),
+	}
+	s.add("api-3", replicas["api-3"])
+	for name, p := range replicas {
+		var notReady []string
+		eventually(t, 60*time.Second, func() (bool, string) {
+			code, body := p.client.get(t, "/readyz")
+			if code != http.StatusOK && len(notReady) < 3 {
+				notReady = append(notReady, strings.TrimSpace(body))
+			}
+			return code == http.StatusOK, fmt.Sprintf("%s /readyz: %d %s", name, code, body)
+		})
+		t.Logf("%s was not ready while: %q", name, notReady)
+		// No waiting from here: what it shows once ready, it must show at once.
+		missing, differ := 0, 0
+		for id := range acked {
+			o := p.client.order(t, id)
+			want := c.mustOrder(t, id)
+			switch {
+			case o == nil:
+				missing++
+			case o.Status != want.Status:
+				differ++
+				t.Logf("order %s: %s on %s, %s on api", id, o.Status, name, want.Status)
+			}
+		}
+		if missing > 0 || differ > 0 {
+			t.Errorf("%s ready, yet %d of %d orders missing there and %d with another status", name, missing, len(acked), differ)
+		}
 	}
 	s.checkNoErrorsLogged()
 }
