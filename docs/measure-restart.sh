@@ -79,3 +79,16 @@ t1=$(date +%s.%N)
 "$BIN" $K --contexts api --db "$W/api-seeded.db" --addr 127.0.0.1:28087 > "$W/api-seeded.log" 2>&1 &
 joined api-seeded 28087 "$t1"
 echo "(the backup before it took $(echo "$t1 - $t0" | bc) s)"
+# New members of the checks and of the orders side on backups of the databases of the checks
+# service and of the API service (which holds every family the orders side copies).
+seeded() { # NAME CONTEXTS SOURCE-DB PORT
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$BIN" backup --db "$W/$3" --out "$W/$1.db" > /dev/null
+  t1=$(date +%s.%N)
+  "$BIN" $K --contexts "$2" --db "$W/$1.db" --addr 127.0.0.1:$4 > "$W/$1.log" 2>&1 &
+  joined "$1" "$4" "$t1"
+  echo "(the backup of $3 before it took $(echo "$t1 - $t0" | bc) s)"
+}
+seeded checks-seeded fraud,customercheck,notifications checks.db 28088
+seeded orders-seeded orders,catalog,customers,payments api.db 28089
