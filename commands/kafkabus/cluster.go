@@ -49,10 +49,18 @@ const (
 // soon as a record is there, and waits at most a second when none is.
 func (c Cluster) fetchOpts() []kgo.Opt {
 	if c.FetchLinger <= 0 {
-		return []kgo.Opt{kgo.FetchMaxWait(time.Second)}
+		return quietFetchOpts()
 	}
 	return []kgo.Opt{kgo.FetchMinBytes(1 << 20), kgo.FetchMaxWait(c.FetchLinger)}
 }
+
+// quietFetchOpts are the fetch options of a reader whose records come one
+// now and then, whatever the shop's load (a feed of commands only, the
+// catalog's and the customers': people register and edit products, orders
+// do not): a fetch is answered as soon as a record is there and held at
+// most a second when none is, so such a reader costs the broker about a
+// fetch a second while idle instead of one per linger.
+func quietFetchOpts() []kgo.Opt { return []kgo.Opt{kgo.FetchMaxWait(time.Second)} }
 
 // Plaintext is a cluster reached without TLS or SASL.
 func Plaintext(brokers ...string) Cluster { return Cluster{Brokers: brokers} }

@@ -97,8 +97,13 @@ func (f *Feed) Start(cluster Cluster) error {
 	return f.startSession()
 }
 
-// groupOpts are the options of the feed's group membership.
+// groupOpts are the options of the feed's group membership. A feed of
+// its context's commands only (no reaction) fetches as a quiet reader.
 func (f *Feed) groupOpts() []kgo.Opt {
+	fetch := f.cluster.fetchOpts()
+	if len(f.Topics) == 0 {
+		fetch = quietFetchOpts()
+	}
 	return append([]kgo.Opt{
 		kgo.ConsumerGroup(GroupName(f.Context)),
 		kgo.ConsumeTopics(append([]string{CommandTopic(f.Context)}, f.Topics...)...),
@@ -107,7 +112,7 @@ func (f *Feed) groupOpts() []kgo.Opt {
 		kgo.OnPartitionsAssigned(f.assigned),
 		kgo.OnPartitionsRevoked(f.revoked),
 		kgo.OnPartitionsLost(f.lostPartitions),
-	}, f.cluster.fetchOpts()...)
+	}, fetch...)
 }
 
 // startSession joins the group as a transactional member. Rebalances are
