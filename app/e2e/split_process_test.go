@@ -133,6 +133,18 @@ func (s *splitDeployment) service(name, contexts string, extraArgs ...string) *p
 	return p
 }
 
+// newThreeServices starts the README's three services on one devbroker: the API service (the
+// API with orders, catalog, customers and payments), inventory, and the checks with a fraud limit
+// no test load reaches.
+func newThreeServices(t *testing.T) (*splitDeployment, *process) {
+	t.Helper()
+	s := newSplitDeployment(t)
+	api := s.service("api", apiContexts)
+	s.service("inventory", "inventory")
+	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+	return s, api
+}
+
 // dbPath is the database of the service name.
 func (s *splitDeployment) dbPath(name string) string {
 	s.mu.Lock()
@@ -726,10 +738,7 @@ func TestSplitProcessKillLoop(t *testing.T) {
 // adding up and no line reserved twice.
 func TestSplitProcessAPICrash(t *testing.T) {
 	t.Parallel()
-	s := newSplitDeployment(t)
-	api := s.service("api", apiContexts)
-	s.service("inventory", "inventory")
-	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+	s, api := newThreeServices(t)
 
 	registerLoadCustomers(t, api.client)
 	onHand := seedLoadProducts(t, api.client, "ac", 6, 1000)
@@ -763,10 +772,7 @@ func TestSplitProcessAPICrash(t *testing.T) {
 // them), new orders are taken, and `orderflow verify` passes.
 func TestSplitProcessRestoreAPIFromBackup(t *testing.T) {
 	t.Parallel()
-	s := newSplitDeployment(t)
-	api := s.service("api", apiContexts)
-	s.service("inventory", "inventory")
-	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+	s, api := newThreeServices(t)
 
 	registerLoadCustomers(t, api.client)
 	onHand := seedLoadProducts(t, api.client, "rb", 4, 1000)
@@ -818,10 +824,8 @@ func TestSplitProcessRestoreAPIFromBackup(t *testing.T) {
 // order settles and nothing is applied twice.
 func TestSplitProcessBrokerOutage(t *testing.T) {
 	t.Parallel()
-	s := newSplitDeployment(t)
-	c := s.service("api", apiContexts).client
-	s.service("inventory", "inventory")
-	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+	s, api := newThreeServices(t)
+	c := api.client
 
 	registerLoadCustomers(t, c)
 	onHand := seedLoadProducts(t, c, "out", 4, 1000)
@@ -1171,10 +1175,8 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 // first replica shows. (It once answered 200 within a second, with an empty log.)
 func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
 	t.Parallel()
-	s := newSplitDeployment(t)
-	c := s.service("api", apiContexts).client
-	s.service("inventory", "inventory")
-	s.service("checks", checkContexts, "--fraud-limit-cents", "1000000000")
+	s, api := newThreeServices(t)
+	c := api.client
 
 	registerLoadCustomers(t, c)
 	onHand := seedLoadProducts(t, c, "nr", 4, 3000)

@@ -25,33 +25,7 @@ func TestCausalReplicaKeepsCausesFirst(t *testing.T) {
 	for _, causal := range []bool{true, false} {
 		t.Run(map[bool]string{true: "causal", false: "as fetched"}[causal], func(t *testing.T) {
 			ctx := context.Background()
-			db, err := events.Open(ctx, filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			store, reg := events.NewStore(db), commands.Registry()
-			cluster := fakeCluster(ctx, t, 2)
-			pub, err := NewPublisher(cluster)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pub.Close()
-			send := func(e events.Event) {
-				t.Helper()
-				recs, _, err := recordsOf(e, func(e events.Event) (events.Payload, error) { return reg.Decode(e) }, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range recs {
-					if r.topic != FamilyTopic(commands.StreamContext(e.StreamID)) {
-						continue
-					}
-					if !publish(ctx, pub, slog.New(slog.DiscardHandler), r) {
-						t.Fatal("publish failed")
-					}
-				}
-			}
+			store, reg, cluster, send := newCopyRig(t)
 			placed := encoded(t, reg, order.StreamID("o1"), 1, 100, events.Metadata{},
 				order.OrderPlaced{OrderID: "o1", CustomerID: "c1", TotalCents: 100, PlacedAt: time.Now()})
 			failed := encoded(t, reg, customercheck.StreamID("o1"), 1, 101, events.Metadata{CausationID: placed.ID},
@@ -132,30 +106,7 @@ func TestFirstCopyTakesTheStagesInOrder(t *testing.T) {
 	for _, causal := range []bool{true, false} {
 		t.Run(map[bool]string{true: "causal", false: "as fetched"}[causal], func(t *testing.T) {
 			ctx := context.Background()
-			db, err := events.Open(ctx, filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			store, reg := events.NewStore(db), commands.Registry()
-			cluster := fakeCluster(ctx, t, 2)
-			pub, err := NewPublisher(cluster)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pub.Close()
-			send := func(e events.Event) {
-				t.Helper()
-				recs, _, err := recordsOf(e, func(e events.Event) (events.Payload, error) { return reg.Decode(e) }, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range recs {
-					if r.topic == FamilyTopic(commands.StreamContext(e.StreamID)) && !publish(ctx, pub, slog.New(slog.DiscardHandler), r) {
-						t.Fatal("publish failed")
-					}
-				}
-			}
+			store, reg, cluster, send := newCopyRig(t)
 			type pair struct{ placed, result events.Event }
 			orderPair := func(id string, origin int64) pair {
 				placed := encoded(t, reg, order.StreamID(id), 1, origin, events.Metadata{},
@@ -257,4 +208,37 @@ func waitFirstCopy(t *testing.T, r *Replica) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// newCopyRig is a log and a broker of two partitions for a replica to copy
+// into and from; send publishes an event to its family's topic, as the
+// process that wrote it would have.
+func newCopyRig(t *testing.T) (*events.Store, *events.Registry, Cluster, func(events.Event)) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, reg := events.NewStore(db), commands.Registry()
+	cluster := fakeCluster(ctx, t, 2)
+	pub, err := NewPublisher(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	send := func(e events.Event) {
+		t.Helper()
+		recs, _, err := recordsOf(e, func(e events.Event) (events.Payload, error) { return reg.Decode(e) }, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.topic == FamilyTopic(commands.StreamContext(e.StreamID)) && !publish(ctx, pub, slog.New(slog.DiscardHandler), r) {
+				t.Fatal("publish failed")
+			}
+		}
+	}
+	return store, reg, cluster, send
 }
