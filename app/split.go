@@ -364,7 +364,7 @@ func (k *kafkaBus) startFeeds(cfg Config, store *events.Store, reg *events.Regis
 		}
 		f := &kafkabus.Feed{Context: c, Store: store, Registry: reg, Handlers: handlers, Replica: k.replica,
 			ReadModelsAt: runner.WaitForPrices, Stage: k.stages[c], TransactionalID: transactionalID(cfg, c),
-			Partitions: cfg.KafkaPartitions, Log: log}
+			Partitions: cfg.KafkaPartitions, Log: log, JoinAfter: k.replica.Copied()}
 		for _, spec := range handlers.Consumers() {
 			if commands.ReactionContext(spec.Name) == c && fedReaction(cfg, spec) {
 				f.Reaction = p.consumer(spec.Name)

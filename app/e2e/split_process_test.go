@@ -1146,6 +1146,16 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 			log := p.stderr.String()
 			return strings.Contains(log, "restored its state from the changelog"), name + " did not restore from a changelog:\n" + log
 		})
+		// It joins its groups (and is given partitions, which the old members give up) only
+		// once its first copy of the topics is done: no partition waits for it meanwhile.
+		eventually(t, 30*time.Second, func() (bool, string) {
+			log := p.stderr.String()
+			return strings.Contains(log, "partitions assigned"), name + " was given no partitions:\n" + log
+		})
+		log := p.stderr.String()
+		if copied := strings.Index(log, "first copy of the topics done"); copied < 0 || copied > strings.Index(log, "partitions assigned") {
+			t.Errorf("%s was given partitions before its first copy of the topics was done:\n%s", name, log)
+		}
 	}
 	// The new member's log holds the catalog it copies and the inventory topic from the
 	// watermarks on: far less than the old member's, which holds the whole history.

@@ -56,6 +56,13 @@ type Feed struct {
 	// Partitions is the number of partitions of every orderflow topic.
 	Partitions int
 	Log        *slog.Logger
+	// JoinAfter, when set, holds the feed out of its group until it is
+	// closed: the process's first copy of the topics (Replica.Copied). A
+	// member given partitions decides on them only once its copy holds
+	// them; one that joined with its copy still hours of history behind
+	// would hold the partitions it took, and their orders, until then,
+	// while the members that had them could go on deciding.
+	JoinAfter <-chan struct{}
 
 	cluster Cluster
 	cl      *kgo.Client
@@ -87,12 +94,19 @@ type Feed struct {
 	localCarried, localHanded atomic.Uint64
 }
 
-// Start joins the context's group.
+// Start joins the context's group, or, with JoinAfter, checks the
+// options it will join with (Run joins once JoinAfter is closed).
 func (f *Feed) Start(cluster Cluster) error {
 	f.cluster = cluster
 	f.local = make(chan localCommand, localQueue)
 	if f.Stage == nil || f.TransactionalID == "" {
 		return fmt.Errorf("kafka feed of %s: a feed needs its context's stage and a transactional id", f.Context)
+	}
+	if f.JoinAfter != nil {
+		if err := kgo.ValidateOpts(f.sessionOpts()...); err != nil {
+			return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, f.cluster, err)
+		}
+		return nil
 	}
 	return f.startSession()
 }
@@ -119,8 +133,21 @@ func (f *Feed) groupOpts() []kgo.Opt {
 // not blocked while a poll is in hand: one that takes partitions from this
 // member aborts its transaction instead (see runTransactions).
 func (f *Feed) startSession() error {
+	sess, err := kgo.NewGroupTransactSession(f.sessionOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, f.cluster, err)
+	}
+	f.mu.Lock()
+	f.session, f.cl = sess, sess.Client()
+	f.mu.Unlock()
+	f.txPub = newTxPublisher(f.cl)
+	return nil
+}
+
+// sessionOpts are the options of the feed's transactional session.
+func (f *Feed) sessionOpts() []kgo.Opt {
 	opts := append(baseOpts(f.cluster), f.groupOpts()...)
-	opts = append(opts,
+	return append(opts,
 		// Static membership: a member restarted on its database takes its
 		// partitions back at once instead of after the dead one's session,
 		// and a stalled one that comes back as it is fenced by its instance.
@@ -133,15 +160,6 @@ func (f *Feed) startSession() error {
 		kgo.RequireStableFetchOffsets(),
 		kgo.Balancers(copartitionedBalancer()),
 	)
-	sess, err := kgo.NewGroupTransactSession(opts...)
-	if err != nil {
-		return fmt.Errorf("kafka transactional feed of %s for %s: %w", f.Context, f.cluster, err)
-	}
-	f.mu.Lock()
-	f.session, f.cl = sess, sess.Client()
-	f.mu.Unlock()
-	f.txPub = newTxPublisher(f.cl)
-	return nil
 }
 
 // transactionTimeout bounds a transaction of a transactional feed.

@@ -170,6 +170,9 @@ func (r *Replica) finishFirstCopy() {
 	close(r.copied)
 }
 
+// Copied is closed once the first copy is done.
+func (r *Replica) Copied() <-chan struct{} { return r.copied }
+
 // CopiedUpTo is the position of the log's head when the first copy was
 // done, and whether it is: what a read model must have applied before
 // it answers from the history the topics held.

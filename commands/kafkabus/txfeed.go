@@ -46,6 +46,16 @@ import (
 // the member leaves the group, drops what it decided, and joins again
 // with the same transactional id, which aborts whatever was left open.
 func (f *Feed) runTransactions(ctx context.Context) error {
+	if f.JoinAfter != nil {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.JoinAfter:
+		}
+		if err := f.startSession(); err != nil {
+			return err
+		}
+	}
 	wait := 100 * time.Millisecond
 	for {
 		err := f.transactUntil(ctx)
@@ -375,6 +385,9 @@ func (f *Feed) Ready(ctx context.Context) error {
 	f.mu.Lock()
 	cl := f.cl
 	f.mu.Unlock()
+	if cl == nil {
+		return fmt.Errorf("%s: joins the group once the first copy of the topics is done", GroupName(f.Context))
+	}
 	if err := ping(ctx, cl); err != nil {
 		return fmt.Errorf("%s: %w", GroupName(f.Context), err)
 	}
