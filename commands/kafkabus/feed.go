@@ -59,9 +59,9 @@ type Feed struct {
 	// JoinAfter, when set, holds the feed out of its group until it is
 	// closed: the process's first copy of the topics (Replica.Copied). A
 	// member given partitions decides on them only once its copy holds
-	// them; one that joined with its copy still hours of history behind
-	// would hold the partitions it took, and their orders, until then,
-	// while the members that had them could go on deciding.
+	// them; one that joined with its copy far behind would hold the
+	// partitions it took, and their orders, until then, while the members
+	// that had them could go on deciding.
 	JoinAfter <-chan struct{}
 
 	cluster Cluster
