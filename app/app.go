@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"orderflow/app/cdc"
@@ -49,6 +50,8 @@ type App struct {
 	serveDone       chan struct{}
 	shutdownOnce    sync.Once
 	shutdownErr     error
+	// backupBusy is set while /admin/backup sends a backup.
+	backupBusy atomic.Bool
 }
 
 // Start opens the database, starts every component and serves HTTP. It
@@ -73,6 +76,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	// Listen first: an address in use is reported at once, before the
 	// database is opened and checked, and nothing is left to stop.
 	if a.ln, err = listen(cfg.Addr); err != nil {
+		return nil, err
+	}
+	if err = seed(ctx, cfg, a.log); err != nil {
 		return nil, err
 	}
 	if a.db, err = openLog(ctx, cfg, a.log); err != nil {

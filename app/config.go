@@ -65,6 +65,11 @@ type Config struct {
 	// HS256 token signed with it (see graph/access). Empty serves everyone
 	// as admin, for development.
 	AuthSecret string
+	// SeedFrom, split into services, is the address of a running process
+	// of the same contexts whose database an absent --db starts as a copy
+	// of (GET /admin/backup), so that the new process copies only what the
+	// topics hold beyond it.
+	SeedFrom string
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 
@@ -201,6 +206,8 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		"answer GraphQL introspection (__schema, __type); turn off in production (env ORDERFLOW_INTROSPECTION)")
 	fs.StringVar(&cfg.AuthSecret, "auth-secret", cfg.AuthSecret,
 		"turns access control on: requests need a JWT signed with this secret, at least 32 bytes (env ORDERFLOW_AUTH_SECRET)")
+	fs.StringVar(&cfg.SeedFrom, "seed-from", cfg.SeedFrom,
+		"split: when --db does not exist, start it as a backup of the process at this address (http://host:port) of the same contexts (env ORDERFLOW_SEED_FROM)")
 	fs.Var(&cfg.Durability, "durability",
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
 
@@ -300,6 +307,10 @@ func (c Config) Validate() error {
 	case c.CDCPG != "" && c.Split():
 		return errors.New("--cdc-pg runs in one process: split into services, the catalog and customers decide in Kafka transactions, " +
 			"as any number of members; run `orderflow cdc` against a one-process database instead")
+	case c.SeedFrom != "" && !c.Split():
+		return errors.New("--seed-from needs --transport kafka: one process's database is the shop itself, and a copy of it would be a second shop")
+	case c.SeedFrom != "" && checkSeedFrom(c.SeedFrom) != nil:
+		return checkSeedFrom(c.SeedFrom)
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}

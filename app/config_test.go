@@ -106,6 +106,12 @@ func TestTransportFlags(t *testing.T) {
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-partitions", "0"}, nil, false, "", "", "--kafka-partitions"},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-fetch-linger", "5ms"}, nil, false, "", "", "--kafka-fetch-linger must be 0 or between 10ms and 1s"},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--kafka-fetch-linger", "2s"}, nil, false, "", "", "--kafka-fetch-linger"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--seed-from", "http://api-1:8080"}, nil, true, "k:1", all, ""},
+		{nil, map[string]string{"ORDERFLOW_TRANSPORT": "kafka", "ORDERFLOW_KAFKA_BROKERS": "k:1", "ORDERFLOW_SEED_FROM": "https://api-1"},
+			true, "k:1", all, ""},
+		{[]string{"--seed-from", "http://api-1:8080"}, nil, false, "", "", "--seed-from needs --transport kafka"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--seed-from", "api-1:8080"}, nil, false, "", "", "--seed-from must be the http:// or https:// address"},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--seed-from", "ftp://api-1"}, nil, false, "", "", "--seed-from must be"},
 	} {
 		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
 		if tt.wantErr != "" {

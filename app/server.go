@@ -80,7 +80,8 @@ query OrdersAndProjections {
 
 // routes are what the server answers. Only the process that runs the api
 // context serves GraphQL, its IDE and the board; every process answers
-// /healthz, /readyz and /metrics, and /debug/pprof with --pprof.
+// /healthz, /readyz, /metrics and /admin/backup (admins: a copy of its
+// database, see --seed-from), and /debug/pprof with --pprof.
 func (a *App) routes(resolver *graph.Resolver) (*http.ServeMux, error) {
 	verifier, err := a.verifier()
 	if err != nil {
@@ -97,6 +98,7 @@ func (a *App) routes(resolver *graph.Resolver) (*http.ServeMux, error) {
 		mux.Handle("GET "+board.Path, boardFiles)
 		mux.Handle("GET "+board.Path+"/", boardFiles)
 	}
+	mux.Handle("GET "+backupPath, a.serveBackup(verifier, &a.backupBusy))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.HandleFunc("GET /readyz", a.readyz(newReadiness(a.cfg.StallAfter, time.Now)))

@@ -7,7 +7,8 @@
 # restore from its context's changelog, to be ready (/readyz), and to take its share of the
 # partitions over (their log's "took partitions over"), and how many events its log holds then.
 # Last, a new member of the orders side and a new API replica, each ready after its first copy,
-# and a new API replica started on a backup of the API service's database.
+# a new API replica started with --seed-from the API service, and new checks and orders-side
+# members started on backups of the services' databases.
 #
 # usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 150s 64 for ~1M)
 set -euo pipefail
@@ -71,14 +72,13 @@ t0=$(date +%s.%N)
 "$BIN" $K --contexts api --db "$W/api-new.db" --addr 127.0.0.1:28086 > "$W/api-new.log" 2>&1 &
 joined api-new 28086 "$t0"
 pkill -TERM -f "db $W/api-new.db"
-# A new API replica started on a backup of the API service's database: it copies only what came
-# after the backup.
+# A new API replica started with --seed-from the API service: it fetches a backup of that
+# service's database over HTTP (GET /admin/backup) into its empty --db, then copies only what came
+# after it; the time to ready counts the backup and its transfer.
 t0=$(date +%s.%N)
-"$BIN" backup --db "$W/api.db" --out "$W/api-seeded.db"
-t1=$(date +%s.%N)
-"$BIN" $K --contexts api --db "$W/api-seeded.db" --addr 127.0.0.1:28087 > "$W/api-seeded.log" 2>&1 &
-joined api-seeded 28087 "$t1"
-echo "(the backup before it took $(echo "$t1 - $t0" | bc) s)"
+"$BIN" $K --contexts api --db "$W/api-seeded.db" --addr 127.0.0.1:28087 --seed-from http://127.0.0.1:28080 > "$W/api-seeded.log" 2>&1 &
+joined api-seeded 28087 "$t0"
+echo "($(grep -o 'seeded the database from a running process.*' "$W/api-seeded.log" | grep -o 'bytes=[0-9]* .*'))"
 # New members of the checks and of the orders side on backups of the databases of the checks
 # service and of the API service (which holds every family the orders side copies).
 seeded() { # NAME CONTEXTS SOURCE-DB PORT

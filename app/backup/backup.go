@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +285,51 @@ func removeCopy(path string) {
 	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
 		os.Remove(path + suffix)
 	}
+}
+
+// Receive writes a copy read from r (a backup another process serves, see
+// `--seed-from`) to out, which must not exist, as Take writes its own: to
+// a temporary file beside out, checked (an orderflow database that passes
+// quick_check), synced, and only then linked in at out. A copy cut short
+// or not a database leaves nothing at out.
+func Receive(ctx context.Context, r io.Reader, out string) (Result, error) {
+	start := time.Now()
+	if err := checkOut(out); err != nil {
+		return Result{}, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".seed-*")
+	if err != nil {
+		return Result{}, fmt.Errorf("create the temporary copy beside %s: %w", out, err)
+	}
+	tmpPath := tmp.Name()
+	defer removeCopy(tmpPath)
+	_, err = io.Copy(tmp, r)
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		return Result{}, fmt.Errorf("receive the copy: %w", err)
+	}
+	db, err := openReadOnly(tmpPath)
+	if err != nil {
+		return Result{}, err
+	}
+	err = checkOrderflow(ctx, db, tmpPath)
+	db.Close()
+	if err != nil {
+		return Result{}, err
+	}
+	pos, err := checkCopy(ctx, tmpPath)
+	if err != nil {
+		return Result{}, err
+	}
+	size, err := syncFile(tmpPath)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := place(tmpPath, out); err != nil {
+		return Result{}, err
+	}
+	removeCopy(tmpPath)
+	if err := syncDir(filepath.Dir(out)); err != nil {
+		return Result{}, err
+	}
+	return Result{Path: out, Bytes: size, Position: pos, Took: time.Since(start)}, nil
 }

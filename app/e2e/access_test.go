@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -387,6 +389,44 @@ func TestTokenCommand(t *testing.T) {
 	} {
 		if res := runBinary(t, bin, 30*time.Second, args...); res.code == 0 || res.stdout != "" {
 			t.Errorf("orderflow %v: exit %d, stdout %q; want a refusal", args, res.code, res.stdout)
+		}
+	}
+}
+
+// TestAccessBackupEndpoint: GET /admin/backup sends a copy of the whole database, so with
+// access control on only an admin gets it: no token is refused (401), a customer's token too
+// (403); an admin's gets an SQLite database with the log position it holds.
+func TestAccessBackupEndpoint(t *testing.T) {
+	t.Parallel()
+	c := startApp(t, withAuthSecret(testSecret))
+	admin := c.as(token(t, access.RoleAdmin, "root", time.Hour))
+	admin.upsertProduct(t, "p1", "Lamp", 1000)
+	for _, tt := range []struct {
+		name   string
+		client *client
+		want   int
+	}{
+		{"no token", c, http.StatusUnauthorized},
+		{"a customer", c.as(token(t, access.RoleCustomer, "ada", time.Hour)), http.StatusForbidden},
+		{"an admin", admin, http.StatusOK},
+	} {
+		resp, err := tt.client.http.Get(c.base + "/admin/backup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: %s %q, want %d", tt.name, resp.Status, body, tt.want)
+			continue
+		}
+		if tt.want == http.StatusOK {
+			if !bytes.HasPrefix(body, []byte("SQLite format 3\x00")) || resp.Header.Get("X-Orderflow-Log-Position") == "" {
+				t.Errorf("%s: %d bytes, log position %q: not an SQLite database with its position", tt.name, len(body), resp.Header.Get("X-Orderflow-Log-Position"))
+			}
 		}
 	}
 }

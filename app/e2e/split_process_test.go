@@ -1179,7 +1179,8 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 
 // TestSplitProcessNewAPIReplicaReadyWithItsHistory: an API replica that joins a deployment with
 // a history copies the topics into its log: all of them on an empty database, or what lies
-// beyond the offsets saved in a backup of another replica it starts on. It says it is ready only
+// beyond the offsets saved in a backup of another replica it starts on (taken with `orderflow
+// backup`, or fetched with --seed-from). It says it is ready only
 // once its log and read models hold what the topics held when it started: a load balancer that
 // sends it reads as soon as /readyz answers 200 finds every order there, with the status the
 // first replica shows. (It once answered 200 within a second, with an empty log.)
@@ -1218,8 +1219,13 @@ func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
 	replicas := map[string]*process{
 		"api-2": s.service("api-2", "api"),
 		"api-3": startBinary(t, s.bin, seeded, "--transport", "kafka", "--kafka-brokers", s.broker.addr, "--contexts", "api"),
+		// api-4 fetches its copy from the first replica as it starts (GET /admin/backup).
+		"api-4": s.service("api-4", "api", "--seed-from", api.client.base),
 	}
 	s.add("api-3", replicas["api-3"])
+	if log := replicas["api-4"].stderr.String(); !strings.Contains(log, "seeded the database from a running process") {
+		t.Errorf("api-4 did not say it was seeded from api:\n%s", log)
+	}
 	for name, p := range replicas {
 		var notReady []string
 		eventually(t, 60*time.Second, func() (bool, string) {

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"orderflow/app/backup"
+	"orderflow/graph/access"
+)
+
+// A process split into services keeps a log that is a cache of the topics,
+// so a new member of its contexts can start from a copy of a running
+// member's database instead of an empty one: it then copies only what the
+// topics hold beyond the offsets saved in the copy (see kafkabus's first
+// copy). GET /admin/backup serves such a copy, taken as `orderflow backup`
+// takes one, and --seed-from fetches it into an absent --db before the
+// process opens it.
+
+// backupPath is where a process serves its backups from.
+const backupPath = "/admin/backup"
+
+// backupServeTime bounds how long sending one backup may take, beyond
+// the server's --write-timeout.
+const backupServeTime = 30 * time.Minute
+
+// serveBackup answers GET /admin/backup with a backup of this process's
+// database: admins only (any caller without --auth-secret), one at a time.
+func (a *App) serveBackup(verifier *access.Verifier, busy *atomic.Bool) http.Handler {
+	return access.Authenticate(verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := access.CallerFrom(r.Context())
+		if err != nil {
+			http.Error(w, "unauthenticated: "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if c.Role != access.RoleAdmin {
+			http.Error(w, "forbidden: only an admin may take a backup of the database", http.StatusForbidden)
+			return
+		}
+		if !busy.CompareAndSwap(false, true) {
+			http.Error(w, "a backup of this database is being sent already; try again when it is done", http.StatusServiceUnavailable)
+			return
+		}
+		defer busy.Store(false)
+		dir, err := os.MkdirTemp(filepath.Dir(a.cfg.DBPath), "."+filepath.Base(a.cfg.DBPath)+".serve-")
+		if err != nil {
+			a.log.Error("backup for a caller: no room beside the database", "err", err)
+			http.Error(w, "could not take a backup: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		defer os.RemoveAll(dir)
+		res, err := backup.Take(r.Context(), a.cfg.DBPath, filepath.Join(dir, "backup.db"))
+		if err != nil {
+			a.log.Error("backup for a caller failed", "err", err)
+			http.Error(w, "could not take a backup: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		f, err := os.Open(res.Path)
+		if err != nil {
+			http.Error(w, "could not read the backup: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		defer f.Close()
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(backupServeTime))
+		w.Header().Set("Content-Type", "application/vnd.sqlite3")
+		w.Header().Set("Content-Length", strconv.FormatInt(res.Bytes, 10))
+		w.Header().Set("X-Orderflow-Log-Position", strconv.FormatInt(res.Position, 10))
+		if _, err := io.Copy(w, f); err != nil {
+			a.log.Warn("backup for a caller: sending it failed", "caller", c.Subject, "err", err)
+			return
+		}
+		a.log.Info("sent a backup of the database", "caller", c.Subject, "bytes", res.Bytes,
+			"log_position", res.Position, "took", res.Took.Round(time.Millisecond))
+	}))
+}
+
+// checkSeedFrom refuses a --seed-from that is not the http(s) address of
+// a process.
+func checkSeedFrom(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--seed-from must be the http:// or https:// address of a running process of the same contexts, not %q", s)
+	}
+	return nil
+}
+
+// seed, with --seed-from, fills an absent --db with a backup of a running
+// process's database. A --db that exists is started on as it is.
+func seed(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.SeedFrom == "" {
+		return nil
+	}
+	if _, err := os.Lstat(cfg.DBPath); err == nil {
+		log.Info("--seed-from: the database exists, the process starts on it", "db", cfg.DBPath)
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Lstat(cfg.DBPath + suffix); err == nil {
+			return fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
+		}
+	}
+	from := strings.TrimRight(cfg.SeedFrom, "/") + backupPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
+	if err != nil {
+		return fmt.Errorf("--seed-from: %w", err)
+	}
+	if cfg.AuthSecret != "" {
+		// The process has the deployment's secret: it asks as an admin.
+		token, err := access.Issue([]byte(cfg.AuthSecret), access.Caller{Subject: "seed", Role: access.RoleAdmin}, time.Minute, time.Now())
+		if err != nil {
+			return fmt.Errorf("--seed-from: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
+	}
+	res, err := backup.Receive(ctx, resp.Body, cfg.DBPath)
+	if err != nil {
+		return fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
+	}
+	log.Info("seeded the database from a running process", "from", cfg.SeedFrom, "db", res.Path,
+		"bytes", res.Bytes, "log_position", res.Position, "took", res.Took.Round(time.Millisecond))
+	return nil
+}
