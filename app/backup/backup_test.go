@@ -427,3 +427,60 @@ func TestMainCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestReceive: a copy sent by another process (--seed-from) is placed at
+// out only when it is whole: an orderflow database that passes its check.
+// One cut short, or anything else, leaves nothing at out nor beside it.
+func TestReceive(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "shop.db")
+	db, err := events.Open(context.Background(), src, events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendOrders(t, events.NewStore(db), 0, 10)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := backup.Take(context.Background(), src, filepath.Join(dir, "sent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		sent []byte
+		want string // in the error (any of them, |-separated); "" for a copy placed at out
+	}{
+		{"whole", whole, ""},
+		{"cut short", whole[:len(whole)/2], "malformed|quick_check"},
+		{"empty", nil, "not an orderflow database"},
+		{"not a database", []byte("<html>proxy error</html>"), "not an orderflow database"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "new.db")
+			got, err := backup.Receive(context.Background(), bytes.NewReader(tt.sent), out)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Position != 10 || len(readAll(t, openStore(t, out))) != 10 {
+					t.Errorf("received position %d; want the 10 events of the copy", got.Position)
+				}
+				return
+			}
+			if err == nil || !slices.ContainsFunc(strings.Split(tt.want, "|"), func(w string) bool {
+				return strings.Contains(strings.ToLower(err.Error()), w)
+			}) {
+				t.Errorf("err = %v, want one that says %q", err, tt.want)
+			}
+			if left := dirEntries(t, dir); len(left) != 0 {
+				t.Errorf("a copy that was refused left %v", left)
+			}
+		})
+	}
+}
