@@ -117,7 +117,11 @@ func Take(ctx context.Context, src, out string) (Result, error) {
 		return Result{}, fmt.Errorf("copy %s: %w", src, err)
 	}
 	db.Close() // the snapshot is taken: let the server's checkpoints go on
+	return settle(ctx, tmpPath, out, start)
+}
 
+// settle checks the copy at tmpPath, syncs it and gives it its name out.
+func settle(ctx context.Context, tmpPath, out string, start time.Time) (Result, error) {
 	pos, err := checkCopy(ctx, tmpPath)
 	if err != nil {
 		return Result{}, err
@@ -316,20 +320,5 @@ func Receive(ctx context.Context, r io.Reader, out string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	pos, err := checkCopy(ctx, tmpPath)
-	if err != nil {
-		return Result{}, err
-	}
-	size, err := syncFile(tmpPath)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := place(tmpPath, out); err != nil {
-		return Result{}, err
-	}
-	removeCopy(tmpPath)
-	if err := syncDir(filepath.Dir(out)); err != nil {
-		return Result{}, err
-	}
-	return Result{Path: out, Bytes: size, Position: pos, Took: time.Since(start)}, nil
+	return settle(ctx, tmpPath, out, start)
 }

@@ -259,15 +259,7 @@ func TestBackupWhileWriting(t *testing.T) {
 // them.
 func TestBackupOfStoppedServer(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "shop.db")
-	db, err := events.Open(context.Background(), src, events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendOrders(t, events.NewStore(db), 0, 10)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	src := stoppedShop(t, dir)
 	before := dirEntries(t, dir)
 	res, err := backup.Take(context.Background(), src, filepath.Join(dir, "copy.db"))
 	if err != nil {
@@ -433,15 +425,7 @@ func TestMainCommand(t *testing.T) {
 // One cut short, or anything else, leaves nothing at out nor beside it.
 func TestReceive(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "shop.db")
-	db, err := events.Open(context.Background(), src, events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendOrders(t, events.NewStore(db), 0, 10)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	src := stoppedShop(t, dir)
 	res, err := backup.Take(context.Background(), src, filepath.Join(dir, "sent.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -483,4 +467,20 @@ func TestReceive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stoppedShop is the database dir/shop.db of a server that wrote 10 orders
+// and stopped.
+func stoppedShop(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "shop.db")
+	db, err := events.Open(context.Background(), src, events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendOrders(t, events.NewStore(db), 0, 10)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return src
 }
