@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -88,6 +89,12 @@ type (
 // CommandIDPrefix starts every command id, so that the log can find the
 // events a command wrote by their cause (an index covers only these).
 const CommandIDPrefix = "cmd-"
+
+// ErrOutcomeUnknown says a command was carried out in a Kafka transaction
+// whose end failed (the broker went out of reach as it ended): whether
+// it took effect is not known. The API answers TIMEOUT, as it does for a
+// command whose answer did not come in time: query again.
+var ErrOutcomeUnknown = errors.New("whether it took effect is not known; query it again")
 
 func newCommand(name CommandName, context, key string, md events.Metadata, args any) (Command, error) {
 	data, err := json.Marshal(args)

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"orderflow/commands"
 	"orderflow/domain/fault"
 	"orderflow/graph/access"
 )
@@ -106,7 +107,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if isArgumentError(ctx, out) {
 				code = CodeBadUserInput
 			}
-		case errors.Is(err, errTimeout):
+		case errors.Is(err, errTimeout), errors.Is(err, commands.ErrOutcomeUnknown):
 			code = CodeTimeout
 		case errors.Is(err, errOverloaded):
 			code = CodeOverloaded

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"orderflow/commands"
 	"strings"
 	"testing"
 
@@ -52,6 +53,8 @@ func TestErrorPresenterCodes(t *testing.T) {
 		{"not found", fmt.Errorf("load: %w", fault.NotFoundf("order not found")), fromResolver, CodeNotFound, false},
 		{"conflict", fault.Conflictf("order is SHIPPED"), fromResolver, CodeConflict, false},
 		{"read models behind", errTimeout, fromResolver, CodeTimeout, false},
+		{"outcome not known", fmt.Errorf("the orders service carried out PlaceOrder in a transaction whose end failed (dial: connection refused): %w",
+			commands.ErrOutcomeUnknown), fromResolver, CodeTimeout, false},
 		{"overloaded", fmt.Errorf("%w: %w", errOverloaded, context.DeadlineExceeded), fromResolver, CodeOverloaded, true},
 		{"cancelled", context.Canceled, fromResolver, CodeTimeout, true},
 		{"database closed", errors.New("read events: sql: database is closed"), fromResolver, CodeInternal, true},

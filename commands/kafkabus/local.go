@@ -124,7 +124,8 @@ func (f *Feed) settleLocal(locals []localCommand, out []localOutcome, committed 
 		case committed:
 			o = out[i]
 		case endErr != nil && out[i].taken:
-			o.err = fmt.Errorf("the %s service carried out %s in a transaction whose end failed: %w", l.cmd.Context, l.cmd.Name, endErr)
+			o.err = fmt.Errorf("the %s service carried out %s in a transaction whose end failed (%w): %w",
+				l.cmd.Context, l.cmd.Name, endErr, commands.ErrOutcomeUnknown)
 		}
 		if o.taken {
 			f.localCarried.Add(1)
