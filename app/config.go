@@ -309,13 +309,16 @@ func (c Config) Validate() error {
 			"as any number of members; run `orderflow cdc` against a one-process database instead")
 	case c.SeedFrom != "" && !c.Split():
 		return errors.New("--seed-from needs --transport kafka: one process's database is the shop itself, and a copy of it would be a second shop")
-	case c.SeedFrom != "" && checkSeedFrom(c.SeedFrom) != nil:
-		return checkSeedFrom(c.SeedFrom)
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
 	}
 	if err := commands.CheckContexts(c.Contexts); err != nil {
 		return fmt.Errorf("--contexts: %w", err)
+	}
+	if c.SeedFrom != "" {
+		if err := checkSeedFrom(c.SeedFrom); err != nil {
+			return err
+		}
 	}
 	if c.CDCPG != "" {
 		return c.CDCSource.Validate()

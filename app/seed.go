@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"orderflow/app/backup"
@@ -36,7 +35,7 @@ const backupServeTime = 30 * time.Minute
 
 // serveBackup answers GET /admin/backup with a backup of this process's
 // database: admins only (any caller without --auth-secret), one at a time.
-func (a *App) serveBackup(verifier *access.Verifier, busy *atomic.Bool) http.Handler {
+func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 	return access.Authenticate(verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := access.CallerFrom(r.Context())
 		if err != nil {
@@ -47,11 +46,11 @@ func (a *App) serveBackup(verifier *access.Verifier, busy *atomic.Bool) http.Han
 			http.Error(w, "forbidden: only an admin may take a backup of the database", http.StatusForbidden)
 			return
 		}
-		if !busy.CompareAndSwap(false, true) {
+		if !a.backupBusy.CompareAndSwap(false, true) {
 			http.Error(w, "a backup of this database is being sent already; try again when it is done", http.StatusServiceUnavailable)
 			return
 		}
-		defer busy.Store(false)
+		defer a.backupBusy.Store(false)
 		dir, err := os.MkdirTemp(filepath.Dir(a.cfg.DBPath), "."+filepath.Base(a.cfg.DBPath)+".serve-")
 		if err != nil {
 			a.log.Error("backup for a caller: no room beside the database", "err", err)

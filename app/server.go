@@ -98,7 +98,7 @@ func (a *App) routes(resolver *graph.Resolver) (*http.ServeMux, error) {
 		mux.Handle("GET "+board.Path, boardFiles)
 		mux.Handle("GET "+board.Path+"/", boardFiles)
 	}
-	mux.Handle("GET "+backupPath, a.serveBackup(verifier, &a.backupBusy))
+	mux.Handle("GET "+backupPath, a.serveBackup(verifier))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.HandleFunc("GET /readyz", a.readyz(newReadiness(a.cfg.StallAfter, time.Now)))

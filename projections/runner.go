@@ -240,11 +240,16 @@ func (r *Runner) follow(ctx context.Context) {
 // a long stop), batches are catchUpBatch long: fewer transactions for the
 // writer to commit between the imports it also runs.
 func (r *Runner) step(ctx context.Context) (low, next int64, err error) {
-	limit := r.batch
-	if _, low := r.livePositions(); r.db.Head()-low > int64(catchUpBatch) {
-		limit = max(limit, catchUpBatch)
+	return r.stepWith(ctx, r.batchAfter, applyLive)
+}
+
+// batchAfter is how many events a step reads after low: r.batch, or
+// catchUpBatch when low is that far behind the head.
+func (r *Runner) batchAfter(low int64) int {
+	if r.db.Head()-low > int64(catchUpBatch) {
+		return max(r.batch, catchUpBatch)
 	}
-	return r.stepWith(ctx, limit, applyLive)
+	return r.batch
 }
 
 // catchUpBatch is the length of a batch while the projections are far
@@ -260,7 +265,7 @@ const maxApplyAttempts = 5
 // that fails is rolled back alone, and the event is recorded as a dead
 // letter of that projection, which moves past it like the others.
 func (r *Runner) stepAlone(ctx context.Context) (low, next int64, err error) {
-	return r.stepWith(ctx, 1, r.applyOrSetAside)
+	return r.stepWith(ctx, func(int64) int { return 1 }, r.applyOrSetAside)
 }
 
 // applyStep brings projection p up to the end of a step's batch inside the
@@ -299,15 +304,15 @@ func (r *Runner) applyOrSetAside(ctx context.Context, sqlTx *sql.Tx, tx *Tx, p *
 	return err
 }
 
-// stepWith reads up to limit events after the lowest projection position
+// stepWith reads up to limit(low) events after the lowest projection position, low,
 // and, in one transaction, has apply bring each projection behind the
 // batch's end up to it (only the events it has not applied: one ahead of
 // the others, just rebuilt or older than one added since, is neither taken
 // back nor given an event twice), moves their checkpoints, then advances
 // them.
-func (r *Runner) stepWith(ctx context.Context, limit int, apply applyStep) (low, next int64, err error) {
+func (r *Runner) stepWith(ctx context.Context, limit func(low int64) int, apply applyStep) (low, next int64, err error) {
 	positions, low := r.livePositions()
-	evs, payloads, err := r.read(ctx, low, limit)
+	evs, payloads, err := r.read(ctx, low, limit(low))
 	if err != nil || len(evs) == 0 {
 		return low, low, err
 	}

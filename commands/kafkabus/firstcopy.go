@@ -54,24 +54,18 @@ func (r *Replica) newFirstCopy(ctx context.Context) (*firstCopy, error) {
 		if len(fc.stages[i]) == 0 {
 			continue
 		}
-		for {
-			ends, err := endOffsets(ctx, r.cl, fc.stages[i]...)
-			if err == nil {
-				ends.Each(func(o kadm.ListedOffset) {
-					if fc.ends[o.Topic] == nil {
-						fc.ends[o.Topic] = map[int32]int64{}
-					}
-					fc.ends[o.Topic][o.Partition] = o.Offset
-				})
-				break
-			}
-			r.log.Warn("kafka replica: cannot list where the topics end yet, retrying", "err", err)
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Second):
-			}
+		ends, err := retryUnavailable(ctx, r.log, func() (kadm.ListedOffsets, error) {
+			return endOffsets(ctx, r.cl, fc.stages[i]...)
+		})
+		if err != nil {
+			return nil, err
 		}
+		ends.Each(func(o kadm.ListedOffset) {
+			if fc.ends[o.Topic] == nil {
+				fc.ends[o.Topic] = map[int32]int64{}
+			}
+			fc.ends[o.Topic][o.Partition] = o.Offset
+		})
 	}
 	for _, later := range fc.stages[1:] {
 		r.cl.PauseFetchTopics(later...)

@@ -141,7 +141,10 @@ func (r *Replica) Run(ctx context.Context) error {
 	r.firstSince = time.Now()
 	fc, err := r.newFirstCopy(ctx)
 	if err != nil {
-		return nil // ctx ended
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("kafka replica: %w", err)
 	}
 	r.mu.Lock()
 	r.first = fc
