@@ -58,7 +58,7 @@ func TestAMemberWithUnpublishedDecisionsStartsOverFromTheTopics(t *testing.T) {
 				}
 			}
 			if c.published {
-				if err := db.Write(ctx, func(tx *sql.Tx) error {
+				if err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 					return events.SaveCheckpoint(ctx, tx, kafkabus.RelayCheckpoint, db.Head())
 				}); err != nil {
 					t.Fatal(err)

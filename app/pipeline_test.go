@@ -202,7 +202,7 @@ func TestRedeliveringEverythingChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range consumers {
-		if err := raw.Write(ctx, func(tx *sql.Tx) error {
+		if err := raw.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE name = ?`, events.CheckpointName(c.Name))
 			return err
 		}); err != nil {

@@ -23,7 +23,7 @@ func TestStartReturnsTheErrorOfProjectionsThatCannotStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Write(ctx, func(tx *sql.Tx) error {
+	err = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `CREATE TABLE products (id TEXT)`)
 		return err
 	})

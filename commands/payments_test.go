@@ -139,7 +139,7 @@ func TestPaymentsRefundWhatEndedUnfulfilled(t *testing.T) {
 	check("after two runs")
 
 	// From the start of the log again: everything is a redelivery.
-	if err := db.Write(ctx, func(tx *sql.Tx) error {
+	if err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE name = ?`, events.CheckpointName("payments"))
 		return err
 	}); err != nil {

@@ -605,7 +605,7 @@ func (c *Consumer) save() error {
 	if safe <= c.saved.Load() {
 		return nil
 	}
-	err := c.store.db.Write(context.Background(), func(tx *sql.Tx) error {
+	err := c.store.db.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		return SaveCheckpoint(context.Background(), tx, CheckpointName(c.spec.Name), safe)
 	})
 	if err == nil {

@@ -73,7 +73,7 @@ func (e unavailableError) Error() string { return e.err.Error() }
 func (e unavailableError) Unwrap() error { return e.err }
 
 func (d *DB) addDeadLetter(reader string, del Delivery, attempts int, cause error) error {
-	return d.Write(context.Background(), func(tx *sql.Tx) error {
+	return d.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		return RecordDeadLetter(context.Background(), tx, reader, del.Event, del.Key, attempts, cause)
 	})
 }
@@ -113,14 +113,14 @@ func ResolveDeadLetters(ctx context.Context, tx *sql.Tx, reader string, at time.
 }
 
 func (d *DB) resolveDeadLetter(id int64) error {
-	return d.Write(context.Background(), func(tx *sql.Tx) error {
+	return d.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE dead_letters SET state = 'RETRIED', retried_at = ? WHERE id = ?`, time.Now().UnixNano(), id)
 		return err
 	})
 }
 
 func (d *DB) failedAgain(id int64, cause error) error {
-	return d.Write(context.Background(), func(tx *sql.Tx) error {
+	return d.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE dead_letters SET error = ?, attempts = attempts + 1, failed_at = ?, state = 'OPEN' WHERE id = ?`,
 			cause.Error(), time.Now().UnixNano(), id)
 		return err

@@ -25,7 +25,7 @@ func TestResolveDeadLetters(t *testing.T) {
 		{"projection orders", "e2", "decode Nope at 2: decode event 2: unknown type \"Nope\"", events.DeadLetterOpen},
 		{"projection stock", "e1", "stock: apply OrderPlaced at 1: constraint failed", events.DeadLetterOpen},
 	}
-	err := db.Write(ctx, func(tx *sql.Tx) error {
+	err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for i, l := range letters {
 			e := events.Event{ID: l.event, Position: int64(i + 1), Type: "OrderPlaced"}
 			if err := events.RecordDeadLetter(ctx, tx, l.reader, e, "", 1, errors.New(l.cause)); err != nil {
@@ -38,7 +38,7 @@ func TestResolveDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	err = db.Write(ctx, func(tx *sql.Tx) error { return events.ResolveDeadLetters(ctx, tx, "projection orders", at) })
+	err = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error { return events.ResolveDeadLetters(ctx, tx, "projection orders", at) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func (k *Keyring) KeyFor(subject string) ([]byte, error) {
 	}
 	ctx := context.Background()
 	// The first key made for a subject wins (another writer may race).
-	if err := k.db.Write(ctx, func(tx *sql.Tx) error {
+	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
 			subject, fresh, time.Now().UnixNano())
 		return err
@@ -179,7 +179,7 @@ func (k *Keyring) Put(ctx context.Context, keys ...SubjectKey) error {
 	if k.db == nil {
 		return errReadOnly
 	}
-	if err := k.db.Write(ctx, func(tx *sql.Tx) error {
+	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := time.Now().UnixNano()
 		for _, sk := range keys {
 			if _, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
@@ -225,7 +225,7 @@ func (k *Keyring) Drop(ctx context.Context, subject string, erase func(tx *sql.T
 	}
 	k.remember(subject, nil)
 	k.db.tail.dropDecoded()
-	if err := k.db.Write(ctx, func(tx *sql.Tx) error {
+	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := time.Now().UnixNano()
 		if _, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at, forgotten_at) VALUES (?, NULL, ?, ?)
 			ON CONFLICT (subject) DO UPDATE SET key = NULL, forgotten_at = COALESCE(forgotten_at, excluded.forgotten_at)`,

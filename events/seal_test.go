@@ -152,7 +152,7 @@ func TestPlaintextOfOlderVersionsIsBlankedInPlaceOnErasure(t *testing.T) {
 	}
 
 	// Events stay immutable outside an erasure.
-	err = s.DB().Write(ctx, func(tx *sql.Tx) error {
+	err = s.DB().Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE events SET data = '{}' WHERE position = ?`, stored[0].Position)
 		return err
 	})
@@ -181,7 +181,7 @@ func TestPlaintextOfOlderVersionsIsBlankedInPlaceOnErasure(t *testing.T) {
 		t.Fatalf("another subject's version 1 reads as %+v, %v", p, err)
 	}
 	// The envelope may never change, not even during an erasure.
-	err = s.DB().Write(ctx, func(tx *sql.Tx) error {
+	err = s.DB().Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.Exec(`INSERT INTO erasing_subjects (stream_id) VALUES ('person-p2')`); err != nil {
 			return err
 		}

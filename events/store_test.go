@@ -198,7 +198,7 @@ func TestEventsCannotBeChangedOrDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{"UPDATE events SET data = '{}'", "DELETE FROM events"} {
-		err := s.DB().Write(ctx, func(tx *sql.Tx) error {
+		err := s.DB().Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, stmt)
 			return err
 		})

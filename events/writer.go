@@ -38,11 +38,12 @@ type writeReq struct {
 // Write runs fn in the writer's transaction and returns once that transaction
 // committed (nil) or fn's changes were rolled back (an error). fn must not
 // keep tx beyond its return and must be quick: it holds the only writer.
-// ctx only drops the write while it waits for its turn: fn's statements
-// should not use a context that can end while they run (it would roll back
-// the transaction shared with other writes).
-func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return d.submit(ctx, &writeReq{ctx: ctx, fn: func(_ context.Context, tx *sql.Tx) error { return fn(tx) }})
+// ctx only drops the write while it waits for its turn. fn is handed a
+// context with ctx's values that never ends, for its statements: one ended
+// while they run would roll back the transaction shared with other writes,
+// and a context that can end costs go-sqlite3 a goroutine per statement.
+func (d *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return d.submit(ctx, &writeReq{ctx: ctx, fn: fn})
 }
 
 func (d *DB) submit(ctx context.Context, r *writeReq) error {

@@ -37,7 +37,7 @@ func holdWriter(t *testing.T, d *DB) (release func()) {
 	started, gate := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- d.Write(context.Background(), func(*sql.Tx) error {
+		done <- d.Write(context.Background(), func(context.Context, *sql.Tx) error {
 			close(started)
 			<-gate
 			return nil
@@ -220,7 +220,7 @@ func TestAFailingWriteInASavepointIsUndoneAlone(t *testing.T) {
 	// A plain write that changes a row and then fails.
 	writeFailed := make(chan error, 1)
 	go func() {
-		writeFailed <- d.Write(ctx, func(tx *sql.Tx) error {
+		writeFailed <- d.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if err := SaveCheckpoint(ctx, tx, "undone", 7); err != nil {
 				return err
 			}

@@ -163,7 +163,7 @@ func (rb *rebuildRun) createGenerations(ctx context.Context) error {
 		rb.gens[i] = p.gen + 1
 		p.mu.Unlock()
 	}
-	return rb.r.db.Write(ctx, func(tx *sql.Tx) error {
+	return rb.r.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for i, p := range rb.ps {
 			if err := createGeneration(ctx, tx, p.def, rb.gens[i]); err != nil {
 				return err
@@ -256,7 +256,7 @@ func (r *Runner) readAhead(ctx context.Context, pos int64, limit int) (batches <
 // returns the position the new generations reached.
 func (rb *rebuildRun) swap(ctx context.Context, pos int64, now time.Time) (int64, error) {
 	last := pos
-	err := rb.r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+	err := rb.r.db.Write(ctx, func(ctx context.Context, sqlTx *sql.Tx) error {
 		var err error
 		if last, err = rb.applyRest(ctx, sqlTx, pos); err != nil {
 			return err
@@ -372,7 +372,7 @@ func (r *Runner) claim(names []string) ([]*projection, *rebuildStatus, error) {
 }
 
 func (r *Runner) applyRebuild(ctx context.Context, ps []*projection, appliers []Applier, evs []events.Event, payloads []events.Payload) error {
-	return r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+	return r.db.Write(ctx, func(ctx context.Context, sqlTx *sql.Tx) error {
 		return applyToGenerations(ctx, sqlTx, ps, appliers, evs, payloads)
 	})
 }
@@ -392,7 +392,7 @@ func applyToGenerations(ctx context.Context, sqlTx *sql.Tx, ps []*projection, ap
 
 // dropGenerations removes the tables of an abandoned rebuild.
 func (r *Runner) dropGenerations(ps []*projection, gens []int64) {
-	err := r.db.Write(context.Background(), func(tx *sql.Tx) error {
+	err := r.db.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		for i, p := range ps {
 			if gens[i] == 0 {
 				continue

@@ -139,7 +139,7 @@ func (r *Runner) Init(ctx context.Context) error {
 			`SELECT generation, rebuilt_at FROM projection_generations WHERE name = ?`, p.def.Name).Scan(&gen, &rebuiltAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			gen = 1
-			err = r.db.Write(ctx, func(tx *sql.Tx) error {
+			err = r.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				if err := createGeneration(ctx, tx, p.def, gen); err != nil {
 					return err
 				}
@@ -327,7 +327,7 @@ func (r *Runner) stepWith(ctx context.Context, limit func(low int64) int, apply 
 	}
 	var moved []*projection
 	var ordersTook []events.Payload // what the orders read model applied, counted once committed
-	err = r.db.Write(ctx, func(sqlTx *sql.Tx) error {
+	err = r.db.Write(ctx, func(ctx context.Context, sqlTx *sql.Tx) error {
 		moved, ordersTook = moved[:0], nil
 		return withTx(sqlTx, func(tx *Tx) error {
 			for i, p := range r.projections {

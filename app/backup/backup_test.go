@@ -143,7 +143,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	src := filepath.Join(dir, "shop.db")
 	store := openStore(t, src)
 	appendOrders(t, store, 0, 3000)
-	err := store.DB().Write(context.Background(), func(tx *sql.Tx) error {
+	err := store.DB().Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		if err := events.SaveCheckpoint(context.Background(), tx, "orders-view", 2999); err != nil {
 			return err
 		}

@@ -283,7 +283,7 @@ func (r *runner) snapshot(ctx context.Context, repl *pgconn.PgConn, system strin
 	if err := tx.Commit(ctx); err != nil {
 		return 0, classify(err, "end the snapshot")
 	}
-	if err := r.db.Write(ctx, func(tx *sql.Tx) error {
+	if err := r.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return events.SaveCheckpoint(ctx, tx, snapshotCheckpoint(r.cfg.Slot), int64(at))
 	}); err != nil {
 		return 0, permanent("record the snapshot in the store: %v", err)

@@ -114,7 +114,7 @@ func publish(ctx context.Context, pub message.Publisher, log *slog.Logger, recs 
 // nothing unpublished (Unpublished) keeps nothing to publish, since today's
 // split writes its log only from committed transactions.
 func MarkPublished(ctx context.Context, db *events.DB) error {
-	return db.Write(ctx, func(tx *sql.Tx) error {
+	return db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return events.SaveCheckpoint(ctx, tx, RelayCheckpoint, db.Head())
 	})
 }
