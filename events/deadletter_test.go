@@ -38,7 +38,9 @@ func TestResolveDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	err = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error { return events.ResolveDeadLetters(ctx, tx, "projection orders", at) })
+	err = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return events.ResolveDeadLetters(ctx, tx, "projection orders", at)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
