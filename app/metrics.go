@@ -107,6 +107,14 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 			Name: "orderflow_diverged_events_total",
 			Help: "Events received from another process at a stream version this log holds as another event (two processes wrote one stream), since the start; each is a dead letter of " + events.DivergedReader + ".",
 		}, func() float64 { return float64(db.Diverged()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "orderflow_writer_commits_total",
+			Help: "Transactions the log's single writer committed since the start (each one synced at --durability full).",
+		}, func() float64 { c, _ := db.WriterStats(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "orderflow_writer_writes_total",
+			Help: "Writes (commands' appends, reactions' and projections' steps, imports) those transactions carried: writes per commit is how much group commit shares.",
+		}, func() float64 { _, w := db.WriterStats(); return float64(w) }),
 	)
 	return m
 }

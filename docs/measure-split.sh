@@ -34,7 +34,7 @@ run_load() { # name pids... ; runs the load against :38080 and prints CPU per pr
   declare -A before
   for p in "$@"; do before[$p]=$(cpu "$p"); done
   "$BIN" load --target http://127.0.0.1:38080 "${FLAGS[@]}" > "$W/$name.load" 2>&1
-  grep -E "^(orders/s settled|placed.*VALIDATED ms|PENDING):" "$W/$name.load" | sed "s/^/  $name: /"
+  grep -E "^(orders/s settled|placeOrder latency ms|placed.*VALIDATED ms|PENDING):" "$W/$name.load" | sed "s/^/  $name: /"
   local total=0 settled
   settled=$(awk '/orders\/s settled/{gsub(/[(]/,"",$4); print $4}' "$W/$name.load")
   for p in "$@"; do
@@ -43,6 +43,14 @@ run_load() { # name pids... ; runs the load against :38080 and prints CPU per pr
     echo "  $name: CPU $(tr '\0' ' ' < /proc/$p/cmdline | grep -oE -- '--contexts [^ ]+|devbroker' | head -1 || echo 'all contexts'): ${d} s"
   done
   echo "  $name: CPU in all ${total} s for ${settled} settled orders: $(echo "scale=2; 1000 * $total / $settled" | bc) ms per order"
+  # How long placeOrder waited for validation to catch up (admission), and
+  # how much group commit shared each synced commit, in the API's process.
+  curl -sf http://127.0.0.1:38080/metrics | awk -v n="$name" '
+    /^orderflow_admission_wait_seconds_(count|sum) /{a[$1]=$2}
+    /^orderflow_writer_(commits|writes)_total /{a[$1]=$2}
+    END{printf "  %s: API admission waits %d, %.1f s in all; writer %d commits, %.1f writes per commit\n", n,
+      a["orderflow_admission_wait_seconds_count"], a["orderflow_admission_wait_seconds_sum"],
+      a["orderflow_writer_commits_total"], a["orderflow_writer_writes_total"]/(a["orderflow_writer_commits_total"]+1e-9)}' || true
 }
 
 echo "one process:"

@@ -60,6 +60,9 @@ type DB struct {
 
 	// diverged counts the diverged events met (RecordDivergence).
 	diverged atomic.Uint64
+	// commits and committedWrites count the writer's transactions that
+	// committed and the writes they carried (see WriterStats).
+	commits, committedWrites atomic.Uint64
 }
 
 // readStmt returns the prepared statement for a read query, preparing it on

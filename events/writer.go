@@ -46,6 +46,13 @@ func (d *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx)
 	return d.submit(ctx, &writeReq{ctx: ctx, fn: fn})
 }
 
+// WriterStats is how many transactions the writer committed since the
+// start, and how many writes they carried: their ratio is how well group
+// commit shares each synced commit among concurrent writers.
+func (d *DB) WriterStats() (commits, writes uint64) {
+	return d.commits.Load(), d.committedWrites.Load()
+}
+
 func (d *DB) submit(ctx context.Context, r *writeReq) error {
 	r.done = make(chan error, 1)
 	select {
@@ -204,6 +211,8 @@ func (d *DB) commit(batch []*writeReq) {
 		}
 		return
 	}
+	d.commits.Add(1)
+	d.committedWrites.Add(uint64(ok))
 	if len(d.versions) > maxCachedVersions {
 		clear(d.versions)
 	}

@@ -251,3 +251,39 @@ func TestAFailingWriteInASavepointIsUndoneAlone(t *testing.T) {
 		t.Errorf("store holds %d events, want %d", len(all), n+1)
 	}
 }
+
+// WriterStats counts the committed transactions and the writes they
+// carried: writes queued behind a busy writer share one commit, and a
+// write that failed (rolled back to its savepoint) is not counted.
+func TestWriterStatsCountCommitsAndTheirWrites(t *testing.T) {
+	d := openTestDB(t)
+	ctx := context.Background()
+	c0, w0 := d.WriterStats() // opening may have written (migrations)
+	if err := d.Write(ctx, func(context.Context, *sql.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	release := holdWriter(t, d)
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			err := d.Write(ctx, func(context.Context, *sql.Tx) error {
+				if i == 4 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+			if (err != nil) != (i == 4) {
+				t.Errorf("write %d: %v", i, err)
+			}
+		})
+	}
+	waitQueued(t, d, 5)
+	release()
+	wg.Wait()
+	c, w := d.WriterStats()
+	// The lone write, the holding write, then the four good queued writes
+	// in one transaction.
+	if c-c0 != 3 || w-w0 != 6 {
+		t.Errorf("commits %d, writes %d; want 3 and 6", c-c0, w-w0)
+	}
+}
