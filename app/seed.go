@@ -58,7 +58,7 @@ func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 			return
 		}
 		defer os.RemoveAll(dir)
-		res, err := backup.Take(r.Context(), a.cfg.DBPath, filepath.Join(dir, "backup.db"))
+		res, err := backup.ForSending(r.Context(), a.cfg.DBPath, dir)
 		if err != nil {
 			a.log.Error("backup for a caller failed", "err", err)
 			http.Error(w, "could not take a backup: "+err.Error(), http.StatusServiceUnavailable)

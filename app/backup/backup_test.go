@@ -426,7 +426,7 @@ func TestMainCommand(t *testing.T) {
 func TestReceive(t *testing.T) {
 	dir := t.TempDir()
 	src := stoppedShop(t, dir)
-	res, err := backup.Take(context.Background(), src, filepath.Join(dir, "sent.db"))
+	res, err := backup.ForSending(context.Background(), src, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,6 +464,48 @@ func TestReceive(t *testing.T) {
 			}
 			if left := dirEntries(t, dir); len(left) != 0 {
 				t.Errorf("a copy that was refused left %v", left)
+			}
+		})
+	}
+}
+
+// TestForSending: the copy to send holds the whole log and says its
+// position; a source that is not an orderflow database, or none, leaves
+// nothing in the directory.
+func TestForSending(t *testing.T) {
+	dir := t.TempDir()
+	src := stoppedShop(t, dir)
+	notOurs := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notOurs, []byte("not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, src, want string // want: in the error; "" for a copy
+	}{
+		{"a shop", src, ""},
+		{"not a database", notOurs, "not an orderflow database"},
+		{"missing", filepath.Join(dir, "gone.db"), "no database file there"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			res, err := backup.ForSending(context.Background(), tt.src, out)
+			if tt.want != "" {
+				if err == nil || !strings.Contains(strings.ToLower(err.Error()), tt.want) {
+					t.Errorf("err = %v, want one that says %q", err, tt.want)
+				}
+				if left := dirEntries(t, out); len(left) != 0 {
+					t.Errorf("a refused copy left %v", left)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Dir(res.Path) != out || res.Position != 10 || res.Bytes == 0 {
+				t.Errorf("copy %+v, want one in %s at position 10", res, out)
+			}
+			if got := len(readAll(t, openStore(t, res.Path))); got != 10 {
+				t.Errorf("the copy holds %d events, want 10", got)
 			}
 		})
 	}
