@@ -78,10 +78,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ln, err = listen(cfg.Addr); err != nil {
 		return nil, err
 	}
-	if err = seed(ctx, cfg, a.log); err != nil {
+	seeded, err := seed(ctx, cfg, a.log)
+	if err != nil {
 		return nil, err
 	}
-	if a.db, err = openLog(ctx, cfg, a.log); err != nil {
+	if a.db, err = openLog(ctx, cfg, seeded, a.log); err != nil {
 		return nil, err
 	}
 	a.store = events.NewStore(a.db)

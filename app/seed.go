@@ -94,49 +94,50 @@ func checkSeedFrom(s string) error {
 }
 
 // seed, with --seed-from, fills an absent --db with a backup of a running
-// process's database. A --db that exists is started on as it is.
-func seed(ctx context.Context, cfg Config, log *slog.Logger) error {
+// process's database, checked (quick_check) on its way in: seeded says so.
+// A --db that exists is started on as it is.
+func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, err error) {
 	if cfg.SeedFrom == "" {
-		return nil
+		return false, nil
 	}
 	if _, err := os.Lstat(cfg.DBPath); err == nil {
 		log.Info("--seed-from: the database exists, the process starts on it", "db", cfg.DBPath)
-		return nil
+		return false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
+		return false, err
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if _, err := os.Lstat(cfg.DBPath + suffix); err == nil {
-			return fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
+			return false, fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
 		}
 	}
 	from := strings.TrimRight(cfg.SeedFrom, "/") + backupPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
 	if err != nil {
-		return fmt.Errorf("--seed-from: %w", err)
+		return false, fmt.Errorf("--seed-from: %w", err)
 	}
 	if cfg.AuthSecret != "" {
 		// The process has the deployment's secret: it asks as an admin.
 		token, err := access.Issue([]byte(cfg.AuthSecret), access.Caller{Subject: "seed", Role: access.RoleAdmin}, time.Minute, time.Now())
 		if err != nil {
-			return fmt.Errorf("--seed-from: %w", err)
+			return false, fmt.Errorf("--seed-from: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
+		return false, fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
+		return false, fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
 	}
 	res, err := backup.Receive(ctx, resp.Body, cfg.DBPath)
 	if err != nil {
-		return fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
+		return false, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
 	}
 	log.Info("seeded the database from a running process", "from", cfg.SeedFrom, "db", res.Path,
 		"bytes", res.Bytes, "log_position", res.Position, "took", res.Took.Round(time.Millisecond))
-	return nil
+	return true, nil
 }

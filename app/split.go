@@ -51,9 +51,14 @@ type kafkaBus struct {
 // anew, and this member's would contradict those. Such a log is moved
 // aside, not deleted, and the new one is filled from the topics as a new
 // member's is.
-func openLog(ctx context.Context, cfg Config, log *slog.Logger) (*events.DB, error) {
+//
+// checked says the file was checked with quick_check just before (a backup
+// received with --seed-from), so opening it skips that check.
+func openLog(ctx context.Context, cfg Config, checked bool, log *slog.Logger) (*events.DB, error) {
 	opts := events.Options{Durability: cfg.Durability, Migrate: migrations.Apply}
-	db, err := events.Open(ctx, cfg.DBPath, opts)
+	first := opts
+	first.Checked = checked
+	db, err := events.Open(ctx, cfg.DBPath, first)
 	if err != nil || !cfg.Split() {
 		return db, err
 	}
