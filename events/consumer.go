@@ -606,7 +606,7 @@ func (c *Consumer) save() error {
 		return nil
 	}
 	err := c.store.db.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-		return SaveCheckpoint(context.Background(), tx, CheckpointName(c.spec.Name), safe)
+		return SaveCheckpoint(ctx, tx, CheckpointName(c.spec.Name), safe)
 	})
 	if err == nil {
 		c.saved.Store(safe)

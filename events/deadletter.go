@@ -74,7 +74,7 @@ func (e unavailableError) Unwrap() error { return e.err }
 
 func (d *DB) addDeadLetter(reader string, del Delivery, attempts int, cause error) error {
 	return d.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-		return RecordDeadLetter(context.Background(), tx, reader, del.Event, del.Key, attempts, cause)
+		return RecordDeadLetter(ctx, tx, reader, del.Event, del.Key, attempts, cause)
 	})
 }
 
