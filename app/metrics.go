@@ -109,7 +109,7 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 		}, func() float64 { return float64(db.Diverged()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "orderflow_writer_commits_total",
-			Help: "Transactions the log's single writer committed since the start (each one synced at --durability full).",
+			Help: "Transactions the log's single writer committed since the start (synced at --durability full when they hold an acknowledged write).",
 		}, func() float64 { c, _ := db.WriterStats(); return float64(c) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "orderflow_writer_writes_total",
