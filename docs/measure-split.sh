@@ -11,6 +11,9 @@
 # each is taken over the first 10 s of its load (DIR/one.pprof, DIR/api.pprof,
 # DIR/inventory.pprof, DIR/checks.pprof, DIR/broker.pprof; read them with
 # `go tool pprof -top BIN DIR/api.pprof`, BIN is copied to DIR/orderflow).
+#
+# SERVICE_FLAGS are added to the three services' flags (e.g.
+# SERVICE_FLAGS="--kafka-fetch-linger 30ms"); the one process runs without them.
 set -euo pipefail
 FLAGS=("$@")
 [ ${#FLAGS[@]} -gt 0 ] || FLAGS=(--clients 64 --duration 15s)
@@ -68,7 +71,7 @@ BPROF=()
 "$BIN" devbroker --addr $B --data "$W/broker" "${BPROF[@]}" > "$W/broker.log" 2>&1 &
 broker=$!
 sleep 1
-K="--transport kafka --kafka-brokers $B ${PROF[*]}"
+K="--transport kafka --kafka-brokers $B ${PROF[*]} ${SERVICE_FLAGS:-}"
 "$BIN" $K --contexts api,orders,catalog,customers,payments --db "$W/api.db" --addr 127.0.0.1:38080 > "$W/api.log" 2>&1 &
 api=$!
 "$BIN" $K --contexts inventory --db "$W/inv.db" --addr 127.0.0.1:38081 > "$W/inv.log" 2>&1 &
