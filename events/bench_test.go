@@ -197,3 +197,34 @@ func BenchmarkLoadAggregate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "aggregates/s")
 }
+
+// BenchmarkImport: what a replica's copy does, events of other processes
+// imported in batches of 2,000 (a fetch's worth) into a log that grows:
+// order streams of a few events each and 50 busy product streams, with
+// realistic ids (UUIDv7) and payloads.
+func BenchmarkImport(b *testing.B) {
+	s := benchStore(b, events.DurabilityNormal)
+	ctx := context.Background()
+	data := []byte(`{"orderId":"0194f3a2-1111-7222-8333-444455556666","customerId":"c-17","lines":[{"productId":"p-1","quantity":1,"unitPriceCents":250}],"totalCents":250,"placedAt":"2026-12-04T12:00:00.123456789Z"}`)
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	const batch = 2000
+	versions := map[string]int64{}
+	evs := make([]events.Event, 0, batch)
+	b.ResetTimer()
+	for i := range b.N {
+		stream := fmt.Sprintf("order-%08d", i/4)
+		if i%2 == 1 {
+			stream = fmt.Sprintf("stock-p-%d", i%50)
+		}
+		versions[stream]++
+		evs = append(evs, events.Event{ID: events.NewID(), StreamID: stream, StreamVersion: versions[stream], Type: "OrderPlaced",
+			SchemaVersion: 1, OccurredAt: at, CorrelationID: "corr-" + stream, CausationID: "cause", Data: data, SourcePosition: int64(i + 1)})
+		if len(evs) == batch || i == b.N-1 {
+			if _, err := s.Import(ctx, evs, nil); err != nil {
+				b.Fatal(err)
+			}
+			evs = evs[:0]
+		}
+	}
+	reportEventsPerSecond(b, b.N)
+}
