@@ -29,6 +29,14 @@ import (
 // backupPath is where a process serves its backups from.
 const backupPath = "/admin/backup"
 
+// The trailers of a backup served: the sender's check of the copy it sent
+// ("ok", "failed: what quick_check found", or "not checked") and the
+// CRC-32C (Castagnoli) of its bytes, 8 hex digits.
+const (
+	copyCheckHeader    = "X-Orderflow-Copy-Check"
+	copyChecksumHeader = "X-Orderflow-Copy-Crc32c"
+)
+
 // backupServeTime bounds how long sending one backup may take, beyond
 // the server's --write-timeout.
 const backupServeTime = 30 * time.Minute
@@ -64,22 +72,32 @@ func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 			http.Error(w, "could not take a backup: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		f, err := os.Open(res.Path)
-		if err != nil {
-			http.Error(w, "could not read the backup: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		defer f.Close()
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(backupServeTime))
-		w.Header().Set("Content-Type", "application/vnd.sqlite3")
-		w.Header().Set("Content-Length", strconv.FormatInt(res.Bytes, 10))
-		w.Header().Set("X-Orderflow-Log-Position", strconv.FormatInt(res.Position, 10))
-		if _, err := io.Copy(w, f); err != nil {
+		h := w.Header()
+		h.Set("Content-Type", "application/vnd.sqlite3")
+		h.Set("X-Orderflow-Log-Position", strconv.FormatInt(res.Position, 10))
+		h.Set("X-Orderflow-Copy-Bytes", strconv.FormatInt(res.Bytes, 10))
+		// The copy is checked while it is sent (backup.Send): the verdict
+		// follows it, in trailers (so the body is chunked, without a
+		// Content-Length; a copy cut short misses its last chunk).
+		h.Set("Trailer", copyCheckHeader+", "+copyChecksumHeader)
+		v, err := backup.Send(r.Context(), w, res.Path)
+		if err != nil {
 			a.log.Warn("backup for a caller: sending it failed", "caller", c.Subject, "err", err)
 			return
 		}
+		h.Set(copyChecksumHeader, fmt.Sprintf("%08x", v.CRC32C))
+		switch {
+		case !v.Checked:
+			h.Set(copyCheckHeader, "not checked")
+		case v.Problem != "":
+			a.log.Error("backup for a caller: the copy sent failed its check", "caller", c.Subject, "problem", v.Problem)
+			h.Set(copyCheckHeader, "failed: "+strings.Join(strings.Fields(v.Problem), " "))
+		default:
+			h.Set(copyCheckHeader, "ok")
+		}
 		a.log.Info("sent a backup of the database", "caller", c.Subject, "bytes", res.Bytes,
-			"log_position", res.Position, "took", res.Took.Round(time.Millisecond))
+			"log_position", res.Position, "copied_in", res.Took.Round(time.Millisecond), "checked", v.Checked && v.Problem == "")
 	}))
 }
 
@@ -133,11 +151,27 @@ func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, err e
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return false, fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
 	}
-	res, err := backup.Receive(ctx, resp.Body, cfg.DBPath)
+	res, err := backup.Receive(ctx, resp.Body, cfg.DBPath, func() (backup.Verdict, bool) { return senderVerdict(resp.Trailer) })
 	if err != nil {
 		return false, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
 	}
 	log.Info("seeded the database from a running process", "from", cfg.SeedFrom, "db", res.Path,
 		"bytes", res.Bytes, "log_position", res.Position, "took", res.Took.Round(time.Millisecond))
 	return true, nil
+}
+
+// senderVerdict reads the sender's word on the copy from the trailers of
+// its answer: none (false) from a sender that gave none, which leaves the
+// check to the receiver.
+func senderVerdict(trailer http.Header) (backup.Verdict, bool) {
+	check, sum := trailer.Get(copyCheckHeader), trailer.Get(copyChecksumHeader)
+	crc, err := strconv.ParseUint(sum, 16, 32)
+	if check == "" || len(sum) != 8 || err != nil {
+		return backup.Verdict{}, false
+	}
+	v := backup.Verdict{Checked: check != "not checked", CRC32C: uint32(crc)}
+	if v.Checked && check != "ok" {
+		v.Problem = strings.TrimPrefix(check, "failed: ")
+	}
+	return v, true
 }

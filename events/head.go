@@ -40,11 +40,17 @@ func (d *DB) Head() int64 {
 	return p
 }
 
+// Querier is what HeadOf reads through: a *sql.DB, a *sql.Conn (inside a
+// transaction it began) or a *sql.Tx.
+type Querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // HeadOf reads the global position of the last event in the database db
 // is a connection to, 0 for an empty log. It is for a connection not made
-// by Open (a backup checking its copy), and how Open learns where the log
-// it opened ends.
-func HeadOf(ctx context.Context, db *sql.DB) (int64, error) {
+// by Open (a backup checking its copy, or reading the position of the
+// snapshot it copies), and how Open learns where the log it opened ends.
+func HeadOf(ctx context.Context, db Querier) (int64, error) {
 	var head int64
 	err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head)
 	return head, err

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -132,14 +134,58 @@ func dirEntries(t *testing.T, dir string) []string {
 	return names
 }
 
+// ways are the two ways a copy is taken: `orderflow backup` (Take), and
+// a copy sent to a new process (ForSending) as that process receives it
+// (Receive), which must report the position the sender read.
+var ways = []struct {
+	name      string
+	keepsMode bool // the copy has the source's permissions (a receiver makes its own)
+	take      func(ctx context.Context, src, out string) (backup.Result, error)
+}{
+	{"backup", true, backup.Take},
+	{"sent and received", false, func(ctx context.Context, src, out string) (backup.Result, error) {
+		sent, err := backup.ForSending(ctx, src, filepath.Join(filepath.Dir(out), "sending"))
+		if err != nil {
+			return backup.Result{}, err
+		}
+		defer os.Remove(sent.Path)
+		r, w := io.Pipe()
+		verdict := make(chan backup.Verdict, 1)
+		go func() {
+			v, err := backup.Send(ctx, w, sent.Path)
+			verdict <- v
+			w.CloseWithError(err)
+		}()
+		got, err := backup.Receive(ctx, r, out, func() (backup.Verdict, bool) {
+			v := <-verdict
+			return v, v.Checked
+		})
+		r.Close()
+		if err == nil && (got.Position != sent.Position || got.Bytes != sent.Bytes) {
+			err = fmt.Errorf("received a copy at position %d of %d bytes; the sender said %d of %d bytes",
+				got.Position, got.Bytes, sent.Position, sent.Bytes)
+		}
+		return got, err
+	}},
+}
+
 // TestBackupWhileWriting: a backup of a database held open by its writer
 // (events.Open's lock taken, as by a running server) while events keep being
 // appended holds every event up to the position it reports, exactly as the
 // source has them, the checkpoints and dead letters too, has the source's
 // schema, passes SQLite's full integrity_check and opens as a server's
-// database of its own.
+// database of its own; so does a copy sent to a new process.
 func TestBackupWhileWriting(t *testing.T) {
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) { testBackupWhileWriting(t, way.keepsMode, way.take) })
+	}
+}
+
+func testBackupWhileWriting(t *testing.T, keepsMode bool, take func(ctx context.Context, src, out string) (backup.Result, error)) {
 	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sending"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	src := filepath.Join(dir, "shop.db")
 	store := openStore(t, src)
 	appendOrders(t, store, 0, 3000)
@@ -181,7 +227,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	out := filepath.Join(dir, "backup.db")
-	res, err := backup.Take(context.Background(), src, out)
+	res, err := take(context.Background(), src, out)
 	after := written.Load()
 	close(stop)
 	wg.Wait()
@@ -194,6 +240,14 @@ func TestBackupWhileWriting(t *testing.T) {
 	default:
 	}
 	t.Logf("backup: %d bytes, position %d; %d events appended beside it", res.Bytes, res.Position, after)
+	// Before anything opens the copy (a reader of a copy in WAL mode, as
+	// one sent is, makes its -wal and -shm files).
+	if names := dirEntries(t, dir); len(names) != 6 { // shop.db, -wal, -shm, .lock, backup.db, sending
+		t.Errorf("directory after the backup holds %v, want the source's files, backup.db and sending", names)
+	}
+	if names := dirEntries(t, filepath.Join(dir, "sending")); len(names) != 0 {
+		t.Errorf("the sender's directory holds %v after the copy was received", names)
+	}
 	if res.Position < 3300 {
 		t.Errorf("backup holds position %d; the store was past 3300 when it started", res.Position)
 	}
@@ -205,14 +259,11 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Errorf("backup reports %d bytes, the file has %d", res.Bytes, fi.Size())
 	}
 	srcInfo, _ := os.Stat(src)
-	if fi.Mode().Perm() != srcInfo.Mode().Perm() {
+	if keepsMode && fi.Mode().Perm() != srcInfo.Mode().Perm() {
 		t.Errorf("backup mode %v, want the source's %v", fi.Mode().Perm(), srcInfo.Mode().Perm())
 	}
 	if !reflect.DeepEqual(schema(t, out), schema(t, src)) {
 		t.Errorf("backup schema differs from the source's:\n%v\n%v", schema(t, out), schema(t, src))
-	}
-	if names := dirEntries(t, dir); len(names) != 5 { // shop.db, -wal, -shm, .lock, backup.db
-		t.Errorf("directory after the backup holds %v, want the source's files and backup.db", names)
 	}
 
 	var want []events.Event
@@ -281,8 +332,27 @@ func TestBackupOfStoppedServer(t *testing.T) {
 }
 
 // TestBackupInterrupted: a backup cancelled in the middle of the copy leaves
-// nothing at --out and no temporary file beside it.
+// nothing at --out and no temporary file beside it; nor does a copy for
+// sending, in its directory.
 func TestBackupInterrupted(t *testing.T) {
+	for _, tt := range []struct {
+		name, temporary string // temporary: in the name of the copy being written
+		take            func(ctx context.Context, src, out string) error
+	}{
+		{"backup", ".backup-", func(ctx context.Context, src, out string) error {
+			_, err := backup.Take(ctx, src, out)
+			return err
+		}},
+		{"for sending", "send-", func(ctx context.Context, src, out string) error {
+			_, err := backup.ForSending(ctx, src, filepath.Dir(out))
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testBackupInterrupted(t, tt.temporary, tt.take) })
+	}
+}
+
+func testBackupInterrupted(t *testing.T, temporary string, take func(ctx context.Context, src, out string) error) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "shop.db")
 	store := openStore(t, src)
@@ -305,14 +375,14 @@ func TestBackupInterrupted(t *testing.T) {
 			ents, _ := os.ReadDir(dir)
 			for _, ent := range ents {
 				name := ent.Name()
-				if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && strings.Contains(name, ".backup-") && fi.Size() > 0 {
+				if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && strings.Contains(name, temporary) && fi.Size() > 0 {
 					cancel()
 				}
 			}
 			time.Sleep(100 * time.Microsecond)
 		}
 	}()
-	_, err := backup.Take(ctx, src, out)
+	err := take(ctx, src, out)
 	if err == nil {
 		t.Fatal("the backup finished before it could be interrupted; make the database larger")
 	}
@@ -434,20 +504,45 @@ func TestReceive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sent bytes.Buffer
+	verdict, err := backup.Send(context.Background(), &sent, res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sent.Bytes(), whole) || !verdict.Checked || verdict.Problem != "" {
+		t.Fatalf("Send wrote %d bytes of %d, verdict %+v; want the copy, checked and passed", sent.Len(), len(whole), verdict)
+	}
+	// A damaged page that SQLite opens: quick_check finds it, the header does not.
+	damaged := slices.Clone(whole)
+	for i := 4096 * 2; i < 4096*3; i++ {
+		damaged[i] ^= 0x5a
+	}
+	given := func(v backup.Verdict) func() (backup.Verdict, bool) {
+		return func() (backup.Verdict, bool) { return v, true }
+	}
+	failed := verdict
+	failed.Problem = "*** in database main *** Page 3: btreeInitPage() returns error code 11"
+	notChecked := backup.Verdict{CRC32C: crc32.Checksum(damaged, crc32.MakeTable(crc32.Castagnoli))}
 	for _, tt := range []struct {
-		name string
-		sent []byte
-		want string // in the error (any of them, |-separated); "" for a copy placed at out
+		name    string
+		sent    []byte
+		verdict func() (backup.Verdict, bool)
+		want    string // in the error (any of them, |-separated); "" for a copy placed at out
 	}{
-		{"whole", whole, ""},
-		{"cut short", whole[:len(whole)/2], "malformed|quick_check"},
-		{"empty", nil, "not an orderflow database"},
-		{"not a database", []byte("<html>proxy error</html>"), "not an orderflow database"},
+		{"whole", whole, nil, ""},
+		{"whole, checked by its sender", whole, given(verdict), ""},
+		{"cut short", whole[:len(whole)/2], nil, "malformed|quick_check"},
+		{"cut short, with the sender's verdict on the whole", whole[:len(whole)/2], given(verdict), "malformed|is not the one sent"},
+		{"damaged on its way", damaged, given(verdict), "is not the one sent"},
+		{"damaged, not checked by its sender", damaged, given(notChecked), "quick_check"},
+		{"failed its sender's check", whole, given(failed), "the sender's check of its copy: *** in database main"},
+		{"empty", nil, nil, "not an orderflow database"},
+		{"not a database", []byte("<html>proxy error</html>"), given(verdict), "not an orderflow database"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "new.db")
-			got, err := backup.Receive(context.Background(), bytes.NewReader(tt.sent), out)
+			got, err := backup.Receive(context.Background(), bytes.NewReader(tt.sent), out, tt.verdict)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -458,7 +553,7 @@ func TestReceive(t *testing.T) {
 				return
 			}
 			if err == nil || !slices.ContainsFunc(strings.Split(tt.want, "|"), func(w string) bool {
-				return strings.Contains(strings.ToLower(err.Error()), w)
+				return strings.Contains(strings.ToLower(err.Error()), strings.ToLower(w))
 			}) {
 				t.Errorf("err = %v, want one that says %q", err, tt.want)
 			}

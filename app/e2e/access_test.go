@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -426,6 +429,12 @@ func TestAccessBackupEndpoint(t *testing.T) {
 		if tt.want == http.StatusOK {
 			if !bytes.HasPrefix(body, []byte("SQLite format 3\x00")) || resp.Header.Get("X-Orderflow-Log-Position") == "" {
 				t.Errorf("%s: %d bytes, log position %q: not an SQLite database with its position", tt.name, len(body), resp.Header.Get("X-Orderflow-Log-Position"))
+			}
+			// The sender's check of the copy and its checksum follow it, in trailers.
+			sum := fmt.Sprintf("%08x", crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+			if check, crc, size := resp.Trailer.Get("X-Orderflow-Copy-Check"), resp.Trailer.Get("X-Orderflow-Copy-Crc32c"),
+				resp.Header.Get("X-Orderflow-Copy-Bytes"); check != "ok" || crc != sum || size != strconv.Itoa(len(body)) {
+				t.Errorf("%s: the copy's check %q, checksum %q, size %q; want ok, %s (the body's), %d", tt.name, check, crc, size, sum, len(body))
 			}
 		}
 	}
