@@ -52,6 +52,9 @@ type App struct {
 	shutdownErr     error
 	// backupBusy is set while /admin/backup sends a backup.
 	backupBusy atomic.Bool
+	// seedSynced is done once a database received with --seed-from is on
+	// disk (Shutdown waits for it: a stop before would discard it).
+	seedSynced sync.WaitGroup
 }
 
 // Start opens the database, starts every component and serves HTTP. It
@@ -78,9 +81,19 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ln, err = listen(cfg.Addr); err != nil {
 		return nil, err
 	}
-	seeded, err := seed(ctx, cfg, a.log)
+	seeded, synced, err := seed(ctx, cfg, a.log)
 	if err != nil {
 		return nil, err
+	}
+	if synced != nil {
+		a.seedSynced.Go(func() {
+			start := time.Now()
+			if err := synced(); err != nil {
+				a.log.Error("the database received from a running process could not be written to disk; it will be discarded at the next start", "db", cfg.DBPath, "err", err)
+				return
+			}
+			a.log.Info("the database received from a running process is on disk", "db", cfg.DBPath, "took", time.Since(start).Round(time.Millisecond))
+		})
 	}
 	if a.db, err = openLog(ctx, cfg, seeded, a.log); err != nil {
 		return nil, err
@@ -283,6 +296,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.db != nil {
 			errs = append(errs, a.db.Close())
 		}
+		a.seedSynced.Wait()
 		a.shutdownErr = errors.Join(errs...)
 	})
 	return a.shutdownErr

@@ -112,52 +112,64 @@ func checkSeedFrom(s string) error {
 }
 
 // seed, with --seed-from, fills an absent --db with a backup of a running
-// process's database, checked (quick_check) on its way in: seeded says so.
-// A --db that exists is started on as it is.
-func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, err error) {
+// process's database, checked (quick_check, by the sender or on its way
+// in): seeded says so. It is linked in before it is all on disk, so that
+// the process starts on it while the disk writes it: synced flushes it,
+// and the process runs it beside its start. Until it has, a marker beside
+// --db says so (backup.ReceiveEarly); a --db found with that marker, after
+// a crash or a power cut before the copy was on disk, is discarded and
+// fetched again (or, without --seed-from, filled from the topics as a new
+// member's is). Any other --db that exists is started on as it is.
+func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, synced func() error, err error) {
+	if discarded, err := backup.Discard(cfg.DBPath); err != nil {
+		return false, nil, fmt.Errorf("discard %s, received before it stopped and not all on disk then: %w", cfg.DBPath, err)
+	} else if discarded {
+		log.Warn("the database was received from a running process and was not all on disk when this process stopped: it was discarded, as a cache of the topics it is",
+			"db", cfg.DBPath)
+	}
 	if cfg.SeedFrom == "" {
-		return false, nil
+		return false, nil, nil
 	}
 	if _, err := os.Lstat(cfg.DBPath); err == nil {
 		log.Info("--seed-from: the database exists, the process starts on it", "db", cfg.DBPath)
-		return false, nil
+		return false, nil, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return false, err
+		return false, nil, err
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if _, err := os.Lstat(cfg.DBPath + suffix); err == nil {
-			return false, fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
+			return false, nil, fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
 		}
 	}
 	from := strings.TrimRight(cfg.SeedFrom, "/") + backupPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
 	if err != nil {
-		return false, fmt.Errorf("--seed-from: %w", err)
+		return false, nil, fmt.Errorf("--seed-from: %w", err)
 	}
 	if cfg.AuthSecret != "" {
 		// The process has the deployment's secret: it asks as an admin.
 		token, err := access.Issue([]byte(cfg.AuthSecret), access.Caller{Subject: "seed", Role: access.RoleAdmin}, time.Minute, time.Now())
 		if err != nil {
-			return false, fmt.Errorf("--seed-from: %w", err)
+			return false, nil, fmt.Errorf("--seed-from: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
+		return false, nil, fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
+		return false, nil, fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
 	}
-	res, err := backup.Receive(ctx, resp.Body, cfg.DBPath, func() (backup.Verdict, bool) { return senderVerdict(resp.Trailer) })
+	res, synced, err := backup.ReceiveEarly(ctx, resp.Body, cfg.DBPath, func() (backup.Verdict, bool) { return senderVerdict(resp.Trailer) })
 	if err != nil {
-		return false, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
+		return false, nil, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
 	}
 	log.Info("seeded the database from a running process", "from", cfg.SeedFrom, "db", res.Path,
 		"bytes", res.Bytes, "log_position", res.Position, "took", res.Took.Round(time.Millisecond))
-	return true, nil
+	return true, synced, nil
 }
 
 // senderVerdict reads the sender's word on the copy from the trailers of

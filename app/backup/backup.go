@@ -547,42 +547,136 @@ func Send(ctx context.Context, w io.Writer, path string) (Verdict, error) {
 // checked again; one whose checksum differs, or that failed the sender's
 // check, is refused.
 func Receive(ctx context.Context, r io.Reader, out string, verdict func() (v Verdict, ok bool)) (Result, error) {
+	res, _, err := receive(ctx, r, out, verdict, false)
+	return res, err
+}
+
+// ReceiveEarly receives a copy as Receive does, but links it in at out
+// before it is all on disk, so that a process can start on it while the
+// disk writes it (hundreds of MB take seconds here): sync, which the
+// caller runs meanwhile, flushes it. Until sync returned nil, the file
+// UnsyncedMarker(out) is there, on disk before out was linked in: a
+// database found with it may have lost pages in a power cut, and is to be
+// discarded (Discard) and fetched again. For a copy that is a cache of
+// what the topics hold, as a split process's database is.
+func ReceiveEarly(ctx context.Context, r io.Reader, out string, verdict func() (v Verdict, ok bool)) (res Result, sync func() error, err error) {
+	return receive(ctx, r, out, verdict, true)
+}
+
+// UnsyncedMarker is the file beside a database received early
+// (ReceiveEarly) that says it may not be all on disk yet.
+func UnsyncedMarker(db string) string { return db + ".unsynced" }
+
+// Discard removes a database received early whose sync did not finish
+// (its UnsyncedMarker is there) with its -wal and -shm, then the marker,
+// and says whether it did. A database without the marker is left alone.
+func Discard(db string) (bool, error) {
+	marker := UnsyncedMarker(db)
+	if _, err := os.Lstat(marker); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	for _, suffix := range []string{"-wal", "-shm", ""} {
+		if err := os.Remove(db + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+	}
+	if err := os.Remove(marker); err != nil {
+		return false, err
+	}
+	return true, syncDir(filepath.Dir(db))
+}
+
+func receive(ctx context.Context, r io.Reader, out string, verdict func() (v Verdict, ok bool), early bool) (Result, func() error, error) {
 	start := time.Now()
 	if err := checkOut(out); err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".seed-*")
 	if err != nil {
-		return Result{}, fmt.Errorf("create the temporary copy beside %s: %w", out, err)
+		return Result{}, nil, fmt.Errorf("create the temporary copy beside %s: %w", out, err)
 	}
 	tmpPath := tmp.Name()
 	defer removeCopy(tmpPath)
 	sum := crc32.New(castagnoli)
+	var w io.Writer = struct{ io.Writer }{tmp}
+	if !early {
+		w = newWriteBehind(tmp)
+	}
 	// In pieces of 1 MiB, not io.Copy's 32 KiB: a copy is hundreds of MB.
-	_, err = io.CopyBuffer(io.MultiWriter(newWriteBehind(tmp), sum), r, make([]byte, 1<<20))
+	_, err = io.CopyBuffer(io.MultiWriter(w, sum), r, make([]byte, 1<<20))
 	if err = errors.Join(err, tmp.Close()); err != nil {
-		return Result{}, fmt.Errorf("receive the copy: %w", err)
+		return Result{}, nil, fmt.Errorf("receive the copy: %w", err)
 	}
 	db, err := openCopy(tmpPath)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	err = checkOrderflow(ctx, db, tmpPath)
 	db.Close()
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	checked := false
 	if verdict != nil {
 		if v, ok := verdict(); ok {
 			switch {
 			case v.CRC32C != sum.Sum32():
-				return Result{}, fmt.Errorf("%w: its checksum is %08x, the sender's %08x", ErrAltered, sum.Sum32(), v.CRC32C)
+				return Result{}, nil, fmt.Errorf("%w: its checksum is %08x, the sender's %08x", ErrAltered, sum.Sum32(), v.CRC32C)
 			case v.Checked && v.Problem != "":
-				return Result{}, fmt.Errorf("the sender's check of its copy: %s", v.Problem)
+				return Result{}, nil, fmt.Errorf("the sender's check of its copy: %s", v.Problem)
 			}
 			checked = v.Checked
 		}
 	}
-	return settle(ctx, tmpPath, out, checked, start)
+	if !early {
+		res, err := settle(ctx, tmpPath, out, checked, start)
+		return res, nil, err
+	}
+	return settleEarly(ctx, tmpPath, out, checked, start)
+}
+
+// settleEarly checks the copy at tmpPath (unless its sender did: checked)
+// and gives it its name out before it is synced, once its UnsyncedMarker
+// is on disk; the sync it returns flushes the copy, then removes the marker.
+func settleEarly(ctx context.Context, tmpPath, out string, checked bool, start time.Time) (Result, func() error, error) {
+	pos, err := checkCopy(ctx, tmpPath, checked)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	marker := UnsyncedMarker(out)
+	f, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return Result{}, nil, fmt.Errorf("mark the copy as not yet on disk: %w", err)
+	}
+	f.Close()
+	dir := filepath.Dir(out)
+	// The marker's name on disk before the copy's.
+	if err := syncDir(dir); err != nil {
+		os.Remove(marker)
+		return Result{}, nil, err
+	}
+	if err := place(tmpPath, out); err != nil {
+		os.Remove(marker)
+		return Result{}, nil, err
+	}
+	removeCopy(tmpPath) // now a second name of the copy, when it was linked
+	fi, err := os.Stat(out)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	sync := func() error {
+		if _, err := syncFile(out); err != nil {
+			return err
+		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+		if err := os.Remove(marker); err != nil {
+			return err
+		}
+		return syncDir(dir)
+	}
+	return Result{Path: out, Bytes: fi.Size(), Position: pos, Took: time.Since(start)}, sync, nil
 }

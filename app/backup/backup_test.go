@@ -564,6 +564,63 @@ func TestReceive(t *testing.T) {
 	}
 }
 
+// TestReceiveEarly: a copy received early is at out, complete, before it
+// is synced, with the marker beside it on disk; its sync removes the
+// marker. Discard removes a database with the marker (a crash before the
+// sync) and leaves one without.
+func TestReceiveEarly(t *testing.T) {
+	src := stoppedShop(t, t.TempDir())
+	sent, err := backup.ForSending(context.Background(), src, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(sent.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "new.db")
+	res, sync, err := backup.ReceiveEarly(context.Background(), bytes.NewReader(whole), out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Position != 10 || res.Bytes != int64(len(whole)) {
+		t.Errorf("received %+v, want position 10 and %d bytes", res, len(whole))
+	}
+	if got := dirEntries(t, dir); !reflect.DeepEqual(got, []string{"new.db", "new.db.unsynced"}) {
+		t.Errorf("before its sync the directory holds %v, want the copy and its marker", got)
+	}
+	if err := sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirEntries(t, dir); !reflect.DeepEqual(got, []string{"new.db"}) {
+		t.Errorf("after its sync the directory holds %v, want the copy alone", got)
+	}
+	if discarded, err := backup.Discard(out); discarded || err != nil {
+		t.Errorf("Discard of a copy on disk: %v, %v; want it left alone", discarded, err)
+	}
+	if got := len(readAll(t, openStore(t, out))); got != 10 {
+		t.Errorf("the copy holds %d events, want 10", got)
+	}
+
+	// A process that stopped before the sync: its database, -wal and -shm go with the marker.
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	if _, _, err := backup.ReceiveEarly(context.Background(), bytes.NewReader(whole), crashed, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.WriteFile(crashed+suffix, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if discarded, err := backup.Discard(crashed); !discarded || err != nil {
+		t.Fatalf("Discard of a copy with its marker: %v, %v; want it discarded", discarded, err)
+	}
+	if left := dirEntries(t, filepath.Dir(crashed)); len(left) != 0 {
+		t.Errorf("Discard left %v", left)
+	}
+}
+
 // TestForSending: the copy to send holds the whole log and says its
 // position; a source that is not an orderflow database, or none, leaves
 // nothing in the directory.

@@ -1226,6 +1226,12 @@ func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
 	if log := replicas["api-4"].stderr.String(); !strings.Contains(log, "seeded the database from a running process") {
 		t.Errorf("api-4 did not say it was seeded from api:\n%s", log)
 	}
+	// It starts on the copy while the disk writes it; the marker that says so goes once it is on disk.
+	eventually(t, 30*time.Second, func() (bool, string) {
+		_, err := os.Stat(s.dbPath("api-4") + ".unsynced")
+		return errors.Is(err, os.ErrNotExist) && strings.Contains(replicas["api-4"].stderr.String(), "is on disk"),
+			fmt.Sprintf("api-4's copy not said to be on disk (marker: %v)", err)
+	})
 	for name, p := range replicas {
 		var notReady []string
 		eventually(t, 60*time.Second, func() (bool, string) {

@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"orderflow/app/backup"
+)
+
+// TestSeedDiscardsAnUnsyncedCopy: a --db received with --seed-from whose
+// marker says it was not all on disk when the process stopped is
+// discarded at the next start (with its -wal and -shm) and fetched again,
+// or, without --seed-from, left for the topics to fill; a --db without the
+// marker is started on as it is, whatever --seed-from says.
+func TestSeedDiscardsAnUnsyncedCopy(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var fetches atomic.Int32
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		http.Error(w, "no backup here", http.StatusServiceUnavailable)
+	}))
+	defer peer.Close()
+	for _, tt := range []struct {
+		name        string
+		marker      bool
+		seedFrom    string
+		wantErr     bool // the fetch fails: the peer has none
+		wantDB      bool // --db is still there
+		wantFetches int32
+	}{
+		{"marker, no --seed-from", true, "", false, false, 0},
+		{"marker, --seed-from", true, peer.URL, true, false, 1},
+		{"no marker, --seed-from", false, peer.URL, false, true, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fetches.Store(0)
+			db := filepath.Join(t.TempDir(), "of.db")
+			files := []string{db, db + "-wal", db + "-shm"}
+			if tt.marker {
+				files = append(files, backup.UnsyncedMarker(db))
+			}
+			for _, f := range files {
+				if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			seeded, synced, err := seed(context.Background(), Config{DBPath: db, SeedFrom: tt.seedFrom}, log)
+			if seeded || synced != nil || (err != nil) != tt.wantErr {
+				t.Errorf("seed: %v, sync %v, %v; want not seeded, error %v", seeded, synced != nil, err, tt.wantErr)
+			}
+			for _, f := range files {
+				if _, err := os.Stat(f); (err == nil) != tt.wantDB {
+					t.Errorf("%s there: %v, want %v", filepath.Base(f), err == nil, tt.wantDB)
+				}
+			}
+			if n := fetches.Load(); n != tt.wantFetches {
+				t.Errorf("fetched %d times, want %d", n, tt.wantFetches)
+			}
+		})
+	}
+}
