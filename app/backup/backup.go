@@ -90,7 +90,7 @@ func Take(ctx context.Context, src, out string) (Result, error) {
 		return Result{}, err
 	}
 	defer removeCopy(tmpPath) // whatever happens, the temporary name goes
-	return settle(ctx, tmpPath, out, false, start)
+	return settle(ctx, tmpPath, out, start)
 }
 
 // ForSending takes a copy of the orderflow database at src into a new file
@@ -99,9 +99,9 @@ func Take(ctx context.Context, src, out string) (Result, error) {
 // read transaction of the source began, made the faster way, since the
 // new process waits for it: page by page with SQLite's online backup API,
 // inside that read transaction (see copyPages). Its copy is not checked,
-// synced or given a name of its own: its receiver checks and syncs what
-// reached it (Receive), which also catches what a check here would. The
-// Result's Path is the copy's; the caller removes it.
+// synced or given a name of its own here: Send checks it while sending
+// it, and its receiver syncs what reached it (ReceiveEarly). The Result's
+// Path is the copy's; the caller removes it.
 func ForSending(ctx context.Context, src, dir string) (Result, error) {
 	start := time.Now()
 	path, pos, err := copyPages(ctx, src, dir, "send-*.db")
@@ -283,11 +283,10 @@ func createCopy(dir, pattern string, perm os.FileMode) (string, error) {
 	return tmp.Name(), nil
 }
 
-// settle checks the copy at tmpPath (unless its sender did: checked),
-// syncs it and gives it its name out. The check reads the copy (from the
-// page cache, in CPU) while the sync waits for the disk, so the two run at
-// once.
-func settle(ctx context.Context, tmpPath, out string, checked bool, start time.Time) (Result, error) {
+// settle checks the copy at tmpPath, syncs it and gives it its name out.
+// The check reads the copy (from the page cache, in CPU) while the sync
+// waits for the disk, so the two run at once.
+func settle(ctx context.Context, tmpPath, out string, start time.Time) (Result, error) {
 	var (
 		size    int64
 		syncErr error
@@ -297,7 +296,7 @@ func settle(ctx context.Context, tmpPath, out string, checked bool, start time.T
 		defer close(synced)
 		size, syncErr = syncFile(tmpPath)
 	}()
-	pos, err := checkCopy(ctx, tmpPath, checked)
+	pos, err := checkCopy(ctx, tmpPath, false)
 	<-synced
 	if err != nil {
 		return Result{}, err
@@ -504,7 +503,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Send writes the copy at path (ForSending's) to w and checks it
 // meanwhile with quick_check: sending hundreds of MB and checking them
 // take about as long, and the receiver then need not check them again
-// (Receive). The verdict is what the receiver should be told once the
+// (ReceiveEarly). The verdict is what the receiver should be told once the
 // last byte is sent; err says the copy could not be sent whole.
 func Send(ctx context.Context, w io.Writer, path string) (Verdict, error) {
 	f, err := os.Open(path)
@@ -535,32 +534,64 @@ func Send(ctx context.Context, w io.Writer, path string) (Verdict, error) {
 	return v, nil
 }
 
-// Receive writes a copy read from r (a backup another process serves, see
-// `--seed-from`) to out, which must not exist, as Take writes its own: to
-// a temporary file beside out, checked (an orderflow database that passes
-// quick_check), synced, and only then linked in at out. A copy cut short
-// or not a database leaves nothing at out.
+// ReceiveEarly writes a copy read from r (a backup another process serves,
+// see `--seed-from`) to out, which must not exist: to a temporary file
+// beside out, checked (an orderflow database that passes quick_check),
+// and only then linked in at out. A copy cut short or not a database
+// leaves nothing at out.
 //
 // verdict, when not nil, is called once r is read to its end, for the
 // sender's word on the copy (Send): ok is false when the sender gave none.
 // A copy its sender checked, received with the checksum it sent, is not
 // checked again; one whose checksum differs, or that failed the sender's
 // check, is refused.
-func Receive(ctx context.Context, r io.Reader, out string, verdict func() (v Verdict, ok bool)) (Result, error) {
-	res, _, err := receive(ctx, r, out, verdict, false)
-	return res, err
-}
-
-// ReceiveEarly receives a copy as Receive does, but links it in at out
-// before it is all on disk, so that a process can start on it while the
-// disk writes it (hundreds of MB take seconds here): sync, which the
-// caller runs meanwhile, flushes it. Until sync returned nil, the file
+//
+// The copy is linked in before it is all on disk, so that a process can
+// start on it while the disk writes it: sync, which the caller runs
+// meanwhile, flushes it. Until sync returned nil, the file
 // UnsyncedMarker(out) is there, on disk before out was linked in: a
 // database found with it may have lost pages in a power cut, and is to be
 // discarded (Discard) and fetched again. For a copy that is a cache of
 // what the topics hold, as a split process's database is.
 func ReceiveEarly(ctx context.Context, r io.Reader, out string, verdict func() (v Verdict, ok bool)) (res Result, sync func() error, err error) {
-	return receive(ctx, r, out, verdict, true)
+	start := time.Now()
+	if err := checkOut(out); err != nil {
+		return Result{}, nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".seed-*")
+	if err != nil {
+		return Result{}, nil, fmt.Errorf("create the temporary copy beside %s: %w", out, err)
+	}
+	tmpPath := tmp.Name()
+	defer removeCopy(tmpPath)
+	sum := crc32.New(castagnoli)
+	// In pieces of 1 MiB, not io.Copy's 32 KiB: a copy is hundreds of MB.
+	_, err = io.CopyBuffer(io.MultiWriter(struct{ io.Writer }{tmp}, sum), r, make([]byte, 1<<20))
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		return Result{}, nil, fmt.Errorf("receive the copy: %w", err)
+	}
+	db, err := openCopy(tmpPath)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	err = checkOrderflow(ctx, db, tmpPath)
+	db.Close()
+	if err != nil {
+		return Result{}, nil, err
+	}
+	checked := false
+	if verdict != nil {
+		if v, ok := verdict(); ok {
+			switch {
+			case v.CRC32C != sum.Sum32():
+				return Result{}, nil, fmt.Errorf("%w: its checksum is %08x, the sender's %08x", ErrAltered, sum.Sum32(), v.CRC32C)
+			case v.Checked && v.Problem != "":
+				return Result{}, nil, fmt.Errorf("the sender's check of its copy: %s", v.Problem)
+			}
+			checked = v.Checked
+		}
+	}
+	return settleEarly(ctx, tmpPath, out, checked, start)
 }
 
 // UnsyncedMarker is the file beside a database received early
@@ -586,55 +617,6 @@ func Discard(db string) (bool, error) {
 		return false, err
 	}
 	return true, syncDir(filepath.Dir(db))
-}
-
-func receive(ctx context.Context, r io.Reader, out string, verdict func() (v Verdict, ok bool), early bool) (Result, func() error, error) {
-	start := time.Now()
-	if err := checkOut(out); err != nil {
-		return Result{}, nil, err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".seed-*")
-	if err != nil {
-		return Result{}, nil, fmt.Errorf("create the temporary copy beside %s: %w", out, err)
-	}
-	tmpPath := tmp.Name()
-	defer removeCopy(tmpPath)
-	sum := crc32.New(castagnoli)
-	var w io.Writer = struct{ io.Writer }{tmp}
-	if !early {
-		w = newWriteBehind(tmp)
-	}
-	// In pieces of 1 MiB, not io.Copy's 32 KiB: a copy is hundreds of MB.
-	_, err = io.CopyBuffer(io.MultiWriter(w, sum), r, make([]byte, 1<<20))
-	if err = errors.Join(err, tmp.Close()); err != nil {
-		return Result{}, nil, fmt.Errorf("receive the copy: %w", err)
-	}
-	db, err := openCopy(tmpPath)
-	if err != nil {
-		return Result{}, nil, err
-	}
-	err = checkOrderflow(ctx, db, tmpPath)
-	db.Close()
-	if err != nil {
-		return Result{}, nil, err
-	}
-	checked := false
-	if verdict != nil {
-		if v, ok := verdict(); ok {
-			switch {
-			case v.CRC32C != sum.Sum32():
-				return Result{}, nil, fmt.Errorf("%w: its checksum is %08x, the sender's %08x", ErrAltered, sum.Sum32(), v.CRC32C)
-			case v.Checked && v.Problem != "":
-				return Result{}, nil, fmt.Errorf("the sender's check of its copy: %s", v.Problem)
-			}
-			checked = v.Checked
-		}
-	}
-	if !early {
-		res, err := settle(ctx, tmpPath, out, checked, start)
-		return res, nil, err
-	}
-	return settleEarly(ctx, tmpPath, out, checked, start)
 }
 
 // settleEarly checks the copy at tmpPath (unless its sender did: checked)

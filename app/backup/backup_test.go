@@ -136,7 +136,7 @@ func dirEntries(t *testing.T, dir string) []string {
 
 // ways are the two ways a copy is taken: `orderflow backup` (Take), and
 // a copy sent to a new process (ForSending) as that process receives it
-// (Receive), which must report the position the sender read.
+// (ReceiveEarly), which must report the position the sender read.
 var ways = []struct {
 	name      string
 	keepsMode bool // the copy has the source's permissions (a receiver makes its own)
@@ -156,7 +156,7 @@ var ways = []struct {
 			verdict <- v
 			w.CloseWithError(err)
 		}()
-		got, err := backup.Receive(ctx, r, out, func() (backup.Verdict, bool) {
+		got, err := receive(ctx, r, out, func() (backup.Verdict, bool) {
 			v := <-verdict
 			return v, v.Checked
 		})
@@ -542,7 +542,7 @@ func TestReceive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "new.db")
-			got, err := backup.Receive(context.Background(), bytes.NewReader(tt.sent), out, tt.verdict)
+			got, err := receive(context.Background(), bytes.NewReader(tt.sent), out, tt.verdict)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -562,6 +562,15 @@ func TestReceive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// receive receives a copy as --seed-from does (ReceiveEarly) and syncs it.
+func receive(ctx context.Context, r io.Reader, out string, verdict func() (backup.Verdict, bool)) (backup.Result, error) {
+	res, sync, err := backup.ReceiveEarly(ctx, r, out, verdict)
+	if err != nil {
+		return res, err
+	}
+	return res, sync()
 }
 
 // TestReceiveEarly: a copy received early is at out, complete, before it
