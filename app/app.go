@@ -81,8 +81,15 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ln, err = listen(cfg.Addr); err != nil {
 		return nil, err
 	}
+	// The database's lock first: seeding writes, or discards, the file
+	// the log then opens, and no other process may take it in between.
+	lock, err := events.TakeLock(cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
 	seeded, synced, err := seed(ctx, cfg, a.log)
 	if err != nil {
+		lock.Release()
 		return nil, err
 	}
 	if synced != nil {
@@ -95,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.log.Info("the database received from a running process is on disk", "db", cfg.DBPath, "took", time.Since(start).Round(time.Millisecond))
 		})
 	}
-	if a.db, err = openLog(ctx, cfg, seeded, a.log); err != nil {
+	if a.db, err = openLog(ctx, cfg, seeded, lock, a.log); err != nil {
 		return nil, err
 	}
 	a.store = events.NewStore(a.db)

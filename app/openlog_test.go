@@ -74,7 +74,7 @@ func TestAMemberWithUnpublishedDecisionsStartsOverFromTheTopics(t *testing.T) {
 			if c.split {
 				cfg.Transport, cfg.Contexts = TransportKafka, c.contexts
 			}
-			db, err = openLog(ctx, cfg, false, slog.New(slog.DiscardHandler))
+			db, err = openLog(ctx, cfg, false, nil, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

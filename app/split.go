@@ -53,11 +53,12 @@ type kafkaBus struct {
 // member's is.
 //
 // checked says the file was checked with quick_check just before (a backup
-// received with --seed-from), so opening it skips that check.
-func openLog(ctx context.Context, cfg Config, checked bool, log *slog.Logger) (*events.DB, error) {
+// received with --seed-from), so opening it skips that check. lock is the
+// database's lock, taken before; the log keeps it.
+func openLog(ctx context.Context, cfg Config, checked bool, lock *events.Lock, log *slog.Logger) (*events.DB, error) {
 	opts := events.Options{Durability: cfg.Durability, Migrate: migrations.Apply}
 	first := opts
-	first.Checked = checked
+	first.Checked, first.Lock = checked, lock
 	db, err := events.Open(ctx, cfg.DBPath, first)
 	if err != nil || !cfg.Split() {
 		return db, err

@@ -25,6 +25,9 @@ type Options struct {
 	// (a backup received and checked to start on): Open skips its own,
 	// about half a second per 600 MB.
 	Checked bool
+	// Lock, when set, is the database's lock, taken before (TakeLock): Open
+	// keeps it, or releases it when it fails.
+	Lock *Lock
 }
 
 // DB is one SQLite database file with exactly one writer. All writes go
@@ -96,6 +99,15 @@ const writerCacheKiB = 64 << 10
 
 // Open opens (creating if needed) the database at path in WAL mode.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	var lock *os.File
+	if opts.Lock != nil {
+		lock = opts.Lock.f
+	}
+	defer func() {
+		if lock != nil {
+			lock.Close() // Open failed: let go of the database
+		}
+	}()
 	if opts.Durability == "" {
 		opts.Durability = DurabilityFull
 	}
@@ -105,15 +117,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	lock, err := lockFile(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if lock != nil {
-			lock.Close() // Open failed: let go of the database
+	if lock == nil {
+		l, err := lockFile(path)
+		if err != nil {
+			return nil, err
 		}
-	}()
+		lock = l
+	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", string(opts.Durability))

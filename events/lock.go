@@ -13,6 +13,25 @@ import (
 // ErrLocked says another process holds the database for writing.
 var ErrLocked = errors.New("the database is held for writing by another orderflow process")
 
+// Lock is a database's lock taken before Open, for a process that prepares
+// the file before it opens it (a copy received with --seed-from, a copy
+// discarded): it hands the lock to Open (Options.Lock), so no other
+// process takes the database in between.
+type Lock struct{ f *os.File }
+
+// TakeLock takes the lock Open takes (see lockFile): ErrLocked when
+// another process holds the database.
+func TakeLock(path string) (*Lock, error) {
+	f, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release lets go of a lock that was not handed to Open.
+func (l *Lock) Release() error { return l.f.Close() }
+
 // lockFile takes an exclusive advisory lock on the database for as long as
 // it is open. There is one writer per database, and only one process may be
 // it: a second server or an offline replay on the same file would break the

@@ -270,6 +270,47 @@ func TestASecondWriterOfTheSameFileIsRefused(t *testing.T) {
 	}
 }
 
+// TestALockTakenBeforeOpen: a lock taken before Open (TakeLock, as a
+// process seeding its database does) refuses another writer from the
+// start, is kept by the Open it is handed to, and is released by an Open
+// that fails.
+func TestALockTakenBeforeOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "of.db")
+	lock, err := events.TakeLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.TakeLock(path); !errors.Is(err, events.ErrLocked) {
+		t.Fatalf("a second TakeLock = %v, want ErrLocked", err)
+	}
+	if _, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply}); !errors.Is(err, events.ErrLocked) {
+		t.Fatalf("Open without the lock = %v, want ErrLocked", err)
+	}
+	db, err := events.Open(ctx, path, events.Options{Migrate: migrations.Apply, Lock: lock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.TakeLock(path); !errors.Is(err, events.ErrLocked) {
+		t.Fatalf("TakeLock while the database is open = %v, want ErrLocked", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lock, err = events.TakeLock(path)
+	if err != nil {
+		t.Fatalf("TakeLock after Close: %v", err)
+	}
+	if _, err := events.Open(ctx, path, events.Options{Durability: "sometimes", Lock: lock}); err == nil {
+		t.Fatal("Open with durability sometimes succeeded")
+	}
+	again, err := events.TakeLock(path)
+	if err != nil {
+		t.Fatalf("TakeLock after a failed Open: %v, want the lock released", err)
+	}
+	again.Release()
+}
+
 // TestASecondWriterThroughASymlinkIsRefused: the lock is the database's,
 // not its name's: the same file reached through a symlink of the file, of
 // its directory, or through a symlink made before the file existed is
