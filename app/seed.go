@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +58,7 @@ func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 			return
 		}
 		defer a.backupBusy.Store(false)
-		dir, err := os.MkdirTemp(filepath.Dir(a.cfg.DBPath), "."+filepath.Base(a.cfg.DBPath)+".serve-")
+		dir, err := backup.SendingDir(a.cfg.DBPath)
 		if err != nil {
 			a.log.Error("backup for a caller: no room beside the database", "err", err)
 			http.Error(w, "could not take a backup: "+err.Error(), http.StatusServiceUnavailable)
@@ -119,8 +118,14 @@ func checkSeedFrom(s string) error {
 // --db says so (backup.ReceiveEarly); a --db found with that marker, after
 // a crash or a power cut before the copy was on disk, is discarded and
 // fetched again (or, without --seed-from, filled from the topics as a new
-// member's is). Any other --db that exists is started on as it is.
+// member's is). Any other --db that exists is started on as it is. The
+// copies an earlier process was sending or receiving beside --db when it
+// stopped are removed. seed runs holding the database's lock.
 func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, synced func() error, err error) {
+	if left, err := backup.RemoveLeftovers(cfg.DBPath); len(left) > 0 || err != nil {
+		log.Warn("removed the copies an earlier process was sending or receiving beside the database when it stopped",
+			"db", cfg.DBPath, "removed", left, "err", err)
+	}
 	if discarded, err := backup.Discard(cfg.DBPath); err != nil {
 		return false, nil, fmt.Errorf("discard %s, received before it stopped and not all on disk then: %w", cfg.DBPath, err)
 	} else if discarded {

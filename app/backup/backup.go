@@ -558,7 +558,7 @@ func ReceiveEarly(ctx context.Context, r io.Reader, out string, verdict func() (
 	if err := checkOut(out); err != nil {
 		return Result{}, nil, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".seed-*")
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+receivingSuffix+"*")
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("create the temporary copy beside %s: %w", out, err)
 	}
@@ -592,6 +592,47 @@ func ReceiveEarly(ctx context.Context, r io.Reader, out string, verdict func() (
 		}
 	}
 	return settleEarly(ctx, tmpPath, out, checked, start)
+}
+
+// SendingDir makes the directory beside the database at db that a copy to
+// be sent is written into (ForSending); the caller removes it.
+func SendingDir(db string) (string, error) {
+	return os.MkdirTemp(filepath.Dir(db), "."+filepath.Base(db)+sendingSuffix)
+}
+
+// The names, after "." and the database's, of what a copy being sent
+// (SendingDir) or received (ReceiveEarly) is written into beside it.
+const (
+	sendingSuffix   = ".serve-"
+	receivingSuffix = ".seed-"
+)
+
+// RemoveLeftovers removes what a process killed while it sent a copy of
+// the database at db (SendingDir) or received one for it (ReceiveEarly)
+// left beside it, hundreds of MB each, and returns their names. Only the
+// holder of the database's lock may call it: a copy in progress looks the
+// same.
+func RemoveLeftovers(db string) ([]string, error) {
+	dir := filepath.Dir(db)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, ent := range ents {
+		name := ent.Name()
+		prefix := "." + filepath.Base(db)
+		if !strings.HasPrefix(name, prefix+sendingSuffix) && !strings.HasPrefix(name, prefix+receivingSuffix) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, name)
+	}
+	return removed, errors.Join(errs...)
 }
 
 // UnsyncedMarker is the file beside a database received early

@@ -630,6 +630,47 @@ func TestReceiveEarly(t *testing.T) {
 	}
 }
 
+// TestRemoveLeftovers: what a process killed while it sent or received a
+// copy of its database left beside it goes; nothing else does.
+func TestRemoveLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "of.db")
+	sending, err := backup.SendingDir(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{ // name: a leftover
+		"of.db": false, "of.db-wal": false, "of.db.lock": false, "of.db.unsynced": false,
+		".of.db.seed-123": true, ".of.db.seed-123-wal": true,
+		".other.db.seed-9": false, ".of.db.backup-5": false, "notes.txt": false,
+	}
+	for name := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(sending, "send-1.db"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := backup.RemoveLeftovers(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".of.db.seed-123", ".of.db.seed-123-wal", filepath.Base(sending)}
+	if !reflect.DeepEqual(sorted(removed), sorted(want)) {
+		t.Errorf("removed %v, want %v", removed, want)
+	}
+	var kept []string
+	for name, leftover := range files {
+		if !leftover {
+			kept = append(kept, name)
+		}
+	}
+	if got := dirEntries(t, dir); !reflect.DeepEqual(sorted(got), sorted(kept)) {
+		t.Errorf("left %v, want %v", got, kept)
+	}
+}
+
 // TestForSending: the copy to send holds the whole log and says its
 // position; a source that is not an orderflow database, or none, leaves
 // nothing in the directory.
