@@ -24,26 +24,34 @@ var ErrDamaged = errors.New("the database file is damaged; orderflow will not st
 // Measured on a log of one million events (426 MB, in the page cache):
 // quick_check 0.6 s, integrity_check 2.5 s.
 func checkIntegrity(ctx context.Context, db *sql.DB, path string) error {
-	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(10)")
+	problems, err := QuickCheck(ctx, db)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrDamaged, path, err)
-	}
-	defer rows.Close()
-	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrDamaged, path, err)
-		}
-		if line != "ok" {
-			problems = append(problems, line)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrDamaged, path, err)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s: %s", ErrDamaged, path, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// QuickCheck runs PRAGMA quick_check on the database db is a connection
+// to and returns what it found (at most 10 problems; none when the file
+// passed); err says the check could not run. Open checks its file with it,
+// and a backup its copy.
+func QuickCheck(ctx context.Context, db *sql.DB) (problems []string, err error) {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(10)")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	return problems, rows.Err()
 }

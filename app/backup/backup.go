@@ -399,27 +399,11 @@ func checkCopy(ctx context.Context, path string, checked bool) (int64, error) {
 	return pos, nil
 }
 
-// quickCheck runs PRAGMA quick_check: ErrCorrupt with what it found.
+// quickCheck runs PRAGMA quick_check (events.QuickCheck): ErrCorrupt with
+// what it found.
 func quickCheck(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(10)")
+	problems, err := events.QuickCheck(ctx, db)
 	if err != nil {
-		return fmt.Errorf("check the copy: %w", err)
-	}
-	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			rows.Close()
-			return fmt.Errorf("check the copy: %w", err)
-		}
-		if line != "ok" {
-			problems = append(problems, line)
-		}
-	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("check the copy: %w", err)
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("check the copy: %w", err)
 	}
 	if len(problems) > 0 {
@@ -566,7 +550,7 @@ func ReceiveEarly(ctx context.Context, r io.Reader, out string, verdict func() (
 	defer removeCopy(tmpPath)
 	sum := crc32.New(castagnoli)
 	// In pieces of 1 MiB, not io.Copy's 32 KiB: a copy is hundreds of MB.
-	_, err = io.CopyBuffer(io.MultiWriter(struct{ io.Writer }{tmp}, sum), r, make([]byte, 1<<20))
+	_, err = io.CopyBuffer(io.MultiWriter(tmp, sum), r, make([]byte, 1<<20))
 	if err = errors.Join(err, tmp.Close()); err != nil {
 		return Result{}, nil, fmt.Errorf("receive the copy: %w", err)
 	}
