@@ -55,6 +55,12 @@ type App struct {
 	// seedSynced is done once a database received with --seed-from is on
 	// disk (Shutdown waits for it: a stop before would discard it).
 	seedSynced sync.WaitGroup
+	// self is the address this process says it serves at on the members
+	// topic, split into services ("" with --advertise-url none); the
+	// announcer says it there while the process runs (nil when nothing
+	// is said).
+	self      string
+	announcer *announcer
 }
 
 // Start opens the database, starts every component and serves HTTP. It
@@ -87,7 +93,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	seeded, synced, err := seed(ctx, cfg, a.log)
+	if cfg.Split() {
+		a.self = advertisedURL(cfg, a.ln)
+	}
+	seeded, synced, err := seed(ctx, cfg, a.self, a.log)
 	if err != nil {
 		lock.Release()
 		return nil, err
@@ -135,6 +144,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if err := a.serveHTTP(api, views, feed, reg); err != nil {
 		return nil, err
+	}
+	if cfg.Split() {
+		ready := newReadiness(cfg.StallAfter, time.Now)
+		isReady := func(ctx context.Context) bool { return a.notReady(ctx, ready) == "" }
+		if a.announcer, err = startAnnouncing(cfg, a.self, isReady, a.log); err != nil {
+			return nil, err
+		}
 	}
 	a.log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability),
 		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","))
@@ -276,6 +292,9 @@ func (a *App) URL() string {
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
 		var errs []error
+		// Withdraw the word first: no new member starts a copy of a
+		// process that is stopping.
+		a.announcer.close()
 		switch {
 		case a.http != nil: // serving: Serve returns once Shutdown closed the listener
 			errs = append(errs, a.http.Shutdown(ctx))

@@ -65,11 +65,18 @@ type Config struct {
 	// HS256 token signed with it (see graph/access). Empty serves everyone
 	// as admin, for development.
 	AuthSecret string
-	// SeedFrom, split into services, is the address of a running process
-	// of the same contexts whose database an absent --db starts as a copy
-	// of (GET /admin/backup), so that the new process copies only what the
-	// topics hold beyond it.
+	// SeedFrom, split into services, is where an absent --db comes from:
+	// the address of a running process of the same contexts whose
+	// database it starts as a copy of (GET /admin/backup), so that the new
+	// process copies only what the topics hold beyond it; "auto" (the
+	// default) for such a process found on the members topic, when one
+	// is; "none" or "" to copy the topics from their beginning.
 	SeedFrom string
+	// AdvertiseURL, split into services, is the address other processes
+	// reach this one at, said on the members topic for new members to
+	// seed from: "" for this server's own (with the machine's host name
+	// when it listens on every interface), "none" to say nothing.
+	AdvertiseURL string
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
 
@@ -132,6 +139,7 @@ func DefaultConfig() Config {
 		WriteTimeout:       60 * time.Second,
 		IdleTimeout:        2 * time.Minute,
 		Transport:          TransportInproc,
+		SeedFrom:           seedAuto,
 		KafkaPartitions:    12,
 		KafkaFetchLinger:   10 * time.Millisecond,
 		Contexts:           commands.Contexts(),
@@ -207,7 +215,11 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&cfg.AuthSecret, "auth-secret", cfg.AuthSecret,
 		"turns access control on: requests need a JWT signed with this secret, at least 32 bytes (env ORDERFLOW_AUTH_SECRET)")
 	fs.StringVar(&cfg.SeedFrom, "seed-from", cfg.SeedFrom,
-		"split: when --db does not exist, start it as a backup of the process at this address (http://host:port) of the same contexts (env ORDERFLOW_SEED_FROM)")
+		"split: when --db does not exist, start it as a backup of the process at this address (http://host:port) of the same contexts; "+
+			"auto: of such a process found on the members topic, when one is; none: copy the topics from their beginning (env ORDERFLOW_SEED_FROM)")
+	fs.StringVar(&cfg.AdvertiseURL, "advertise-url", cfg.AdvertiseURL,
+		"split: the address (http://host:port) other processes reach this one at, said on the members topic for new members to start from a copy of its database; "+
+			"empty: this server's own --addr; none: say nothing (env ORDERFLOW_ADVERTISE_URL)")
 	fs.Var(&cfg.Durability, "durability",
 		"full: no acknowledged write lost even on power loss; normal: faster, lost only on power loss (env ORDERFLOW_DURABILITY)")
 
@@ -307,7 +319,7 @@ func (c Config) Validate() error {
 	case c.CDCPG != "" && c.Split():
 		return errors.New("--cdc-pg runs in one process: split into services, the catalog and customers decide in Kafka transactions, " +
 			"as any number of members; run `orderflow cdc` against a one-process database instead")
-	case c.SeedFrom != "" && !c.Split():
+	case c.SeedFrom != "" && c.SeedFrom != seedAuto && c.SeedFrom != seedNone && !c.Split():
 		return errors.New("--seed-from needs --transport kafka: one process's database is the shop itself, and a copy of it would be a second shop")
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
@@ -315,10 +327,13 @@ func (c Config) Validate() error {
 	if err := commands.CheckContexts(c.Contexts); err != nil {
 		return fmt.Errorf("--contexts: %w", err)
 	}
-	if c.SeedFrom != "" {
+	if c.SeedFrom != "" && c.SeedFrom != seedAuto && c.SeedFrom != seedNone {
 		if err := checkSeedFrom(c.SeedFrom); err != nil {
 			return err
 		}
+	}
+	if err := checkAdvertiseURL(c.AdvertiseURL); err != nil {
+		return err
 	}
 	if c.CDCPG != "" {
 		return c.CDCSource.Validate()

@@ -112,6 +112,12 @@ func TestTransportFlags(t *testing.T) {
 		{[]string{"--seed-from", "http://api-1:8080"}, nil, false, "", "", "--seed-from needs --transport kafka"},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--seed-from", "api-1:8080"}, nil, false, "", "", "--seed-from must be the http:// or https:// address"},
 		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--seed-from", "ftp://api-1"}, nil, false, "", "", "--seed-from must be"},
+		// auto is the default, and means nothing in one process; none turns seeding off.
+		{[]string{"--seed-from", "auto"}, nil, false, "", all, ""},
+		{[]string{"--seed-from", "none"}, nil, false, "", all, ""},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--seed-from", "none", "--advertise-url", "https://api-1.shop.internal:8443"}, nil, true, "k:1", all, ""},
+		{nil, map[string]string{"ORDERFLOW_TRANSPORT": "kafka", "ORDERFLOW_KAFKA_BROKERS": "k:1", "ORDERFLOW_ADVERTISE_URL": "none"}, true, "k:1", all, ""},
+		{[]string{"--transport", "kafka", "--kafka-brokers", "k:1", "--advertise-url", "api-1:8080"}, nil, false, "", "", "--advertise-url must be the http:// or https:// address"},
 	} {
 		cfg, err := ParseFlags("orderflow serve", tt.args, func(k string) string { return tt.env[k] })
 		if tt.wantErr != "" {

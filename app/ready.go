@@ -75,28 +75,33 @@ func report(stalled []string) string {
 // --stall-after, and none of readinessProblems.
 func (a *App) readyz(ready *readiness) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := a.db.Reader().PingContext(r.Context()); err != nil {
-			http.Error(w, "not ready: database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		var readers []readerPosition
-		for _, s := range a.pipeline.stats() {
-			readers = append(readers, readerPosition{"reaction " + s.Name, s.Position})
-		}
-		for _, s := range a.runner.Statuses() {
-			readers = append(readers, readerPosition{"projection " + s.Name, s.Position})
-		}
-		stalled := ready.stalled(a.db.Head(), readers)
-		if len(stalled) > 0 {
-			http.Error(w, report(stalled), http.StatusServiceUnavailable)
-			return
-		}
-		if problems := a.readinessProblems(r.Context()); len(problems) > 0 {
-			http.Error(w, "not ready: "+strings.Join(problems, "; ")+"\n", http.StatusServiceUnavailable)
+		if why := a.notReady(r.Context(), ready); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte(report(nil)))
 	}
+}
+
+// notReady is why the process is not ready, "" when it is.
+func (a *App) notReady(ctx context.Context, ready *readiness) string {
+	if err := a.db.Reader().PingContext(ctx); err != nil {
+		return "not ready: database unavailable"
+	}
+	var readers []readerPosition
+	for _, s := range a.pipeline.stats() {
+		readers = append(readers, readerPosition{"reaction " + s.Name, s.Position})
+	}
+	for _, s := range a.runner.Statuses() {
+		readers = append(readers, readerPosition{"projection " + s.Name, s.Position})
+	}
+	if stalled := ready.stalled(a.db.Head(), readers); len(stalled) > 0 {
+		return report(stalled)
+	}
+	if problems := a.readinessProblems(ctx); len(problems) > 0 {
+		return "not ready: " + strings.Join(problems, "; ") + "\n"
+	}
+	return ""
 }
 
 // readinessProblems are what keeps the service from being ready besides

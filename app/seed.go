@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +36,11 @@ const (
 	copyCheckHeader    = "X-Orderflow-Copy-Check"
 	copyChecksumHeader = "X-Orderflow-Copy-Crc32c"
 )
+
+// contextsHeader names the contexts of the process that sends a backup:
+// a new member starts only from a copy of a process that runs all of its
+// own (another holds other families, and other read models).
+const contextsHeader = "X-Orderflow-Contexts"
 
 // backupServeTime bounds how long sending one backup may take, beyond
 // the server's --write-timeout.
@@ -76,6 +82,7 @@ func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 		h.Set("Content-Type", "application/vnd.sqlite3")
 		h.Set("X-Orderflow-Log-Position", strconv.FormatInt(res.Position, 10))
 		h.Set("X-Orderflow-Copy-Bytes", strconv.FormatInt(res.Bytes, 10))
+		h.Set(contextsHeader, strings.Join(a.cfg.Contexts, ","))
 		// The copy is checked while it is sent (backup.Send): the verdict
 		// follows it, in trailers (so the body is chunked, without a
 		// Content-Length; a copy cut short misses its last chunk).
@@ -105,23 +112,31 @@ func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 func checkSeedFrom(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--seed-from must be the http:// or https:// address of a running process of the same contexts, not %q", s)
+		return fmt.Errorf("--seed-from must be the http:// or https:// address of a running process of the same contexts, auto or none, not %q", s)
 	}
 	return nil
 }
 
 // seed, with --seed-from, fills an absent --db with a backup of a running
 // process's database, checked (quick_check, by the sender or on its way
-// in): seeded says so. It is linked in before it is all on disk, so that
-// the process starts on it while the disk writes it: synced flushes it,
-// and the process runs it beside its start. Until it has, a marker beside
-// --db says so (backup.ReceiveEarly); a --db found with that marker, after
-// a crash or a power cut before the copy was on disk, is discarded and
-// fetched again (or, without --seed-from, filled from the topics as a new
-// member's is). Any other --db that exists is started on as it is. The
-// copies an earlier process was sending or receiving beside --db when it
-// stopped are removed. seed runs holding the database's lock.
-func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, synced func() error, err error) {
+// in): seeded says so. With an address, from the process there (a failure
+// stops the start); with auto (the default), from a member of the same
+// contexts found on the members topic, the best first (seedSources), or
+// when none answers, from nothing: the process copies the topics, as it
+// does with none, and as a member whose every context keeps a changelog
+// always does (startsFromChangelogs). self is this process's advertised
+// address, never a source.
+//
+// The copy is linked in before it is all on disk, so that the process
+// starts on it while the disk writes it: synced flushes it, and the
+// process runs it beside its start. Until it has, a marker beside --db
+// says so (backup.ReceiveEarly); a --db found with that marker, after a
+// crash or a power cut before the copy was on disk, is discarded and
+// fetched again (or filled from the topics as a new member's is). Any
+// other --db that exists is started on as it is. The copies an earlier
+// process was sending or receiving beside --db when it stopped are
+// removed. seed runs holding the database's lock.
+func seed(ctx context.Context, cfg Config, self string, log *slog.Logger) (seeded bool, synced func() error, err error) {
 	if left, err := backup.RemoveLeftovers(cfg.DBPath); len(left) > 0 || err != nil {
 		log.Warn("removed the copies an earlier process was sending or receiving beside the database when it stopped",
 			"db", cfg.DBPath, "removed", left, "err", err)
@@ -132,11 +147,14 @@ func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, synce
 		log.Warn("the database was received from a running process and was not all on disk when this process stopped: it was discarded, as a cache of the topics it is",
 			"db", cfg.DBPath)
 	}
-	if cfg.SeedFrom == "" {
+	source := cfg.SeedFrom
+	if source == "" || source == seedNone || (source == seedAuto && !cfg.Split()) {
 		return false, nil, nil
 	}
 	if _, err := os.Lstat(cfg.DBPath); err == nil {
-		log.Info("--seed-from: the database exists, the process starts on it", "db", cfg.DBPath)
+		if source != seedAuto {
+			log.Info("--seed-from: the database exists, the process starts on it", "db", cfg.DBPath)
+		}
 		return false, nil, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return false, nil, err
@@ -146,35 +164,74 @@ func seed(ctx context.Context, cfg Config, log *slog.Logger) (seeded bool, synce
 			return false, nil, fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
 		}
 	}
-	from := strings.TrimRight(cfg.SeedFrom, "/") + backupPath
+	if source != seedAuto {
+		synced, err := fetchSeed(ctx, cfg, source, log)
+		return err == nil, synced, err
+	}
+	if startsFromChangelogs(cfg) {
+		return false, nil, nil
+	}
+	for _, s := range findSeedSources(ctx, cfg, self, log) {
+		synced, err := fetchSeed(ctx, cfg, s.URL, log)
+		if err == nil {
+			return true, synced, nil
+		}
+		if ctx.Err() != nil {
+			return false, nil, ctx.Err()
+		}
+		log.Warn("--seed-from auto: could not start from a copy of this member's database; trying the next", "from", s.URL, "err", err)
+	}
+	log.Info("--seed-from auto: no running member of these contexts to start from; copying the topics from their beginning",
+		"contexts", strings.Join(cfg.Contexts, ","))
+	return false, nil, nil
+}
+
+// seedClient fetches copies: a member that is gone (its word on the
+// members topic not yet stale) is given up on in seconds, but a copy may
+// take as long as it takes.
+var seedClient = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	TLSHandshakeTimeout:   5 * time.Second,
+	ResponseHeaderTimeout: 2 * time.Minute, // the sender copies its database before it answers
+}}
+
+// fetchSeed fetches a backup of the database of the process at base into
+// the absent --db (see seed).
+func fetchSeed(ctx context.Context, cfg Config, base string, log *slog.Logger) (synced func() error, err error) {
+	from := strings.TrimRight(base, "/") + backupPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
 	if err != nil {
-		return false, nil, fmt.Errorf("--seed-from: %w", err)
+		return nil, fmt.Errorf("--seed-from: %w", err)
 	}
 	if cfg.AuthSecret != "" {
 		// The process has the deployment's secret: it asks as an admin.
 		token, err := access.Issue([]byte(cfg.AuthSecret), access.Caller{Subject: "seed", Role: access.RoleAdmin}, time.Minute, time.Now())
 		if err != nil {
-			return false, nil, fmt.Errorf("--seed-from: %w", err)
+			return nil, fmt.Errorf("--seed-from: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := seedClient.Do(req)
 	if err != nil {
-		return false, nil, fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
+		return nil, fmt.Errorf("--seed-from: fetch a backup from %s: %w", from, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, nil, fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("--seed-from: %s answered %s: %s", from, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if sent := resp.Header.Get(contextsHeader); sent != "" && !covers(strings.Split(sent, ","), cfg.Contexts) {
+		return nil, fmt.Errorf("--seed-from: %s runs the contexts %s, not all of this process's (%s): a copy of its database would not hold what this one needs",
+			base, sent, strings.Join(cfg.Contexts, ","))
 	}
 	res, synced, err := backup.ReceiveEarly(ctx, resp.Body, cfg.DBPath, func() (backup.Verdict, bool) { return senderVerdict(resp.Trailer) })
 	if err != nil {
-		return false, nil, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
+		return nil, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
 	}
-	log.Info("seeded the database from a running process", "from", cfg.SeedFrom, "db", res.Path,
+	log.Info("seeded the database from a running process", "from", base, "db", res.Path,
 		"bytes", res.Bytes, "log_position", res.Position, "took", res.Took.Round(time.Millisecond))
-	return true, synced, nil
+	return synced, nil
 }
 
 // senderVerdict reads the sender's word on the copy from the trailers of

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestSeedDiscardsAnUnsyncedCopy(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			seeded, synced, err := seed(context.Background(), Config{DBPath: db, SeedFrom: tt.seedFrom}, log)
+			seeded, synced, err := seed(context.Background(), Config{DBPath: db, SeedFrom: tt.seedFrom}, "", log)
 			if seeded || synced != nil || (err != nil) != tt.wantErr {
 				t.Errorf("seed: %v, sync %v, %v; want not seeded, error %v", seeded, synced != nil, err, tt.wantErr)
 			}
@@ -64,5 +65,27 @@ func TestSeedDiscardsAnUnsyncedCopy(t *testing.T) {
 				t.Errorf("fetched %d times, want %d", n, tt.wantFetches)
 			}
 		})
+	}
+}
+
+// TestSeedRefusesACopyOfOtherContexts: a process starts only from a copy
+// of one that runs all of its contexts (a word on the members topic left
+// by a process that stopped may name an address another has taken since);
+// it refuses any other before it writes anything.
+func TestSeedRefusesACopyOfOtherContexts(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(contextsHeader, "inventory")
+		w.Write([]byte("SQLite format 3\x00"))
+	}))
+	defer peer.Close()
+	db := filepath.Join(t.TempDir(), "of.db")
+	cfg := Config{DBPath: db, SeedFrom: peer.URL, Transport: TransportKafka, Contexts: []string{"api"}}
+	seeded, _, err := seed(context.Background(), cfg, "", log)
+	if seeded || err == nil || !strings.Contains(err.Error(), "runs the contexts inventory, not all of this process's (api)") {
+		t.Errorf("seeded %v, %v; want a refusal naming the contexts", seeded, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(db)); len(ents) != 0 {
+		t.Errorf("left %d files beside --db: %v", len(ents), ents)
 	}
 }

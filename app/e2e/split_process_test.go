@@ -1139,7 +1139,9 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 	time.Sleep(14 * time.Second)
 
 	inv2 := s.service("inventory-2", "inventory")
-	checks2 := s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000")
+	// Not from a copy of checks-1's database, which it would start from by default
+	// (--seed-from auto): this test is about the changelog.
+	checks2 := s.service("checks-2", checkContexts, "--fraud-limit-cents", "1000000000", "--seed-from", "none")
 	t.Log("inventory-2 and checks-2 joined with empty databases")
 	for name, p := range map[string]*process{"inventory-2": inv2, "checks-2": checks2} {
 		eventually(t, 20*time.Second, func() (bool, string) {
@@ -1178,9 +1180,10 @@ func TestSplitProcessNewMemberFromChangelog(t *testing.T) {
 }
 
 // TestSplitProcessNewAPIReplicaReadyWithItsHistory: an API replica that joins a deployment with
-// a history copies the topics into its log: all of them on an empty database, or what lies
-// beyond the offsets saved in a backup of another replica it starts on (taken with `orderflow
-// backup`, or fetched with --seed-from). It says it is ready only
+// a history copies the topics into its log: all of them on an empty database (--seed-from none),
+// or what lies beyond the offsets saved in a backup of another replica it starts on (taken with
+// `orderflow backup`, fetched with --seed-from an address, or by default from a member found on
+// the members topic). It says it is ready only
 // once its log and read models hold what the topics held when it started: a load balancer that
 // sends it reads as soon as /readyz answers 200 finds every order there, with the status the
 // first replica shows. (It once answered 200 within a second, with an empty log.)
@@ -1217,14 +1220,22 @@ func TestSplitProcessNewAPIReplicaReadyWithItsHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	replicas := map[string]*process{
-		"api-2": s.service("api-2", "api"),
+		"api-2": s.service("api-2", "api", "--seed-from", "none"),
 		"api-3": startBinary(t, s.bin, seeded, "--transport", "kafka", "--kafka-brokers", s.broker.addr, "--contexts", "api"),
 		// api-4 fetches its copy from the first replica as it starts (GET /admin/backup).
 		"api-4": s.service("api-4", "api", "--seed-from", api.client.base),
+		// api-5 is started as anyone would: it finds a running member of its contexts on the
+		// members topic and starts from a copy of its database.
+		"api-5": s.service("api-5", "api"),
 	}
 	s.add("api-3", replicas["api-3"])
-	if log := replicas["api-4"].stderr.String(); !strings.Contains(log, "seeded the database from a running process") {
-		t.Errorf("api-4 did not say it was seeded from api:\n%s", log)
+	for _, name := range []string{"api-4", "api-5"} {
+		if log := replicas[name].stderr.String(); !strings.Contains(log, "seeded the database from a running process") {
+			t.Errorf("%s did not say it was seeded from a running process:\n%s", name, log)
+		}
+	}
+	if log := replicas["api-2"].stderr.String(); strings.Contains(log, "seeded the database") {
+		t.Errorf("api-2, started with --seed-from none, was seeded:\n%s", log)
 	}
 	// It starts on the copy while the disk writes it; the marker that says so goes once it is on disk.
 	eventually(t, 30*time.Second, func() (bool, string) {

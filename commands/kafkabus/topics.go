@@ -101,10 +101,11 @@ func AllTopics() []string {
 }
 
 // ChangelogTopics lists the compacted topics of state: the changelogs of
-// the contexts that keep one (see ChangelogTopic), and the record of the
-// topics whose placement was checked (PlacementTopic).
+// the contexts that keep one (see ChangelogTopic), the record of the
+// topics whose placement was checked (PlacementTopic), and where the
+// members serve (MembersTopic).
 func ChangelogTopics() []string {
-	out := []string{PlacementTopic}
+	out := []string{PlacementTopic, MembersTopic}
 	for _, c := range commands.Declared() {
 		if commands.KeepsChangelog(c.Name) {
 			out = append(out, ChangelogTopic(c.Name))
