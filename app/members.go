@@ -34,7 +34,7 @@ const (
 	advertiseNone  = "none"
 	announceEvery  = 30 * time.Second
 	announceMaxAge = 3 * announceEvery // an older word is a process that stopped without withdrawing it
-	announceWait   = 5 * time.Second    // for one write or read of the members topic
+	announceWait   = 5 * time.Second   // for one write or read of the members topic
 )
 
 // advertisedURL is the address other processes reach this one at: the

@@ -40,7 +40,7 @@ func TestSeedSources(t *testing.T) {
 		{"same contexts before more, latest first", []kafkabus.Announcement{
 			word("http://all:1", append(slices.Clone(api), "inventory"), time.Second),
 			word("http://old:1", api, time.Minute),
-			word("http://new:1", api, 2 * time.Second),
+			word("http://new:1", api, 2*time.Second),
 		}, api, "http://c:1", "", []string{"http://new:1", "http://old:1", "http://all:1"}},
 		{"an API replica starts from the API service", []kafkabus.Announcement{
 			word("http://api:1", api, time.Second),
