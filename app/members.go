@@ -181,7 +181,8 @@ func startAnnouncing(cfg Config, self string, ready func(context.Context) bool, 
 			select {
 			case <-ctx.Done():
 				if announced {
-					withdrawing, cancel := context.WithTimeout(context.Background(), announceWait)
+					// Briefly: with the broker away, the word goes stale by itself.
+					withdrawing, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 					if err := an.Withdraw(withdrawing, self); err != nil {
 						log.Warn("could not withdraw this process's word from the members topic; it goes stale by itself", "err", err)
 					}

@@ -6,9 +6,11 @@
 # inventory and one of the checks service join with empty databases: prints how long each took to
 # restore from its context's changelog, to be ready (/readyz), and to take its share of the
 # partitions over (their log's "took partitions over"), and how many events its log holds then.
-# Last, a new member of the orders side and a new API replica, each ready after its first copy,
-# then a new API replica, a new checks service and a new orders-side member started with
-# --seed-from a running service (the backup it fetches counted in its time).
+# Last, a new member of the orders side and a new API replica, each ready after its first copy
+# of the topics (--seed-from none), then a new API replica, a new checks service and a new
+# orders-side member started as anyone would (--seed-from auto, the default): each finds a running
+# service of its contexts on the members topic and starts from a backup of its database (the
+# backup it fetches counted in its time).
 #
 # usage: docs/measure-restart.sh DURATION [CLIENTS]   (e.g. 2s for ~20k events, 150s 64 for ~1M)
 set -euo pipefail
@@ -53,7 +55,7 @@ t0=$(date +%s.%N)
 "$BIN" $K --contexts inventory --db "$W/inv-new.db" --addr 127.0.0.1:28083 > "$W/inv-new.log" 2>&1 &
 joined inv-new 28083 "$t0"
 t0=$(date +%s.%N)
-"$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks-new.db" --addr 127.0.0.1:28084 > "$W/checks-new.log" 2>&1 &
+"$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks-new.db" --addr 127.0.0.1:28084 --seed-from none > "$W/checks-new.log" 2>&1 &
 joined checks-new 28084 "$t0"
 # They take their partitions over when orders reach them.
 "$BIN" load --target http://127.0.0.1:28080 --clients 8 --duration 2s --products 50 > "$W/load-after.log" 2>&1
@@ -69,23 +71,26 @@ done_with() { pkill -TERM -f "db $W/$1.db" || true; sleep 1; rm -f "$W/$1.db" "$
 # A new member of orders, payments, customers and catalog, then a new API replica: they copy
 # their families whole (the replica every family, stage by stage, and replays its read models).
 t0=$(date +%s.%N)
-"$BIN" $K --contexts orders,catalog,customers,payments --db "$W/orders-new.db" --addr 127.0.0.1:28085 > "$W/orders-new.log" 2>&1 &
+"$BIN" $K --contexts orders,catalog,customers,payments --db "$W/orders-new.db" --addr 127.0.0.1:28085 --seed-from none > "$W/orders-new.log" 2>&1 &
 joined orders-new 28085 "$t0"
 done_with orders-new
 t0=$(date +%s.%N)
-"$BIN" $K --contexts api --db "$W/api-new.db" --addr 127.0.0.1:28086 > "$W/api-new.log" 2>&1 &
+"$BIN" $K --contexts api --db "$W/api-new.db" --addr 127.0.0.1:28086 --seed-from none > "$W/api-new.log" 2>&1 &
 joined api-new 28086 "$t0"
 done_with api-new
-# New members started with --seed-from a running service: an API replica and the orders side from
-# the API service (which holds every family), the checks from the checks service. Each fetches a
-# backup of that service's database over HTTP (GET /admin/backup) into its empty --db, then copies
-# only what came after it; the time to ready counts the backup and its transfer.
-seeded() { # NAME CONTEXTS SOURCE-PORT PORT SOURCE (the service it seeds from)
+# New members started with the default --seed-from auto: each reads the members topic, where the
+# running services said where they serve, and fetches a backup of the database of one that runs
+# all of its contexts (an API replica and the orders side from the API service, which holds every
+# family; the checks from the checks service) over HTTP (GET /admin/backup) into its empty --db,
+# then copies only what came after it; the time to ready counts finding it, the backup and its
+# transfer.
+seeded() { # NAME CONTEXTS SOURCE-PORT PORT SOURCE (the service it should seed from)
   local t0
   t0=$(date +%s.%N)
-  "$BIN" $K --contexts "$2" --db "$W/$1.db" --addr 127.0.0.1:$4 --seed-from http://127.0.0.1:$3 > "$W/$1.log" 2>&1 &
+  "$BIN" $K --contexts "$2" --db "$W/$1.db" --addr 127.0.0.1:$4 > "$W/$1.log" 2>&1 &
   joined "$1" "$4" "$t0"
-  echo "($(grep -o 'seeded the database from a running process.*' "$W/$1.log" | grep -o 'bytes=[0-9]* .*'); sender: $(grep -o 'sent a backup of the database.*' "$W/$5.log" | tail -1 | grep -o 'copied_in=[0-9.a-zµ]*'))"
+  grep -q "from=http://127.0.0.1:$3 " "$W/$1.log" || echo "  ($1 was not seeded from the service at :$3)"
+  echo "($(grep -o 'seeded the database from a running process.*' "$W/$1.log" | grep -o 'from=[^ ]*\|bytes=[0-9]* .*' | tr '\n' ' ' ); sender: $(grep -o 'sent a backup of the database.*' "$W/$5.log" | tail -1 | grep -o 'copied_in=[0-9.a-zµ]*'))"
   done_with "$1"
 }
 seeded api-seeded api 28080 28087 api
