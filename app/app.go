@@ -69,6 +69,7 @@ type App struct {
 // the handlers, the server answers from the projections and sends commands
 // to the handlers. When a phase fails, Shutdown stops whatever had started.
 func Start(ctx context.Context, cfg Config) (_ *App, err error) {
+	began := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	a.log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability),
-		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","))
+		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","), "started_in", time.Since(began).Round(time.Millisecond))
 	return a, nil
 }
 

@@ -171,7 +171,10 @@ func seed(ctx context.Context, cfg Config, self string, log *slog.Logger) (seede
 	if startsFromChangelogs(cfg) {
 		return false, nil, nil
 	}
-	for _, s := range findSeedSources(ctx, cfg, self, log) {
+	looked := time.Now()
+	sources := findSeedSources(ctx, cfg, self, log)
+	log.Info("--seed-from auto: read where the members of these contexts serve", "members", len(sources), "took", time.Since(looked).Round(time.Millisecond))
+	for _, s := range sources {
 		synced, err := fetchSeed(ctx, cfg, s.URL, log)
 		if err == nil {
 			return true, synced, nil

@@ -57,9 +57,15 @@ type Keys struct {
 }
 
 // EnsureKeysTopic creates the keys topic when it is missing, compacted,
-// with tombstones kept for good.
+// with tombstones kept for good. It asks whether the topic is there
+// first: a create request for a topic that exists is not free (a broker
+// may write its metadata for it, and on a machine busy writing that
+// waits its turn).
 func EnsureKeysTopic(ctx context.Context, cl *kgo.Client, settings TopicSettings) error {
 	adm := kadm.NewClient(cl)
+	if listed, err := adm.ListTopics(ctx, KeysTopic); err == nil && listed.Has(KeysTopic) && listed[KeysTopic].Err == nil {
+		return nil
+	}
 	replication, minISR, err := replicationOf(ctx, adm, settings)
 	if err != nil {
 		return err
