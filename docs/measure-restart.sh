@@ -68,6 +68,8 @@ echo "events in the new inventory member's log: $(curl -s 127.0.0.1:28083/metric
 # cache, as it would be on a machine of its own. (This VM backs memory it has not used before at
 # about 400 MB/s, so a copy of hundreds of MB written into fresh memory takes seconds more.)
 done_with() { pkill -TERM -f "db $W/$1.db" || true; sleep 1; rm -f "$W/$1.db" "$W/$1.db-wal" "$W/$1.db-shm"; }
+done_with inv-new
+done_with checks-new
 # A new member of orders, payments, customers and catalog, then a new API replica: they copy
 # their families whole (the replica every family, stage by stage, and replays its read models).
 t0=$(date +%s.%N)

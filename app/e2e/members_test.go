@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"orderflow/app/devbroker/devbrokertest"
+	"orderflow/commands/kafkabus"
+	"orderflow/graph/access"
+)
+
+// TestSplitProcessNewMemberFindsASignedSource: with access control on, a process says where it
+// serves on the members topic signed with the deployment's secret, and a new API replica started
+// with no --seed-from finds it there, fetches a copy of its database as an admin and shows its
+// data once ready. A word written on the topic by someone without the secret (an address that
+// would receive the new member's admin token and hand it a database of its own) is passed by:
+// nothing ever asks that address.
+func TestSplitProcessNewMemberFindsASignedSource(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	api := s.service("api", apiContexts, "--auth-secret", testSecret)
+	admin := api.client.as(token(t, access.RoleAdmin, "root", time.Hour))
+	admin.upsertProduct(t, "lamp", "Lamp", 1000)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		log := api.stderr.String()
+		return strings.Contains(log, "said where this process serves"), "api did not say where it serves:\n" + log
+	})
+
+	var asked atomic.Int32
+	forged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "not a member", http.StatusServiceUnavailable)
+	}))
+	defer forged.Close()
+	word, err := json.Marshal(kafkabus.Announcement{URL: forged.URL, Contexts: strings.Split(apiContexts, ","), At: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := devbrokertest.NewClient(t, s.broker.addr)
+	if err := cl.ProduceSync(devbrokertest.Context(t), &kgo.Record{Topic: kafkabus.MembersTopic, Key: []byte(forged.URL), Value: word}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	replica := s.service("api-2", "api", "--auth-secret", testSecret)
+	log := replica.stderr.String()
+	if !strings.Contains(log, `seeded the database from a running process" from=`+api.client.base) {
+		t.Errorf("api-2 was not seeded from api (%s):\n%s", api.client.base, log)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the address of an unsigned word was asked %d times", n)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		code, body := replica.client.get(t, "/readyz")
+		return code == http.StatusOK, "api-2 /readyz: " + body
+	})
+	if p := replica.client.as(token(t, access.RoleAdmin, "root", time.Hour)).product(t, "lamp"); p == nil || p.Name != "Lamp" {
+		t.Errorf("api-2 ready shows product lamp as %+v", p)
+	}
+	s.checkNoErrorsLogged()
+}
