@@ -102,6 +102,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		lock.Release()
 		return nil, err
 	}
+	if a.db, err = openLog(ctx, cfg, seeded, lock, a.log); err != nil {
+		return nil, err
+	}
+	// A copy received early is synced once it is open, not while: opened
+	// while the disk wrote it, it waited for the sync to end (0.26 s of a
+	// copy of 620 MB here; SQLite makes its -wal and -shm files in the
+	// directory that the sync of a file just linked in syncs too).
 	if synced != nil {
 		a.seedSynced.Go(func() {
 			start := time.Now()
@@ -111,9 +118,6 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 			}
 			a.log.Info("the database received from a running process is on disk", "db", cfg.DBPath, "took", time.Since(start).Round(time.Millisecond))
 		})
-	}
-	if a.db, err = openLog(ctx, cfg, seeded, lock, a.log); err != nil {
-		return nil, err
 	}
 	a.store = events.NewStore(a.db)
 	reg := commands.Registry()
