@@ -199,10 +199,26 @@ var seedClient = &http.Client{Transport: &http.Transport{
 	ResponseHeaderTimeout: 2 * time.Minute, // the sender copies its database before it answers
 }}
 
+// How long a source of a copy may keep silent: its /healthz must answer
+// within seedProbeTime (a process stopped or frozen, whose word on the
+// members topic is not stale yet, is passed by in seconds, not after the
+// two minutes a sender may take to copy its database before it answers),
+// and a copy being received must not stall for seedStallTime.
+var (
+	seedProbeTime = 2 * time.Second
+	seedStallTime = 15 * time.Second
+)
+
 // fetchSeed fetches a backup of the database of the process at base into
 // the absent --db (see seed).
 func fetchSeed(ctx context.Context, cfg Config, base string, log *slog.Logger) (synced func() error, err error) {
-	from := strings.TrimRight(base, "/") + backupPath
+	base = strings.TrimRight(base, "/")
+	if err := probe(ctx, base+"/healthz"); err != nil {
+		return nil, fmt.Errorf("--seed-from: %s did not answer: %w", base, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	from := base + backupPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, from, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--seed-from: %w", err)
@@ -228,13 +244,55 @@ func fetchSeed(ctx context.Context, cfg Config, base string, log *slog.Logger) (
 		return nil, fmt.Errorf("--seed-from: %s runs the contexts %s, not all of this process's (%s): a copy of its database would not hold what this one needs",
 			base, sent, strings.Join(cfg.Contexts, ","))
 	}
-	res, synced, err := backup.ReceiveEarly(ctx, resp.Body, cfg.DBPath, func() (backup.Verdict, bool) { return senderVerdict(resp.Trailer) })
+	body := &unstalled{r: resp.Body, timer: time.AfterFunc(seedStallTime, func() {
+		cancel(fmt.Errorf("the copy stalled: nothing arrived for %s", seedStallTime))
+	})}
+	defer body.timer.Stop()
+	res, synced, err := backup.ReceiveEarly(ctx, body, cfg.DBPath, func() (backup.Verdict, bool) { return senderVerdict(resp.Trailer) })
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--seed-from: the backup from %s: %w", from, err)
 	}
 	log.Info("seeded the database from a running process", "from", base, "db", res.Path,
 		"bytes", res.Bytes, "log_position", res.Position, "took", res.Took.Round(time.Millisecond))
 	return synced, nil
+}
+
+// probe asks url (a /healthz) for an answer within seedProbeTime.
+func probe(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, seedProbeTime)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := seedClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) //nolint:errcheck // the answer is only a sign of life
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// unstalled reads a copy being received, putting its timer off by
+// seedStallTime with every byte that arrives.
+type unstalled struct {
+	r     io.Reader
+	timer *time.Timer
+}
+
+func (u *unstalled) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if n > 0 {
+		u.timer.Reset(seedStallTime)
+	}
+	return n, err
 }
 
 // senderVerdict reads the sender's word on the copy from the trailers of

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"orderflow/app/backup"
 )
@@ -87,5 +88,50 @@ func TestSeedRefusesACopyOfOtherContexts(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(db)); len(ents) != 0 {
 		t.Errorf("left %d files beside --db: %v", len(ents), ents)
+	}
+}
+
+// TestSeedGivesUpOnASilentSource: a process started from a copy gives up
+// in seconds on a source that does not answer (stopped or frozen, its word
+// on the members topic not stale yet) or whose copy stops arriving, and
+// leaves nothing beside --db.
+func TestSeedGivesUpOnASilentSource(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	defer func(probe, stall time.Duration) { seedProbeTime, seedStallTime = probe, stall }(seedProbeTime, seedStallTime)
+	seedProbeTime, seedStallTime = 200*time.Millisecond, 300*time.Millisecond
+	release := make(chan struct{})
+	frozen := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer frozen.Close()
+	stalling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		w.Write([]byte("SQLite format 3\x00"))
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer stalling.Close()
+	defer close(release) // first: the servers close once their handlers return
+	for _, tt := range []struct {
+		name, source, want string
+	}{
+		{"no answer", frozen.URL, "did not answer"},
+		{"a copy that stops arriving", stalling.URL, "the copy stalled: nothing arrived for 300ms"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "of.db")
+			cfg := Config{DBPath: db, SeedFrom: tt.source, Transport: TransportKafka, Contexts: []string{"api"}}
+			start := time.Now()
+			seeded, _, err := seed(context.Background(), cfg, "", log)
+			if seeded || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("seeded %v, %v; want an error saying %q", seeded, err, tt.want)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("gave up after %s", took)
+			}
+			if ents, _ := os.ReadDir(filepath.Dir(db)); len(ents) != 0 {
+				t.Errorf("left %d files beside --db: %v", len(ents), ents)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,5 +64,48 @@ func TestSplitProcessNewMemberFindsASignedSource(t *testing.T) {
 	if p := replica.client.as(token(t, access.RoleAdmin, "root", time.Hour)).product(t, "lamp"); p == nil || p.Name != "Lamp" {
 		t.Errorf("api-2 ready shows product lamp as %+v", p)
 	}
+	s.checkNoErrorsLogged()
+}
+
+// TestSplitProcessNewMemberPassesByAFrozenOne: the member a new one would start from first (it
+// runs the same contexts) is frozen (SIGSTOP: a GC pause, a frozen VM) while its word on the
+// members topic is still fresh. The new member gives up on it within seconds, starts from a copy
+// of the next one's database, and is ready; the frozen one resumes (SIGCONT) as if nothing
+// happened.
+func TestSplitProcessNewMemberPassesByAFrozenOne(t *testing.T) {
+	t.Parallel()
+	s := newSplitDeployment(t)
+	api := s.service("api", apiContexts)
+	api.client.upsertProduct(t, "lamp", "Lamp", 1000)
+	replica := s.service("api-2", "api")
+	eventually(t, 20*time.Second, func() (bool, string) {
+		log := replica.stderr.String()
+		return strings.Contains(log, "said where this process serves"), "api-2 did not say where it serves:\n" + log
+	})
+	replica.signal(t, syscall.SIGSTOP)
+	t.Log("api-2 frozen (SIGSTOP)")
+	start := time.Now()
+	third := s.service("api-3", "api")
+	took := time.Since(start)
+	replica.signal(t, syscall.SIGCONT)
+	log := third.stderr.String()
+	if !strings.Contains(log, "could not start from a copy of this member's database; trying the next\" from="+replica.client.base) ||
+		!strings.Contains(log, `seeded the database from a running process" from=`+api.client.base) {
+		t.Errorf("api-3 did not pass api-2 (%s) by for api (%s):\n%s", replica.client.base, api.client.base, log)
+	}
+	if took > 10*time.Second {
+		t.Errorf("api-3 took %s to start", took)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		code, body := third.client.get(t, "/readyz")
+		return code == http.StatusOK, "api-3 /readyz: " + body
+	})
+	if p := third.client.product(t, "lamp"); p == nil || p.Name != "Lamp" {
+		t.Errorf("api-3 ready shows product lamp as %+v", p)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		code, body := replica.client.get(t, "/readyz")
+		return code == http.StatusOK, "api-2 after SIGCONT /readyz: " + body
+	})
 	s.checkNoErrorsLogged()
 }
