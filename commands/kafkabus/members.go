@@ -92,16 +92,10 @@ func Announced(ctx context.Context, cluster Cluster) ([]Announcement, error) {
 	if !topics.Has(MembersTopic) || topics[MembersTopic].Err != nil {
 		return nil, nil
 	}
-	listed, err := highWatermarks(ctx, cl, MembersTopic)
+	ends, err := heldEnds(ctx, cl, MembersTopic)
 	if err != nil {
 		return nil, err
 	}
-	ends := map[int32]int64{}
-	listed.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			ends[o.Partition] = o.Offset
-		}
-	})
 	latest := map[string]*Announcement{}
 	err = readToEnds(ctx, cl.Opts(), MembersTopic, ends, func(r *kgo.Record) {
 		if r.Value == nil {

@@ -155,16 +155,10 @@ const placementChecked = "murmur2"
 
 // checkedPlacements are the topics recorded on PlacementTopic.
 func checkedPlacements(ctx context.Context, cl *kgo.Client) (map[string]bool, error) {
-	listed, err := highWatermarks(ctx, cl, PlacementTopic)
+	ends, err := heldEnds(ctx, cl, PlacementTopic)
 	if err != nil {
 		return nil, err
 	}
-	ends := map[int32]int64{}
-	listed.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			ends[o.Partition] = o.Offset
-		}
-	})
 	out := map[string]bool{}
 	reading, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -177,6 +171,22 @@ func checkedPlacements(ctx context.Context, cl *kgo.Client) (map[string]bool, er
 		return nil, fmt.Errorf("read %s: %w", PlacementTopic, err)
 	}
 	return out, nil
+}
+
+// heldEnds are the ends of the partitions of topic that hold records:
+// what readToEnds reads a compacted topic up to.
+func heldEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	listed, err := highWatermarks(ctx, cl, topic)
+	if err != nil {
+		return nil, err
+	}
+	ends := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			ends[o.Partition] = o.Offset
+		}
+	})
+	return ends, nil
 }
 
 // readToEnds reads partitions of a topic from their beginning up to the
