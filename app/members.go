@@ -113,6 +113,21 @@ func seedSources(announced []kafkabus.Announcement, contexts []string, self, sec
 	return out
 }
 
+// loopback says url's host is this machine's loopback (localhost,
+// 127.0.0.1, ::1).
+func loopback(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // covers says a process running have holds every context of want.
 func covers(have, want []string) bool {
 	for _, c := range want {
@@ -206,6 +221,9 @@ func startAnnouncing(cfg Config, self string, ready func(context.Context) bool, 
 				announced = true
 				tick.Reset(announceEvery)
 				log.Info("said where this process serves, for new members to start from a copy of its database", "url", self, "topic", kafkabus.MembersTopic)
+				if loopback(self) {
+					log.Info("that address reaches only processes on this machine; with members on other machines, set --advertise-url", "url", self)
+				}
 			}
 		}
 	})

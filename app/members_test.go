@@ -106,6 +106,18 @@ func TestAdvertisedURL(t *testing.T) {
 	}
 }
 
+// TestLoopback: the addresses only this machine reaches are told apart.
+func TestLoopback(t *testing.T) {
+	for u, want := range map[string]bool{
+		"http://localhost:8080": true, "http://127.0.0.1:1": true, "http://[::1]:8080": true,
+		"http://api-1.shop.internal:8080": false, "https://10.0.0.7": false, "%": false,
+	} {
+		if got := loopback(u); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
+
 // TestStartsFromChangelogs: a member whose every context restores its
 // state from a changelog starts from the changelogs, faster than from any
 // copy; any other seeds from a running member.
