@@ -319,7 +319,7 @@ func (c Config) Validate() error {
 	case c.CDCPG != "" && c.Split():
 		return errors.New("--cdc-pg runs in one process: split into services, the catalog and customers decide in Kafka transactions, " +
 			"as any number of members; run `orderflow cdc` against a one-process database instead")
-	case c.SeedFrom != "" && c.SeedFrom != seedAuto && c.SeedFrom != seedNone && !c.Split():
+	case seedAddress(c.SeedFrom) && !c.Split():
 		return errors.New("--seed-from needs --transport kafka: one process's database is the shop itself, and a copy of it would be a second shop")
 	case c.AuthSecret != "" && len(c.AuthSecret) < access.MinSecretBytes:
 		return fmt.Errorf("--auth-secret must be at least %d bytes (try: openssl rand -hex 32)", access.MinSecretBytes)
@@ -327,7 +327,7 @@ func (c Config) Validate() error {
 	if err := commands.CheckContexts(c.Contexts); err != nil {
 		return fmt.Errorf("--contexts: %w", err)
 	}
-	if c.SeedFrom != "" && c.SeedFrom != seedAuto && c.SeedFrom != seedNone {
+	if seedAddress(c.SeedFrom) {
 		if err := checkSeedFrom(c.SeedFrom); err != nil {
 			return err
 		}

@@ -63,11 +63,7 @@ func advertisedURL(cfg Config, ln net.Listener) string {
 // checkAdvertiseURL refuses an --advertise-url that is not an http(s)
 // address.
 func checkAdvertiseURL(s string) error {
-	if s == "" || s == advertiseNone {
-		return nil
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if s != "" && s != advertiseNone && !httpAddress(s) {
 		return fmt.Errorf("--advertise-url must be the http:// or https:// address other processes reach this one at, or none, not %q", s)
 	}
 	return nil

@@ -110,11 +110,21 @@ func (a *App) serveBackup(verifier *access.Verifier) http.Handler {
 // checkSeedFrom refuses a --seed-from that is not the http(s) address of
 // a process.
 func checkSeedFrom(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !httpAddress(s) {
 		return fmt.Errorf("--seed-from must be the http:// or https:// address of a running process of the same contexts, auto or none, not %q", s)
 	}
 	return nil
+}
+
+// seedAddress says a --seed-from names the address of a source, not auto
+// or none.
+func seedAddress(s string) bool { return s != "" && s != seedAuto && s != seedNone }
+
+// httpAddress says s is an http:// or https:// address with a host, as
+// --seed-from and --advertise-url want.
+func httpAddress(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // seed, with --seed-from, fills an absent --db with a backup of a running
