@@ -158,41 +158,46 @@ func seed(ctx context.Context, cfg Config, self string, log *slog.Logger) (seede
 			"db", cfg.DBPath)
 	}
 	source := cfg.SeedFrom
-	if source == "" || source == seedNone || (source == seedAuto && !cfg.Split()) {
+	auto := source == seedAuto && cfg.Split() && !startsFromChangelogs(cfg)
+	if !auto && !seedAddress(source) {
 		return false, nil, nil
 	}
 	if _, err := os.Lstat(cfg.DBPath); err == nil {
-		if source != seedAuto {
+		if !auto {
 			log.Info("--seed-from: the database exists, the process starts on it", "db", cfg.DBPath)
 		}
 		return false, nil, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return false, nil, err
 	}
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if _, err := os.Lstat(cfg.DBPath + suffix); err == nil {
-			return false, nil, fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
+	sources := []string{source}
+	if auto {
+		looked := time.Now()
+		found := findSeedSources(ctx, cfg, self, log)
+		log.Info("--seed-from auto: read where the members of these contexts serve", "members", len(found), "took", time.Since(looked).Round(time.Millisecond))
+		sources = sources[:0]
+		for _, a := range found {
+			sources = append(sources, a.URL)
 		}
 	}
-	if source != seedAuto {
-		synced, err := fetchSeed(ctx, cfg, source, log)
-		return err == nil, synced, err
+	if len(sources) > 0 {
+		for _, suffix := range []string{"-wal", "-shm"} {
+			if _, err := os.Lstat(cfg.DBPath + suffix); err == nil {
+				return false, nil, fmt.Errorf("--seed-from: %s%s is left from another database; remove it first", cfg.DBPath, suffix)
+			}
+		}
 	}
-	if startsFromChangelogs(cfg) {
-		return false, nil, nil
-	}
-	looked := time.Now()
-	sources := findSeedSources(ctx, cfg, self, log)
-	log.Info("--seed-from auto: read where the members of these contexts serve", "members", len(sources), "took", time.Since(looked).Round(time.Millisecond))
-	for _, s := range sources {
-		synced, err := fetchSeed(ctx, cfg, s.URL, log)
-		if err == nil {
+	for _, from := range sources {
+		synced, err := fetchSeed(ctx, cfg, from, log)
+		switch {
+		case err == nil:
 			return true, synced, nil
-		}
-		if ctx.Err() != nil {
+		case !auto:
+			return false, nil, err
+		case ctx.Err() != nil:
 			return false, nil, ctx.Err()
 		}
-		log.Warn("--seed-from auto: could not start from a copy of this member's database; trying the next", "from", s.URL, "err", err)
+		log.Warn("--seed-from auto: could not start from a copy of this member's database; trying the next", "from", from, "err", err)
 	}
 	log.Info("--seed-from auto: no running member of these contexts to start from; copying the topics from their beginning",
 		"contexts", strings.Join(cfg.Contexts, ","))

@@ -135,3 +135,31 @@ func TestSeedGivesUpOnASilentSource(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedLeavesStrayFilesToANewMemberThatDoesNotFetch: a -wal left without its database
+// stops only a process that would fetch a copy into it; a member that starts from the
+// changelogs (--seed-from auto, inventory) or that fetches nothing starts as it always did.
+func TestSeedLeavesStrayFilesToANewMemberThatDoesNotFetch(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tt := range []struct {
+		name, seedFrom string
+		contexts       []string
+		wantErr        bool
+	}{
+		{"auto, inventory", seedAuto, []string{"inventory"}, false},
+		{"none, api", seedNone, []string{"api"}, false},
+		{"an address, api", "http://127.0.0.1:1", []string{"api"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "of.db")
+			if err := os.WriteFile(db+"-wal", []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := Config{DBPath: db, SeedFrom: tt.seedFrom, Transport: TransportKafka, Contexts: tt.contexts}
+			seeded, _, err := seed(context.Background(), cfg, "", log)
+			if seeded || (err != nil) != tt.wantErr || (err != nil && !strings.Contains(err.Error(), "is left from another database")) {
+				t.Errorf("seeded %v, %v; want an error about the stray -wal: %v", seeded, err, tt.wantErr)
+			}
+		})
+	}
+}
