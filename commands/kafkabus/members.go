@@ -57,7 +57,7 @@ func (an *Announcer) Announce(ctx context.Context, a Announcement) error {
 	if err != nil {
 		return err
 	}
-	if err := an.cl.ProduceSync(ctx, &kgo.Record{Topic: MembersTopic, Key: []byte(a.URL), Value: value}).FirstErr(); err != nil {
+	if err := an.produce(ctx, &kgo.Record{Topic: MembersTopic, Key: []byte(a.URL), Value: value}); err != nil {
 		return fmt.Errorf("announce %s on %s: %w", a.URL, MembersTopic, err)
 	}
 	return nil
@@ -65,10 +65,26 @@ func (an *Announcer) Announce(ctx context.Context, a Announcement) error {
 
 // Withdraw writes the tombstone of url's word: the process there stops.
 func (an *Announcer) Withdraw(ctx context.Context, url string) error {
-	if err := an.cl.ProduceSync(ctx, &kgo.Record{Topic: MembersTopic, Key: []byte(url)}).FirstErr(); err != nil {
+	if err := an.produce(ctx, &kgo.Record{Topic: MembersTopic, Key: []byte(url)}); err != nil {
 		return fmt.Errorf("withdraw %s from %s: %w", url, MembersTopic, err)
 	}
 	return nil
+}
+
+// produce writes r and waits for the broker's answer until ctx ends.
+// Not ProduceSync: its context bounds only the wait for room in the
+// client's buffer, and a record buffered is retried for ever, so with the
+// broker away a process that stops would wait for ever to withdraw its
+// word. A word not delivered goes stale by itself.
+func (an *Announcer) produce(ctx context.Context, r *kgo.Record) error {
+	done := make(chan error, 1)
+	an.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close closes the announcer's client.

@@ -56,3 +56,48 @@ func TestAnnounced(t *testing.T) {
 		t.Errorf("announced %+v; want api-1's latest word and checks-1's, api-2's withdrawn", got)
 	}
 }
+
+// TestAnnouncerGivesUpWithTheBrokerAway: with the broker gone, an announcement or a withdrawal
+// fails when its context ends (a process that stops does not wait for ever to withdraw its
+// word; the client would retry the record for ever).
+func TestAnnouncerGivesUpWithTheBrokerAway(t *testing.T) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := Plaintext(fake.ListenAddrs()...)
+	an, err := NewAnnouncer(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer an.Close()
+	// It has spoken with the broker before it goes (as a process that stops has).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := NewAdminClient(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := EnsureTopics(ctx, admin, TopicSettings{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := an.Announce(ctx, Announcement{URL: "http://api-1:8080", Contexts: []string{"api"}, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	fake.Close()
+	for name, try := range map[string]func(context.Context) error{
+		"announce": func(ctx context.Context) error {
+			return an.Announce(ctx, Announcement{URL: "http://api-1:8080", Contexts: []string{"api"}, At: time.Now()})
+		},
+		"withdraw": func(ctx context.Context) error { return an.Withdraw(ctx, "http://api-1:8080") },
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		start := time.Now()
+		err := try(ctx)
+		cancel()
+		if err == nil || time.Since(start) > 5*time.Second {
+			t.Errorf("%s with the broker away: %v after %s; want an error once its context ends", name, err, time.Since(start))
+		}
+	}
+}
