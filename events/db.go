@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+
+	_ "orderflow/events/pagecache" // spares every commit a walk over the writer's page cache
 )
 
 // Options configure Open.
