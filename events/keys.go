@@ -38,7 +38,9 @@ type Keyring struct {
 
 	// Published, when set, makes a key or a tombstone known to the other
 	// processes; it is called before the key is used and before Forget
-	// returns, and a key it could not publish is not used.
+	// returns, and a key it could not publish is not used. A key whose
+	// publication was not confirmed (the broker away, a crash in between)
+	// is published again before its next use: see KeyFor.
 	Published func(ctx context.Context, subject string, key []byte) error
 	// Wait, when set, waits for a key made elsewhere to arrive (split into
 	// services), at most a bounded time, before a reader gives up with
@@ -52,14 +54,22 @@ type Keyring struct {
 	mu        sync.Mutex
 	keys      map[string][]byte
 	forgotten map[string]bool
+	// unpublished are the keys of keys made here whose publication the
+	// broker has not confirmed (subject_keys.published = 0).
+	unpublished map[string]bool
 }
+
+// publishWait bounds how long making a key known to the other processes,
+// or a subject's erasure, may wait for the broker: with the broker away a
+// registration fails (and is tried again) rather than hanging.
+const publishWait = 10 * time.Second
 
 // keyCacheLimit bounds the keys kept in memory; the table holds them all.
 const keyCacheLimit = 100_000
 
 // NewKeyring returns the keyring of the database.
 func NewKeyring(db *DB) *Keyring {
-	return &Keyring{db: db, read: db.read, keys: map[string][]byte{}, forgotten: map[string]bool{}}
+	return &Keyring{db: db, read: db.read, keys: map[string][]byte{}, forgotten: map[string]bool{}, unpublished: map[string]bool{}}
 }
 
 // errReadOnly is returned by a keyring that only reads when asked to write.
@@ -68,7 +78,7 @@ var errReadOnly = errors.New("this keyring only reads keys")
 // ReadKeyring returns a keyring that reads the keys of the database behind
 // read (as a tool that opens it beside the server does) and changes none.
 func ReadKeyring(read *sql.DB) *Keyring {
-	return &Keyring{read: read, keys: map[string][]byte{}, forgotten: map[string]bool{}}
+	return &Keyring{read: read, keys: map[string][]byte{}, forgotten: map[string]bool{}, unpublished: map[string]bool{}}
 }
 
 // Key returns a subject's key: ErrForgotten when it was forgotten,
@@ -93,32 +103,39 @@ func (k *Keyring) lookup(subject string) ([]byte, error) {
 		return key, nil
 	}
 	var stored []byte
-	err := k.read.QueryRow(`SELECT key FROM subject_keys WHERE subject = ?`, subject).Scan(&stored)
+	var published bool
+	err := k.read.QueryRow(`SELECT key, published FROM subject_keys WHERE subject = ?`, subject).Scan(&stored, &published)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrKeyUnavailable
 	case err != nil:
 		return nil, fmt.Errorf("read the key of %s: %w", subject, err)
 	case stored == nil:
-		k.remember(subject, nil)
+		k.remember(subject, nil, true)
 		return nil, ErrForgotten
 	}
-	k.remember(subject, stored)
+	k.remember(subject, stored, published)
 	return stored, nil
 }
 
-func (k *Keyring) remember(subject string, key []byte) {
+func (k *Keyring) remember(subject string, key []byte, published bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	delete(k.unpublished, subject)
 	if key == nil {
 		delete(k.keys, subject)
 		k.forgotten[subject] = true
 		return
 	}
 	if len(k.keys) >= keyCacheLimit {
-		clear(k.keys) // the table holds them all: the ones in use come back
+		// The table holds them all: the ones in use come back.
+		clear(k.keys)
+		clear(k.unpublished)
 	}
 	k.keys[subject] = key
+	if !published {
+		k.unpublished[subject] = true
+	}
 }
 
 // KeyFor returns the key to seal a subject's personal fields under, made
@@ -132,8 +149,11 @@ func (k *Keyring) KeyFor(subject string) ([]byte, error) {
 	if errors.Is(err, ErrKeyUnavailable) && k.Wait != nil && k.Wait(subject) {
 		key, err = k.lookup(subject) // made by an earlier owner of the subject
 	}
+	if err == nil {
+		return k.confirmed(subject, key)
+	}
 	if !errors.Is(err, ErrKeyUnavailable) {
-		return key, err
+		return nil, err
 	}
 	if k.db == nil {
 		return nil, errReadOnly
@@ -142,11 +162,13 @@ func (k *Keyring) KeyFor(subject string) ([]byte, error) {
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("make a key for %s: %w", subject, err)
 	}
-	ctx := context.Background()
-	// The first key made for a subject wins (another writer may race).
-	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
-			subject, fresh, time.Now().UnixNano())
+	// The first key made for a subject wins (another writer may race). It
+	// is stored unpublished when it must be published, so that a process
+	// that stops before the broker confirmed it publishes it at its next
+	// use.
+	if err := k.db.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO subject_keys (subject, key, created_at, published) VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING`,
+			subject, fresh, time.Now().UnixNano(), k.Published == nil)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("store the key of %s: %w", subject, err)
@@ -154,12 +176,45 @@ func (k *Keyring) KeyFor(subject string) ([]byte, error) {
 	if key, err = k.lookup(subject); err != nil {
 		return nil, err
 	}
-	if k.Published != nil {
-		if err := k.Published(ctx, subject, key); err != nil {
-			return nil, fmt.Errorf("publish the key of %s: %w", subject, err)
-		}
+	return k.confirmed(subject, key)
+}
+
+// confirmed returns key once confirm did; a key it could not publish is
+// not used.
+func (k *Keyring) confirmed(subject string, key []byte) ([]byte, error) {
+	if err := k.confirm(subject, key); err != nil {
+		return nil, err
 	}
 	return key, nil
+}
+
+// confirm publishes a key made here whose publication the broker has not
+// confirmed yet, waiting at most publishWait, and records it published.
+// A key already confirmed, or a keyring that publishes nothing, costs
+// nothing.
+func (k *Keyring) confirm(subject string, key []byte) error {
+	k.mu.Lock()
+	pending := k.unpublished[subject]
+	k.mu.Unlock()
+	if !pending || k.Published == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), publishWait)
+	defer cancel()
+	if err := k.Published(ctx, subject, key); err != nil {
+		return fmt.Errorf("publish the key of %s: %w", subject, err)
+	}
+	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE subject_keys SET published = 1 WHERE subject = ? AND key = ?`, subject, key)
+		return err
+	}); err != nil {
+		// Published all the same: the next use publishes it once more.
+		return fmt.Errorf("record the key of %s published: %w", subject, err)
+	}
+	k.mu.Lock()
+	delete(k.unpublished, subject)
+	k.mu.Unlock()
+	return nil
 }
 
 // SubjectKey is a subject's key as another process made it.
@@ -206,6 +261,8 @@ func (k *Keyring) Forget(ctx context.Context, subject string, erase func(tx *sql
 		return err
 	}
 	if k.Published != nil {
+		ctx, cancel := context.WithTimeout(ctx, publishWait)
+		defer cancel()
 		if err := k.Published(ctx, subject, nil); err != nil {
 			return fmt.Errorf("publish that %s was forgotten: %w", subject, err)
 		}
@@ -223,7 +280,7 @@ func (k *Keyring) Drop(ctx context.Context, subject string, erase func(tx *sql.T
 	if k.db == nil {
 		return errReadOnly
 	}
-	k.remember(subject, nil)
+	k.remember(subject, nil, true)
 	k.db.tail.dropDecoded()
 	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := time.Now().UnixNano()

@@ -262,3 +262,53 @@ func TestBorrowedKeys(t *testing.T) {
 		t.Fatal("a key of the wrong size was stored")
 	}
 }
+
+// A key whose publication was not confirmed is not used, and is published
+// again (the same key) at its next use, also after a restart; once
+// confirmed it is not published again.
+func TestAKeyNotConfirmedPublishedIsPublishedAgainBeforeItsNextUse(t *testing.T) {
+	db := openDB(t)
+	brokerAway := errors.New("the broker is away")
+	var published [][]byte
+	keyring := func(fail bool) *events.Keyring {
+		k := events.NewKeyring(db)
+		k.Published = func(_ context.Context, subject string, key []byte) error {
+			if subject != "person-p1" {
+				t.Errorf("published the key of %s", subject)
+			}
+			if fail {
+				return brokerAway
+			}
+			published = append(published, key)
+			return nil
+		}
+		return k
+	}
+	if key, err := keyring(true).KeyFor("person-p1"); !errors.Is(err, brokerAway) || key != nil {
+		t.Fatalf("a key whose publication failed: %x, %v; want no key and the failure", key, err)
+	}
+	k := keyring(true)
+	if key, err := k.KeyFor("person-p1"); !errors.Is(err, brokerAway) || key != nil {
+		t.Fatalf("the unpublished key after a restart, its publication failing again: %x, %v", key, err)
+	}
+	// The broker is back (for this keyring, and for a restarted one).
+	k.Published = keyring(false).Published
+	first, err := k.KeyFor("person-p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(published) != 1 || !bytes.Equal(published[0], first) {
+		t.Fatalf("published %x, want the key made first (%x) once", published, first)
+	}
+	if again, err := keyring(false).KeyFor("person-p1"); err != nil || !bytes.Equal(again, first) || len(published) != 1 {
+		t.Fatalf("after a restart: %x, %v, published %d times; want the same key, not published again", again, err, len(published))
+	}
+	// A key received from another process is not this one's to publish.
+	if err := k.Put(context.Background(), events.SubjectKey{Subject: "person-p2", Key: bytes.Repeat([]byte{7}, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	k.Published = func(context.Context, string, []byte) error { t.Error("a received key was published"); return nil }
+	if _, err := k.KeyFor("person-p2"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -120,15 +120,16 @@ func StartKeys(ctx, run context.Context, cluster Cluster, ring *events.Keyring, 
 func (k *Keys) Stopped() <-chan struct{} { return k.stopped }
 
 // publish produces a subject's key, or its tombstone (key nil), and
-// returns once Kafka has it.
+// returns once Kafka has it, or ctx ended first (the record may still be
+// delivered later: a key or a tombstone written twice says the same).
 func (k *Keys) publish(ctx context.Context, subject string, key []byte) error {
-	if err := k.cl.ProduceSync(ctx, &kgo.Record{Topic: k.topic, Key: []byte(subject), Value: key}).FirstErr(); err != nil || key != nil {
+	if err := deliver(ctx, k.cl, &kgo.Record{Topic: k.topic, Key: []byte(subject), Value: key}); err != nil || key != nil {
 		return err
 	}
 	// A tombstone twice, in two batches: a log cleaner never compacts the
 	// batch (or segment) being written, so the key's record goes only once
 	// the tombstone that supersedes it lies behind another record.
-	return k.cl.ProduceSync(ctx, &kgo.Record{Topic: k.topic, Key: []byte(subject)}).FirstErr()
+	return deliver(ctx, k.cl, &kgo.Record{Topic: k.topic, Key: []byte(subject)})
 }
 
 func (k *Keys) run(ctx context.Context) error {

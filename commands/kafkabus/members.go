@@ -71,20 +71,10 @@ func (an *Announcer) Withdraw(ctx context.Context, url string) error {
 	return nil
 }
 
-// produce writes r and waits for the broker's answer until ctx ends.
-// Not ProduceSync: its context bounds only the wait for room in the
-// client's buffer, and a record buffered is retried for ever, so with the
-// broker away a process that stops would wait for ever to withdraw its
-// word. A word not delivered goes stale by itself.
+// produce writes r and waits for the broker's answer until ctx ends (see
+// deliver): a word not delivered goes stale by itself.
 func (an *Announcer) produce(ctx context.Context, r *kgo.Record) error {
-	done := make(chan error, 1)
-	an.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return deliver(ctx, an.cl, r)
 }
 
 // Close closes the announcer's client.

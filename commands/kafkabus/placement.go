@@ -141,7 +141,7 @@ func recordChecked(ctx context.Context, cl *kgo.Client, topics []string) error {
 	for i, t := range topics {
 		recs[i] = &kgo.Record{Topic: PlacementTopic, Key: []byte(t), Value: []byte(placementChecked)}
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := deliver(ctx, cl, recs...); err != nil {
 		return fmt.Errorf("check where the topics' keys are: record the topics checked: %w", err)
 	}
 	return nil

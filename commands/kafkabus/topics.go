@@ -317,6 +317,31 @@ func newClient(cluster Cluster, opts ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// deliver produces rs and waits for the broker's answers until ctx ends.
+// Not ProduceSync: its context bounds only the wait for room in the
+// client's buffer, and a record buffered is retried for ever, so with the
+// broker away its caller would wait for ever (a process that stops, a
+// registration). A record given up on here may still be delivered later,
+// once the broker is back: what it says must bear being written again.
+func deliver(ctx context.Context, cl *kgo.Client, rs ...*kgo.Record) error {
+	done := make(chan error, len(rs))
+	for _, r := range rs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	}
+	var errs []error
+	for range rs {
+		select {
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // endOffsets lists the end offsets of the topics' partitions as a reader
 // at read_committed sees them (the last stable offsets): everything
 // committed when it was called lies below them, and a transaction still
