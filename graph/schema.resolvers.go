@@ -120,7 +120,7 @@ func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrde
 	if waitForValidation != nil && *waitForValidation {
 		return r.orderAfter(ctx, res.ID, model.OrderStatusPending, start)
 	}
-	return r.order(ctx, res.ID)
+	return r.answer(ctx, res.ID)
 }
 
 // PayOrder is the resolver for the payOrder field.
@@ -154,7 +154,7 @@ func (r *mutationResolver) ShipOrder(ctx context.Context, orderID string) (*mode
 	if err := r.settled(ctx, res); err != nil {
 		return nil, err
 	}
-	return r.order(ctx, orderID)
+	return r.answer(ctx, orderID)
 }
 
 // CancelOrder is the resolver for the cancelOrder field.
@@ -169,7 +169,7 @@ func (r *mutationResolver) CancelOrder(ctx context.Context, orderID string, reas
 	if err := r.settled(ctx, res); err != nil {
 		return nil, err
 	}
-	return r.order(ctx, orderID)
+	return r.answer(ctx, orderID)
 }
 
 // RebuildProjection is the resolver for the rebuildProjection field.
