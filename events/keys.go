@@ -54,8 +54,8 @@ type Keyring struct {
 	mu        sync.Mutex
 	keys      map[string][]byte
 	forgotten map[string]bool
-	// unpublished are the keys of keys made here whose publication the
-	// broker has not confirmed (subject_keys.published = 0).
+	// unpublished are the subjects whose key was made here and its
+	// publication not confirmed by the broker (subject_keys.published = 0).
 	unpublished map[string]bool
 }
 
@@ -204,7 +204,7 @@ func (k *Keyring) confirm(subject string, key []byte) error {
 	if err := k.Published(ctx, subject, key); err != nil {
 		return fmt.Errorf("publish the key of %s: %w", subject, err)
 	}
-	if err := k.db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	if err := k.db.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE subject_keys SET published = 1 WHERE subject = ? AND key = ?`, subject, key)
 		return err
 	}); err != nil {
