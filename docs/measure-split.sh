@@ -31,7 +31,16 @@ profile() { # name url: a CPU profile of the next 10 s, in the background
 trap 'pkill -f "$W" || true' EXIT
 tick=$(getconf CLK_TCK)
 cpu() { awk -v t="$tick" '{print ($14+$15)/t}' "/proc/$1/stat"; }
-waitready() { until curl -sf -o /dev/null "$1/readyz"; do sleep 0.1; done; }
+waitready() { # url pid log: waits for the process to be ready, or stops the run if it exited
+  until curl -sf -o /dev/null "$1/readyz"; do
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "measure-split: the process for $1 exited before it was ready; its log ($3):" >&2
+      tail -5 "$3" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
 run_load() { # name pids... ; runs the load against :38080 and prints CPU per process
   local name=$1; shift
   declare -A before
@@ -59,7 +68,7 @@ run_load() { # name pids... ; runs the load against :38080 and prints CPU per pr
 echo "one process:"
 "$BIN" --db "$W/one.db" --addr 127.0.0.1:38080 "${PROF[@]}" > "$W/one.log" 2>&1 &
 one=$!
-waitready http://127.0.0.1:38080
+waitready http://127.0.0.1:38080 "$one" "$W/one.log"
 profile one http://127.0.0.1:38080
 run_load one "$one"
 kill "$one"; wait "$one" || true
@@ -78,7 +87,9 @@ api=$!
 inv=$!
 "$BIN" $K --contexts fraud,customercheck,notifications --db "$W/checks.db" --addr 127.0.0.1:38082 > "$W/checks.log" 2>&1 &
 checks=$!
-for a in 38080 38081 38082; do waitready http://127.0.0.1:$a; done
+waitready http://127.0.0.1:38080 "$api" "$W/api.log"
+waitready http://127.0.0.1:38081 "$inv" "$W/inv.log"
+waitready http://127.0.0.1:38082 "$checks" "$W/checks.log"
 profile api http://127.0.0.1:38080; profile inventory http://127.0.0.1:38081
 profile checks http://127.0.0.1:38082; profile broker http://127.0.0.1:38083
 run_load split "$api" "$inv" "$checks" "$broker"
