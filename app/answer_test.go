@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-
-	"orderflow/commands"
-	"orderflow/events"
 )
 
 // TestAMutationAnswersWhatWasSelected: placeOrder, shipOrder and
@@ -18,20 +15,7 @@ func TestAMutationAnswersWhatWasSelected(t *testing.T) {
 	ctx := context.Background()
 	a := startTestApp(t, filepath.Join(t.TempDir(), "o.db"), nil, nil)
 	defer a.Shutdown(ctx)
-	h := a.handlers
-	if _, err := h.RegisterCustomer(ctx, commands.RegisterCustomer{ID: "c", Name: "C", Email: "c@example.com", Address: "1 St"}, events.Metadata{}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := h.UpsertProduct(ctx, commands.UpsertProduct{ID: "p", Name: "P", PriceCents: 250}, events.Metadata{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.runner.WaitFor(ctx, res.Position); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.AddStock(ctx, "p", 100, events.Metadata{}); err != nil {
-		t.Fatal(err)
-	}
+	openShop(t, a, "p", 250, 100)
 	type line struct {
 		ProductID string `json:"productId"`
 		Quantity  int    `json:"quantity"`

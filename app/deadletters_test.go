@@ -57,19 +57,7 @@ func TestAPoisonEventBecomesADeadLetter(t *testing.T) {
 	a := startTestApp(t, filepath.Join(t.TempDir(), "o.db"), nil, nil)
 	defer a.Shutdown(ctx)
 	h := a.handlers
-	if _, err := h.RegisterCustomer(ctx, commands.RegisterCustomer{ID: "c", Name: "C", Email: "c@example.com", Address: "1 St"}, events.Metadata{}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := h.UpsertProduct(ctx, commands.UpsertProduct{ID: "p", Name: "P", PriceCents: 100}, events.Metadata{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.runner.WaitFor(ctx, res.Position); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.AddStock(ctx, "p", 10, events.Metadata{}); err != nil {
-		t.Fatal(err)
-	}
+	openShop(t, a, "p", 100, 10)
 	poison := events.StreamAppend{StreamID: "order-poison", ExpectedVersion: 0, Events: []events.Event{{
 		Type: "OrderPlaced", Data: json.RawMessage(`{"orderId":"poison","customerId":"c","lines":"not a list"}`),
 	}}}

@@ -36,6 +36,27 @@ func startTestApp(t *testing.T, db string, log *slog.Logger, tune func(*Config))
 	return a
 }
 
+// openShop registers customer "c" and a product with its price and stock
+// in the app, the product's price in the read models before the stock.
+func openShop(t *testing.T, a *App, productID string, priceCents int64, stock int) {
+	t.Helper()
+	ctx := context.Background()
+	h := a.handlers
+	if _, err := h.RegisterCustomer(ctx, commands.RegisterCustomer{ID: "c", Name: "C", Email: "c@example.com", Address: "1 St"}, events.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.UpsertProduct(ctx, commands.UpsertProduct{ID: productID, Name: "P", PriceCents: priceCents}, events.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.runner.WaitFor(ctx, res.Position); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AddStock(ctx, productID, stock, events.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMultiLineOrdersNeverOversell has 40 clients place 3-line orders over
 // 4 products with little stock, so that reservations of one order contend
 // with others on every product, and then checks the whole log: stock never

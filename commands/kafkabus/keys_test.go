@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"orderflow/commands/kafkabus"
 	"orderflow/events"
-	"orderflow/migrations"
 )
 
 // TestKeysPublishGivesUpWithTheBrokerAway: a key made while the broker is
@@ -23,25 +21,9 @@ import (
 func TestKeysPublishGivesUpWithTheBrokerAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Close()
-	cluster := kafkabus.Plaintext(fake.ListenAddrs()...)
-	admin, err := kafkabus.NewAdminClient(cluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := kafkabus.EnsureKeysTopic(ctx, admin, kafkabus.TopicSettings{Partitions: 1}); err != nil {
-		t.Fatal(err)
-	}
+	db, fake, cluster := logAndBroker(t, func(admin *kgo.Client) error {
+		return kafkabus.EnsureKeysTopic(ctx, admin, kafkabus.TopicSettings{Partitions: 1})
+	})
 	ring := events.NewKeyring(db)
 	run, stop := context.WithCancel(ctx)
 	defer stop()

@@ -8,11 +8,39 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"orderflow/commands/kafkabus"
 	"orderflow/events"
 	"orderflow/migrations"
 )
+
+// logAndBroker opens a log in a temporary directory and starts a one-broker
+// kfake cluster, both closed when the test ends (the test may close the
+// broker earlier), and lets topics make its topics with an admin client.
+func logAndBroker(t *testing.T, topics func(admin *kgo.Client) error) (*events.DB, *kfake.Cluster, kafkabus.Cluster) {
+	t.Helper()
+	db, err := events.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	cluster := kafkabus.Plaintext(fake.ListenAddrs()...)
+	admin, err := kafkabus.NewAdminClient(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := topics(admin); err != nil {
+		t.Fatal(err)
+	}
+	return db, fake, cluster
+}
 
 // TestReplicaCatchUpReportsABrokerAwayAsUnavailable: a catch-up that cannot
 // reach the broker fails as a dependency being unavailable, which reactions
@@ -21,24 +49,9 @@ import (
 // does not copy is a plain error.
 func TestReplicaCatchUpReportsABrokerAwayAsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	db, err := events.Open(ctx, filepath.Join(t.TempDir(), "events.db"), events.Options{Migrate: migrations.Apply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokers := kafkabus.Plaintext(cluster.ListenAddrs()...)
-	admin, err := kafkabus.NewAdminClient(brokers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := kafkabus.EnsureTopics(ctx, admin, kafkabus.TopicSettings{Partitions: 2}); err != nil {
-		t.Fatal(err)
-	}
+	db, cluster, brokers := logAndBroker(t, func(admin *kgo.Client) error {
+		return kafkabus.EnsureTopics(ctx, admin, kafkabus.TopicSettings{Partitions: 2})
+	})
 	r, err := kafkabus.NewReplica(ctx, events.NewStore(db), brokers, 2, []string{"customers"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
