@@ -21,6 +21,7 @@ import (
 	"orderflow/commands/kafkabus"
 	"orderflow/domain/fraud"
 	"orderflow/events"
+	"orderflow/events/pagecache"
 	"orderflow/graph"
 	"orderflow/projections"
 )
@@ -156,6 +157,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		if a.announcer, err = startAnnouncing(cfg, a.self, isReady, a.log); err != nil {
 			return nil, err
 		}
+	}
+	if err := pagecache.Installed(); err != nil {
+		// Only slower: every commit that split a page walks the writer's cache.
+		a.log.Warn("SQLite's page cache runs without orderflow's wrapper", "err", err)
 	}
 	a.log.Info("orderflow listening", "url", a.URL(), "db", cfg.DBPath, "durability", string(cfg.Durability),
 		"transport", cfg.Transport, "contexts", strings.Join(cfg.Contexts, ","), "started_in", time.Since(began).Round(time.Millisecond))
