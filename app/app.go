@@ -62,6 +62,9 @@ type App struct {
 	// is said).
 	self      string
 	announcer *announcer
+	// ready judges whether the process is ready, for /readyz and for the
+	// announcer alike: one record of how each reader of the log moves.
+	ready *readiness
 }
 
 // Start opens the database, starts every component and serves HTTP. It
@@ -74,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, serveDone: make(chan struct{})}
+	a := &App{cfg: cfg, log: cfg.Logger, serveDone: make(chan struct{}), ready: newReadiness(cfg.StallAfter, time.Now)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -152,8 +155,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if cfg.Split() {
-		ready := newReadiness(cfg.StallAfter, time.Now)
-		isReady := func(ctx context.Context) bool { return a.notReady(ctx, ready) == "" }
+		isReady := func(ctx context.Context) bool { return a.notReady(ctx) == "" }
 		if a.announcer, err = startAnnouncing(cfg, a.self, isReady, a.log); err != nil {
 			return nil, err
 		}

@@ -73,18 +73,16 @@ func report(stalled []string) string {
 // readyz answers whether the process is ready: its database readable, no
 // reaction or projection stalled behind the head for longer than
 // --stall-after, and none of readinessProblems.
-func (a *App) readyz(ready *readiness) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if why := a.notReady(r.Context(), ready); why != "" {
-			http.Error(w, why, http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte(report(nil)))
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if why := a.notReady(r.Context()); why != "" {
+		http.Error(w, why, http.StatusServiceUnavailable)
+		return
 	}
+	w.Write([]byte(report(nil)))
 }
 
 // notReady is why the process is not ready, "" when it is.
-func (a *App) notReady(ctx context.Context, ready *readiness) string {
+func (a *App) notReady(ctx context.Context) string {
 	if err := a.db.Reader().PingContext(ctx); err != nil {
 		return "not ready: database unavailable"
 	}
@@ -95,7 +93,7 @@ func (a *App) notReady(ctx context.Context, ready *readiness) string {
 	for _, s := range a.runner.Statuses() {
 		readers = append(readers, readerPosition{"projection " + s.Name, s.Position})
 	}
-	if stalled := ready.stalled(a.db.Head(), readers); len(stalled) > 0 {
+	if stalled := a.ready.stalled(a.db.Head(), readers); len(stalled) > 0 {
 		return report(stalled)
 	}
 	if problems := a.readinessProblems(ctx); len(problems) > 0 {

@@ -101,7 +101,7 @@ func (a *App) routes(resolver *graph.Resolver) (*http.ServeMux, error) {
 	mux.Handle("GET "+backupPath, a.serveBackup(verifier))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.metrics.handler())
-	mux.HandleFunc("GET /readyz", a.readyz(newReadiness(a.cfg.StallAfter, time.Now)))
+	mux.HandleFunc("GET /readyz", a.readyz)
 	if a.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

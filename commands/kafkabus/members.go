@@ -57,7 +57,8 @@ func (an *Announcer) Announce(ctx context.Context, a Announcement) error {
 	if err != nil {
 		return err
 	}
-	if err := an.produce(ctx, &kgo.Record{Topic: MembersTopic, Key: []byte(a.URL), Value: value}); err != nil {
+	// A word not delivered goes stale by itself (see deliver).
+	if err := deliver(ctx, an.cl, &kgo.Record{Topic: MembersTopic, Key: []byte(a.URL), Value: value}); err != nil {
 		return fmt.Errorf("announce %s on %s: %w", a.URL, MembersTopic, err)
 	}
 	return nil
@@ -65,16 +66,10 @@ func (an *Announcer) Announce(ctx context.Context, a Announcement) error {
 
 // Withdraw writes the tombstone of url's word: the process there stops.
 func (an *Announcer) Withdraw(ctx context.Context, url string) error {
-	if err := an.produce(ctx, &kgo.Record{Topic: MembersTopic, Key: []byte(url)}); err != nil {
+	if err := deliver(ctx, an.cl, &kgo.Record{Topic: MembersTopic, Key: []byte(url)}); err != nil {
 		return fmt.Errorf("withdraw %s from %s: %w", url, MembersTopic, err)
 	}
 	return nil
-}
-
-// produce writes r and waits for the broker's answer until ctx ends (see
-// deliver): a word not delivered goes stale by itself.
-func (an *Announcer) produce(ctx context.Context, r *kgo.Record) error {
-	return deliver(ctx, an.cl, r)
 }
 
 // Close closes the announcer's client.
