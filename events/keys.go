@@ -179,42 +179,34 @@ func (k *Keyring) KeyFor(subject string) ([]byte, error) {
 	return k.confirmed(subject, key)
 }
 
-// confirmed returns key once confirm did; a key it could not publish is
-// not used.
+// confirmed returns key once it is known to the other processes: a key
+// made here whose publication the broker has not confirmed yet is
+// published, waiting at most publishWait, and recorded published; one it
+// could not publish is not used. A key already confirmed, or a keyring
+// that publishes nothing, costs nothing.
 func (k *Keyring) confirmed(subject string, key []byte) ([]byte, error) {
-	if err := k.confirm(subject, key); err != nil {
-		return nil, err
-	}
-	return key, nil
-}
-
-// confirm publishes a key made here whose publication the broker has not
-// confirmed yet, waiting at most publishWait, and records it published.
-// A key already confirmed, or a keyring that publishes nothing, costs
-// nothing.
-func (k *Keyring) confirm(subject string, key []byte) error {
 	k.mu.Lock()
 	pending := k.unpublished[subject]
 	k.mu.Unlock()
 	if !pending || k.Published == nil {
-		return nil
+		return key, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishWait)
 	defer cancel()
 	if err := k.Published(ctx, subject, key); err != nil {
-		return fmt.Errorf("publish the key of %s: %w", subject, err)
+		return nil, fmt.Errorf("publish the key of %s: %w", subject, err)
 	}
 	if err := k.db.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE subject_keys SET published = 1 WHERE subject = ? AND key = ?`, subject, key)
 		return err
 	}); err != nil {
 		// Published all the same: the next use publishes it once more.
-		return fmt.Errorf("record the key of %s published: %w", subject, err)
+		return nil, fmt.Errorf("record the key of %s published: %w", subject, err)
 	}
 	k.mu.Lock()
 	delete(k.unpublished, subject)
 	k.mu.Unlock()
-	return nil
+	return key, nil
 }
 
 // SubjectKey is a subject's key as another process made it.
