@@ -115,6 +115,10 @@ func newMetrics(db *events.DB, runner *projections.Runner, reactions func() []Re
 			Name: "orderflow_writer_writes_total",
 			Help: "Writes (commands' appends, reactions' and projections' steps, imports) those transactions carried: writes per commit is how much group commit shares.",
 		}, func() float64 { _, w := db.WriterStats(); return float64(w) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "orderflow_writer_busy_seconds_total",
+			Help: "Time the log's single writer spent in transactions (running writes, committing, syncing) since the start: its rate is the writer's utilization.",
+		}, func() float64 { return db.WriterBusy().Seconds() }),
 	)
 	return m
 }

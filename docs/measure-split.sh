@@ -55,14 +55,16 @@ run_load() { # name pids... ; runs the load against :38080 and prints CPU per pr
     echo "  $name: CPU $(tr '\0' ' ' < /proc/$p/cmdline | grep -oE -- '--contexts [^ ]+|devbroker' | head -1 || echo 'all contexts'): ${d} s"
   done
   echo "  $name: CPU in all ${total} s for ${settled} settled orders: $(echo "scale=2; 1000 * $total / $settled" | bc) ms per order"
-  # How long placeOrder waited for validation to catch up (admission), and
-  # how much group commit shared each synced commit, in the API's process.
+  # How long placeOrder waited for validation to catch up (admission), how
+  # much group commit shared each synced commit and how long the log's
+  # writer was busy (since the start), in the API's process.
   curl -sf http://127.0.0.1:38080/metrics | awk -v n="$name" '
     /^orderflow_admission_wait_seconds_(count|sum) /{a[$1]=$2}
-    /^orderflow_writer_(commits|writes)_total /{a[$1]=$2}
-    END{printf "  %s: API admission waits %d, %.1f s in all; writer %d commits, %.1f writes per commit\n", n,
+    /^orderflow_writer_(commits|writes|busy_seconds)_total /{a[$1]=$2}
+    END{printf "  %s: API admission waits %d, %.1f s in all; writer %d commits, %.1f writes per commit, busy %.1f s\n", n,
       a["orderflow_admission_wait_seconds_count"], a["orderflow_admission_wait_seconds_sum"],
-      a["orderflow_writer_commits_total"], a["orderflow_writer_writes_total"]/(a["orderflow_writer_commits_total"]+1e-9)}' || true
+      a["orderflow_writer_commits_total"], a["orderflow_writer_writes_total"]/(a["orderflow_writer_commits_total"]+1e-9),
+      a["orderflow_writer_busy_seconds_total"]}' || true
 }
 
 echo "one process:"

@@ -72,6 +72,9 @@ type DB struct {
 	// commits and committedWrites count the writer's transactions that
 	// committed and the writes they carried (see WriterStats).
 	commits, committedWrites atomic.Uint64
+	// busy is the time the writer spent in transactions, in nanoseconds
+	// (see WriterBusy).
+	busy atomic.Int64
 }
 
 // readStmt returns the prepared statement for a read query, preparing it on

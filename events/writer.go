@@ -53,6 +53,14 @@ func (d *DB) WriterStats() (commits, writes uint64) {
 	return d.commits.Load(), d.committedWrites.Load()
 }
 
+// WriterBusy is how long the writer spent in transactions since the start:
+// running their writes, committing and syncing. Its rate is the single
+// writer's utilization; near one, writes queue behind it and it bounds
+// what the process can take.
+func (d *DB) WriterBusy() time.Duration {
+	return time.Duration(d.busy.Load())
+}
+
 func (d *DB) submit(ctx context.Context, r *writeReq) error {
 	r.done = make(chan error, 1)
 	select {
@@ -131,6 +139,8 @@ func (d *DB) run() {
 // savepoint: a write that fails is rolled back alone and told its error; the
 // others commit together and are told nil only after the commit.
 func (d *DB) commit(batch []*writeReq) {
+	began := time.Now()
+	defer func() { d.busy.Add(int64(time.Since(began))) }()
 	ctx := context.Background()
 	clear(d.pending)
 	if err := d.setSync(ctx, batch); err != nil {

@@ -287,3 +287,23 @@ func TestWriterStatsCountCommitsAndTheirWrites(t *testing.T) {
 		t.Errorf("commits %d, writes %d; want 3 and 6", c-c0, w-w0)
 	}
 }
+
+// WriterBusy counts the time the writer spends in transactions: a write
+// that holds it for a while adds at least that long, and the writer is
+// never busier than the time that passed.
+func TestWriterBusyCountsTheTimeInTransactions(t *testing.T) {
+	d := openTestDB(t)
+	ctx := context.Background()
+	b0, start := d.WriterBusy(), time.Now()
+	const hold = 50 * time.Millisecond
+	if err := d.Write(ctx, func(context.Context, *sql.Tx) error {
+		time.Sleep(hold)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	elapsed, busy := time.Since(start), d.WriterBusy()-b0
+	if busy < hold || busy > elapsed {
+		t.Errorf("writer busy %s for a write that held it %s, in %s", busy, hold, elapsed)
+	}
+}

@@ -104,7 +104,7 @@ func TestMetrics(t *testing.T) {
 
 // TestMetricsAfterPlaceOrder checks that a scrape after an order carries
 // the runtime and process collectors, the log head, a position for every
-// projection and the placeOrder latency.
+// projection, the placeOrder latency and the log writer's tallies.
 func TestMetricsAfterPlaceOrder(t *testing.T) {
 	t.Parallel()
 	c := startApp(t)
@@ -136,5 +136,10 @@ func TestMetricsAfterPlaceOrder(t *testing.T) {
 	}
 	if h := s.sample("orderflow_place_order_seconds"); h == nil || h.Histogram == nil || h.Histogram.GetSampleCount() < 1 {
 		t.Errorf("orderflow_place_order_seconds = %v, want a histogram with at least one observation", h)
+	}
+	for _, name := range []string{"orderflow_writer_commits_total", "orderflow_writer_writes_total", "orderflow_writer_busy_seconds_total"} {
+		if v, ok := s.value(name); !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want > 0 after an order", name, v, ok)
+		}
 	}
 }
