@@ -290,7 +290,8 @@ func TestWriterStatsCountCommitsAndTheirWrites(t *testing.T) {
 
 // WriterBusy counts the time the writer spends in transactions: a write
 // that holds it for a while adds at least that long, and the writer is
-// never busier than the time that passed.
+// never busier than the time that passed. (The writer counts a
+// transaction once it answered its writes, so the test waits for it.)
 func TestWriterBusyCountsTheTimeInTransactions(t *testing.T) {
 	d := openTestDB(t)
 	ctx := context.Background()
@@ -301,6 +302,9 @@ func TestWriterBusyCountsTheTimeInTransactions(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); d.WriterBusy()-b0 < hold && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 	elapsed, busy := time.Since(start), d.WriterBusy()-b0
 	if busy < hold || busy > elapsed {
